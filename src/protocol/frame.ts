@@ -1,0 +1,116 @@
+// A frame is one protocol message: a JSON header followed by the parameters as raw
+// little-endian float32. Layout (all integers little-endian):
+//
+//   0   4 bytes  magic "CNCD"
+//   4   u32      header length H in bytes (UTF-8 JSON)
+//   8   H bytes  header; its `tensors` field is the manifest of the payload
+//   8+H pad      zero bytes up to a multiple of 4
+//   ..  4·N      float32 payload, N = Σ sizeOf(tensors[i].shape)
+//
+// Numbers never travel as JSON arrays: a 1M-parameter update is 4 MB, not ~20 MB of text.
+
+import { endianness } from 'node:os';
+import { ConcordError, ErrorCode } from './errors.js';
+import { type Parameters, type TensorSpec, totalSize } from './tensors.js';
+
+export const FRAME_MAGIC = 0x444e4343; // "CCND" read as u32 LE == bytes "CNCD"
+export const FRAME_CONTENT_TYPE = 'application/vnd.concord.frame';
+
+if (endianness() !== 'LE') {
+  // Float32Array views below assume the host order equals the wire order.
+  throw new Error('Concord needs a little-endian host');
+}
+
+export interface FrameHeader {
+  tensors?: TensorSpec[];
+  [key: string]: unknown;
+}
+
+export interface Frame<H extends FrameHeader = FrameHeader> {
+  header: H;
+  parameters?: Parameters;
+}
+
+const pad4 = (n: number): number => (4 - (n % 4)) % 4;
+
+export function encodeFrame(header: Record<string, unknown>, parameters?: Parameters): Buffer {
+  const full = parameters ? { ...header, tensors: parameters.specs } : { ...header };
+  delete (full as FrameHeader).tensors;
+  if (parameters) (full as FrameHeader).tensors = parameters.specs;
+  const json = Buffer.from(JSON.stringify(full), 'utf8');
+  const pad = pad4(8 + json.length);
+  const payloadBytes = parameters ? parameters.data.byteLength : 0;
+  const out = Buffer.allocUnsafe(8 + json.length + pad + payloadBytes);
+  out.writeUInt32LE(FRAME_MAGIC, 0);
+  out.writeUInt32LE(json.length, 4);
+  json.copy(out, 8);
+  out.fill(0, 8 + json.length, 8 + json.length + pad);
+  if (parameters) {
+    const src = new Uint8Array(parameters.data.buffer, parameters.data.byteOffset, payloadBytes);
+    out.set(src, 8 + json.length + pad);
+  }
+  return out;
+}
+
+function invalid(message: string, field: string, expected?: unknown, received?: unknown): ConcordError {
+  return new ConcordError(ErrorCode.INVALID_MESSAGE, message, { details: { field, expected, received } });
+}
+
+/**
+ * Decodes a frame. The header is returned unvalidated (callers run it through a zod
+ * schema); the payload length is checked against the manifest here.
+ */
+export function decodeFrame(bytes: Uint8Array): Frame {
+  if (bytes.length < 8) throw invalid(`frame is ${bytes.length} bytes, shorter than its 8-byte preamble`, 'frame', '>= 8 bytes', bytes.length);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0, true);
+  if (magic !== FRAME_MAGIC) throw invalid('frame does not start with the magic bytes "CNCD"', 'frame.magic', 'CNCD', Buffer.from(bytes.subarray(0, 4)).toString('latin1'));
+  const headerLength = view.getUint32(4, true);
+  if (8 + headerLength > bytes.length) throw invalid(`frame header claims ${headerLength} bytes but only ${bytes.length - 8} follow`, 'frame.headerLength', `<= ${bytes.length - 8}`, headerLength);
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));
+  } catch (cause) {
+    throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'frame header is not valid JSON', { details: { field: 'frame.header' }, cause });
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw invalid('frame header must be a JSON object', 'frame.header', 'object', typeof header);
+  const h = header as FrameHeader;
+  const payloadStart = 8 + headerLength + pad4(8 + headerLength);
+  const payloadBytes = bytes.length - payloadStart;
+  if (h.tensors === undefined) {
+    if (payloadBytes > 0) throw invalid(`frame carries ${payloadBytes} payload bytes but no tensor manifest`, 'tensors', 'a manifest', 'none');
+    return { header: h };
+  }
+  const specs = validateManifest(h.tensors);
+  const n = totalSize(specs);
+  if (payloadBytes !== n * 4) {
+    throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `manifest describes ${n} float32 values (${n * 4} bytes) but the payload has ${Math.max(payloadBytes, 0)} bytes`, {
+      details: { field: 'payload', expected: n * 4, received: Math.max(payloadBytes, 0) },
+    });
+  }
+  const offset = bytes.byteOffset + payloadStart;
+  // Views need 4-byte alignment; pooled Buffers may not give it, so copy only then.
+  const data = offset % 4 === 0 ? new Float32Array(bytes.buffer, offset, n) : new Float32Array(bytes.slice(payloadStart).buffer, 0, n);
+  return { header: h, parameters: { specs, data } };
+}
+
+const MAX_RANK = 8;
+const MAX_TENSORS = 100_000;
+
+function validateManifest(raw: unknown): TensorSpec[] {
+  if (!Array.isArray(raw)) throw invalid('tensors must be an array of {name, shape}', 'tensors', 'array', typeof raw);
+  if (raw.length > MAX_TENSORS) throw invalid(`at most ${MAX_TENSORS} tensors per frame`, 'tensors', `<= ${MAX_TENSORS}`, raw.length);
+  const seen = new Set<string>();
+  return raw.map((t: unknown, i) => {
+    const field = `tensors[${i}]`;
+    if (typeof t !== 'object' || t === null) throw invalid(`${field} must be an object`, field, 'object', typeof t);
+    const { name, shape } = t as { name?: unknown; shape?: unknown };
+    if (typeof name !== 'string' || name.length === 0 || name.length > 256) throw invalid(`${field}.name must be a non-empty string of at most 256 characters`, `${field}.name`, 'string', name);
+    if (seen.has(name)) throw invalid(`tensor name ${name} appears twice`, `${field}.name`, 'unique name', name);
+    seen.add(name);
+    if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 31)) {
+      throw invalid(`${field}.shape must be an array of at most ${MAX_RANK} non-negative integers`, `${field}.shape`, 'int[]', shape);
+    }
+    return { name, shape: shape as number[] };
+  });
+}

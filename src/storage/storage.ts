@@ -1,0 +1,102 @@
+// What the coordinator keeps, behind one interface: SQLite (storage/sqlite.ts) is the
+// embedded default; a PostgreSQL implementation fills the same contract for deployment.
+// Every implementation runs storage/storage-conformance.ts.
+//
+// A completed round is written in one transaction (round row, checkpoint, strategy state,
+// per-member metrics), so a coordinator killed at any instant either has the round or not.
+
+import type { Parameters } from '../protocol/tensors.js';
+import type { DatasetDescriptor, RunConfig } from '../protocol/messages.js';
+
+export interface MemberRecord {
+  memberId: string;
+  name: string;
+  dataset: DatasetDescriptor;
+  enrolledAt: number;
+  lastSeenAt: number | null;
+  revoked: boolean;
+}
+
+export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'stopped';
+
+export interface RunRecord {
+  runId: string;
+  config: RunConfig;
+  status: RunStatus;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface MemberRoundMetrics {
+  memberId: string;
+  phase: 'train' | 'evaluate';
+  numExamples: number;
+  loss: number | null;
+  metrics: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  seconds: number;
+}
+
+export interface CompletedRound {
+  runId: string;
+  round: number;
+  parameters: Parameters;
+  strategyState: Parameters | null;
+  /** Aggregated train metrics and aggregated federated evaluation. */
+  trainMetrics: Record<string, number>;
+  evalLoss: number | null;
+  evalMetrics: Record<string, number>;
+  /** Server-side evaluation on a held-out set, when the coordinator has one. */
+  serverEval: { loss: number; metrics: Record<string, number> } | null;
+  participants: string[];
+  failures: { memberId: string; reason: string }[];
+  members: MemberRoundMetrics[];
+  attempts: number;
+  startedAt: number;
+  completedAt: number;
+}
+
+export type RoundSummary = Omit<CompletedRound, 'parameters' | 'strategyState' | 'members'>;
+
+export interface RunEvent {
+  runId: string;
+  round: number | null;
+  kind: string;
+  message: string;
+  at: number;
+}
+
+export interface Storage {
+  /** Creates tables if needed; safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  addMember(member: { name: string; tokenHash: string; dataset: DatasetDescriptor }): Promise<MemberRecord>;
+  /** Re-enrollment of a known name replaces its token and descriptor, keeping its id. */
+  replaceMemberToken(memberId: string, tokenHash: string, dataset: DatasetDescriptor): Promise<MemberRecord>;
+  getMember(memberId: string): Promise<MemberRecord | undefined>;
+  getMemberByName(name: string): Promise<MemberRecord | undefined>;
+  getMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined>;
+  listMembers(): Promise<MemberRecord[]>;
+  touchMember(memberId: string, at: number): Promise<void>;
+  revokeMember(memberId: string): Promise<void>;
+
+  createRun(config: RunConfig, initial: Parameters): Promise<RunRecord>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  listRuns(): Promise<RunRecord[]>;
+  setRunStatus(runId: string, status: RunStatus, error?: string | null): Promise<void>;
+  /** The initial parameters a run started from (round 0). */
+  getInitialParameters(runId: string): Promise<Parameters | undefined>;
+
+  /** Atomic: either the whole round is stored or none of it. Storing a round twice is a CONFLICT error. */
+  saveRound(round: CompletedRound): Promise<void>;
+  lastRound(runId: string): Promise<RoundSummary | undefined>;
+  listRounds(runId: string): Promise<RoundSummary[]>;
+  getCheckpoint(runId: string, round: number): Promise<{ parameters: Parameters; strategyState: Parameters | null } | undefined>;
+  listMemberMetrics(runId: string, round?: number): Promise<(MemberRoundMetrics & { round: number })[]>;
+
+  addEvent(event: RunEvent): Promise<void>;
+  listEvents(runId: string): Promise<RunEvent[]>;
+}

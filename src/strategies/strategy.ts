@@ -1,0 +1,68 @@
+// The strategy interface: configure/aggregate pairs in the manner of Flower. A strategy
+// decides who trains and with what settings, and turns results into the next global
+// model. It never touches the network: the round loop (coordinator/round-loop.ts) drives
+// it through a Grid. Failures arrive as data; returning null keeps the current model.
+
+import type { Parameters } from '../protocol/tensors.js';
+import type { RunConfig, TrainConfig } from '../protocol/messages.js';
+
+export interface MemberRef {
+  memberId: string;
+  name: string;
+  numExamples: number;
+}
+
+export interface RoundContext {
+  serverRound: number;
+  parameters: Parameters;
+  /** Members online now, in a stable order. */
+  available: MemberRef[];
+  config: RunConfig;
+  /** Deterministic per (run seed, round): selection is reproducible. */
+  random: () => number;
+}
+
+export interface Instruction {
+  memberId: string;
+  config: TrainConfig;
+}
+
+export interface TrainResult {
+  memberId: string;
+  parameters: Parameters;
+  numExamples: number;
+  metrics: Record<string, number>;
+}
+
+export interface EvaluateResult {
+  memberId: string;
+  numExamples: number;
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+export interface Failure {
+  memberId: string;
+  reason: string;
+}
+
+export interface TrainAggregate {
+  parameters: Parameters;
+  metrics: Record<string, number>;
+}
+
+export interface EvaluateAggregate {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+export interface Strategy {
+  readonly name: string;
+  configureTrain(ctx: RoundContext): Instruction[];
+  aggregateTrain(serverRound: number, current: Parameters, results: TrainResult[], failures: Failure[]): TrainAggregate | null;
+  configureEvaluate(ctx: RoundContext): Instruction[];
+  aggregateEvaluate(serverRound: number, results: EvaluateResult[], failures: Failure[]): EvaluateAggregate | null;
+  /** Server-side optimizer state (momentum, moments); checkpointed each round so a restart resumes exactly. */
+  saveState(): Parameters | null;
+  loadState(state: Parameters | null): void;
+}
