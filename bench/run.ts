@@ -1,0 +1,21 @@
+// `npm run bench [-- --quick] [section ...]`: runs the benchmark sections in order and
+// prints their tables. --quick uses smaller sizes; naming sections runs only those.
+
+import { cpus, totalmem } from 'node:os';
+import { benchAggregation } from './aggregation.js';
+import { benchCodec } from './codec.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.filter((a) => !a.startsWith('--'));
+
+const sections: { name: string; run: () => Promise<unknown> }[] = [
+  { name: 'aggregation', run: () => benchAggregation({ quick }) },
+  { name: 'codec', run: () => benchCodec({ quick }) },
+];
+
+console.log(`Concord benchmarks${quick ? ' (quick)' : ''}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
+for (const section of sections) {
+  if (only.length > 0 && !only.includes(section.name)) continue;
+  await section.run();
+}
