@@ -1,0 +1,97 @@
+// The SQLite schema as an ordered list of migrations. A migration is never edited once
+// released; a change to the schema is a new entry with the next version number.
+//
+// Timestamps are epoch milliseconds. JSON columns hold metric records in the encoding of
+// storage/metric-json.ts; parameter columns hold a manifest plus little-endian float32
+// bytes (storage/parameter-blobs.ts).
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'members, runs, rounds, checkpoints, member metrics and events',
+    sql: `
+      CREATE TABLE members (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        token_hash TEXT NOT NULL UNIQUE,
+        dataset TEXT NOT NULL,
+        enrolled_at INTEGER NOT NULL,
+        last_seen_at INTEGER,
+        revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
+      );
+
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'completed', 'failed', 'stopped')),
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        initial_manifest TEXT NOT NULL,
+        initial_data BLOB NOT NULL
+      );
+
+      CREATE TABLE rounds (
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        round INTEGER NOT NULL CHECK (round >= 1),
+        train_metrics TEXT NOT NULL,
+        eval_loss REAL,
+        eval_metrics TEXT NOT NULL,
+        server_eval TEXT,
+        participants TEXT NOT NULL,
+        failures TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        completed_at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, round)
+      );
+
+      -- Keyed by the round row, so a checkpoint cannot exist without its round.
+      CREATE TABLE checkpoints (
+        run_id TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        manifest TEXT NOT NULL,
+        data BLOB NOT NULL,
+        strategy_state_manifest TEXT,
+        strategy_state BLOB,
+        PRIMARY KEY (run_id, round),
+        FOREIGN KEY (run_id, round) REFERENCES rounds (run_id, round) ON DELETE CASCADE,
+        CHECK ((strategy_state_manifest IS NULL) = (strategy_state IS NULL))
+      );
+
+      -- seq keeps the order the round loop reported members in.
+      CREATE TABLE member_metrics (
+        run_id TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        member_id TEXT NOT NULL,
+        phase TEXT NOT NULL CHECK (phase IN ('train', 'evaluate')),
+        num_examples INTEGER NOT NULL,
+        loss REAL,
+        metrics TEXT NOT NULL,
+        bytes_in INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL,
+        seconds REAL NOT NULL,
+        PRIMARY KEY (run_id, round, seq),
+        FOREIGN KEY (run_id, round) REFERENCES rounds (run_id, round) ON DELETE CASCADE
+      );
+      CREATE INDEX member_metrics_by_member ON member_metrics (member_id);
+
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        round INTEGER,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX events_by_run ON events (run_id, id);
+    `,
+  },
+];

@@ -1,0 +1,494 @@
+// The embedded storage backend: one SQLite file (or ':memory:') through better-sqlite3.
+//
+// Durability: WAL journal with synchronous = FULL, so a committed round survives a
+// SIGKILL or a power cut, and a round interrupted mid-write is rolled back on the next
+// open. saveRound is one IMMEDIATE transaction: the write lock is taken before the
+// last-round check, so two coordinators on one file cannot both store the same round.
+
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import type { DatasetDescriptor, RunConfig } from '../protocol/messages.js';
+import type { Parameters } from '../protocol/tensors.js';
+import { newId } from './ids.js';
+import { parseMetrics, stringifyMetrics } from './metric-json.js';
+import { decodeParameters, encodeParameters } from './parameter-blobs.js';
+import { openDatabase, type Database, type SqlValue, type Statement } from './sqlite-driver.js';
+import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
+import type {
+  CompletedRound,
+  MemberRecord,
+  MemberRoundMetrics,
+  RoundSummary,
+  RunEvent,
+  RunRecord,
+  RunStatus,
+  Storage,
+} from './storage.js';
+
+export interface SqliteStorageOptions {
+  /** How long a statement waits for another connection's write lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Schema migrations to apply; tests pass extra ones. Default SQLITE_MIGRATIONS. */
+  migrations?: readonly Migration[];
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'completed', 'failed', 'stopped'];
+
+interface MemberRow {
+  id: string;
+  name: string;
+  token_hash: string;
+  dataset: string;
+  enrolled_at: number;
+  last_seen_at: number | null;
+  revoked: number;
+}
+
+interface RunRow {
+  id: string;
+  config: string;
+  status: RunStatus;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface RoundRow {
+  run_id: string;
+  round: number;
+  train_metrics: string;
+  eval_loss: number | null;
+  eval_metrics: string;
+  server_eval: string | null;
+  participants: string;
+  failures: string;
+  attempts: number;
+  started_at: number;
+  completed_at: number;
+}
+
+interface CheckpointRow {
+  manifest: string;
+  data: Buffer;
+  strategy_state_manifest: string | null;
+  strategy_state: Buffer | null;
+}
+
+interface MemberMetricsRow {
+  round: number;
+  member_id: string;
+  phase: 'train' | 'evaluate';
+  num_examples: number;
+  loss: number | null;
+  metrics: string;
+  bytes_in: number;
+  bytes_out: number;
+  seconds: number;
+}
+
+interface EventRow {
+  run_id: string;
+  round: number | null;
+  kind: string;
+  message: string;
+  at: number;
+}
+
+const RUN_COLUMNS = 'id, config, status, error, created_at, updated_at';
+
+export class SqliteStorage implements Storage {
+  readonly path: string;
+  private readonly db: Database;
+  private readonly migrations: readonly Migration[];
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(path: string | ':memory:', options: SqliteStorageOptions = {}) {
+    this.path = path;
+    this.migrations = options.migrations ?? SQLITE_MIGRATIONS;
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    try {
+      this.db = openDatabase(path, { busyTimeoutMs });
+      // ':memory:' answers 'memory' here: there is nothing to make durable.
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    } catch (error) {
+      throw new ConcordError(ErrorCode.STORAGE, `cannot open SQLite database ${path}: ${messageOf(error)}`, {
+        details: { field: 'path', expected: 'a writable SQLite database file', received: path },
+        cause: error,
+      });
+    }
+  }
+
+  async migrate(): Promise<void> {
+    return this.op('migrating the schema', () => {
+      const latest = this.migrations.reduce((v, m) => Math.max(v, m.version), 0);
+      this.db
+        .transaction(() => {
+          this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+          const current = (this.db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+          if (current > latest) {
+            throw new ConcordError(ErrorCode.STORAGE, `database ${this.path} has schema version ${current}, newer than the ${latest} this build knows; upgrade Concord`, {
+              details: { field: 'schema_version', expected: `<= ${latest}`, received: current },
+            });
+          }
+          const pending = [...this.migrations].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+          for (const m of pending) {
+            this.db.exec(m.sql);
+            this.db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)').run(m.version, m.description, Date.now());
+          }
+        })
+        .immediate();
+      this.statements.clear();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- members ----
+
+  async addMember(member: { name: string; tokenHash: string; dataset: DatasetDescriptor }): Promise<MemberRecord> {
+    return this.op('adding a member', () =>
+      this.db
+        .transaction(() => {
+          if (this.memberRow('name', member.name)) {
+            throw new ConcordError(ErrorCode.CONFLICT, `a member named ${member.name} already exists`, {
+              details: { field: 'name', expected: 'a name no other member has', received: member.name },
+            });
+          }
+          if (this.memberRow('token_hash', member.tokenHash)) {
+            throw new ConcordError(ErrorCode.CONFLICT, 'another member already holds this token', {
+              details: { field: 'tokenHash', expected: 'a token no other member holds' },
+            });
+          }
+          const id = newId('mem');
+          this.sql('INSERT INTO members (id, name, token_hash, dataset, enrolled_at, last_seen_at, revoked) VALUES (?, ?, ?, ?, ?, NULL, 0)').run(
+            id,
+            member.name,
+            member.tokenHash,
+            JSON.stringify(member.dataset),
+            Date.now(),
+          );
+          return toMember(this.memberRow('id', id)!);
+        })
+        .immediate(),
+    );
+  }
+
+  async replaceMemberToken(memberId: string, tokenHash: string, dataset: DatasetDescriptor): Promise<MemberRecord> {
+    return this.op('replacing a member token', () =>
+      this.db
+        .transaction(() => {
+          if (!this.memberRow('id', memberId)) throw memberNotFound(memberId);
+          const holder = this.memberRow('token_hash', tokenHash);
+          if (holder && holder.id !== memberId) {
+            throw new ConcordError(ErrorCode.CONFLICT, 'another member already holds this token', {
+              details: { field: 'tokenHash', expected: 'a token no other member holds' },
+            });
+          }
+          // Revocation is kept: re-enrolling must not undo an operator's decision.
+          this.sql('UPDATE members SET token_hash = ?, dataset = ? WHERE id = ?').run(tokenHash, JSON.stringify(dataset), memberId);
+          return toMember(this.memberRow('id', memberId)!);
+        })
+        .immediate(),
+    );
+  }
+
+  async getMember(memberId: string): Promise<MemberRecord | undefined> {
+    return this.op('reading a member', () => mapOptional(this.memberRow('id', memberId), toMember));
+  }
+
+  async getMemberByName(name: string): Promise<MemberRecord | undefined> {
+    return this.op('reading a member', () => mapOptional(this.memberRow('name', name), toMember));
+  }
+
+  async getMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined> {
+    return this.op('reading a member', () => mapOptional(this.memberRow('token_hash', tokenHash), toMember));
+  }
+
+  async listMembers(): Promise<MemberRecord[]> {
+    return this.op('listing members', () => (this.sql('SELECT * FROM members ORDER BY enrolled_at, rowid').all() as MemberRow[]).map(toMember));
+  }
+
+  /** Never moves lastSeenAt backwards: concurrent requests may report out of order. */
+  async touchMember(memberId: string, at: number): Promise<void> {
+    return this.op('recording member activity', () => {
+      const { changes } = this.sql('UPDATE members SET last_seen_at = MAX(COALESCE(last_seen_at, ?), ?) WHERE id = ?').run(at, at, memberId);
+      if (changes === 0) throw memberNotFound(memberId);
+    });
+  }
+
+  async revokeMember(memberId: string): Promise<void> {
+    return this.op('revoking a member', () => {
+      const { changes } = this.sql('UPDATE members SET revoked = 1 WHERE id = ?').run(memberId);
+      if (changes === 0) throw memberNotFound(memberId);
+    });
+  }
+
+  // ---- runs ----
+
+  async createRun(config: RunConfig, initial: Parameters): Promise<RunRecord> {
+    return this.op('creating a run', () => {
+      const encoded = encodeParameters(initial, 'initial');
+      const id = newId('run');
+      const now = Date.now();
+      this.sql(`INSERT INTO runs (${RUN_COLUMNS}, initial_manifest, initial_data) VALUES (?, ?, 'pending', NULL, ?, ?, ?, ?)`).run(
+        id,
+        JSON.stringify(config),
+        now,
+        now,
+        encoded.manifest,
+        encoded.bytes,
+      );
+      return toRun(this.runRow(id)!);
+    });
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    return this.op('reading a run', () => mapOptional(this.runRow(runId), toRun));
+  }
+
+  async listRuns(): Promise<RunRecord[]> {
+    return this.op('listing runs', () => (this.sql(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY created_at, rowid`).all() as RunRow[]).map(toRun));
+  }
+
+  /** `error` defaults to null, so a run that resumes after a failure no longer shows the old error. */
+  async setRunStatus(runId: string, status: RunStatus, error: string | null = null): Promise<void> {
+    return this.op('updating a run status', () => {
+      if (!RUN_STATUSES.includes(status)) {
+        throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `run status must be one of ${RUN_STATUSES.join(', ')}`, {
+          details: { field: 'status', expected: RUN_STATUSES, received: status },
+        });
+      }
+      const { changes } = this.sql('UPDATE runs SET status = ?, error = ?, updated_at = MAX(updated_at, ?) WHERE id = ?').run(status, error, Date.now(), runId);
+      if (changes === 0) throw runNotFound(runId);
+    });
+  }
+
+  async getInitialParameters(runId: string): Promise<Parameters | undefined> {
+    return this.op('reading initial parameters', () => {
+      const row = this.sql('SELECT initial_manifest, initial_data FROM runs WHERE id = ?').get(runId) as { initial_manifest: string; initial_data: Buffer } | undefined;
+      return row && decodeParameters(row.initial_manifest, row.initial_data, `initial parameters of run ${runId}`);
+    });
+  }
+
+  // ---- rounds ----
+
+  async saveRound(round: CompletedRound): Promise<void> {
+    return this.op(`saving round ${round.round} of run ${round.runId}`, () => {
+      if (!Number.isInteger(round.round) || round.round < 1) {
+        throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `round must be a positive integer, received ${round.round}`, {
+          details: { field: 'round', expected: 'integer >= 1', received: round.round },
+        });
+      }
+      const parameters = encodeParameters(round.parameters, 'parameters');
+      const strategyState = round.strategyState ? encodeParameters(round.strategyState, 'strategyState') : null;
+      this.db
+        .transaction(() => {
+          if (!this.runRow(round.runId)) throw runNotFound(round.runId);
+          const last = (this.sql('SELECT MAX(round) AS last FROM rounds WHERE run_id = ?').get(round.runId) as { last: number | null }).last ?? 0;
+          if (round.round !== last + 1) {
+            const message =
+              round.round <= last
+                ? `run ${round.runId} already has round ${round.round}; the next round to store is ${last + 1}`
+                : `run ${round.runId} cannot store round ${round.round} before round ${last + 1}; rounds are stored in order`;
+            throw new ConcordError(ErrorCode.CONFLICT, message, { details: { field: 'round', expected: last + 1, received: round.round } });
+          }
+          this.sql(
+            `INSERT INTO rounds (run_id, round, train_metrics, eval_loss, eval_metrics, server_eval, participants, failures, attempts, started_at, completed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          ).run(
+            round.runId,
+            round.round,
+            stringifyMetrics(round.trainMetrics),
+            nanToNull(round.evalLoss),
+            stringifyMetrics(round.evalMetrics),
+            round.serverEval ? stringifyMetrics(round.serverEval) : null,
+            JSON.stringify(round.participants),
+            JSON.stringify(round.failures),
+            round.attempts,
+            round.startedAt,
+            round.completedAt,
+          );
+          this.sql('INSERT INTO checkpoints (run_id, round, manifest, data, strategy_state_manifest, strategy_state) VALUES (?, ?, ?, ?, ?, ?)').run(
+            round.runId,
+            round.round,
+            parameters.manifest,
+            parameters.bytes,
+            strategyState?.manifest ?? null,
+            strategyState?.bytes ?? null,
+          );
+          const insertMember = this.sql(
+            `INSERT INTO member_metrics (run_id, round, seq, member_id, phase, num_examples, loss, metrics, bytes_in, bytes_out, seconds)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          );
+          round.members.forEach((m, seq) => {
+            insertMember.run(round.runId, round.round, seq, m.memberId, m.phase, m.numExamples, nanToNull(m.loss), stringifyMetrics(m.metrics), m.bytesIn, m.bytesOut, m.seconds);
+          });
+        })
+        .immediate();
+    });
+  }
+
+  async lastRound(runId: string): Promise<RoundSummary | undefined> {
+    return this.op('reading the last round', () => mapOptional(this.sql('SELECT * FROM rounds WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as RoundRow | undefined, toRound));
+  }
+
+  async listRounds(runId: string): Promise<RoundSummary[]> {
+    return this.op('listing rounds', () => (this.sql('SELECT * FROM rounds WHERE run_id = ? ORDER BY round').all(runId) as RoundRow[]).map(toRound));
+  }
+
+  async getCheckpoint(runId: string, round: number): Promise<{ parameters: Parameters; strategyState: Parameters | null } | undefined> {
+    return this.op(`reading the checkpoint of round ${round}`, () => {
+      const row = this.sql('SELECT manifest, data, strategy_state_manifest, strategy_state FROM checkpoints WHERE run_id = ? AND round = ?').get(runId, round) as
+        | CheckpointRow
+        | undefined;
+      if (!row) return undefined;
+      const what = `checkpoint of run ${runId} round ${round}`;
+      return {
+        parameters: decodeParameters(row.manifest, row.data, what),
+        strategyState:
+          row.strategy_state_manifest !== null && row.strategy_state !== null
+            ? decodeParameters(row.strategy_state_manifest, row.strategy_state, `strategy state of ${what}`)
+            : null,
+      };
+    });
+  }
+
+  async listMemberMetrics(runId: string, round?: number): Promise<(MemberRoundMetrics & { round: number })[]> {
+    return this.op('listing member metrics', () => {
+      const columns = 'round, member_id, phase, num_examples, loss, metrics, bytes_in, bytes_out, seconds';
+      const rows =
+        round === undefined
+          ? this.sql(`SELECT ${columns} FROM member_metrics WHERE run_id = ? ORDER BY round, seq`).all(runId)
+          : this.sql(`SELECT ${columns} FROM member_metrics WHERE run_id = ? AND round = ? ORDER BY seq`).all(runId, round);
+      return (rows as MemberMetricsRow[]).map(toMemberMetrics);
+    });
+  }
+
+  // ---- events ----
+
+  async addEvent(event: RunEvent): Promise<void> {
+    return this.op('recording an event', () => {
+      if (!this.runRow(event.runId)) throw runNotFound(event.runId);
+      this.sql('INSERT INTO events (run_id, round, kind, message, at) VALUES (?, ?, ?, ?, ?)').run(event.runId, event.round, event.kind, event.message, event.at);
+    });
+  }
+
+  async listEvents(runId: string): Promise<RunEvent[]> {
+    return this.op('listing events', () =>
+      (this.sql('SELECT run_id, round, kind, message, at FROM events WHERE run_id = ? ORDER BY id').all(runId) as EventRow[]).map((e) => ({
+        runId: e.run_id,
+        round: e.round,
+        kind: e.kind,
+        message: e.message,
+        at: e.at,
+      })),
+    );
+  }
+
+  // ---- helpers ----
+
+  /** Prepared once per connection; tables must exist, hence lazily after migrate(). */
+  private sql(text: string): Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  private memberRow(column: 'id' | 'name' | 'token_hash', value: SqlValue): MemberRow | undefined {
+    return this.sql(`SELECT * FROM members WHERE ${column} = ?`).get(value) as MemberRow | undefined;
+  }
+
+  private runRow(runId: string): RunRow | undefined {
+    return this.sql(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(runId) as RunRow | undefined;
+  }
+
+  /** SQLite failures (locked, full disk, closed handle) become STORAGE errors that say what was being done. */
+  private async op<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof ConcordError) throw error;
+      throw new ConcordError(ErrorCode.STORAGE, `${what} failed in SQLite database ${this.path}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+}
+
+function toMember(row: MemberRow): MemberRecord {
+  return {
+    memberId: row.id,
+    name: row.name,
+    dataset: JSON.parse(row.dataset) as DatasetDescriptor,
+    enrolledAt: row.enrolled_at,
+    lastSeenAt: row.last_seen_at,
+    revoked: row.revoked === 1,
+  };
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    runId: row.id,
+    config: JSON.parse(row.config) as RunConfig,
+    status: row.status,
+    error: row.error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toRound(row: RoundRow): RoundSummary {
+  return {
+    runId: row.run_id,
+    round: row.round,
+    trainMetrics: parseMetrics(row.train_metrics),
+    evalLoss: row.eval_loss,
+    evalMetrics: parseMetrics(row.eval_metrics),
+    serverEval: row.server_eval === null ? null : parseMetrics(row.server_eval),
+    participants: JSON.parse(row.participants) as string[],
+    failures: JSON.parse(row.failures) as { memberId: string; reason: string }[],
+    attempts: row.attempts,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+  };
+}
+
+function toMemberMetrics(row: MemberMetricsRow): MemberRoundMetrics & { round: number } {
+  return {
+    round: row.round,
+    memberId: row.member_id,
+    phase: row.phase,
+    numExamples: row.num_examples,
+    loss: row.loss,
+    metrics: parseMetrics(row.metrics),
+    bytesIn: row.bytes_in,
+    bytesOut: row.bytes_out,
+    seconds: row.seconds,
+  };
+}
+
+function mapOptional<R, T>(row: R | undefined, map: (row: R) => T): T | undefined {
+  return row === undefined ? undefined : map(row);
+}
+
+/** A NaN loss means "no usable loss"; SQL REAL columns cannot hold NaN, so every backend stores null. */
+function nanToNull(value: number | null): number | null {
+  return value === null || Number.isNaN(value) ? null : value;
+}
+
+function memberNotFound(memberId: string): ConcordError {
+  return new ConcordError(ErrorCode.NOT_FOUND, `no member ${memberId}`, { details: { field: 'memberId', expected: 'an enrolled member id', received: memberId } });
+}
+
+function runNotFound(runId: string): ConcordError {
+  return new ConcordError(ErrorCode.NOT_FOUND, `no run ${runId}`, { details: { field: 'runId', expected: 'an existing run id', received: runId } });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,449 @@
+// The contract every Storage backend must meet, as node:test tests. A backend's test file
+// calls storageConformance(name, make); `make` must return a fresh, empty, migrated store
+// each time (the suite closes it).
+//
+// Beyond the interface's types, the suite fixes these behaviours:
+//  - parameters come back bit-exact, in a Float32Array that owns its buffer;
+//  - rounds are stored in order 1, 2, 3…: a repeated or skipped round is a CONFLICT whose
+//    details.expected is the next round, and nothing of the rejected round is written;
+//  - unknown member or run ids in writes are NOT_FOUND; duplicate names or tokens CONFLICT;
+//  - metric records keep NaN and ±Infinity; a NaN loss column reads back as null;
+//  - touchMember never moves lastSeenAt backwards; re-enrollment keeps a revocation;
+//  - setRunStatus without an error clears the previous one;
+//  - lists come back in insertion order (members, runs, events) or round order.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ErrorCode, isConcordError } from '../protocol/errors.js';
+import { RunConfigSchema, type DatasetDescriptor, type RunConfig } from '../protocol/messages.js';
+import { makeParameters, type Parameters } from '../protocol/tensors.js';
+import type { CompletedRound, MemberRoundMetrics, RoundSummary, Storage } from './storage.js';
+
+const MAX_FLOAT32 = 3.4028234663852886e38;
+const MIN_SUBNORMAL_FLOAT32 = 1.401298464324817e-45;
+
+export function storageConformance(name: string, make: () => Promise<Storage>): void {
+  const withStore = async (fn: (storage: Storage) => Promise<void>): Promise<void> => {
+    const storage = await make();
+    try {
+      await fn(storage);
+    } finally {
+      await storage.close();
+    }
+  };
+
+  describe(`${name}: Storage conformance`, () => {
+    describe('members', () => {
+      it('adds a member and finds it by id, name and token hash', () =>
+        withStore(async (s) => {
+          const before = Date.now();
+          const added = await s.addMember({ name: 'hospital-a', tokenHash: 'hash-a', dataset: dataset('mnist-a', 600) });
+          assert.equal(typeof added.memberId, 'string');
+          assert.ok(added.memberId.length > 0);
+          assert.equal(added.name, 'hospital-a');
+          assert.deepEqual(added.dataset, dataset('mnist-a', 600));
+          assert.ok(added.enrolledAt >= before && added.enrolledAt <= Date.now());
+          assert.equal(added.lastSeenAt, null);
+          assert.equal(added.revoked, false);
+
+          assert.deepEqual(await s.getMember(added.memberId), added);
+          assert.deepEqual(await s.getMemberByName('hospital-a'), added);
+          assert.deepEqual(await s.getMemberByTokenHash('hash-a'), added);
+          assert.equal(await s.getMember('mem_unknown'), undefined);
+          assert.equal(await s.getMemberByName('hospital-z'), undefined);
+          assert.equal(await s.getMemberByTokenHash('hash-z'), undefined);
+        }));
+
+      it('lists members in enrollment order with distinct ids', () =>
+        withStore(async (s) => {
+          const a = await s.addMember({ name: 'a', tokenHash: 'ha', dataset: dataset('d', 1) });
+          const b = await s.addMember({ name: 'b', tokenHash: 'hb', dataset: dataset('d', 2) });
+          const c = await s.addMember({ name: 'c', tokenHash: 'hc', dataset: dataset('d', 3) });
+          assert.equal(new Set([a.memberId, b.memberId, c.memberId]).size, 3);
+          assert.deepEqual(await s.listMembers(), [a, b, c]);
+        }));
+
+      it('rejects a duplicate name or token hash as CONFLICT and stores nothing', () =>
+        withStore(async (s) => {
+          const a = await s.addMember({ name: 'lab', tokenHash: 'h1', dataset: dataset('d', 1) });
+          await rejectsWith(s.addMember({ name: 'lab', tokenHash: 'h2', dataset: dataset('d', 1) }), ErrorCode.CONFLICT, 'name');
+          await rejectsWith(s.addMember({ name: 'other', tokenHash: 'h1', dataset: dataset('d', 1) }), ErrorCode.CONFLICT, 'tokenHash');
+          assert.deepEqual(await s.listMembers(), [a]);
+          assert.equal(await s.getMemberByTokenHash('h2'), undefined);
+        }));
+
+      it('touch records the latest time seen and never moves it back', () =>
+        withStore(async (s) => {
+          const m = await s.addMember({ name: 'a', tokenHash: 'h', dataset: dataset('d', 1) });
+          await s.touchMember(m.memberId, 1_700_000_000_000);
+          assert.equal((await s.getMember(m.memberId))!.lastSeenAt, 1_700_000_000_000);
+          await s.touchMember(m.memberId, 1_700_000_005_000);
+          assert.equal((await s.getMember(m.memberId))!.lastSeenAt, 1_700_000_005_000);
+          await s.touchMember(m.memberId, 1_700_000_001_000);
+          assert.equal((await s.getMember(m.memberId))!.lastSeenAt, 1_700_000_005_000);
+          await rejectsWith(s.touchMember('mem_unknown', 1), ErrorCode.NOT_FOUND, 'memberId');
+        }));
+
+      it('revokes a member, which stays findable by its token', () =>
+        withStore(async (s) => {
+          const m = await s.addMember({ name: 'a', tokenHash: 'h', dataset: dataset('d', 1) });
+          const other = await s.addMember({ name: 'b', tokenHash: 'hb', dataset: dataset('d', 1) });
+          await s.revokeMember(m.memberId);
+          await s.revokeMember(m.memberId);
+          assert.equal((await s.getMemberByTokenHash('h'))!.revoked, true);
+          assert.equal((await s.getMember(other.memberId))!.revoked, false);
+          await rejectsWith(s.revokeMember('mem_unknown'), ErrorCode.NOT_FOUND, 'memberId');
+        }));
+
+      it('replaces a token and descriptor, keeping the id, enrollment time and revocation', () =>
+        withStore(async (s) => {
+          const m = await s.addMember({ name: 'a', tokenHash: 'old', dataset: dataset('d', 10) });
+          await s.addMember({ name: 'b', tokenHash: 'taken', dataset: dataset('d', 1) });
+          await s.revokeMember(m.memberId);
+          const replaced = await s.replaceMemberToken(m.memberId, 'new', dataset('d2', 20));
+          assert.deepEqual(replaced, { ...m, dataset: dataset('d2', 20), revoked: true });
+          assert.deepEqual(await s.getMemberByTokenHash('new'), replaced);
+          assert.equal(await s.getMemberByTokenHash('old'), undefined);
+          // Presenting the same token again is allowed.
+          assert.deepEqual(await s.replaceMemberToken(m.memberId, 'new', dataset('d2', 20)), replaced);
+          await rejectsWith(s.replaceMemberToken(m.memberId, 'taken', dataset('d', 1)), ErrorCode.CONFLICT, 'tokenHash');
+          await rejectsWith(s.replaceMemberToken('mem_unknown', 'x', dataset('d', 1)), ErrorCode.NOT_FOUND, 'memberId');
+          assert.deepEqual(await s.getMember(m.memberId), replaced);
+        }));
+    });
+
+    describe('runs', () => {
+      it('creates a pending run and reads it back', () =>
+        withStore(async (s) => {
+          const before = Date.now();
+          const run = await s.createRun(runConfig('first'), smallParameters(0));
+          assert.equal(typeof run.runId, 'string');
+          assert.ok(run.runId.length > 0);
+          assert.deepEqual(run.config, runConfig('first'));
+          assert.equal(run.status, 'pending');
+          assert.equal(run.error, null);
+          assert.ok(run.createdAt >= before && run.createdAt <= Date.now());
+          assert.equal(run.updatedAt, run.createdAt);
+          assert.deepEqual(await s.getRun(run.runId), run);
+          assert.equal(await s.getRun('run_unknown'), undefined);
+        }));
+
+      it('lists runs in creation order', () =>
+        withStore(async (s) => {
+          const a = await s.createRun(runConfig('a'), smallParameters(0));
+          const b = await s.createRun(runConfig('b'), smallParameters(0));
+          const c = await s.createRun(runConfig('c'), smallParameters(0));
+          assert.deepEqual(await s.listRuns(), [a, b, c]);
+        }));
+
+      it('sets the status and error, and clears the error when none is given', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          await s.setRunStatus(run.runId, 'running');
+          let now = (await s.getRun(run.runId))!;
+          assert.equal(now.status, 'running');
+          assert.equal(now.error, null);
+          assert.ok(now.updatedAt >= run.createdAt);
+          await s.setRunStatus(run.runId, 'failed', 'round 3 failed 5 times');
+          now = (await s.getRun(run.runId))!;
+          assert.equal(now.status, 'failed');
+          assert.equal(now.error, 'round 3 failed 5 times');
+          await s.setRunStatus(run.runId, 'running');
+          assert.equal((await s.getRun(run.runId))!.error, null);
+          await s.setRunStatus(run.runId, 'completed', null);
+          assert.equal((await s.getRun(run.runId))!.status, 'completed');
+          await rejectsWith(s.setRunStatus('run_unknown', 'running'), ErrorCode.NOT_FOUND, 'runId');
+          await rejectsWith(s.setRunStatus(run.runId, 'paused' as never), ErrorCode.INVALID_ARGUMENT, 'status');
+          assert.equal((await s.getRun(run.runId))!.status, 'completed');
+        }));
+
+      it('keeps initial parameters bit-exact, in a Float32Array that owns its buffer', () =>
+        withStore(async (s) => {
+          const values = [-0, 1e-38, MAX_FLOAT32, -MAX_FLOAT32, MIN_SUBNORMAL_FLOAT32, 1, -1, 0.1, 123456.789, -2.5];
+          // Handed in as a view at an offset of a larger buffer, as a frame decoder would.
+          const backing = new Float32Array(values.length + 3);
+          backing.set(values, 2);
+          const initial = makeParameters(
+            [
+              { name: 'dense/kernel', shape: [2, 3] },
+              { name: 'dense/bias', shape: [3] },
+              { name: 'scale', shape: [] },
+            ],
+            backing.subarray(2, 2 + values.length),
+          );
+          const run = await s.createRun(runConfig('bits'), initial);
+          backing.fill(7); // the store must have copied what it was given
+          const back = (await s.getInitialParameters(run.runId))!;
+          assert.deepEqual(back.specs, initial.specs);
+          assertOwnsBuffer(back.data, values.length);
+          const b = bitsOf(back.data);
+          assert.deepEqual(b, bitsOf(new Float32Array(values)));
+          assert.equal(b[0], 0x80000000); // -0 keeps its sign
+          assert.equal(b[1], 0x006ce3ee); // 1e-38 is subnormal in float32
+          assert.equal(b[2], 0x7f7fffff);
+          assert.equal(b[3], 0xff7fffff);
+          assert.equal(b[4], 0x00000001);
+          assert.equal(await s.getInitialParameters('run_unknown'), undefined);
+        }));
+
+      it('keeps parameters with no tensors', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('empty'), makeParameters([]));
+          const back = (await s.getInitialParameters(run.runId))!;
+          assert.deepEqual(back.specs, []);
+          assert.ok(back.data instanceof Float32Array);
+          assert.equal(back.data.length, 0);
+        }));
+
+      it('refuses parameters whose data does not match the manifest', () =>
+        withStore(async (s) => {
+          const bad: Parameters = { specs: [{ name: 'w', shape: [2, 2] }], data: new Float32Array(3) };
+          await rejectsWith(s.createRun(runConfig('bad'), bad), ErrorCode.SHAPE_MISMATCH, 'initial.data');
+          assert.deepEqual(await s.listRuns(), []);
+        }));
+    });
+
+    describe('rounds', () => {
+      it('round-trips rounds, checkpoints and member metrics', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          assert.equal(await s.lastRound(run.runId), undefined);
+          assert.deepEqual(await s.listRounds(run.runId), []);
+          assert.deepEqual(await s.listMemberMetrics(run.runId), []);
+
+          const r1 = completedRound(run.runId, 1, { strategyState: null });
+          const r2 = completedRound(run.runId, 2, { strategyState: smallParameters(0.5), serverEval: null, evalLoss: null });
+          await s.saveRound(r1);
+          await s.saveRound(r2);
+
+          assert.deepEqual(await s.listRounds(run.runId), [summaryOf(r1), summaryOf(r2)]);
+          assert.deepEqual(await s.lastRound(run.runId), summaryOf(r2));
+
+          const cp1 = (await s.getCheckpoint(run.runId, 1))!;
+          assert.deepEqual(cp1.parameters.specs, r1.parameters.specs);
+          assert.deepEqual(bitsOf(cp1.parameters.data), bitsOf(r1.parameters.data));
+          assertOwnsBuffer(cp1.parameters.data, r1.parameters.data.length);
+          assert.equal(cp1.strategyState, null);
+          const cp2 = (await s.getCheckpoint(run.runId, 2))!;
+          assert.deepEqual(bitsOf(cp2.parameters.data), bitsOf(r2.parameters.data));
+          assert.deepEqual(cp2.strategyState!.specs, r2.strategyState!.specs);
+          assert.deepEqual(bitsOf(cp2.strategyState!.data), bitsOf(r2.strategyState!.data));
+          assert.equal(await s.getCheckpoint(run.runId, 3), undefined);
+          assert.equal(await s.getCheckpoint('run_unknown', 1), undefined);
+
+          const all = await s.listMemberMetrics(run.runId);
+          assert.deepEqual(all, [...r1.members.map((m) => ({ ...m, round: 1 })), ...r2.members.map((m) => ({ ...m, round: 2 }))]);
+          assert.deepEqual(await s.listMemberMetrics(run.runId, 2), r2.members.map((m) => ({ ...m, round: 2 })));
+          assert.deepEqual(await s.listMemberMetrics(run.runId, 9), []);
+        }));
+
+      it('keeps rounds of different runs apart', () =>
+        withStore(async (s) => {
+          const a = await s.createRun(runConfig('a'), smallParameters(0));
+          const b = await s.createRun(runConfig('b'), smallParameters(0));
+          await s.saveRound(completedRound(a.runId, 1));
+          await s.saveRound(completedRound(a.runId, 2));
+          await s.saveRound(completedRound(b.runId, 1));
+          assert.equal((await s.lastRound(a.runId))!.round, 2);
+          assert.equal((await s.lastRound(b.runId))!.round, 1);
+          assert.deepEqual(
+            (await s.listMemberMetrics(b.runId)).map((m) => m.round),
+            completedRound(b.runId, 1).members.map(() => 1),
+          );
+        }));
+
+      it('keeps NaN and ±Infinity in metrics and stores a NaN loss as null', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          const member: MemberRoundMetrics = {
+            memberId: 'mem_x',
+            phase: 'train',
+            numExamples: 5,
+            loss: Number.NaN,
+            metrics: { loss: Number.NaN, gradNorm: Number.POSITIVE_INFINITY },
+            bytesIn: 1,
+            bytesOut: 2,
+            seconds: 0.25,
+          };
+          await s.saveRound(
+            completedRound(run.runId, 1, {
+              trainMetrics: { loss: Number.POSITIVE_INFINITY, accuracy: Number.NaN, floor: Number.NEGATIVE_INFINITY },
+              evalLoss: Number.NaN,
+              serverEval: { loss: Number.POSITIVE_INFINITY, metrics: { accuracy: 0.5 } },
+              members: [member],
+            }),
+          );
+          const round = (await s.lastRound(run.runId))!;
+          assert.deepEqual(round.trainMetrics, { loss: Number.POSITIVE_INFINITY, accuracy: Number.NaN, floor: Number.NEGATIVE_INFINITY });
+          assert.equal(round.evalLoss, null);
+          assert.deepEqual(round.serverEval, { loss: Number.POSITIVE_INFINITY, metrics: { accuracy: 0.5 } });
+          assert.deepEqual(await s.listMemberMetrics(run.runId), [{ ...member, loss: null, round: 1 }]);
+        }));
+
+      it('rejects a round stored twice as CONFLICT and leaves the store unchanged', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          const first = completedRound(run.runId, 1);
+          await s.saveRound(first);
+          const again = completedRound(run.runId, 1, {
+            parameters: smallParameters(99),
+            strategyState: smallParameters(98),
+            trainMetrics: { loss: 0 },
+            attempts: 4,
+            members: [...first.members, ...first.members],
+          });
+          const error = await rejectsWith(s.saveRound(again), ErrorCode.CONFLICT, 'round');
+          assert.equal(error.details.expected, 2);
+          assert.equal(error.details.received, 1);
+
+          assert.deepEqual(await s.listRounds(run.runId), [summaryOf(first)]);
+          const cp = (await s.getCheckpoint(run.runId, 1))!;
+          assert.deepEqual(bitsOf(cp.parameters.data), bitsOf(first.parameters.data));
+          assert.equal(cp.strategyState, null);
+          assert.deepEqual(await s.listMemberMetrics(run.runId), first.members.map((m) => ({ ...m, round: 1 })));
+        }));
+
+      it('rejects a round that skips ahead, naming the round expected', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          let error = await rejectsWith(s.saveRound(completedRound(run.runId, 2)), ErrorCode.CONFLICT, 'round');
+          assert.equal(error.details.expected, 1);
+          assert.match(error.message, /round 1/);
+          assert.equal(await s.lastRound(run.runId), undefined);
+          assert.equal(await s.getCheckpoint(run.runId, 2), undefined);
+          assert.deepEqual(await s.listMemberMetrics(run.runId), []);
+
+          await s.saveRound(completedRound(run.runId, 1));
+          error = await rejectsWith(s.saveRound(completedRound(run.runId, 3)), ErrorCode.CONFLICT, 'round');
+          assert.equal(error.details.expected, 2);
+          assert.equal(error.details.received, 3);
+          assert.deepEqual((await s.listRounds(run.runId)).map((r) => r.round), [1]);
+          await s.saveRound(completedRound(run.runId, 2));
+          assert.equal((await s.lastRound(run.runId))!.round, 2);
+        }));
+
+      it('rejects invalid rounds, unknown runs and mismatched parameters without writing', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          await rejectsWith(s.saveRound(completedRound(run.runId, 0)), ErrorCode.INVALID_ARGUMENT, 'round');
+          await rejectsWith(s.saveRound(completedRound(run.runId, 1.5)), ErrorCode.INVALID_ARGUMENT, 'round');
+          await rejectsWith(s.saveRound(completedRound('run_unknown', 1)), ErrorCode.NOT_FOUND, 'runId');
+          const badState: Parameters = { specs: [{ name: 'm', shape: [4] }], data: new Float32Array(2) };
+          await rejectsWith(s.saveRound(completedRound(run.runId, 1, { strategyState: badState })), ErrorCode.SHAPE_MISMATCH, 'strategyState.data');
+          assert.deepEqual(await s.listRounds(run.runId), []);
+          assert.deepEqual(await s.listMemberMetrics(run.runId), []);
+          await s.saveRound(completedRound(run.runId, 1));
+        }));
+    });
+
+    describe('events', () => {
+      it('lists a run’s events in the order they were added', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          const other = await s.createRun(runConfig('o'), smallParameters(0));
+          const events = [
+            { runId: run.runId, round: null, kind: 'run-started', message: 'starting', at: 1000 },
+            { runId: run.runId, round: 1, kind: 'round-completed', message: 'round 1: 2 members reported', at: 2000 },
+            { runId: other.runId, round: null, kind: 'run-started', message: 'other', at: 1500 },
+            // An earlier timestamp still lists after: order is the order of addition.
+            { runId: run.runId, round: 1, kind: 'round-retry', message: 'retry', at: 1999 },
+          ];
+          for (const e of events) await s.addEvent(e);
+          assert.deepEqual(await s.listEvents(run.runId), [events[0], events[1], events[3]]);
+          assert.deepEqual(await s.listEvents(other.runId), [events[2]]);
+          assert.deepEqual(await s.listEvents('run_unknown'), []);
+          await rejectsWith(s.addEvent({ runId: 'run_unknown', round: null, kind: 'x', message: 'x', at: 1 }), ErrorCode.NOT_FOUND, 'runId');
+        }));
+    });
+
+    describe('migrations', () => {
+      it('migrate is idempotent and keeps data', () =>
+        withStore(async (s) => {
+          const m = await s.addMember({ name: 'a', tokenHash: 'h', dataset: dataset('d', 1) });
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          await s.saveRound(completedRound(run.runId, 1));
+          await s.migrate();
+          await s.migrate();
+          assert.deepEqual(await s.listMembers(), [m]);
+          assert.deepEqual(await s.listRuns(), [run]);
+          assert.equal((await s.lastRound(run.runId))!.round, 1);
+        }));
+    });
+  });
+}
+
+// ---- fixtures ----
+
+export function dataset(name: string, numExamples: number): DatasetDescriptor {
+  return { name, numExamples, numHoldout: Math.floor(numExamples / 10), inputShape: [28, 28], classes: 10 };
+}
+
+export function runConfig(name: string): RunConfig {
+  return RunConfigSchema.parse({
+    name,
+    model: { family: 'mlp', inputShape: [4], hidden: [3], classes: 2 },
+    strategy: { name: 'fedadam', options: { eta: 0.01, beta1: 0.9 } },
+    rounds: 3,
+  });
+}
+
+/** Two tensors (a 2×3 kernel and a bias of 3) whose values all differ, offset by `base`. */
+export function smallParameters(base: number): Parameters {
+  const specs = [
+    { name: 'dense/kernel', shape: [2, 3] },
+    { name: 'dense/bias', shape: [3] },
+  ];
+  return makeParameters(specs, Float32Array.from({ length: 9 }, (_, i) => base + i / 8 - 0.5));
+}
+
+export function completedRound(runId: string, round: number, overrides: Partial<CompletedRound> = {}): CompletedRound {
+  return {
+    runId,
+    round,
+    parameters: smallParameters(round),
+    strategyState: null,
+    trainMetrics: { loss: 1 / round, accuracy: 0.5 + round / 100 },
+    evalLoss: 0.75 / round,
+    evalMetrics: { accuracy: 0.6 },
+    serverEval: { loss: 0.7, metrics: { accuracy: 0.61 } },
+    participants: ['mem_a', 'mem_b'],
+    failures: [{ memberId: 'mem_c', reason: 'deadline passed' }],
+    members: [
+      { memberId: 'mem_b', phase: 'train', numExamples: 200, loss: 0.9, metrics: { loss: 0.9, accuracy: 0.7 }, bytesIn: 1024, bytesOut: 2048, seconds: 1.5 },
+      { memberId: 'mem_a', phase: 'train', numExamples: 100, loss: null, metrics: {}, bytesIn: 1024, bytesOut: 2048, seconds: 0.75 },
+      { memberId: 'mem_a', phase: 'evaluate', numExamples: 10, loss: 0.8, metrics: { loss: 0.8, accuracy: 0.65 }, bytesIn: 1024, bytesOut: 64, seconds: 0.125 },
+    ],
+    attempts: 1,
+    startedAt: 1_700_000_000_000 + round * 1000,
+    completedAt: 1_700_000_000_500 + round * 1000,
+    ...overrides,
+  };
+}
+
+export function summaryOf(round: CompletedRound): RoundSummary {
+  const { parameters: _p, strategyState: _s, members: _m, ...summary } = round;
+  return summary;
+}
+
+export function bitsOf(data: Float32Array): number[] {
+  return Array.from(new Uint32Array(data.buffer, data.byteOffset, data.length));
+}
+
+function assertOwnsBuffer(data: Float32Array, length: number): void {
+  assert.ok(data instanceof Float32Array);
+  assert.equal(data.length, length);
+  assert.equal(data.byteOffset, 0);
+  assert.equal(data.buffer.byteLength, length * 4);
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, field: string) {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(isConcordError(error), `expected a ConcordError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    assert.equal(error.details.field, field, error.message);
+    return error;
+  }
+  assert.fail(`expected ${code} on field ${field}, but the call succeeded`);
+}
