@@ -4,6 +4,7 @@
 import { cpus, totalmem } from 'node:os';
 import { benchAggregation } from './aggregation.js';
 import { benchCodec } from './codec.js';
+import { benchCoordinator } from './coordinator.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -12,6 +13,7 @@ const only = args.filter((a) => !a.startsWith('--'));
 const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'aggregation', run: () => benchAggregation({ quick }) },
   { name: 'codec', run: () => benchCodec({ quick }) },
+  { name: 'coordinator', run: () => benchCoordinator(quick ? { sizes: [10, 100], rounds: 2 } : {}) },
 ];
 
 console.log(`Concord benchmarks${quick ? ' (quick)' : ''}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);

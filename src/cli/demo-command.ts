@@ -1,0 +1,39 @@
+// `concord demo` (what `npm start` runs): a whole consortium on this machine, on real data.
+
+import type { Command } from 'commander';
+import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
+import { fail, parseIntOption, parseNumberOption } from './options.js';
+
+export function registerDemoCommand(program: Command): void {
+  const d = DEMO_DEFAULTS;
+  program
+    .command('demo')
+    .description('run a local consortium: a coordinator and member processes federating on real MNIST digits; ends with one JSON summary line on stdout')
+    .option('--members <n>', 'member organizations', parseIntOption('--members'), d.members)
+    .option('--rounds <n>', 'federated rounds', parseIntOption('--rounds'), d.rounds)
+    .option('--partition <kind>', 'iid | dirichlet | shards', d.partition)
+    .option('--alpha <α>', 'Dirichlet concentration (smaller = more skewed)', parseNumberOption('--alpha'), d.alpha)
+    .option('--strategy <name>', 'fedavg | fedprox | fedavgm | fedadam | fedyogi | fedadagrad', d.strategy)
+    .option('--epochs <n>', 'local epochs per round', parseIntOption('--epochs'), d.epochs)
+    .option('--batch-size <n>', 'local batch size', parseIntOption('--batch-size'), d.batchSize)
+    .option('--learning-rate <lr>', 'local SGD learning rate', parseNumberOption('--learning-rate'), d.learningRate)
+    .option('--seed <n>', 'seed for partitions, initial weights and selection', parseIntOption('--seed'), d.seed)
+    .option('--no-baseline', 'skip the centralized baseline')
+    .option('--dir <dir>', 'where the demo keeps its database and logs (wiped first)', d.dir)
+    .option('--quiet', 'print only the JSON summary')
+    .action(async (opts: typeof DEMO_DEFAULTS & { quiet?: boolean }) => {
+      try {
+        const started = Date.now();
+        const log = opts.quiet ? () => undefined : (line: string) => process.stderr.write(line + '\n');
+        const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, partition: opts.partition as typeof d.partition, log });
+        log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; inspect with: concord export --db ${summary.db} --run ${summary.runId} --out model`);
+        const { rounds, members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound } = summary;
+        process.stdout.write(JSON.stringify({ rounds, members, accuracy: round4(accuracy), centralizedAccuracy: centralizedAccuracy === null ? null : round4(centralizedAccuracy), seconds: Math.round(seconds * 10) / 10, bytesPerMemberPerRound }) + '\n');
+        process.exit(0);
+      } catch (error) {
+        fail(error, false);
+      }
+    });
+}
+
+const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;

@@ -1,0 +1,21 @@
+// `concord` — the command line. Every command has --help; commands that report take --json.
+
+import { Command } from 'commander';
+import { registerCoordinatorCommand } from './coordinator-command.js';
+import { registerDemoCommand } from './demo-command.js';
+import { registerModelCommands } from './model-commands.js';
+import { registerNodeCommand } from './node-command.js';
+import { registerRunCommands } from './run-commands.js';
+
+const program = new Command('concord')
+  .description('Federated learning for consortia whose data never leaves its owner')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerDemoCommand(program);
+registerCoordinatorCommand(program);
+registerNodeCommand(program);
+registerRunCommands(program);
+registerModelCommands(program);
+
+await program.parseAsync(process.argv);

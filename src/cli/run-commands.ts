@@ -1,0 +1,117 @@
+// `concord run start|list|show` and `concord status`: the operator's view of runs.
+
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { RunConfigSchema, parseMessage } from '../protocol/messages.js';
+import type { MemberRecord, RoundSummary, RunRecord } from '../storage/storage.js';
+import { coordinatorUrl, fail, operatorRequest, operatorToken } from './options.js';
+
+interface Conn {
+  coordinator?: string;
+  token?: string;
+  json?: boolean;
+}
+
+const withConn = (c: Command): Command =>
+  c
+    .option('--coordinator <url>', 'coordinator URL (or $CONCORD_COORDINATOR)')
+    .option('--token <token>', 'operator token (or $CONCORD_OPERATOR_TOKEN, or .concord/operator-token)')
+    .option('--json', 'machine-readable output');
+
+export function formatRound(r: RoundSummary, total: number): string {
+  const acc = r.evalMetrics.accuracy;
+  const test = r.serverEval?.metrics.accuracy;
+  return [
+    `round ${String(r.round).padStart(String(total).length)}/${total}`,
+    `${r.participants.length} reported${r.failures.length ? `, ${r.failures.length} dropped` : ''}`,
+    `loss ${r.evalLoss?.toFixed(4) ?? '-'}`,
+    `holdout acc ${acc !== undefined ? acc.toFixed(4) : '-'}`,
+    ...(test !== undefined ? [`test acc ${test.toFixed(4)}`] : []),
+    `${((r.completedAt - r.startedAt) / 1000).toFixed(1)} s`,
+  ].join(' · ');
+}
+
+export function registerRunCommands(program: Command): void {
+  const run = program.command('run').description('start and inspect federated training runs');
+
+  withConn(run.command('start'))
+    .description('start a run from a JSON run configuration (see README: configuration)')
+    .requiredOption('--config <file>', 'run configuration JSON')
+    .option('--watch', 'print each round as it completes until the run ends')
+    .action(async (opts: Conn & { config: string; watch?: boolean }) => {
+      try {
+        const url = coordinatorUrl(opts.coordinator);
+        const token = operatorToken(opts.token);
+        const config = parseMessage(RunConfigSchema, JSON.parse(await readFile(opts.config, 'utf8')), `run config ${opts.config}`);
+        const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
+        if (opts.json && !opts.watch) return void process.stdout.write(JSON.stringify({ runId }) + '\n');
+        if (!opts.json) process.stdout.write(`started run ${runId}\n`);
+        if (opts.watch) {
+          const final = await watchRun(url, token, runId, (r, total) => {
+            process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : formatRound(r, total) + '\n');
+          });
+          if (opts.json) process.stdout.write(JSON.stringify({ runId, status: final.status, error: final.error }) + '\n');
+          else process.stdout.write(`run ${runId} ${final.status}${final.error ? `: ${final.error}` : ''}\n`);
+          if (final.status !== 'completed') process.exitCode = 1;
+        }
+      } catch (error) {
+        fail(error, Boolean(opts.json));
+      }
+    });
+
+  withConn(run.command('list'))
+    .description('list runs')
+    .action(async (opts: Conn) => {
+      try {
+        const { runs } = await operatorRequest<{ runs: RunRecord[] }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', '/v1/runs');
+        if (opts.json) return void process.stdout.write(JSON.stringify({ runs }) + '\n');
+        if (runs.length === 0) return void process.stdout.write('no runs yet\n');
+        for (const r of runs) process.stdout.write(`${r.runId}  ${r.status.padEnd(9)}  ${r.config.name}  ${r.config.strategy.name}  ${r.config.rounds} rounds${r.error ? `  (${r.error})` : ''}\n`);
+      } catch (error) {
+        fail(error, Boolean(opts.json));
+      }
+    });
+
+  withConn(run.command('show'))
+    .description('show a run and its rounds')
+    .argument('<runId>')
+    .action(async (runId: string, opts: Conn) => {
+      try {
+        const body = await operatorRequest<{ run: RunRecord; rounds: RoundSummary[] }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', `/v1/runs/${encodeURIComponent(runId)}`);
+        if (opts.json) return void process.stdout.write(JSON.stringify(body) + '\n');
+        process.stdout.write(`run ${body.run.runId} (${body.run.config.name}): ${body.run.status}${body.run.error ? ` — ${body.run.error}` : ''}\n`);
+        for (const r of body.rounds) process.stdout.write(formatRound(r, body.run.config.rounds) + '\n');
+      } catch (error) {
+        fail(error, Boolean(opts.json));
+      }
+    });
+
+  withConn(program.command('status'))
+    .description('members (online or not) and runs at a glance')
+    .action(async (opts: Conn) => {
+      try {
+        const url = coordinatorUrl(opts.coordinator);
+        const token = operatorToken(opts.token);
+        const { members } = await operatorRequest<{ members: (MemberRecord & { online: boolean })[] }>(url, token, 'GET', '/v1/members');
+        const { runs } = await operatorRequest<{ runs: RunRecord[] }>(url, token, 'GET', '/v1/runs');
+        if (opts.json) return void process.stdout.write(JSON.stringify({ coordinator: url, members, runs }) + '\n');
+        process.stdout.write(`coordinator ${url}\nmembers (${members.length}):\n`);
+        for (const m of members) process.stdout.write(`  ${m.name.padEnd(16)} ${m.online ? 'online ' : 'offline'}  ${m.dataset.numExamples} examples (${m.dataset.name})${m.revoked ? '  REVOKED' : ''}\n`);
+        process.stdout.write(`runs (${runs.length}):\n`);
+        for (const r of runs) process.stdout.write(`  ${r.runId}  ${r.status.padEnd(9)}  ${r.config.name}\n`);
+      } catch (error) {
+        fail(error, Boolean(opts.json));
+      }
+    });
+}
+
+/** Polls a run and reports each newly completed round; resolves when the run ends. */
+export async function watchRun(url: string, token: string, runId: string, onRound: (r: RoundSummary, total: number) => void, pollMs = 300): Promise<RunRecord> {
+  let seen = 0;
+  for (;;) {
+    const { run, rounds } = await operatorRequest<{ run: RunRecord; rounds: RoundSummary[] }>(url, token, 'GET', `/v1/runs/${encodeURIComponent(runId)}`);
+    for (const r of rounds) if (r.round > seen) { onRound(r, run.config.rounds); seen = r.round; }
+    if (run.status !== 'running' && run.status !== 'pending') return run;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}

@@ -1,0 +1,38 @@
+// The Grid is how the round loop reaches members without knowing about the network
+// (after Flower's Grid): push tasks, wait for replies until a deadline, and learn who is
+// online. coordinator/task-board.ts is the HTTP-backed implementation; tests can supply
+// an in-memory one.
+
+import type { ModelSpec, ResultHeader, TrainConfig } from '../protocol/messages.js';
+import type { Parameters } from '../protocol/tensors.js';
+import type { Failure, MemberRef } from '../strategies/strategy.js';
+
+export interface OutgoingTask {
+  memberId: string;
+  kind: 'train' | 'evaluate';
+  runId: string;
+  round: number;
+  model: ModelSpec;
+  config: TrainConfig;
+  parameters: Parameters;
+}
+
+export interface TaskReply {
+  memberId: string;
+  header: ResultHeader;
+  parameters?: Parameters;
+  /** Bytes the coordinator sent for this task and received with its result. */
+  bytesOut: number;
+  bytesIn: number;
+  /** From task delivery to result. */
+  seconds: number;
+}
+
+export interface Grid {
+  /** Members online now, sorted by id. */
+  available(): MemberRef[];
+  /** Resolves once at least `count` members are online. */
+  waitForMembers(count: number, signal: AbortSignal): Promise<void>;
+  /** Every task ends as exactly one reply or one failure; never throws for a member's fault. */
+  sendAndReceive(tasks: OutgoingTask[], options: { deadline: number; signal: AbortSignal }): Promise<{ replies: TaskReply[]; failures: Failure[] }>;
+}

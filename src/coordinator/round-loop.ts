@@ -1,0 +1,162 @@
+// The round loop: one function that drives any Strategy through any Grid.
+//   select → send global model → collect updates until the deadline → aggregate →
+//   federated evaluation on members' holdouts → (server evaluation) → persist.
+// A round commits atomically (storage.saveRound); on start the loop resumes after the
+// last committed round, restoring the checkpoint and the strategy's optimizer state, so a
+// coordinator killed at any point neither loses nor repeats a completed round.
+
+import { seededRandom } from '../core/random.js';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import type { Parameters } from '../protocol/tensors.js';
+import type { EvaluateResult, Failure, Instruction, Strategy, TrainResult } from '../strategies/strategy.js';
+import type { MemberRoundMetrics, RunEvent, RunRecord, Storage } from '../storage/storage.js';
+import type { Grid, OutgoingTask, TaskReply } from './grid.js';
+
+export interface ServerEvaluation {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+export interface FederationOptions {
+  run: RunRecord;
+  storage: Storage;
+  grid: Grid;
+  strategy: Strategy;
+  signal: AbortSignal;
+  /** Evaluates the global model on a held-out set the coordinator holds, if any. */
+  serverEvaluate?: (parameters: Parameters) => Promise<ServerEvaluation>;
+  /** Pause between failed attempts of a round. Default 2 s. */
+  retryDelayMs?: number;
+  onEvent?: (event: RunEvent) => void;
+}
+
+export async function runFederation(options: FederationOptions): Promise<void> {
+  const { run, storage, grid, strategy, signal } = options;
+  const config = run.config;
+  const event = async (round: number | null, kind: string, message: string): Promise<void> => {
+    const e: RunEvent = { runId: run.runId, round, kind, message, at: Date.now() };
+    await storage.addEvent(e);
+    options.onEvent?.(e);
+  };
+
+  const last = await storage.lastRound(run.runId);
+  let parameters: Parameters;
+  if (last) {
+    const checkpoint = await storage.getCheckpoint(run.runId, last.round);
+    if (!checkpoint) throw new ConcordError(ErrorCode.STORAGE, `run ${run.runId} has round ${last.round} but no checkpoint for it`);
+    parameters = checkpoint.parameters;
+    strategy.loadState(checkpoint.strategyState);
+    await event(last.round, 'resumed', `resuming after round ${last.round} of ${config.rounds}`);
+  } else {
+    const initial = await storage.getInitialParameters(run.runId);
+    if (!initial) throw new ConcordError(ErrorCode.STORAGE, `run ${run.runId} has no initial parameters`);
+    parameters = initial;
+    strategy.loadState(null);
+  }
+  await storage.setRunStatus(run.runId, 'running');
+
+  for (let round = (last?.round ?? 0) + 1; round <= config.rounds; round++) {
+    let attempt = 0;
+    for (;;) {
+      if (signal.aborted) return;
+      attempt++;
+      const outcome = await runRound(round, attempt, parameters);
+      if (outcome.ok) {
+        parameters = outcome.parameters;
+        break;
+      }
+      await event(round, 'round-retry', `round ${round} attempt ${attempt} of ${config.maxRoundAttempts} failed: ${outcome.reason}`);
+      if (attempt >= config.maxRoundAttempts) {
+        const message = `round ${round} failed ${attempt} times; last: ${outcome.reason}`;
+        await storage.setRunStatus(run.runId, 'failed', message);
+        await event(round, 'run-failed', message);
+        return;
+      }
+      // The strategy's state may have moved during the failed attempt; restore it.
+      const cp = round > 1 ? await storage.getCheckpoint(run.runId, round - 1) : undefined;
+      strategy.loadState(cp?.strategyState ?? null);
+      await delay(options.retryDelayMs ?? 2000, signal);
+    }
+  }
+  await storage.setRunStatus(run.runId, 'completed');
+  await event(config.rounds, 'run-completed', `completed ${config.rounds} rounds`);
+
+  async function runRound(round: number, attempt: number, current: Parameters): Promise<{ ok: true; parameters: Parameters } | { ok: false; reason: string }> {
+    const startedAt = Date.now();
+    await grid.waitForMembers(config.minAvailableMembers, signal);
+    const random = seededRandom(config.seed, round, attempt);
+    const trainPlan = strategy.configureTrain({ serverRound: round, parameters: current, available: grid.available(), config, random });
+    if (trainPlan.length < config.minTrainMembers) {
+      return { ok: false, reason: `only ${trainPlan.length} members could be selected, the minimum is ${config.minTrainMembers}` };
+    }
+    const deadline = Date.now() + config.roundDeadlineSeconds * 1000;
+    const train = await grid.sendAndReceive(tasksFor(trainPlan, 'train', round, current), { deadline, signal });
+    if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
+    if (train.replies.length < config.minTrainMembers) {
+      return { ok: false, reason: `only ${train.replies.length} of the minimum ${config.minTrainMembers} members reported${describeFailures(train.failures)}` };
+    }
+    const results: TrainResult[] = train.replies.map((r) => ({
+      memberId: r.memberId,
+      parameters: r.parameters!,
+      numExamples: r.header.numExamples,
+      metrics: r.header.metrics,
+    }));
+    const aggregate = strategy.aggregateTrain(round, current, results, train.failures);
+    const next = aggregate?.parameters ?? current;
+
+    const evalPlan = strategy.configureEvaluate({ serverRound: round, parameters: next, available: grid.available(), config, random });
+    const evaluation = await grid.sendAndReceive(tasksFor(evalPlan, 'evaluate', round, next), {
+      deadline: Date.now() + config.roundDeadlineSeconds * 1000,
+      signal,
+    });
+    if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
+    const evalResults: EvaluateResult[] = evaluation.replies.map((r) => ({
+      memberId: r.memberId,
+      numExamples: r.header.numExamples,
+      loss: r.header.metrics.loss!,
+      metrics: r.header.metrics,
+    }));
+    const evalAggregate = strategy.aggregateEvaluate(round, evalResults, evaluation.failures);
+    const serverEval = options.serverEvaluate ? await options.serverEvaluate(next) : null;
+
+    await storage.saveRound({
+      runId: run.runId,
+      round,
+      parameters: next,
+      strategyState: strategy.saveState(),
+      trainMetrics: aggregate?.metrics ?? {},
+      evalLoss: evalAggregate?.loss ?? null,
+      evalMetrics: evalAggregate?.metrics ?? {},
+      serverEval,
+      participants: results.map((r) => r.memberId),
+      failures: [...train.failures, ...evaluation.failures.map((f) => ({ ...f, reason: `evaluation: ${f.reason}` }))],
+      members: [...train.replies.map((r) => memberMetrics(r, 'train')), ...evaluation.replies.map((r) => memberMetrics(r, 'evaluate'))],
+      attempts: attempt,
+      startedAt,
+      completedAt: Date.now(),
+    });
+    await event(round, 'round-completed', `round ${round}: ${results.length} members reported, ${train.failures.length} dropped`);
+    return { ok: true, parameters: next };
+  }
+
+  function tasksFor(plan: Instruction[], kind: 'train' | 'evaluate', round: number, p: Parameters): OutgoingTask[] {
+    return plan.map((i) => ({ memberId: i.memberId, kind, runId: run.runId, round, model: config.model, config: i.config, parameters: p }));
+  }
+}
+
+function memberMetrics(r: TaskReply, phase: 'train' | 'evaluate'): MemberRoundMetrics {
+  const { loss, ...metrics } = r.header.metrics;
+  return { memberId: r.memberId, phase, numExamples: r.header.numExamples, loss: loss ?? null, metrics, bytesIn: r.bytesIn, bytesOut: r.bytesOut, seconds: r.seconds };
+}
+
+function describeFailures(failures: Failure[]): string {
+  if (failures.length === 0) return '';
+  return ` (${failures.map((f) => `${f.memberId}: ${f.reason}`).join('; ')})`;
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}

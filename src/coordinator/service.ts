@@ -1,0 +1,104 @@
+// Composes a running coordinator from its parts: storage, strategies, the TF.js model
+// layer (initial weights and optional server-side evaluation) and the HTTP server.
+// `concord coordinator` and the demo call this; tests call createCoordinator directly
+// when they want other parts.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { loadDataset } from '../data/spec.js';
+import type { Dataset } from '../data/dataset.js';
+import { initBackend } from '../model/backend.js';
+import { buildModel, initialParameters } from '../model/build.js';
+import { evaluate } from '../model/train.js';
+import { setParameters } from '../model/weights.js';
+import type { RunConfig } from '../protocol/messages.js';
+import type { Parameters } from '../protocol/tensors.js';
+import { openStorage } from '../storage/index.js';
+import type { RunEvent, Storage } from '../storage/storage.js';
+import { createStrategy } from '../strategies/index.js';
+import { createCoordinator, type Coordinator } from './server.js';
+
+export interface CoordinatorServiceOptions {
+  /** Default 8470; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1; use 0.0.0.0 to accept members from other hosts. */
+  host?: string;
+  /** Storage URL: a SQLite file path, `sqlite:PATH`, or `postgres://…`. Default .concord/coordinator.sqlite. */
+  db?: string;
+  /** Operator token; default: read from, or created at, <db dir>/operator-token. */
+  operatorToken?: string;
+  /** Data spec of a held-out set the coordinator evaluates every round's model on (e.g. mnist:test). */
+  evalData?: string;
+  bodyLimitBytes?: number;
+  onEvent?: (event: RunEvent) => void;
+}
+
+export interface CoordinatorService {
+  url: string;
+  operatorToken: string;
+  coordinator: Coordinator;
+  storage: Storage;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DB = '.concord/coordinator.sqlite';
+export const DEFAULT_PORT = 8470;
+
+export async function startCoordinatorService(options: CoordinatorServiceOptions = {}): Promise<CoordinatorService> {
+  await initBackend();
+  const db = options.db ?? DEFAULT_DB;
+  const storage = await openStorage(db);
+  const operatorToken = options.operatorToken ?? (await operatorTokenFor(db));
+  const evalSet: Dataset | null = options.evalData ? await loadDataset(options.evalData) : null;
+  const models = new Map<string, ReturnType<typeof buildModel>>();
+  const modelFor = (config: RunConfig) => {
+    const key = JSON.stringify(config.model);
+    let model = models.get(key);
+    if (!model) models.set(key, (model = buildModel(config.model, config.seed)));
+    return model;
+  };
+
+  const coordinator = await createCoordinator({
+    storage,
+    operatorToken,
+    createStrategy: (config) => createStrategy(config.strategy),
+    initialParameters: async (config: RunConfig): Promise<Parameters> => initialParameters(config.model, config.seed),
+    ...(evalSet
+      ? {
+          serverEvaluate: async (config: RunConfig, parameters: Parameters) => {
+            const model = modelFor(config);
+            setParameters(model, parameters);
+            const result = await evaluate(model, evalSet);
+            return { loss: result.loss, metrics: { accuracy: result.accuracy, numExamples: result.numExamples } };
+          },
+        }
+      : {}),
+    ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+  const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1');
+  return {
+    url,
+    operatorToken,
+    coordinator,
+    storage,
+    async close() {
+      await coordinator.close();
+      await storage.close();
+    },
+  };
+}
+
+/** The operator token lives beside the database so a restarted coordinator keeps it. */
+async function operatorTokenFor(db: string): Promise<string> {
+  const path = db.startsWith('postgres') ? '.concord/operator-token' : `${dirname(db.replace(/^sqlite:/, ''))}/operator-token`;
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    const token = `op_${randomBytes(32).toString('base64url')}`;
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, token + '\n', { mode: 0o600 });
+    return token;
+  }
+}

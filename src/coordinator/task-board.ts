@@ -1,0 +1,302 @@
+// The HTTP grid's mailbox: tasks wait here per member until the member long-polls for
+// them, and results come back through submit(). It also decides who is online (polled
+// recently, or busy with a task and still sending heartbeats) and fails tasks whose
+// member went silent, so a vanished member costs a round seconds, not its whole deadline.
+
+import { randomBytes } from 'node:crypto';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { decodeFrame, encodeFrame } from '../protocol/frame.js';
+import { PROTOCOL_VERSION, ResultHeaderSchema, parseMessage, type ResultHeader, type TaskHeader } from '../protocol/messages.js';
+import { assertFinite, assertSameSpecs } from '../protocol/tensors.js';
+import type { Failure, MemberRef } from '../strategies/strategy.js';
+import type { Grid, OutgoingTask, TaskReply } from './grid.js';
+
+export interface TaskBoardOptions {
+  /** A member that has not polled for this long is offline. Default 30 s. */
+  onlineWindowMs?: number;
+  /** A member holding a task that sends nothing for this long has vanished. Default 20 s. */
+  heartbeatTimeoutMs?: number;
+  now?: () => number;
+}
+
+interface MemberState extends MemberRef {
+  lastSeen: number;
+  queue: TaskState[];
+  waiter: ((task: TaskState | null) => void) | null;
+}
+
+interface TaskState {
+  taskId: string;
+  task: OutgoingTask;
+  deadline: number;
+  status: 'queued' | 'delivered' | 'settled';
+  deliveredAt: number;
+  bytesOut: number;
+  settle: (outcome: { reply?: TaskReply; failure?: Failure }) => void;
+}
+
+export interface DeliveredTask {
+  taskId: string;
+  frame: Buffer;
+}
+
+export class TaskBoard implements Grid {
+  private readonly members = new Map<string, MemberState>();
+  private readonly tasks = new Map<string, TaskState>();
+  private readonly onlineWindowMs: number;
+  private readonly heartbeatTimeoutMs: number;
+  private readonly now: () => number;
+
+  constructor(options: TaskBoardOptions = {}) {
+    this.onlineWindowMs = options.onlineWindowMs ?? 30_000;
+    this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 20_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Records that an authenticated member made contact. */
+  seen(member: MemberRef): void {
+    const state = this.members.get(member.memberId);
+    if (state) {
+      state.lastSeen = this.now();
+      state.name = member.name;
+      state.numExamples = member.numExamples;
+    } else {
+      this.members.set(member.memberId, { ...member, lastSeen: this.now(), queue: [], waiter: null });
+    }
+  }
+
+  forget(memberId: string): void {
+    const state = this.members.get(memberId);
+    if (!state) return;
+    for (const t of state.queue) this.fail(t, 'member was removed');
+    state.waiter?.(null);
+    this.members.delete(memberId);
+  }
+
+  available(): MemberRef[] {
+    const now = this.now();
+    const busy = new Set<string>();
+    for (const t of this.tasks.values()) if (t.status === 'delivered') busy.add(t.task.memberId);
+    const out: MemberRef[] = [];
+    for (const m of this.members.values()) {
+      const fresh = now - m.lastSeen <= (busy.has(m.memberId) ? this.heartbeatTimeoutMs : this.onlineWindowMs);
+      if (m.waiter || fresh) out.push({ memberId: m.memberId, name: m.name, numExamples: m.numExamples });
+    }
+    return out.sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+  }
+
+  async waitForMembers(count: number, signal: AbortSignal): Promise<void> {
+    while (this.available().length < count) {
+      if (signal.aborted) throw signal.reason;
+      await sleep(100, signal);
+    }
+  }
+
+  sendAndReceive(tasks: OutgoingTask[], options: { deadline: number; signal: AbortSignal }): Promise<{ replies: TaskReply[]; failures: Failure[] }> {
+    const replies: TaskReply[] = [];
+    const failures: Failure[] = [];
+    if (tasks.length === 0) return Promise.resolve({ replies, failures });
+    return new Promise((resolve) => {
+      let open = tasks.length;
+      const states: TaskState[] = [];
+      const finish = (): void => {
+        clearTimeout(timer);
+        clearInterval(watchdog);
+        options.signal.removeEventListener('abort', onAbort);
+        resolve({ replies, failures });
+      };
+      const onSettle = (outcome: { reply?: TaskReply; failure?: Failure }): void => {
+        if (outcome.reply) replies.push(outcome.reply);
+        if (outcome.failure) failures.push(outcome.failure);
+        if (--open === 0) finish();
+      };
+      for (const task of tasks) {
+        const taskId = `${task.runId}.r${task.round}.${task.kind}.${randomBytes(6).toString('hex')}`;
+        const state: TaskState = { taskId, task, deadline: options.deadline, status: 'queued', deliveredAt: 0, bytesOut: 0, settle: onSettle };
+        this.tasks.set(taskId, state);
+        states.push(state);
+        const member = this.members.get(task.memberId);
+        if (!member) {
+          this.fail(state, 'member is not connected');
+          continue;
+        }
+        member.queue.push(state);
+        this.wake(member);
+      }
+      const seconds = Math.max(0, Math.round((options.deadline - this.now()) / 1000));
+      const timer = setTimeout(() => {
+        for (const s of states) this.fail(s, `missed the round deadline (${seconds} s)`);
+      }, Math.max(0, options.deadline - this.now()));
+      const watchdog = setInterval(() => {
+        const now = this.now();
+        for (const s of states) {
+          if (s.status === 'settled') continue;
+          const m = this.members.get(s.task.memberId);
+          const silentFor = m ? now - m.lastSeen : Infinity;
+          if (s.status === 'delivered' && silentFor > this.heartbeatTimeoutMs) {
+            this.fail(s, `went silent while working: no heartbeat for ${Math.round(silentFor / 1000)} s`);
+          } else if (s.status === 'queued' && !m?.waiter && silentFor > this.onlineWindowMs) {
+            this.fail(s, `went offline before receiving its task (last seen ${Math.round(silentFor / 1000)} s ago)`);
+          }
+        }
+      }, 1000);
+      const onAbort = (): void => {
+        for (const s of states) this.fail(s, 'the coordinator is shutting down');
+      };
+      options.signal.addEventListener('abort', onAbort, { once: true });
+      if (open === 0) finish();
+    });
+  }
+
+  /** Long-poll: resolves with the member's next task, or null after waitMs. */
+  poll(member: MemberRef, waitMs: number, signal: AbortSignal): Promise<DeliveredTask | null> {
+    this.seen(member);
+    const state = this.members.get(member.memberId)!;
+    const next = this.takeQueued(state);
+    if (next || waitMs <= 0) return Promise.resolve(next ? this.deliver(next) : null);
+    state.waiter?.(null); // a member polls once at a time; an older poll yields to the newer
+    return new Promise((resolve) => {
+      const done = (task: TaskState | null): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (state.waiter === done) state.waiter = null;
+        state.lastSeen = this.now();
+        // The connection may have closed while we waited; then the task stays queued.
+        if (task && signal.aborted) {
+          state.queue.unshift(task);
+          resolve(null);
+          return;
+        }
+        resolve(task ? this.deliver(task) : null);
+      };
+      const onAbort = (): void => done(null);
+      const timer = setTimeout(() => done(null), waitMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      state.waiter = done;
+    });
+  }
+
+  heartbeat(member: MemberRef): void {
+    this.seen(member);
+  }
+
+  /**
+   * Validates a member's result and settles its task. A result that fails validation
+   * fails the task at once (the member learns why from the error), so one bad update
+   * neither corrupts the round nor holds it up.
+   */
+  submit(memberId: string, taskId: string, body: Uint8Array): void {
+    const state = this.tasks.get(taskId);
+    if (!state || state.status === 'settled') {
+      throw new ConcordError(ErrorCode.STALE_ROUND, `task ${taskId} is not open: its round has closed, the run moved on, or it was never issued`, {
+        details: { field: 'taskId', received: taskId },
+      });
+    }
+    if (state.task.memberId !== memberId) {
+      throw new ConcordError(ErrorCode.FORBIDDEN, `task ${taskId} was issued to another member`, { details: { field: 'taskId' } });
+    }
+    if (state.status !== 'delivered') {
+      throw new ConcordError(ErrorCode.CONFLICT, `task ${taskId} has not been delivered yet`, { details: { field: 'taskId' } });
+    }
+    let reply: TaskReply;
+    try {
+      reply = this.validate(state, body);
+    } catch (error) {
+      const reason = error instanceof ConcordError ? `update rejected (${error.code}): ${error.message}` : 'update rejected';
+      this.fail(state, reason);
+      throw error;
+    }
+    state.status = 'settled';
+    this.tasks.delete(taskId);
+    state.settle({ reply });
+  }
+
+  private validate(state: TaskState, body: Uint8Array): TaskReply {
+    const frame = decodeFrame(body);
+    const header: ResultHeader = parseMessage(ResultHeaderSchema, frame.header, 'result header');
+    const t = state.task;
+    if (header.taskId !== state.taskId) throw mismatch('taskId', state.taskId, header.taskId);
+    if (header.kind !== t.kind) throw mismatch('kind', t.kind, header.kind);
+    if (header.runId !== t.runId) throw mismatch('runId', t.runId, header.runId);
+    if (header.round !== t.round) {
+      throw new ConcordError(ErrorCode.STALE_ROUND, `result is for round ${header.round} but the task belongs to round ${t.round}`, {
+        details: { field: 'round', expected: t.round, received: header.round },
+      });
+    }
+    if (t.kind === 'train') {
+      if (!frame.parameters) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a train result must carry the updated parameters', { details: { field: 'tensors', expected: 'the model manifest' } });
+      assertSameSpecs(t.parameters.specs, frame.parameters.specs);
+      assertFinite(frame.parameters);
+      if (header.numExamples < 1) throw mismatch('numExamples', '>= 1', header.numExamples);
+    } else {
+      if (frame.parameters) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'an evaluate result carries no parameters', { details: { field: 'tensors', expected: 'none' } });
+      if (header.metrics.loss === undefined) throw mismatch('metrics.loss', 'a finite number', 'missing');
+    }
+    return {
+      memberId: t.memberId,
+      header,
+      ...(frame.parameters ? { parameters: frame.parameters } : {}),
+      bytesOut: state.bytesOut,
+      bytesIn: body.byteLength,
+      seconds: (this.now() - state.deliveredAt) / 1000,
+    };
+  }
+
+  private takeQueued(member: MemberState): TaskState | null {
+    while (member.queue.length > 0) {
+      const t = member.queue.shift()!;
+      if (t.status === 'queued') return t;
+    }
+    return null;
+  }
+
+  private deliver(state: TaskState): DeliveredTask {
+    const t = state.task;
+    const header: TaskHeader = {
+      protocolVersion: PROTOCOL_VERSION,
+      taskId: state.taskId,
+      kind: t.kind,
+      runId: t.runId,
+      round: t.round,
+      deadline: state.deadline,
+      model: t.model,
+      config: t.config,
+    };
+    const frame = encodeFrame(header as unknown as Record<string, unknown>, t.parameters);
+    state.status = 'delivered';
+    state.deliveredAt = this.now();
+    state.bytesOut = frame.byteLength;
+    return { taskId: state.taskId, frame };
+  }
+
+  private wake(member: MemberState): void {
+    if (!member.waiter) return;
+    const next = this.takeQueued(member);
+    if (next) member.waiter(next);
+  }
+
+  private fail(state: TaskState, reason: string): void {
+    if (state.status === 'settled') return;
+    state.status = 'settled';
+    this.tasks.delete(state.taskId);
+    state.settle({ failure: { memberId: state.task.memberId, reason } });
+  }
+}
+
+function mismatch(field: string, expected: unknown, received: unknown): ConcordError {
+  return new ConcordError(ErrorCode.INVALID_MESSAGE, `${field} should be ${JSON.stringify(expected)}, received ${JSON.stringify(received)}`, {
+    details: { field, expected, received },
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,190 @@
+// The data SPEC string that names, on a command line, which data a process works on:
+//
+//   mnist:member=2,members=5,partition=dirichlet,alpha=0.5,seed=42,holdout=0.2,test=1000
+//   mnist:test,test=1000          the global test set (never given to a member)
+//   mnist:pool,members=5,…        the centralized baseline: the union of all members' train splits
+//   csv:path/to/file.csv,label=diagnosis,holdout=0.2,seed=1
+//
+// `member` is 0-based. Keys: member, members (default 1), partition (iid | dirichlet |
+// shards, default iid), alpha (0.5), shards (per member, 2), min (smallest Dirichlet
+// share, 10), seed (0), holdout (0.2), test (1000 for mnist, 0 for csv); for csv also
+// label (column name, default 'label') and classes (agreed label values, '|'-separated).
+// The path of a csv spec may not contain a comma.
+
+import { basename } from 'node:path';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { type Dataset, type MemberData, subset } from './dataset.js';
+import { csvSource } from './csv.js';
+import { loadMnist } from './mnist.js';
+import { type PartitionName, type SplitOptions, type SplitPlan, planSplits, pooledTrainIndices } from './plan.js';
+
+export type DataSelection = 'member' | 'test' | 'pool' | 'all';
+
+export interface DataSpec {
+  source: 'mnist' | 'csv';
+  /** CSV file (source 'csv'). */
+  path?: string;
+  /** CSV label column. */
+  label?: string;
+  /** CSV agreed class labels. */
+  classes?: string[];
+  /** 'all' is every example outside the test set; 'member' needs `member`. */
+  select: DataSelection;
+  member?: number;
+  split: Required<SplitOptions>;
+}
+
+const PARTITIONS: readonly PartitionName[] = ['iid', 'dirichlet', 'shards'];
+const COMMON_KEYS = ['member', 'members', 'partition', 'alpha', 'shards', 'min', 'seed', 'holdout', 'test'];
+const CSV_KEYS = ['label', 'classes'];
+
+function specError(spec: string, field: string, expected: string, received: unknown, message: string): ConcordError {
+  return new ConcordError(ErrorCode.INVALID_ARGUMENT, `data spec "${spec}": ${message}`, { details: { field, expected, received } });
+}
+
+export function parseDataSpec(spec: string): DataSpec {
+  const colon = spec.indexOf(':');
+  const source = colon < 0 ? spec : spec.slice(0, colon);
+  const tokens = colon < 0 || colon === spec.length - 1 ? [] : spec.slice(colon + 1).split(',');
+  if (source !== 'mnist' && source !== 'csv') {
+    throw specError(spec, 'source', 'mnist or csv', source, `unknown data source "${source}"; expected mnist:… or csv:FILE,…`);
+  }
+  let path: string | undefined;
+  if (source === 'csv') {
+    path = tokens.shift()?.trim();
+    if (!path) throw specError(spec, 'path', 'a CSV file path after "csv:"', '', 'a csv spec starts with the file path, e.g. csv:data.csv,label=diagnosis');
+  }
+  const allowed = source === 'csv' ? [...COMMON_KEYS, ...CSV_KEYS] : COMMON_KEYS;
+  const values = new Map<string, string>();
+  const flags = new Set<'test' | 'pool'>();
+  for (const raw of tokens) {
+    const token = raw.trim();
+    if (token === '') continue;
+    const eq = token.indexOf('=');
+    if (eq < 0) {
+      if (token !== 'test' && token !== 'pool') throw specError(spec, token, 'test, pool or key=value', token, `"${token}" is neither test, pool nor key=value`);
+      flags.add(token);
+      continue;
+    }
+    const key = token.slice(0, eq).trim();
+    if (!allowed.includes(key)) throw specError(spec, key, `one of ${allowed.join(', ')}`, key, `unknown key "${key}"; expected one of ${allowed.join(', ')}`);
+    if (values.has(key)) throw specError(spec, key, 'each key once', token, `key "${key}" is given twice`);
+    values.set(key, token.slice(eq + 1).trim());
+  }
+
+  const number = (key: string, fallback: number, expected: string, valid: (v: number) => boolean): number => {
+    const raw = values.get(key);
+    if (raw === undefined) return fallback;
+    const v = raw === '' ? NaN : Number(raw);
+    if (!valid(v)) throw specError(spec, key, expected, raw, `${key} must be ${expected}, received "${raw}"`);
+    return v;
+  };
+  const integerAtLeast = (min: number) => (v: number) => Number.isInteger(v) && v >= min;
+
+  const partition = values.get('partition') ?? 'iid';
+  if (!PARTITIONS.includes(partition as PartitionName)) {
+    throw specError(spec, 'partition', PARTITIONS.join(' | '), partition, `partition must be one of ${PARTITIONS.join(', ')}, received "${partition}"`);
+  }
+  const membersGiven = values.has('members');
+  const split: Required<SplitOptions> = {
+    members: number('members', 1, 'an integer >= 1', integerAtLeast(1)),
+    partition: partition as PartitionName,
+    alpha: number('alpha', 0.5, 'a finite number > 0', (v) => Number.isFinite(v) && v > 0),
+    shardsPerMember: number('shards', 2, 'an integer >= 1', integerAtLeast(1)),
+    minSize: number('min', 10, 'an integer >= 0', integerAtLeast(0)),
+    seed: number('seed', 0, 'an integer', Number.isSafeInteger),
+    holdout: number('holdout', 0.2, 'a fraction in [0, 1)', (v) => v >= 0 && v < 1),
+    test: number('test', source === 'mnist' ? 1000 : 0, 'an integer >= 0', integerAtLeast(0)),
+  };
+
+  let select: DataSelection = 'all';
+  let member: number | undefined;
+  if (flags.size > 1) throw specError(spec, 'test', 'either test or pool', 'test,pool', 'give either test or pool, not both');
+  if (values.has('member')) {
+    if (flags.size > 0) throw specError(spec, 'member', `no member with ${[...flags][0]}`, values.get('member'), `member=… selects one member's data and cannot be combined with ${[...flags][0]}`);
+    if (!membersGiven) throw specError(spec, 'members', 'members=N next to member=…', undefined, 'member=… needs members=N, the number of members sharing the data');
+    member = number('member', 0, `an integer in [0, ${split.members - 1}] (0-based, below members)`, (v) => Number.isInteger(v) && v >= 0 && v < split.members);
+    select = 'member';
+  } else if (flags.size === 1) {
+    select = [...flags][0]!;
+  }
+  if (select === 'test' && split.test === 0) throw specError(spec, 'test', 'test=N with N >= 1', 0, 'the test set is empty; give its size with test=N');
+
+  const classes = values.get('classes')?.split('|').map((c) => c.trim());
+  if (classes && (classes.some((c) => c === '') || new Set(classes).size !== classes.length || classes.length < 2)) {
+    throw specError(spec, 'classes', 'at least two distinct non-empty labels separated by |', values.get('classes'), 'classes must list at least two distinct labels separated by |, e.g. classes=benign|malignant');
+  }
+  return {
+    source,
+    ...(path === undefined ? {} : { path }),
+    ...(source === 'csv' ? { label: values.get('label') || 'label' } : {}),
+    ...(classes ? { classes } : {}),
+    select,
+    ...(member === undefined ? {} : { member }),
+    split,
+  };
+}
+
+async function loadSource(spec: DataSpec): Promise<Dataset> {
+  if (spec.source === 'mnist') return loadMnist();
+  return csvSource(spec.path!, { ...(spec.label ? { label: spec.label } : {}), ...(spec.classes ? { classes: spec.classes } : {}) }).load();
+}
+
+async function loadPlanned(spec: string | DataSpec): Promise<{ parsed: DataSpec; data: Dataset; plan: SplitPlan }> {
+  const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
+  const data = await loadSource(parsed);
+  return { parsed, data, plan: planSplits(data.y, parsed.split) };
+}
+
+function describe(spec: DataSpec, memberIndex: number): string {
+  const what = spec.source === 'mnist' ? 'mnist' : `csv ${basename(spec.path!)}`;
+  const { members, partition, alpha, shardsPerMember, seed } = spec.split;
+  if (members === 1) return what;
+  const how = partition === 'dirichlet' ? `dirichlet alpha=${alpha}` : partition === 'shards' ? `${shardsPerMember} shards each` : 'iid';
+  return `${what}, member ${memberIndex} of ${members} (${how}, seed ${seed})`;
+}
+
+/** One member's train and holdout data with its public descriptor (`member=i`, or the whole source for one member). */
+export async function loadMemberData(spec: string | DataSpec): Promise<MemberData> {
+  const { parsed, data, plan } = await loadPlanned(spec);
+  if (parsed.select === 'test' || parsed.select === 'pool') {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `a member's data is selected with member=i, not ${parsed.select}`, {
+      details: { field: parsed.select, expected: 'member=i,members=N', received: parsed.select },
+    });
+  }
+  const index = parsed.member ?? 0;
+  if (parsed.select === 'all' && parsed.split.members > 1) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `members=${parsed.split.members} needs member=i to say which member's data to load`, {
+      details: { field: 'member', expected: `an integer in [0, ${parsed.split.members - 1}]`, received: undefined },
+    });
+  }
+  const share = plan.members[index]!;
+  const train = subset(data, share.train);
+  const holdout = subset(data, share.holdout);
+  return {
+    train,
+    holdout,
+    descriptor: { name: describe(parsed, index), numExamples: share.train.length, numHoldout: share.holdout.length, inputShape: [...data.inputShape], classes: data.classes },
+  };
+}
+
+/** The union of every member's training split for the spec's members, partition and seed. */
+export async function centralizedTrainingData(spec: string | DataSpec): Promise<Dataset> {
+  const { data, plan } = await loadPlanned(spec);
+  return subset(data, pooledTrainIndices(plan));
+}
+
+/** A dataset that is not one member's: `test`, `pool`, a member's train split (`member=i`), or everything outside the test set. */
+export async function loadDataset(spec: string | DataSpec): Promise<Dataset> {
+  const { parsed, data, plan } = await loadPlanned(spec);
+  switch (parsed.select) {
+    case 'test':
+      return subset(data, plan.test);
+    case 'pool':
+      return subset(data, pooledTrainIndices(plan));
+    case 'member':
+      return subset(data, plan.members[parsed.member!]!.train);
+    case 'all':
+      return subset(data, plan.members.flatMap((m) => [...m.train, ...m.holdout]).sort((a, b) => a - b));
+  }
+}

@@ -1,0 +1,202 @@
+// The embedded consortium that `npm start` runs: a coordinator and N member organizations
+// as separate OS processes on loopback, each holding its own non-IID share of real MNIST
+// digits, training one classifier with a federated strategy. Afterwards the same model is
+// trained on the pooled data (the centralized baseline, which a real consortium could not
+// build) for comparison.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { loadDataset } from '../data/spec.js';
+import { initBackend } from '../model/backend.js';
+import { buildModel } from '../model/build.js';
+import { evaluate, trainLocal } from '../model/train.js';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import type { RunConfigInput } from '../protocol/messages.js';
+import type { MemberRecord, MemberRoundMetrics, RoundSummary, RunRecord } from '../storage/storage.js';
+import { formatRound, watchRun } from '../cli/run-commands.js';
+import { operatorRequest } from '../cli/options.js';
+
+export interface DemoOptions {
+  members: number;
+  rounds: number;
+  partition: 'iid' | 'dirichlet' | 'shards';
+  alpha: number;
+  strategy: string;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  hidden: number[];
+  seed: number;
+  /** Digits held out from every member for the final test. */
+  testSize: number;
+  /** Skip the centralized baseline (saves time in tests). */
+  baseline: boolean;
+  /** State and logs go here; wiped at start. */
+  dir: string;
+  log: (line: string) => void;
+}
+
+export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
+  members: 5,
+  rounds: 25,
+  partition: 'dirichlet',
+  alpha: 0.5,
+  strategy: 'fedavg',
+  epochs: 2,
+  batchSize: 32,
+  learningRate: 0.05,
+  hidden: [128],
+  seed: 42,
+  testSize: 1000,
+  baseline: true,
+  dir: '.concord/demo',
+};
+
+export interface DemoSummary {
+  rounds: number;
+  members: number;
+  accuracy: number;
+  centralizedAccuracy: number | null;
+  seconds: number;
+  bytesPerMemberPerRound: number;
+}
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/concord.mjs');
+
+export async function runDemo(options: DemoOptions): Promise<DemoSummary & { runId: string; db: string }> {
+  const { log } = options;
+  const dir = resolve(options.dir);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'logs'), { recursive: true });
+  const db = join(dir, 'coordinator.sqlite');
+  const token = `op_${randomBytes(24).toString('base64url')}`;
+  const data = (extra: string) => `mnist:${extra},members=${options.members},partition=${options.partition},alpha=${options.alpha},seed=${options.seed},test=${options.testSize}`;
+  const children: ChildProcess[] = [];
+  const stopAll = (): void => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  process.once('exit', stopAll);
+
+  try {
+    log(`starting a coordinator and ${options.members} member organizations as separate processes (logs in ${join(dir, 'logs')})`);
+    const coordinator = spawn(process.execPath, [CLI, 'coordinator', '--port', '0', '--db', db, '--operator-token', token, '--eval-data', `mnist:test,test=${options.testSize}`, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(coordinator);
+    coordinator.stderr!.pipe(createWriteStream(join(dir, 'logs', 'coordinator.log')));
+    const url = await listeningUrl(coordinator);
+    log(`coordinator listening on ${url}`);
+
+    const names = Array.from({ length: options.members }, (_, i) => `member-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? i : ''}`);
+    names.forEach((name, i) => {
+      const node = spawn(process.execPath, [CLI, 'node', '--coordinator', url, '--name', name, '--data', data(`member=${i}`), '--state-dir', join(dir, 'nodes')], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      node.stderr!.pipe(createWriteStream(join(dir, 'logs', `${name}.log`)));
+      children.push(node);
+    });
+    await waitForMembers(url, token, options.members, children);
+
+    const { members } = await operatorRequest<{ members: MemberRecord[] }>(url, token, 'GET', '/v1/members');
+    for (const m of members) log(`  ${m.name}: ${m.dataset.numExamples} training digits, ${m.dataset.numHoldout} holdout (${m.dataset.name})`);
+
+    const config: RunConfigInput = {
+      name: 'mnist-demo',
+      model: { family: 'mlp', inputShape: [784], hidden: options.hidden, classes: 10 },
+      strategy: { name: options.strategy as 'fedavg', options: {} },
+      rounds: options.rounds,
+      minAvailableMembers: options.members,
+      minTrainMembers: Math.max(1, Math.ceil(options.members * 0.6)),
+      fractionTrain: 1,
+      train: { epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, optimizer: 'sgd', proximalMu: 0, seed: options.seed },
+      roundDeadlineSeconds: 120,
+      seed: options.seed,
+    };
+    const started = Date.now();
+    const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
+    log(`run ${runId}: ${options.strategy} over ${options.members} members, ${options.rounds} rounds × ${options.epochs} local epochs`);
+    const final: RunRecord = await watchRun(url, token, runId, (r: RoundSummary, total: number) => log(formatRound(r, total)));
+    const seconds = (Date.now() - started) / 1000;
+    if (final.status !== 'completed') throw new ConcordError(ErrorCode.INTERNAL, `run ${runId} ended ${final.status}: ${final.error ?? 'no reason given'}`);
+
+    const { rounds } = await operatorRequest<{ rounds: RoundSummary[] }>(url, token, 'GET', `/v1/runs/${runId}`);
+    const last = rounds[rounds.length - 1]!;
+    const accuracy = last.serverEval?.metrics.accuracy ?? NaN;
+    const { members: perMember } = await operatorRequest<{ members: (MemberRoundMetrics & { round: number })[] }>(url, token, 'GET', `/v1/runs/${runId}/metrics`);
+    const bytesPerMemberPerRound = meanBytesPerMemberRound(perMember);
+    stopAll();
+
+    let centralizedAccuracy: number | null = null;
+    if (options.baseline) {
+      log(`centralized baseline: the same model on the pooled data of all members, ${options.rounds * options.epochs} epochs`);
+      centralizedAccuracy = await centralizedBaseline(options, data('pool'), log);
+    }
+    return { rounds: last.round, members: options.members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, runId, db };
+  } finally {
+    stopAll();
+    process.removeListener('exit', stopAll);
+  }
+}
+
+function meanBytesPerMemberRound(rows: (MemberRoundMetrics & { round: number })[]): number {
+  const perPair = new Map<string, number>();
+  for (const r of rows) {
+    const key = `${r.round}/${r.memberId}`;
+    perPair.set(key, (perPair.get(key) ?? 0) + r.bytesIn + r.bytesOut);
+  }
+  const values = [...perPair.values()];
+  return values.length ? Math.round(values.reduce((s, v) => s + v, 0) / values.length) : 0;
+}
+
+async function centralizedBaseline(options: DemoOptions, poolSpec: string, log: (line: string) => void): Promise<number> {
+  await initBackend();
+  const pool = await loadDataset(poolSpec);
+  const test = await loadDataset(`mnist:test,test=${options.testSize}`);
+  const model = buildModel({ family: 'mlp', inputShape: [784], hidden: options.hidden, classes: 10, activation: 'relu' }, options.seed);
+  const epochs = options.rounds * options.epochs;
+  const started = Date.now();
+  await trainLocal(model, pool, { epochs, batchSize: options.batchSize, learningRate: options.learningRate, optimizer: 'sgd', proximalMu: 0, seed: options.seed }, {
+    onEpoch: (epoch: number, loss: number) => {
+      if ((epoch + 1) % 5 === 0 || epoch + 1 === epochs) log(`  centralized epoch ${epoch + 1}/${epochs} · loss ${loss.toFixed(4)} · ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    },
+  });
+  const result = await evaluate(model, test);
+  model.dispose();
+  return result.accuracy;
+}
+
+async function listeningUrl(child: ChildProcess): Promise<string> {
+  const lines = createInterface({ input: child.stdout! });
+  return new Promise((resolvePromise, reject) => {
+    const onExit = (code: number | null): void => reject(new ConcordError(ErrorCode.UNAVAILABLE, `coordinator exited with code ${code} before listening`));
+    child.once('exit', onExit);
+    lines.on('line', (line) => {
+      try {
+        const event = JSON.parse(line) as { event?: string; url?: string };
+        if (event.event === 'listening' && event.url) {
+          child.off('exit', onExit);
+          resolvePromise(event.url);
+        }
+      } catch {
+        // not an event line
+      }
+    });
+  });
+}
+
+async function waitForMembers(url: string, token: string, count: number, children: ChildProcess[]): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const dead = children.find((c) => c.exitCode !== null);
+    if (dead) throw new ConcordError(ErrorCode.UNAVAILABLE, `a demo process exited early with code ${dead.exitCode}; see its log`);
+    const { members } = await operatorRequest<{ members: (MemberRecord & { online: boolean })[] }>(url, token, 'GET', '/v1/members');
+    if (members.filter((m) => m.online).length >= count) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new ConcordError(ErrorCode.UNAVAILABLE, `only some of the ${count} members came online within 120 s`);
+}

@@ -1,0 +1,159 @@
+// The member node's loop: enroll once, then long-poll for tasks, run them with a
+// TaskHandler (TF.js training in tfjs-handler.ts; tests and benchmarks plug in others),
+// and send the result back. While a task runs it sends heartbeats so the coordinator can
+// tell a slow member from a vanished one. If the coordinator goes away it retries with
+// exponential backoff and jitter, and picks up where the coordinator resumes.
+
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ErrorCode, toConcordError, type ConcordError } from '../protocol/errors.js';
+import type { DatasetDescriptor, TaskHeader } from '../protocol/messages.js';
+import type { Parameters } from '../protocol/tensors.js';
+import type { CoordinatorClient, Credentials } from './client.js';
+
+export interface TrainOutcome {
+  parameters: Parameters;
+  numExamples: number;
+  metrics: Record<string, number>;
+}
+
+export interface EvaluateOutcome {
+  numExamples: number;
+  /** Must include `loss`. */
+  metrics: Record<string, number>;
+}
+
+export interface TaskHandler {
+  train(task: TaskHeader, global: Parameters): Promise<TrainOutcome>;
+  evaluate(task: TaskHeader, global: Parameters): Promise<EvaluateOutcome>;
+}
+
+export interface MemberOptions {
+  client: CoordinatorClient;
+  name: string;
+  dataset: DatasetDescriptor;
+  handler: TaskHandler;
+  signal: AbortSignal;
+  /** Where the member keeps its credentials between restarts (JSON, mode 0600). */
+  credentialsFile?: string;
+  /** Long-poll duration. Default 20 s. */
+  pollMs?: number;
+  /** Heartbeat period while a task runs. Default 5 s. */
+  heartbeatMs?: number;
+  /** Reconnect backoff: first delay and cap. Defaults 250 ms and 10 s. */
+  backoffMs?: { initial: number; max: number };
+  log?: (line: string) => void;
+  /** Called after each task's result was accepted (or rejected). */
+  onTask?: (task: TaskHeader, outcome: { accepted: boolean; error?: ConcordError; bytesIn: number; bytesOut: number }) => void;
+}
+
+export async function runMember(options: MemberOptions): Promise<void> {
+  const { client, signal } = options;
+  const log = options.log ?? (() => undefined);
+  const backoff = options.backoffMs ?? { initial: 250, max: 10_000 };
+  let delayMs = backoff.initial;
+  let unreachableSince: number | null = null;
+
+  const wait = async (): Promise<void> => {
+    const jittered = delayMs * (0.5 + Math.random() / 2);
+    await sleep(jittered, signal);
+    delayMs = Math.min(delayMs * 2, backoff.max);
+  };
+  const reachable = (): void => {
+    if (unreachableSince !== null) log(`coordinator reachable again after ${((Date.now() - unreachableSince) / 1000).toFixed(1)} s`);
+    unreachableSince = null;
+    delayMs = backoff.initial;
+  };
+  const unreachable = (error: ConcordError): void => {
+    if (unreachableSince === null) {
+      unreachableSince = Date.now();
+      log(`${error.message}; retrying with backoff`);
+    }
+  };
+
+  if (!client.credentials && options.credentialsFile) client.credentials = await readCredentials(options.credentialsFile);
+
+  while (!signal.aborted) {
+    try {
+      if (!client.credentials) {
+        const credentials = await client.enroll(options.name, options.dataset);
+        if (options.credentialsFile) await writeCredentials(options.credentialsFile, credentials);
+        log(`enrolled as ${options.name} (${credentials.memberId})`);
+      }
+      const task = await client.nextTask(options.pollMs ?? 20_000, signal);
+      reachable();
+      if (!task) continue;
+      await runTask(task.header, task.parameters, task.bytes);
+    } catch (raw) {
+      if (signal.aborted) break;
+      const error = toConcordError(raw);
+      if (error.code === ErrorCode.UNAVAILABLE) {
+        unreachable(error);
+        await wait();
+      } else if (error.code === ErrorCode.UNAUTHENTICATED && client.credentials) {
+        // The coordinator no longer knows us (e.g. a fresh database): enroll again.
+        log(`coordinator rejected our credentials (${error.message}); enrolling again`);
+        client.credentials = null;
+      } else if (error.code === ErrorCode.CONFLICT || error.code === ErrorCode.PROTOCOL_VERSION || error.code === ErrorCode.FORBIDDEN) {
+        throw error; // needs a person: name taken, incompatible versions, or revoked
+      } else {
+        log(`error: ${error.code}: ${error.message}`);
+        await wait();
+      }
+    }
+  }
+
+  async function runTask(header: TaskHeader, global: Parameters, bytesIn: number): Promise<void> {
+    const beat = setInterval(() => void client.heartbeat().catch(() => undefined), options.heartbeatMs ?? 5000);
+    const stopBeat = (): void => clearInterval(beat);
+    signal.addEventListener('abort', stopBeat, { once: true });
+    let bytesOut = 0;
+    try {
+      if (header.kind === 'train') {
+        const out = await options.handler.train(header, global);
+        bytesOut = await client.submitResult({ taskId: header.taskId, kind: 'train', runId: header.runId, round: header.round, numExamples: out.numExamples, metrics: out.metrics }, out.parameters);
+      } else {
+        const out = await options.handler.evaluate(header, global);
+        bytesOut = await client.submitResult({ taskId: header.taskId, kind: 'evaluate', runId: header.runId, round: header.round, numExamples: out.numExamples, metrics: out.metrics });
+      }
+      options.onTask?.(header, { accepted: true, bytesIn, bytesOut });
+    } catch (raw) {
+      const error = toConcordError(raw);
+      if (error.code === ErrorCode.UNAVAILABLE) throw error;
+      log(`round ${header.round} ${header.kind}: result not accepted: ${error.code}: ${error.message}`);
+      options.onTask?.(header, { accepted: false, error, bytesIn, bytesOut });
+    } finally {
+      stopBeat();
+      signal.removeEventListener('abort', stopBeat);
+    }
+  }
+}
+
+async function readCredentials(file: string): Promise<Credentials | null> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<Credentials>;
+    if (typeof parsed.memberId === 'string' && typeof parsed.token === 'string') return { memberId: parsed.memberId, token: parsed.token };
+  } catch {
+    // no saved credentials yet
+  }
+  return null;
+}
+
+async function writeCredentials(file: string, credentials: Credentials): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify(credentials), { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,39 @@
+// Runs tasks with TensorFlow.js on the member's own data: set the global weights, train
+// locally (FedProx's proximal term when the task asks for it), or evaluate on the
+// member's holdout. Only parameters and metrics leave this module.
+
+import type { MemberData } from '../data/dataset.js';
+import { buildModel } from '../model/build.js';
+import { evaluate, trainLocal } from '../model/train.js';
+import { getParameters, setParameters } from '../model/weights.js';
+import type { TaskHeader } from '../protocol/messages.js';
+import type { Parameters } from '../protocol/tensors.js';
+import type { TaskHandler } from './member.js';
+
+export function createTfjsHandler(data: MemberData, options: { memberSeed?: number; log?: (line: string) => void } = {}): TaskHandler {
+  const models = new Map<string, ReturnType<typeof buildModel>>();
+  const modelFor = (task: TaskHeader) => {
+    const key = JSON.stringify(task.model);
+    let model = models.get(key);
+    if (!model) models.set(key, (model = buildModel(task.model, 0)));
+    return model;
+  };
+  return {
+    async train(task: TaskHeader, global: Parameters) {
+      const model = modelFor(task);
+      setParameters(model, global);
+      // A different shuffle each round and member, reproducible from the run's seed.
+      const seed = (task.config.seed * 1_000_003 + task.round * 7919 + (options.memberSeed ?? 0)) | 0;
+      const started = Date.now();
+      const result = await trainLocal(model, data.train, { ...task.config, seed }, { globalParameters: global });
+      options.log?.(`round ${task.round}: trained ${result.numExamples} examples × ${task.config.epochs} epochs in ${((Date.now() - started) / 1000).toFixed(1)} s, loss ${result.metrics.loss.toFixed(4)}`);
+      return { parameters: getParameters(model), numExamples: result.numExamples, metrics: { ...result.metrics, trainSeconds: (Date.now() - started) / 1000 } };
+    },
+    async evaluate(task: TaskHeader, global: Parameters) {
+      const model = modelFor(task);
+      setParameters(model, global);
+      const result = await evaluate(model, data.holdout);
+      return { numExamples: result.numExamples, metrics: { loss: result.loss, accuracy: result.accuracy } };
+    },
+  };
+}

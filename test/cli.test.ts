@@ -1,0 +1,87 @@
+// The `concord` command line as a user runs it: help everywhere, the demo's summary line,
+// model fusion on real files, and clear errors for bad arguments.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exportTfjsModel } from '../src/model/export.js';
+import { initialParameters, parameterSpecs } from '../src/model/build.js';
+import { makeParameters, totalSize } from '../src/protocol/tensors.js';
+import type { ModelSpec } from '../src/protocol/messages.js';
+import { concordRun } from './support/processes.js';
+
+let dir = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'concord-cli-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('concord CLI', () => {
+  it('has --help on every command', async () => {
+    const commands = [[], ['demo'], ['coordinator'], ['node'], ['run'], ['run', 'start'], ['run', 'list'], ['run', 'show'], ['status'], ['export'], ['fuse']];
+    for (const c of commands) {
+      const { code, stdout } = await concordRun([...c, '--help']);
+      assert.equal(code, 0, `concord ${c.join(' ')} --help`);
+      assert.match(stdout, /Usage: concord/);
+      assert.match(stdout, /--help/);
+    }
+  });
+
+  it('runs the demo consortium end to end and prints one JSON summary line', { timeout: 240_000 }, async () => {
+    const { code, stdout, stderr } = await concordRun(['demo', '--members', '3', '--rounds', '2', '--epochs', '1', '--no-baseline', '--dir', join(dir, 'demo')], 240_000);
+    assert.equal(code, 0, stderr);
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'stdout holds only the summary line');
+    const summary = JSON.parse(lines[0]!) as Record<string, number | null>;
+    assert.deepEqual(Object.keys(summary), ['rounds', 'members', 'accuracy', 'centralizedAccuracy', 'seconds', 'bytesPerMemberPerRound']);
+    assert.equal(summary.rounds, 2);
+    assert.equal(summary.members, 3);
+    assert.equal(summary.centralizedAccuracy, null);
+    assert.ok(summary.accuracy! > 0.6 && summary.accuracy! <= 1, `accuracy ${summary.accuracy}`);
+    // Train task + update + evaluate task each carry the 784-128-10 model once; headers are small.
+    const modelBytes = (784 * 128 + 128 + 128 * 10 + 10) * 4;
+    assert.ok(summary.bytesPerMemberPerRound! >= 3 * modelBytes && summary.bytesPerMemberPerRound! < 3 * modelBytes + 4096, `bytes ${summary.bytesPerMemberPerRound}`);
+    // Progress went to stderr, one line per round.
+    assert.match(stderr, /round 1\/2 · 3 reported/);
+    assert.match(stderr, /round 2\/2 · 3 reported/);
+  });
+
+  it('fuses two models: θ = λθ_A + (1−λ)θ_B', async () => {
+    const spec: ModelSpec = { family: 'mlp', inputShape: [4], hidden: [3], classes: 2, activation: 'relu' };
+    const a = initialParameters(spec, 1);
+    const b = initialParameters(spec, 2);
+    await exportTfjsModel(spec, a, join(dir, 'a'));
+    await exportTfjsModel(spec, b, join(dir, 'b'));
+    const { code, stdout, stderr } = await concordRun(['fuse', '--model', join(dir, 'a'), '--model', join(dir, 'b'), '--lambda', '0.3', '--out', join(dir, 'fused'), '--json']);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout).lambdas, [0.3, 0.7]);
+    const bytes = await readFile(join(dir, 'fused', 'weights.bin'));
+    const fused = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    assert.equal(fused.length, totalSize(parameterSpecs(spec)));
+    for (let i = 0; i < fused.length; i++) assert.ok(Math.abs(fused[i]! - (0.3 * a.data[i]! + 0.7 * b.data[i]!)) < 1e-6);
+    const modelJson = JSON.parse(await readFile(join(dir, 'fused', 'model.json'), 'utf8')) as { modelTopology: unknown };
+    assert.ok(modelJson.modelTopology, 'the fused model keeps its topology');
+  });
+
+  it('refuses to fuse models of different architectures, naming the tensor', async () => {
+    const other: ModelSpec = { family: 'mlp', inputShape: [4], hidden: [5], classes: 2, activation: 'relu' };
+    await exportTfjsModel(other, makeParameters(parameterSpecs(other)), join(dir, 'other'));
+    const { code, stderr } = await concordRun(['fuse', '--model', join(dir, 'a'), '--model', join(dir, 'other'), '--out', join(dir, 'x')]);
+    assert.equal(code, 1);
+    assert.match(stderr, /CONCORD_ERR_SHAPE_MISMATCH/);
+    assert.match(stderr, /dense_1\/kernel/);
+  });
+
+  it('explains bad arguments', async () => {
+    let r = await concordRun(['fuse', '--model', join(dir, 'a'), '--model', join(dir, 'b'), '--lambda', 'abc', '--out', join(dir, 'y')]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--lambda must be a number, got "abc"/);
+    r = await concordRun(['export', '--run', 'run_missing', '--out', join(dir, 'z'), '--db', join(dir, 'empty.sqlite'), '--json']);
+    assert.equal(r.code, 1);
+    assert.equal(JSON.parse(r.stdout).error.code, 'CONCORD_ERR_NOT_FOUND');
+  });
+});

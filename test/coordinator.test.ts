@@ -1,0 +1,190 @@
+// The coordinator over real HTTP: sample-weighted aggregation, deadlines, retries with
+// reasons, and every kind of bad input rejected with a specific error while the round
+// goes on with the others and the database stays consistent.
+
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { ErrorCode } from '../src/protocol/errors.js';
+import { FRAME_CONTENT_TYPE, encodeFrame } from '../src/protocol/frame.js';
+import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
+import { makeParameters } from '../src/protocol/tensors.js';
+import { OPERATOR, addMember, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const f32 = (x: number): number => Math.fround(x);
+
+describe('federated rounds over HTTP', () => {
+  it('aggregates sample-weighted (FedAvg) and checkpoints every round', async () => {
+    h = await startHarness();
+    // Members with 1, 2 and 3 examples each add their constant c_k = 1, 2, 3 to every weight.
+    addMember(h, 'a', 1, plus(1));
+    addMember(h, 'b', 2, plus(2));
+    addMember(h, 'c', 3, plus(3));
+    const runId = await startRun(h, { rounds: 2, minAvailableMembers: 3, minTrainMembers: 3 });
+    assert.equal(await waitForRun(h, runId), 'completed');
+    // Round 1: θ = (1·1 + 2·2 + 3·3) / 6 = 14/6; round 2 adds the same step again.
+    const r1 = (await h.storage.getCheckpoint(runId, 1))!.parameters;
+    const r2 = (await h.storage.getCheckpoint(runId, 2))!.parameters;
+    for (const v of r1.data) assert.ok(Math.abs(v - 14 / 6) < 1e-6, `round 1 value ${v}`);
+    for (const v of r2.data) assert.ok(Math.abs(v - 28 / 6) < 1e-5, `round 2 value ${v}`);
+    const rounds = await h.storage.listRounds(runId);
+    assert.deepEqual(rounds.map((r) => r.round), [1, 2]);
+    assert.equal(rounds[0]!.participants.length, 3);
+    // Federated evaluation: every member reports loss = Σθ = 6 · 14/6 = 14 on round 1.
+    assert.ok(Math.abs(rounds[0]!.evalLoss! - f32(14)) < 1e-4);
+    const metrics = await h.storage.listMemberMetrics(runId, 1);
+    assert.equal(metrics.filter((m) => m.phase === 'train').length, 3);
+    // Bytes on the wire: a train task carries the 6-parameter model (24 bytes of payload) plus a header.
+    for (const m of metrics.filter((x) => x.phase === 'train')) {
+      assert.ok(m.bytesOut > 24 && m.bytesOut < 2000, `bytesOut ${m.bytesOut}`);
+      assert.ok(m.bytesIn > 24 && m.bytesIn < 2000, `bytesIn ${m.bytesIn}`);
+    }
+  });
+
+  it('leaves out a member that misses the deadline, and rejects its late result as stale', async () => {
+    h = await startHarness();
+    addMember(h, 'fast-1', 10, plus(1));
+    addMember(h, 'fast-2', 10, plus(3));
+    const slow = addMember(h, 'slow', 10, async (g) => {
+      await new Promise((r) => setTimeout(r, 1800));
+      return plus(100)(g);
+    });
+    const runId = await startRun(h, { rounds: 1, minAvailableMembers: 3, minTrainMembers: 2, roundDeadlineSeconds: 1, fractionEvaluate: 0, minEvaluateMembers: 0 });
+    assert.equal(await waitForRun(h, runId), 'completed');
+    const [round] = await h.storage.listRounds(runId);
+    assert.equal(round!.participants.length, 2);
+    assert.equal(round!.failures.length, 1);
+    assert.match(round!.failures[0]!.reason, /deadline/);
+    for (const v of (await h.storage.getCheckpoint(runId, 1))!.parameters.data) assert.equal(v, 2); // (1 + 3) / 2
+    await until(() => slow.rejected.length > 0);
+    assert.equal(slow.rejected[0]!.code, ErrorCode.STALE_ROUND);
+  });
+
+  it('retries a round that lacks members, says why, and fails the run after maxRoundAttempts', async () => {
+    h = await startHarness();
+    addMember(h, 'ok-1', 5, plus(1));
+    addMember(h, 'ok-2', 5, plus(1));
+    addMember(h, 'stuck', 5, () => new Promise(() => undefined)); // never answers
+    const runId = await startRun(h, { rounds: 1, minAvailableMembers: 3, minTrainMembers: 3, roundDeadlineSeconds: 0.5, maxRoundAttempts: 2 });
+    assert.equal(await waitForRun(h, runId), 'failed');
+    const events = await h.storage.listEvents(runId);
+    const retries = events.filter((e) => e.kind === 'round-retry');
+    assert.equal(retries.length, 2);
+    assert.match(retries[0]!.message, /only 2 of the minimum 3 members reported/);
+    assert.match(retries[0]!.message, /deadline/);
+    const run = await h.storage.getRun(runId);
+    assert.match(run!.error!, /round 1 failed 2 times/);
+    assert.deepEqual(await h.storage.listRounds(runId), []);
+  });
+});
+
+describe('bad input is rejected with a specific error; the round goes on', () => {
+  it('wrong shapes, NaN and Inf updates are refused, and the aggregate uses only the honest members', async () => {
+    h = await startHarness();
+    addMember(h, 'honest-1', 10, plus(1));
+    addMember(h, 'honest-2', 10, plus(3));
+    const wrongShape = addMember(h, 'wrong-shape', 10, () => makeParameters([{ name: 'dense_1/kernel', shape: [3, 2] }, { name: 'dense_1/bias', shape: [2] }]));
+    const wrongName = addMember(h, 'wrong-name', 10, () => makeParameters([{ name: 'other', shape: [2, 2] }, { name: 'dense_1/bias', shape: [2] }]));
+    const nan = addMember(h, 'nan', 10, (g) => makeParameters(g.specs, Float32Array.from(g.data, (_, i) => (i === 4 ? NaN : 0))));
+    const inf = addMember(h, 'inf', 10, (g) => makeParameters(g.specs, Float32Array.from(g.data, (_, i) => (i === 1 ? Infinity : 0))));
+    const runId = await startRun(h, { rounds: 1, minAvailableMembers: 6, minTrainMembers: 2, fractionEvaluate: 0, minEvaluateMembers: 0 });
+    assert.equal(await waitForRun(h, runId), 'completed');
+    await until(() => [wrongShape, wrongName, nan, inf].every((m) => m.rejected.length > 0));
+
+    assert.equal(wrongShape.rejected[0]?.code, ErrorCode.SHAPE_MISMATCH);
+    assert.equal(wrongShape.rejected[0]?.details.field, 'tensors.dense_1/kernel.shape');
+    assert.match(wrongShape.rejected[0]!.message, /should have shape \[2, 2\], received \[3, 2\]/);
+    assert.equal(wrongName.rejected[0]?.code, ErrorCode.SHAPE_MISMATCH);
+    assert.equal(wrongName.rejected[0]?.details.field, 'tensors[0].name');
+    assert.equal(nan.rejected[0]?.code, ErrorCode.NON_FINITE);
+    assert.equal(nan.rejected[0]?.details.field, 'tensors.dense_1/bias[0]');
+    assert.equal(inf.rejected[0]?.code, ErrorCode.NON_FINITE);
+    assert.equal(inf.rejected[0]?.details.field, 'tensors.dense_1/kernel[1]');
+
+    const [round] = await h.storage.listRounds(runId);
+    assert.equal(round!.participants.length, 2);
+    assert.equal(round!.failures.length, 4);
+    for (const f of round!.failures) assert.match(f.reason, /^update rejected \(CONCORD_ERR_(SHAPE_MISMATCH|NON_FINITE)\)/);
+    for (const v of (await h.storage.getCheckpoint(runId, 1))!.parameters.data) assert.equal(v, 2);
+  });
+
+  it('refuses unauthenticated callers, unknown versions, malformed and oversized bodies', async () => {
+    h = await startHarness({ bodyLimitBytes: 64 * 1024 });
+    const post = (path: string, body: string | Uint8Array, headers: Record<string, string>) => fetch(h!.url + path, { method: 'POST', body: body as BodyInit, headers });
+
+    // Unknown member token.
+    let res = await fetch(`${h.url}/v1/tasks/next`, { headers: { authorization: 'Bearer mem_nobody' } });
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as ErrorBody).error.code, ErrorCode.UNAUTHENTICATED);
+    // No credentials at all.
+    res = await fetch(`${h.url}/v1/runs`);
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as ErrorBody).error.details.field, 'authorization');
+    // A result from nobody.
+    res = await post('/v1/tasks/x/result', encodeFrame({ protocolVersion: 1 }), { 'content-type': FRAME_CONTENT_TYPE });
+    assert.equal(res.status, 401);
+
+    // Unknown protocol version, in the header and in the body: both versions named.
+    res = await fetch(`${h.url}/v1/health`, { headers: { 'concord-protocol-version': '2' } });
+    assert.equal(res.status, 400);
+    let body = (await res.json()) as ErrorBody;
+    assert.equal(body.error.code, ErrorCode.PROTOCOL_VERSION);
+    assert.match(body.error.message, /version 2.*version 1/);
+    res = await post('/v1/members/enroll', JSON.stringify({ protocolVersion: 7, name: 'x', dataset: {} }), { 'content-type': 'application/json' });
+    body = (await res.json()) as ErrorBody;
+    assert.equal(body.error.code, ErrorCode.PROTOCOL_VERSION);
+    assert.deepEqual([body.error.details.expected, body.error.details.received], [PROTOCOL_VERSION, 7]);
+
+    // Malformed enrollment: the field and what was expected.
+    res = await post('/v1/members/enroll', JSON.stringify({ protocolVersion: 1, name: 'bad name!', dataset: { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 } }), { 'content-type': 'application/json' });
+    body = (await res.json()) as ErrorBody;
+    assert.equal(res.status, 400);
+    assert.equal(body.error.code, ErrorCode.INVALID_MESSAGE);
+    assert.equal(body.error.details.field, 'name');
+    res = await post('/v1/members/enroll', '{not json', { 'content-type': 'application/json' });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as ErrorBody).error.code, ErrorCode.INVALID_MESSAGE);
+
+    // Oversized body: refused before it is read into memory.
+    const enrolled = await post('/v1/members/enroll', JSON.stringify({ protocolVersion: 1, name: 'big', dataset: { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 } }), { 'content-type': 'application/json' });
+    const { token } = (await enrolled.json()) as { token: string };
+    const huge = encodeFrame({ protocolVersion: 1 }, makeParameters([{ name: 'w', shape: [32 * 1024] }]));
+    res = await post('/v1/tasks/anything/result', huge, { 'content-type': FRAME_CONTENT_TYPE, authorization: `Bearer ${token}` });
+    assert.equal(res.status, 413);
+    body = (await res.json()) as ErrorBody;
+    assert.equal(body.error.code, ErrorCode.PAYLOAD_TOO_LARGE);
+    assert.match(body.error.message, /65536 bytes/);
+
+    // A result for a task that was never issued.
+    res = await post('/v1/tasks/never-issued/result', encodeFrame({ protocolVersion: 1 }), { 'content-type': FRAME_CONTENT_TYPE, authorization: `Bearer ${token}` });
+    assert.equal(res.status, 409);
+    assert.equal(((await res.json()) as ErrorBody).error.code, ErrorCode.STALE_ROUND);
+
+    // Taking over an enrolled name without its token is refused.
+    res = await post('/v1/members/enroll', JSON.stringify({ protocolVersion: 1, name: 'big', dataset: { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 } }), { 'content-type': 'application/json' });
+    assert.equal(res.status, 409);
+
+    // Run configs are validated field by field.
+    res = await post('/v1/runs', JSON.stringify({ model: { family: 'mlp', inputShape: [2], classes: 2 }, rounds: 0 }), { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR}` });
+    body = (await res.json()) as ErrorBody;
+    assert.equal(body.error.details.field, 'rounds');
+    assert.deepEqual(await h.storage.listRuns(), []);
+  });
+});
+
+interface ErrorBody {
+  error: { code: string; message: string; details: Record<string, unknown> };
+}
+
+async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
