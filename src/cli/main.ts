@@ -5,6 +5,7 @@ import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerNodeCommand } from './node-command.js';
+import { registerPrivacyCommand } from './privacy-command.js';
 import { registerRunCommands } from './run-commands.js';
 
 const program = new Command('concord')
@@ -17,5 +18,6 @@ registerCoordinatorCommand(program);
 registerNodeCommand(program);
 registerRunCommands(program);
 registerModelCommands(program);
+registerPrivacyCommand(program);
 
 await program.parseAsync(process.argv);

@@ -33,10 +33,6 @@ export function featureSize(d: Pick<Dataset, 'inputShape'>): number {
   return sizeOf(d.inputShape);
 }
 
-export function numExamples(d: Dataset): number {
-  return d.y.length;
-}
-
 /** Throws if the arrays disagree with the shape or a label is out of range. */
 export function assertDataset(d: Dataset, field = 'dataset'): void {
   const f = featureSize(d);

@@ -13,7 +13,7 @@
 
 import { basename } from 'node:path';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { type Dataset, type MemberData, subset } from './dataset.js';
+import { type Dataset, type MemberData, assertDataset, subset } from './dataset.js';
 import { csvSource } from './csv.js';
 import { loadMnist } from './mnist.js';
 import { type PartitionName, type SplitOptions, type SplitPlan, planSplits, pooledTrainIndices } from './plan.js';
@@ -133,6 +133,7 @@ async function loadSource(spec: DataSpec): Promise<Dataset> {
 async function loadPlanned(spec: string | DataSpec): Promise<{ parsed: DataSpec; data: Dataset; plan: SplitPlan }> {
   const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
   const data = await loadSource(parsed);
+  assertDataset(data, parsed.source);
   return { parsed, data, plan: planSplits(data.y, parsed.split) };
 }
 
