@@ -1,0 +1,205 @@
+// Training plans and their approval by data owners. A researcher proposes a plan — model,
+// strategy, hyper-parameters, purpose, privacy settings and the datasets it would use —
+// and each data owner signs an approval (or rejection) of the plan's canonical hash with
+// its own key. The coordinator tallies approvals against the agreement's rule; a member
+// node trains only after checking, with its own owner's key, that its owner approved this
+// exact plan — it never takes the coordinator's word for it.
+
+import { z } from 'zod';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { RunConfigSchema } from '../protocol/messages.js';
+import { SigningDomain, canonicalBytes, signingBytes } from './canonical.js';
+import { sha256Hex } from './digest.js';
+import { fingerprint, sign, verify, type Identity } from './identity.js';
+import { checkRun, datasetOwners, findMember, type Agreement, type RunRequest, type Violation } from './agreement.js';
+
+const finite = z.number().finite();
+
+export const PlanSchema = z
+  .object({
+    title: z.string().min(1).max(200),
+    /** Who proposes it (a researcher's name or token label). */
+    researcher: z.string().min(1).max(200),
+    purpose: z.string().min(1).max(500),
+    /** Dataset ids from the agreement; their owners are the members who must approve. */
+    datasets: z.array(z.string().min(1).max(128)).min(1),
+    /** Model, strategy, rounds and local training hyper-parameters, exactly as the run will use them. */
+    config: RunConfigSchema,
+    privacy: z
+      .object({
+        secureAggregation: z.boolean().default(false),
+        differentialPrivacy: z
+          .object({
+            epsilon: finite.positive(),
+            delta: finite.min(0).lt(1),
+            level: z.enum(['client', 'sample']).default('client'),
+            clipNorm: finite.positive().optional(),
+            noiseMultiplier: finite.min(0).optional(),
+          })
+          .strict()
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .default({}),
+    createdAt: z.number().int().min(0),
+  })
+  .strict();
+
+export type Plan = z.infer<typeof PlanSchema>;
+export type PlanInput = z.input<typeof PlanSchema>;
+
+export type Decision = 'approve' | 'reject';
+
+export interface PlanApproval {
+  planHash: string;
+  /** Agreement name of the member whose data owner decided. */
+  member: string;
+  decision: Decision;
+  reason: string | null;
+  /** Epoch milliseconds of the decision. */
+  at: number;
+  /** Ed25519 signature by the member's data owner over approvalSigningBytes(…). */
+  signature: string;
+}
+
+/** Validates a plan and fills in defaults; errors list every problem with its field. */
+export function parsePlan(value: unknown): Plan {
+  const result = PlanSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
+  throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `invalid plan: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, {
+    details: { field: issues[0]!.path, issues },
+  });
+}
+
+/** SHA-256 (hex) of the normalized plan's canonical JSON; the thing owners sign. */
+export function planHash(plan: Plan | PlanInput): string {
+  // Normalizing first makes a plan with defaults spelled out hash like one without.
+  return sha256Hex(canonicalBytes(parsePlan(plan)));
+}
+
+export function approvalSigningBytes(approval: Omit<PlanApproval, 'signature'>): Uint8Array {
+  const { planHash: hash, member, decision, reason, at } = approval;
+  return signingBytes(SigningDomain.PLAN_APPROVAL, { planHash: hash, member, decision, reason, at });
+}
+
+/** The data owner's signed decision on a plan. */
+export function approvePlan(
+  plan: Plan | PlanInput,
+  owner: { member: string; identity: Identity },
+  options: { decision?: Decision; reason?: string; now?: number } = {},
+): PlanApproval {
+  const unsigned = {
+    planHash: planHash(plan),
+    member: owner.member,
+    decision: options.decision ?? 'approve',
+    reason: options.reason ?? null,
+    at: options.now ?? Date.now(),
+  };
+  return { ...unsigned, signature: sign(owner.identity.privateKey, approvalSigningBytes(unsigned)) };
+}
+
+/** True when `approval` is for this very plan and signed with `ownerPublicKey`. */
+export function verifyApproval(plan: Plan | PlanInput, approval: PlanApproval, ownerPublicKey: string): boolean {
+  if (approval.planHash !== planHash(plan)) return false;
+  return verify(ownerPublicKey, approvalSigningBytes(approval), approval.signature);
+}
+
+/** The run a plan amounts to, for checking against the agreement. */
+export function planRunRequest(plan: Plan, agreement: Agreement): RunRequest {
+  const owners = datasetOwners(agreement);
+  const participants = [...new Set(plan.datasets.flatMap((id) => owners.get(id) ?? []))];
+  const dp = plan.privacy.differentialPrivacy;
+  return {
+    purpose: plan.purpose,
+    config: plan.config,
+    participants,
+    secureAggregation: plan.privacy.secureAggregation,
+    differentialPrivacy: dp === null ? null : { epsilon: dp.epsilon, delta: dp.delta },
+    datasets: plan.datasets,
+  };
+}
+
+/** Every agreement clause the plan would break; check before asking owners to approve. */
+export function checkPlan(plan: Plan, agreement: Agreement): Violation[] {
+  return checkRun(agreement, planRunRequest(plan, agreement));
+}
+
+export interface PlanStatus {
+  state: 'approved' | 'rejected' | 'pending';
+  planHash: string;
+  /** How many approvals the agreement's rule needs. */
+  needed: number;
+  approvedBy: string[];
+  rejectedBy: { member: string; reason: string | null }[];
+  /** Data owners of the plan's datasets who have not approved yet. */
+  waitingFor: string[];
+  /** Approvals ignored: wrong plan, unknown member or a signature that does not verify. */
+  ignored: { member: string; reason: string }[];
+}
+
+/**
+ * Tallies approvals against `agreement.approvals.plansNeed`. Only approvals for this plan,
+ * signed with the key the agreement lists for the member, count; a member's latest
+ * decision wins. A rejection by any owner of a dataset the plan uses rejects the plan
+ * (that owner's node would refuse to train anyway). This judges approvals only; run
+ * checkPlan for the agreement's other clauses.
+ */
+export function planStatus(plan: Plan | PlanInput, approvals: readonly PlanApproval[], agreement: Agreement): PlanStatus {
+  const normalized = parsePlan(plan);
+  const hash = planHash(normalized);
+  const ownersByDataset = datasetOwners(agreement);
+  const owners = [...new Set(normalized.datasets.flatMap((id) => ownersByDataset.get(id) ?? []))].sort();
+
+  const latest = new Map<string, PlanApproval>();
+  const ignored: PlanStatus['ignored'] = [];
+  for (const approval of approvals) {
+    const member = findMember(agreement, approval.member);
+    if (!member) ignored.push({ member: approval.member, reason: 'not a member of the agreement' });
+    else if (approval.planHash !== hash) ignored.push({ member: approval.member, reason: `approval is for another plan (${approval.planHash.slice(0, 12)}…)` });
+    else if (!verify(member.publicKey, approvalSigningBytes(approval), approval.signature)) ignored.push({ member: approval.member, reason: 'signature does not verify with the key in the agreement' });
+    else {
+      const previous = latest.get(approval.member);
+      // Same instant: a rejection wins, the cautious reading.
+      if (!previous || approval.at > previous.at || (approval.at === previous.at && approval.decision === 'reject')) latest.set(approval.member, approval);
+    }
+  }
+  const decided = [...latest.values()];
+  const approvedBy = decided.filter((a) => a.decision === 'approve').map((a) => a.member).sort();
+  const rejected = decided.filter((a) => a.decision === 'reject');
+  const rejectedBy = rejected.map((a) => ({ member: a.member, reason: a.reason })).sort((a, b) => a.member.localeCompare(b.member));
+  const waitingFor = owners.filter((name) => !approvedBy.includes(name));
+
+  const rule = agreement.approvals.plansNeed;
+  const needed = rule === 'all-data-owners' ? owners.length : rule;
+  let state: PlanStatus['state'];
+  if (rejected.some((a) => owners.includes(a.member))) state = 'rejected';
+  else if (rule !== 'all-data-owners' && agreement.members.length - rejected.length < rule) state = 'rejected';
+  else if (owners.length > 0 && (rule === 'all-data-owners' ? waitingFor.length === 0 : approvedBy.length >= rule)) state = 'approved';
+  else state = 'pending';
+  return { state, planHash: hash, needed, approvedBy, rejectedBy, waitingFor, ignored };
+}
+
+/**
+ * What a member node checks before it trains on its data: that its own data owner
+ * (`ownOwnerPublicKey`, configured on the node, not fetched from the coordinator) approved
+ * exactly this plan. Throws FORBIDDEN saying what is wrong.
+ */
+export function assertApprovedLocally(plan: Plan | PlanInput, approval: PlanApproval | undefined, ownOwnerPublicKey: string, options: { member?: string } = {}): void {
+  const hash = planHash(plan);
+  const refuse = (reason: string, message: string) => new ConcordError(ErrorCode.FORBIDDEN, message, { details: { field: 'approval', reason, expected: hash } });
+  if (!approval) throw refuse('missing', `plan ${hash.slice(0, 12)}… has no approval from this node's data owner; nothing is trained without it`);
+  if (approval.planHash !== hash) {
+    throw refuse('other-plan', `the approval is for plan ${approval.planHash.slice(0, 12)}…, not for plan ${hash.slice(0, 12)}… (was the plan changed after approval?)`);
+  }
+  if (options.member !== undefined && approval.member !== options.member) {
+    throw refuse('other-member', `the approval was given for member ${approval.member}, not for this node (${options.member})`);
+  }
+  if (!verify(ownOwnerPublicKey, approvalSigningBytes(approval), approval.signature)) {
+    throw refuse('bad-signature', `the approval is not signed by this node's data owner (key ${fingerprint(ownOwnerPublicKey)})`);
+  }
+  if (approval.decision !== 'approve') {
+    throw refuse('rejected', `this node's data owner rejected plan ${hash.slice(0, 12)}…${approval.reason ? `: ${approval.reason}` : ''}`);
+  }
+}
