@@ -5,6 +5,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchAggregation } from './aggregation.js';
 import { benchCodec } from './codec.js';
 import { benchCoordinator } from './coordinator.js';
+import { benchRobust } from './robust.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -13,6 +14,7 @@ const only = args.filter((a) => !a.startsWith('--'));
 const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'aggregation', run: () => benchAggregation({ quick }) },
   { name: 'codec', run: () => benchCodec({ quick }) },
+  { name: 'robust', run: () => benchRobust({ quick }) },
   { name: 'coordinator', run: () => benchCoordinator(quick ? { sizes: [10, 100], rounds: 2 } : {}) },
 ];
 

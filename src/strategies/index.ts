@@ -5,6 +5,10 @@ import { FedAvg } from './fedavg.js';
 import { FedAvgM } from './fedavgm.js';
 import { FedAdagrad, FedAdam, FedYogi } from './fedopt.js';
 import { FedProx } from './fedprox.js';
+import { FedAvgNormBound } from './fedavg-normbound.js';
+import { FedMedian } from './fedmedian.js';
+import { FedTrimmedAvg } from './fedtrimmedavg.js';
+import { Krum, MultiKrum } from './krum.js';
 import type { Strategy } from './strategy.js';
 
 export type { Strategy } from './strategy.js';
@@ -12,6 +16,12 @@ export { FedAvg } from './fedavg.js';
 export { FedProx } from './fedprox.js';
 export { FedAvgM } from './fedavgm.js';
 export { FedAdam, FedYogi, FedAdagrad } from './fedopt.js';
+export { FedMedian } from './fedmedian.js';
+export { FedTrimmedAvg } from './fedtrimmedavg.js';
+export { Krum, MultiKrum } from './krum.js';
+export { FedAvgNormBound } from './fedavg-normbound.js';
+export { type UpdateValidationOptions, type ValidatedStrategy, validateUpdates, withUpdateValidation } from './validation.js';
+export { type MemberReputation, type ReputationSnapshot, ReputationBook } from './reputation.js';
 
 const FACTORIES = {
   fedavg: (options: Record<string, unknown>) => new FedAvg(options),
@@ -20,6 +30,11 @@ const FACTORIES = {
   fedadam: (options: Record<string, unknown>) => new FedAdam(options),
   fedyogi: (options: Record<string, unknown>) => new FedYogi(options),
   fedadagrad: (options: Record<string, unknown>) => new FedAdagrad(options),
+  fedmedian: (options: Record<string, unknown>) => new FedMedian(options),
+  fedtrimmedavg: (options: Record<string, unknown>) => new FedTrimmedAvg(options),
+  krum: (options: Record<string, unknown>) => new Krum(options),
+  multikrum: (options: Record<string, unknown>) => new MultiKrum(options),
+  'fedavg-normbound': (options: Record<string, unknown>) => new FedAvgNormBound(options),
 } as const;
 
 export type StrategyName = keyof typeof FACTORIES;
