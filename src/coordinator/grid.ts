@@ -9,12 +9,16 @@ import type { Failure, MemberRef } from '../strategies/strategy.js';
 
 export interface OutgoingTask {
   memberId: string;
-  kind: 'train' | 'evaluate';
+  kind: 'train' | 'evaluate' | 'secagg';
   runId: string;
   round: number;
   model: ModelSpec;
   config: TrainConfig;
-  parameters: Parameters;
+  /** The global model (train, evaluate; secagg stages that train). */
+  parameters?: Parameters;
+  /** Secure-aggregation stage and its JSON message. */
+  stage?: string;
+  payload?: Record<string, unknown>;
 }
 
 export interface TaskReply {

@@ -134,6 +134,17 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     return { accepted: true };
   });
 
+  app.post<{ Params: { taskId: string }; Body: { reason?: unknown } }>('/v1/tasks/:taskId/decline', async (request) => {
+    const member = await memberOf(request);
+    board.heartbeat(ref(member));
+    const reason = request.body?.reason;
+    if (typeof reason !== 'string' || reason.length === 0 || reason.length > 2000) {
+      throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a decline needs a reason of 1 to 2000 characters', { details: { field: 'reason', expected: 'string' } });
+    }
+    board.decline(member.memberId, request.params.taskId, reason);
+    return { declined: true };
+  });
+
   app.get('/v1/members', async (request) => {
     operator(request);
     const online = new Set(board.available().map((m) => m.memberId));

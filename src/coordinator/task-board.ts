@@ -111,7 +111,7 @@ export class TaskBoard implements Grid {
         if (--open === 0) finish();
       };
       for (const task of tasks) {
-        const taskId = `${task.runId}.r${task.round}.${task.kind}.${randomBytes(6).toString('hex')}`;
+        const taskId = `${task.runId}.r${task.round}.${task.stage ?? task.kind}.${randomBytes(6).toString('hex')}`;
         const state: TaskState = { taskId, task, deadline: options.deadline, status: 'queued', deliveredAt: 0, bytesOut: 0, settle: onSettle };
         this.tasks.set(taskId, state);
         states.push(state);
@@ -186,18 +186,7 @@ export class TaskBoard implements Grid {
    * neither corrupts the round nor holds it up.
    */
   submit(memberId: string, taskId: string, body: Uint8Array): void {
-    const state = this.tasks.get(taskId);
-    if (!state || state.status === 'settled') {
-      throw new ConcordError(ErrorCode.STALE_ROUND, `task ${taskId} is not open: its round has closed, the run moved on, or it was never issued`, {
-        details: { field: 'taskId', received: taskId },
-      });
-    }
-    if (state.task.memberId !== memberId) {
-      throw new ConcordError(ErrorCode.FORBIDDEN, `task ${taskId} was issued to another member`, { details: { field: 'taskId' } });
-    }
-    if (state.status !== 'delivered') {
-      throw new ConcordError(ErrorCode.CONFLICT, `task ${taskId} has not been delivered yet`, { details: { field: 'taskId' } });
-    }
+    const state = this.openTask(memberId, taskId);
     let reply: TaskReply;
     try {
       reply = this.validate(state, body);
@@ -211,20 +200,45 @@ export class TaskBoard implements Grid {
     state.settle({ reply });
   }
 
+  /** A member refuses a task (e.g. its own privacy budget is spent); the task fails with its reason. */
+  decline(memberId: string, taskId: string, reason: string): void {
+    const state = this.openTask(memberId, taskId);
+    this.fail(state, `declined by the member: ${reason}`);
+  }
+
+  private openTask(memberId: string, taskId: string): TaskState {
+    const state = this.tasks.get(taskId);
+    if (!state || state.status === 'settled') {
+      throw new ConcordError(ErrorCode.STALE_ROUND, `task ${taskId} is not open: its round has closed, the run moved on, or it was never issued`, {
+        details: { field: 'taskId', received: taskId },
+      });
+    }
+    if (state.task.memberId !== memberId) {
+      throw new ConcordError(ErrorCode.FORBIDDEN, `task ${taskId} was issued to another member`, { details: { field: 'taskId' } });
+    }
+    if (state.status !== 'delivered') {
+      throw new ConcordError(ErrorCode.CONFLICT, `task ${taskId} has not been delivered yet`, { details: { field: 'taskId' } });
+    }
+    return state;
+  }
+
   private validate(state: TaskState, body: Uint8Array): TaskReply {
     const frame = decodeFrame(body);
     const header: ResultHeader = parseMessage(ResultHeaderSchema, frame.header, 'result header');
     const t = state.task;
     if (header.taskId !== state.taskId) throw mismatch('taskId', state.taskId, header.taskId);
     if (header.kind !== t.kind) throw mismatch('kind', t.kind, header.kind);
+    if (header.stage !== t.stage) throw mismatch('stage', t.stage, header.stage);
     if (header.runId !== t.runId) throw mismatch('runId', t.runId, header.runId);
     if (header.round !== t.round) {
       throw new ConcordError(ErrorCode.STALE_ROUND, `result is for round ${header.round} but the task belongs to round ${t.round}`, {
         details: { field: 'round', expected: t.round, received: header.round },
       });
     }
-    if (t.kind === 'train') {
-      if (!frame.parameters) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a train result must carry the updated parameters', { details: { field: 'tensors', expected: 'the model manifest' } });
+    if (t.kind === 'secagg') {
+      // Stage messages are validated by the secure-aggregation protocol, which knows them.
+    } else if (t.kind === 'train') {
+      if (!frame.parameters || !t.parameters) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a train result must carry the updated parameters', { details: { field: 'tensors', expected: 'the model manifest' } });
       assertSameSpecs(t.parameters.specs, frame.parameters.specs);
       assertFinite(frame.parameters);
       if (header.numExamples < 1) throw mismatch('numExamples', '>= 1', header.numExamples);
@@ -256,6 +270,8 @@ export class TaskBoard implements Grid {
       protocolVersion: PROTOCOL_VERSION,
       taskId: state.taskId,
       kind: t.kind,
+      ...(t.stage !== undefined ? { stage: t.stage } : {}),
+      ...(t.payload !== undefined ? { payload: t.payload } : {}),
       runId: t.runId,
       round: t.round,
       deadline: state.deadline,

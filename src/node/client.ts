@@ -23,7 +23,8 @@ export interface Credentials {
 
 export interface ReceivedTask {
   header: TaskHeader;
-  parameters: Parameters;
+  /** The global model; absent only for secure-aggregation stages that carry none. */
+  parameters: Parameters | null;
   bytes: number;
 }
 
@@ -56,8 +57,8 @@ export class CoordinatorClient {
     const bytes = new Uint8Array(await response.arrayBuffer());
     const frame = decodeFrame(bytes);
     const header = parseMessage(TaskHeaderSchema, frame.header, 'task header');
-    if (!frame.parameters) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'task carries no parameters', { details: { field: 'tensors' } });
-    return { header, parameters: frame.parameters, bytes: bytes.byteLength };
+    if (!frame.parameters && header.kind !== 'secagg') throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'task carries no parameters', { details: { field: 'tensors' } });
+    return { header, parameters: frame.parameters ?? null, bytes: bytes.byteLength };
   }
 
   async heartbeat(): Promise<void> {
@@ -68,6 +69,10 @@ export class CoordinatorClient {
     const body = encodeFrame({ protocolVersion: PROTOCOL_VERSION, ...header }, parameters);
     await this.request('POST', `/v1/tasks/${encodeURIComponent(header.taskId)}/result`, { auth: true, body, contentType: FRAME_CONTENT_TYPE });
     return body.byteLength;
+  }
+
+  async decline(taskId: string, reason: string): Promise<void> {
+    await this.request('POST', `/v1/tasks/${encodeURIComponent(taskId)}/decline`, { auth: true, body: JSON.stringify({ reason }), contentType: 'application/json' });
   }
 
   private async request(

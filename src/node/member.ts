@@ -6,7 +6,7 @@
 
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ErrorCode, toConcordError, type ConcordError } from '../protocol/errors.js';
+import { ConcordError, ErrorCode, toConcordError } from '../protocol/errors.js';
 import type { DatasetDescriptor, TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import type { CoordinatorClient, Credentials } from './client.js';
@@ -23,9 +23,23 @@ export interface EvaluateOutcome {
   metrics: Record<string, number>;
 }
 
+export interface SecaggOutcome {
+  payload: Record<string, unknown>;
+  parameters?: Parameters;
+  numExamples?: number;
+  metrics?: Record<string, number>;
+}
+
+/**
+ * Runs tasks on the member's data. A handler that refuses a task (for instance because
+ * the member's own privacy budget would be exceeded) throws a ConcordError with code
+ * FORBIDDEN; the member then declines the task with that message.
+ */
 export interface TaskHandler {
   train(task: TaskHeader, global: Parameters): Promise<TrainOutcome>;
   evaluate(task: TaskHeader, global: Parameters): Promise<EvaluateOutcome>;
+  /** Secure-aggregation stages; members without it cannot join secure runs. */
+  secagg?(task: TaskHeader, global: Parameters | null): Promise<SecaggOutcome>;
 }
 
 export interface MemberOptions {
@@ -103,23 +117,37 @@ export async function runMember(options: MemberOptions): Promise<void> {
     }
   }
 
-  async function runTask(header: TaskHeader, global: Parameters, bytesIn: number): Promise<void> {
+  async function runTask(header: TaskHeader, global: Parameters | null, bytesIn: number): Promise<void> {
     const beat = setInterval(() => void client.heartbeat().catch(() => undefined), options.heartbeatMs ?? 5000);
     const stopBeat = (): void => clearInterval(beat);
     signal.addEventListener('abort', stopBeat, { once: true });
     let bytesOut = 0;
     try {
-      if (header.kind === 'train') {
-        const out = await options.handler.train(header, global);
-        bytesOut = await client.submitResult({ taskId: header.taskId, kind: 'train', runId: header.runId, round: header.round, numExamples: out.numExamples, metrics: out.metrics }, out.parameters);
+      const base = { taskId: header.taskId, runId: header.runId, round: header.round };
+      if (header.kind === 'secagg') {
+        if (!options.handler.secagg) throw new ConcordError(ErrorCode.FORBIDDEN, 'this member does not support secure aggregation');
+        const out = await options.handler.secagg(header, global);
+        bytesOut = await client.submitResult(
+          { ...base, kind: 'secagg', ...(header.stage !== undefined ? { stage: header.stage } : {}), payload: out.payload, numExamples: out.numExamples ?? 0, metrics: out.metrics ?? {} },
+          out.parameters,
+        );
+      } else if (header.kind === 'train') {
+        const out = await options.handler.train(header, requireModel(header, global));
+        bytesOut = await client.submitResult({ ...base, kind: 'train', numExamples: out.numExamples, metrics: out.metrics }, out.parameters);
       } else {
-        const out = await options.handler.evaluate(header, global);
-        bytesOut = await client.submitResult({ taskId: header.taskId, kind: 'evaluate', runId: header.runId, round: header.round, numExamples: out.numExamples, metrics: out.metrics });
+        const out = await options.handler.evaluate(header, requireModel(header, global));
+        bytesOut = await client.submitResult({ ...base, kind: 'evaluate', numExamples: out.numExamples, metrics: out.metrics });
       }
       options.onTask?.(header, { accepted: true, bytesIn, bytesOut });
     } catch (raw) {
       const error = toConcordError(raw);
       if (error.code === ErrorCode.UNAVAILABLE) throw error;
+      if (error.code === ErrorCode.FORBIDDEN) {
+        log(`round ${header.round} ${header.stage ?? header.kind}: declined: ${error.message}`);
+        await client.decline(header.taskId, error.message).catch(() => undefined);
+        options.onTask?.(header, { accepted: false, error, bytesIn, bytesOut });
+        return;
+      }
       log(`round ${header.round} ${header.kind}: result not accepted: ${error.code}: ${error.message}`);
       options.onTask?.(header, { accepted: false, error, bytesIn, bytesOut });
     } finally {
@@ -127,6 +155,11 @@ export async function runMember(options: MemberOptions): Promise<void> {
       signal.removeEventListener('abort', stopBeat);
     }
   }
+}
+
+function requireModel(header: TaskHeader, global: Parameters | null): Parameters {
+  if (!global) throw new ConcordError(ErrorCode.INVALID_MESSAGE, `${header.kind} task carries no model`, { details: { field: 'tensors' } });
+  return global;
 }
 
 async function readCredentials(file: string): Promise<Credentials | null> {

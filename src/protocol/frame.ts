@@ -104,13 +104,14 @@ function validateManifest(raw: unknown): TensorSpec[] {
   return raw.map((t: unknown, i) => {
     const field = `tensors[${i}]`;
     if (typeof t !== 'object' || t === null) throw invalid(`${field} must be an object`, field, 'object', typeof t);
-    const { name, shape } = t as { name?: unknown; shape?: unknown };
+    const { name, shape, dtype } = t as { name?: unknown; shape?: unknown; dtype?: unknown };
     if (typeof name !== 'string' || name.length === 0 || name.length > 256) throw invalid(`${field}.name must be a non-empty string of at most 256 characters`, `${field}.name`, 'string', name);
     if (seen.has(name)) throw invalid(`tensor name ${name} appears twice`, `${field}.name`, 'unique name', name);
     seen.add(name);
     if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 31)) {
       throw invalid(`${field}.shape must be an array of at most ${MAX_RANK} non-negative integers`, `${field}.shape`, 'int[]', shape);
     }
-    return { name, shape: shape as number[] };
+    if (dtype !== undefined && dtype !== 'float32' && dtype !== 'uint32') throw invalid(`${field}.dtype must be float32 or uint32`, `${field}.dtype`, 'float32 | uint32', dtype);
+    return dtype === 'uint32' ? { name, shape: shape as number[], dtype } : { name, shape: shape as number[] };
   });
 }

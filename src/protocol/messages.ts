@@ -31,15 +31,57 @@ export const TrainConfigSchema = z.object({
   /** FedProx proximal coefficient μ; 0 is plain local SGD. */
   proximalMu: finite.min(0).default(0),
   seed: z.number().int().default(0),
+  /** Differential-privacy settings for this task, set by the coordinator from the run's configuration. */
+  privacy: z
+    .object({
+      level: z.enum(['client', 'sample']),
+      /** L2 bound: of the whole update (client level) or of each example's gradient (sample level). */
+      clippingNorm: finite.positive(),
+      /** Sample level: DP-SGD noise multiplier z. Client level: z of the round (for the member's own ledger). */
+      noiseMultiplier: finite.min(0),
+      /** Client level, distributed mode: std of the Gaussian noise the member adds to its clipped update. */
+      noiseStddev: finite.min(0).default(0),
+      /** Client level with adaptive clipping: std of the noise on the member's "unclipped" indicator. */
+      indicatorNoiseStddev: finite.min(0).optional(),
+      /** Client level: the fraction of members sampled this round, as the coordinator claims it. */
+      samplingRate: finite.min(0).max(1).default(1),
+    })
+    .optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
 export const StrategySpecSchema = z.object({
-  name: z.enum(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad']),
+  name: z.enum(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']),
   /** Strategy-specific options, validated by the strategy's own schema. */
   options: z.record(z.unknown()).default({}),
 });
 export type StrategySpec = z.infer<typeof StrategySpecSchema>;
+
+export const PrivacyBudgetSchema = z.object({
+  epsilon: finite.positive(),
+  delta: finite.gt(0).lt(1),
+});
+export type PrivacyBudget = z.infer<typeof PrivacyBudgetSchema>;
+
+export const DifferentialPrivacyConfigSchema = z.object({
+  /**
+   * client: DP-FedAvg, protects a member's whole contribution (needs many members for a small ε).
+   * sample: DP-SGD inside each member, protects each record of a member's dataset.
+   */
+  level: z.enum(['client', 'sample']).default('sample'),
+  /** Client level only. Default: distributed with secure aggregation, central otherwise. */
+  mode: z.enum(['central', 'distributed']).optional(),
+  noiseMultiplier: finite.min(0),
+  clippingNorm: finite.positive(),
+  /** Client level, central mode: adaptive clipping (Andrew et al. 2021). */
+  adaptiveClipping: z
+    .object({ targetQuantile: finite.gt(0).lt(1).default(0.5), clipLearningRate: finite.positive().default(0.2), clippedCountStddev: finite.positive().optional() })
+    .optional(),
+  /** Budget of every member dataset in this run, unless `budgets` names the member. */
+  budget: PrivacyBudgetSchema,
+  budgets: z.record(PrivacyBudgetSchema).default({}),
+});
+export type DifferentialPrivacyConfig = z.infer<typeof DifferentialPrivacyConfigSchema>;
 
 export const RunConfigSchema = z.object({
   name: z.string().min(1).max(200).default('run'),
@@ -58,6 +100,11 @@ export const RunConfigSchema = z.object({
   /** How many times a round is tried before the run fails. */
   maxRoundAttempts: z.number().int().min(1).max(1000).default(5),
   seed: z.number().int().default(0),
+  /** SecAgg+: the coordinator only ever sees the sum of members' masked updates. */
+  secureAggregation: z.boolean().default(false),
+  /** Secure-aggregation parameters (neighbours k, threshold, quantization); validated by privacy/secagg. */
+  secureAggregationOptions: z.record(z.unknown()).default({}),
+  differentialPrivacy: DifferentialPrivacyConfigSchema.optional(),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
@@ -89,7 +136,11 @@ export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
 export const TaskHeaderSchema = z.object({
   protocolVersion: z.number().int(),
   taskId: z.string().min(1).max(200),
-  kind: z.enum(['train', 'evaluate']),
+  kind: z.enum(['train', 'evaluate', 'secagg']),
+  /** Secure-aggregation stage, for kind secagg. */
+  stage: z.string().max(64).optional(),
+  /** Stage-specific JSON, validated by the stage's own schema. */
+  payload: z.record(z.unknown()).optional(),
   runId: z.string(),
   round: z.number().int().min(1),
   /** Epoch milliseconds after which the coordinator no longer accepts the result. */
@@ -103,7 +154,9 @@ export type TaskHeader = z.infer<typeof TaskHeaderSchema>;
 export const ResultHeaderSchema = z.object({
   protocolVersion: z.number().int(),
   taskId: z.string().min(1).max(200),
-  kind: z.enum(['train', 'evaluate']),
+  kind: z.enum(['train', 'evaluate', 'secagg']),
+  stage: z.string().max(64).optional(),
+  payload: z.record(z.unknown()).optional(),
   runId: z.string(),
   round: z.number().int().min(1),
   numExamples: z.number().int().min(0),

@@ -7,6 +7,12 @@ import { ConcordError, ErrorCode } from './errors.js';
 export interface TensorSpec {
   name: string;
   shape: number[];
+  /**
+   * Model parameters are float32 (the default). Secure aggregation sends masked ring
+   * elements as uint32; they ride in the same 4-byte slots and are read through a
+   * Uint32Array view of the same bytes.
+   */
+  dtype?: 'float32' | 'uint32';
 }
 
 /** Parameters are stored flat so that aggregation is one pass over one Float32Array. */
@@ -83,6 +89,11 @@ export function assertSameSpecs(expected: readonly TensorSpec[], received: reado
     if (e.name !== r.name) {
       throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `tensor #${i} should be named ${e.name}, received ${r.name}`, {
         details: { field: `${field}[${i}].name`, expected: e.name, received: r.name },
+      });
+    }
+    if ((e.dtype ?? 'float32') !== (r.dtype ?? 'float32')) {
+      throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `tensor ${e.name} should be ${e.dtype ?? 'float32'}, received ${r.dtype ?? 'float32'}`, {
+        details: { field: `${field}.${e.name}.dtype`, expected: e.dtype ?? 'float32', received: r.dtype ?? 'float32' },
       });
     }
     if (e.shape.length !== r.shape.length || e.shape.some((d, j) => d !== r.shape[j])) {
