@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { runMemberService } from '../node/service.js';
-import { coordinatorUrl, fail } from './options.js';
+import { coordinatorUrl, fail, parseNumberOption } from './options.js';
 
 export function registerNodeCommand(program: Command): void {
   program
@@ -12,8 +12,10 @@ export function registerNodeCommand(program: Command): void {
     .requiredOption('--name <name>', 'member name (letters, digits, . _ -)')
     .requiredOption('--data <spec>', 'data spec, e.g. mnist:member=0,members=5,partition=dirichlet,alpha=0.5 or csv:FILE,label=COLUMN')
     .option('--state-dir <dir>', 'where the node keeps its credentials', '.concord/nodes')
+    .option('--privacy-budget <ε>', "this member's own differential-privacy budget; it then refuses tasks without DP or beyond it", parseNumberOption('--privacy-budget'))
+    .option('--privacy-delta <δ>', 'δ of that budget', parseNumberOption('--privacy-delta'), 1e-5)
     .option('--json', 'machine-readable log lines')
-    .action(async (opts: { coordinator?: string; name: string; data: string; stateDir: string; json?: boolean }) => {
+    .action(async (opts: { coordinator?: string; name: string; data: string; stateDir: string; privacyBudget?: number; privacyDelta: number; json?: boolean }) => {
       const json = Boolean(opts.json);
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
@@ -24,6 +26,7 @@ export function registerNodeCommand(program: Command): void {
           name: opts.name,
           data: opts.data,
           stateDir: opts.stateDir,
+          ...(opts.privacyBudget !== undefined ? { privacyBudget: { epsilon: opts.privacyBudget, delta: opts.privacyDelta } } : {}),
           signal: abort.signal,
           log: (line) => process.stderr.write(json ? JSON.stringify({ member: opts.name, message: line }) + '\n' : `[${opts.name}] ${line}\n`),
         });

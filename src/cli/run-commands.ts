@@ -94,11 +94,16 @@ export function registerRunCommands(program: Command): void {
         const token = operatorToken(opts.token);
         const { members } = await operatorRequest<{ members: (MemberRecord & { online: boolean })[] }>(url, token, 'GET', '/v1/members');
         const { runs } = await operatorRequest<{ runs: RunRecord[] }>(url, token, 'GET', '/v1/runs');
-        if (opts.json) return void process.stdout.write(JSON.stringify({ coordinator: url, members, runs }) + '\n');
+        const { datasets } = await operatorRequest<{ datasets: { datasetId: string; epsilon: number; delta: number; budget: number | null; charges: number }[] }>(url, token, 'GET', '/v1/privacy');
+        if (opts.json) return void process.stdout.write(JSON.stringify({ coordinator: url, members, runs, privacy: datasets }) + '\n');
         process.stdout.write(`coordinator ${url}\nmembers (${members.length}):\n`);
         for (const m of members) process.stdout.write(`  ${m.name.padEnd(16)} ${m.online ? 'online ' : 'offline'}  ${m.dataset.numExamples} examples (${m.dataset.name})${m.revoked ? '  REVOKED' : ''}\n`);
         process.stdout.write(`runs (${runs.length}):\n`);
         for (const r of runs) process.stdout.write(`  ${r.runId}  ${r.status.padEnd(9)}  ${r.config.name}\n`);
+        if (datasets.length > 0) {
+          process.stdout.write('privacy budgets (ε spent / budget at δ):\n');
+          for (const d of datasets) process.stdout.write(`  ${d.datasetId.padEnd(40)} ${d.epsilon.toFixed(3)} / ${d.budget ?? '∞'}  (δ=${d.delta}, ${d.charges} charges)\n`);
+        }
       } catch (error) {
         fail(error, Boolean(opts.json));
       }

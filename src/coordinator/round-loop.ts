@@ -8,13 +8,47 @@
 import { seededRandom } from '../core/random.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Parameters } from '../protocol/tensors.js';
-import type { EvaluateResult, Failure, Instruction, Strategy, TrainResult } from '../strategies/strategy.js';
-import type { MemberRoundMetrics, RunEvent, RunRecord, Storage } from '../storage/storage.js';
+import type { TrainConfig } from '../protocol/messages.js';
+import type { EvaluateResult, Failure, Instruction, MemberRef, Strategy, TrainAggregate, TrainResult } from '../strategies/strategy.js';
+import type { MemberRoundMetrics, PrivacyCharge, RunEvent, RunRecord, Storage } from '../storage/storage.js';
 import type { Grid, OutgoingTask, TaskReply } from './grid.js';
 
 export interface ServerEvaluation {
   loss: number;
   metrics: Record<string, number>;
+}
+
+/** What a secure train phase hands back: only aggregates, never an individual update. */
+export interface SecureTrainOutcome {
+  /** The strategy's aggregate built from the secure sum, or null to keep the model. */
+  aggregate: TrainAggregate | null;
+  participants: string[];
+  failures: Failure[];
+  members: MemberRoundMetrics[];
+}
+
+export interface SecureTrainContext {
+  round: number;
+  attempt: number;
+  current: Parameters;
+  plan: Instruction[];
+  deadline: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Optional stages that privacy and governance plug into the loop, so they wrap the round
+ * rather than fork it.
+ */
+export interface RoundExtensions {
+  /** Called once members are selected; a thrown FORBIDDEN error refuses the round and ends the run with its message. */
+  admit?(round: number, selected: MemberRef[], available: MemberRef[]): Promise<void>;
+  /** Adjusts one member's task settings for the round (e.g. differential-privacy parameters). */
+  configure?(round: number, instruction: Instruction): TrainConfig;
+  /** Replaces the clear-text exchange and aggregation of updates (secure aggregation). */
+  secureTrain?(context: SecureTrainContext): Promise<SecureTrainOutcome>;
+  /** Privacy spent by a completed round; stored in the same transaction. */
+  charges?(round: number, selected: MemberRef[], available: MemberRef[], participants: string[]): Promise<PrivacyCharge[]>;
 }
 
 export interface FederationOptions {
@@ -28,10 +62,12 @@ export interface FederationOptions {
   /** Pause between failed attempts of a round. Default 2 s. */
   retryDelayMs?: number;
   onEvent?: (event: RunEvent) => void;
+  extensions?: RoundExtensions;
 }
 
 export async function runFederation(options: FederationOptions): Promise<void> {
   const { run, storage, grid, strategy, signal } = options;
+  const ext = options.extensions ?? {};
   const config = run.config;
   const event = async (round: number | null, kind: string, message: string): Promise<void> => {
     const e: RunEvent = { runId: run.runId, round, kind, message, at: Date.now() };
@@ -60,7 +96,17 @@ export async function runFederation(options: FederationOptions): Promise<void> {
     for (;;) {
       if (signal.aborted) return;
       attempt++;
-      const outcome = await runRound(round, attempt, parameters);
+      let outcome: Awaited<ReturnType<typeof runRound>>;
+      try {
+        outcome = await runRound(round, attempt, parameters);
+      } catch (error) {
+        if (error instanceof ConcordError && error.code === ErrorCode.FORBIDDEN) {
+          await storage.setRunStatus(run.runId, 'failed', error.message);
+          await event(round, 'run-refused', `round ${round} refused: ${error.message}`);
+          return;
+        }
+        throw error;
+      }
       if (outcome.ok) {
         parameters = outcome.parameters;
         break;
@@ -85,23 +131,49 @@ export async function runFederation(options: FederationOptions): Promise<void> {
     const startedAt = Date.now();
     await grid.waitForMembers(config.minAvailableMembers, signal);
     const random = seededRandom(config.seed, round, attempt);
-    const trainPlan = strategy.configureTrain({ serverRound: round, parameters: current, available: grid.available(), config, random });
-    if (trainPlan.length < config.minTrainMembers) {
-      return { ok: false, reason: `only ${trainPlan.length} members could be selected, the minimum is ${config.minTrainMembers}` };
+    const available = grid.available();
+    const rawPlan = strategy.configureTrain({ serverRound: round, parameters: current, available, config, random });
+    if (rawPlan.length < config.minTrainMembers) {
+      return { ok: false, reason: `only ${rawPlan.length} members could be selected, the minimum is ${config.minTrainMembers}` };
     }
+    const trainPlan = ext.configure ? rawPlan.map((i) => ({ ...i, config: ext.configure!(round, i) })) : rawPlan;
+    const byId = new Map(available.map((m) => [m.memberId, m]));
+    const selected = trainPlan.map((i) => byId.get(i.memberId)).filter((m): m is MemberRef => m !== undefined);
+    await ext.admit?.(round, selected, available);
     const deadline = Date.now() + config.roundDeadlineSeconds * 1000;
-    const train = await grid.sendAndReceive(tasksFor(trainPlan, 'train', round, current), { deadline, signal });
-    if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
-    if (train.replies.length < config.minTrainMembers) {
-      return { ok: false, reason: `only ${train.replies.length} of the minimum ${config.minTrainMembers} members reported${describeFailures(train.failures)}` };
+
+    let aggregate: TrainAggregate | null;
+    let participants: string[];
+    let trainFailures: Failure[];
+    let trainMembers: MemberRoundMetrics[];
+    if (ext.secureTrain) {
+      let secure: SecureTrainOutcome;
+      try {
+        secure = await ext.secureTrain({ round, attempt, current, plan: trainPlan, deadline, signal });
+      } catch (error) {
+        // Too few members or shares for the secure sum: like too few updates, a failed attempt.
+        if (error instanceof ConcordError && error.code === ErrorCode.NOT_ENOUGH_MEMBERS) return { ok: false, reason: error.message };
+        throw error;
+      }
+      if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
+      ({ aggregate, participants, failures: trainFailures, members: trainMembers } = secure);
+    } else {
+      const train = await grid.sendAndReceive(tasksFor(trainPlan, 'train', round, current), { deadline, signal });
+      if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
+      if (train.replies.length < config.minTrainMembers) {
+        return { ok: false, reason: `only ${train.replies.length} of the minimum ${config.minTrainMembers} members reported${describeFailures(train.failures)}` };
+      }
+      const results: TrainResult[] = train.replies.map((r) => ({
+        memberId: r.memberId,
+        parameters: r.parameters!,
+        numExamples: r.header.numExamples,
+        metrics: r.header.metrics,
+      }));
+      aggregate = strategy.aggregateTrain(round, current, results, train.failures);
+      participants = results.map((r) => r.memberId);
+      trainFailures = train.failures;
+      trainMembers = train.replies.map((r) => memberMetrics(r, 'train'));
     }
-    const results: TrainResult[] = train.replies.map((r) => ({
-      memberId: r.memberId,
-      parameters: r.parameters!,
-      numExamples: r.header.numExamples,
-      metrics: r.header.metrics,
-    }));
-    const aggregate = strategy.aggregateTrain(round, current, results, train.failures);
     const next = aggregate?.parameters ?? current;
 
     const evalPlan = strategy.configureEvaluate({ serverRound: round, parameters: next, available: grid.available(), config, random });
@@ -118,6 +190,7 @@ export async function runFederation(options: FederationOptions): Promise<void> {
     }));
     const evalAggregate = strategy.aggregateEvaluate(round, evalResults, evaluation.failures);
     const serverEval = options.serverEvaluate ? await options.serverEvaluate(next) : null;
+    const privacyCharges = ext.charges ? await ext.charges(round, selected, available, participants) : [];
 
     await storage.saveRound({
       runId: run.runId,
@@ -128,14 +201,15 @@ export async function runFederation(options: FederationOptions): Promise<void> {
       evalLoss: evalAggregate?.loss ?? null,
       evalMetrics: evalAggregate?.metrics ?? {},
       serverEval,
-      participants: results.map((r) => r.memberId),
-      failures: [...train.failures, ...evaluation.failures.map((f) => ({ ...f, reason: `evaluation: ${f.reason}` }))],
-      members: [...train.replies.map((r) => memberMetrics(r, 'train')), ...evaluation.replies.map((r) => memberMetrics(r, 'evaluate'))],
+      participants,
+      failures: [...trainFailures, ...evaluation.failures.map((f) => ({ ...f, reason: `evaluation: ${f.reason}` }))],
+      members: [...trainMembers, ...evaluation.replies.map((r) => memberMetrics(r, 'evaluate'))],
       attempts: attempt,
       startedAt,
       completedAt: Date.now(),
+      privacyCharges,
     });
-    await event(round, 'round-completed', `round ${round}: ${results.length} members reported, ${train.failures.length} dropped`);
+    await event(round, 'round-completed', `round ${round}: ${participants.length} members reported, ${trainFailures.length} dropped`);
     return { ok: true, parameters: next };
   }
 

@@ -19,7 +19,8 @@ import type { Parameters } from '../protocol/tensors.js';
 import type { Strategy } from '../strategies/strategy.js';
 import type { MemberRecord, RunEvent, RunRecord, Storage } from '../storage/storage.js';
 import { installErrorHandler } from './http-errors.js';
-import { runFederation, type ServerEvaluation } from './round-loop.js';
+import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
+import { runFederation, type RoundExtensions, type ServerEvaluation } from './round-loop.js';
 import { TaskBoard, type TaskBoardOptions } from './task-board.js';
 import { bearerToken, hashToken, newToken, sameToken } from './tokens.js';
 
@@ -38,6 +39,8 @@ export interface CoordinatorOptions {
   board?: TaskBoardOptions;
   retryDelayMs?: number;
   onEvent?: (event: RunEvent) => void;
+  /** Privacy and governance stages for a run's rounds (secure aggregation, DP budgets). */
+  extensions?: (run: RunRecord, strategy: Strategy, board: TaskBoard) => RoundExtensions;
 }
 
 export interface Coordinator {
@@ -77,7 +80,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     if (member.revoked) throw new ConcordError(ErrorCode.FORBIDDEN, `member ${member.name} has been revoked`, { details: { field: 'authorization' } });
     return member;
   };
-  const ref = (m: MemberRecord) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples });
+  const ref = (m: MemberRecord) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples, datasetName: m.dataset.name });
   const operator = (request: FastifyRequest): void => {
     const token = bearerToken(request.headers.authorization);
     if (!sameToken(token, options.operatorToken)) throw new ConcordError(ErrorCode.UNAUTHENTICATED, 'operator token required', { details: { field: 'authorization' } });
@@ -154,6 +157,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   app.post('/v1/runs', async (request) => {
     operator(request);
     const config = parseMessage(RunConfigSchema, request.body, 'run config');
+    options.createStrategy(config); // refuses bad strategy or privacy options before anything is stored
     const initial = await options.initialParameters(config);
     const run = await storage.createRun(config, initial);
     startRun(run);
@@ -207,6 +211,23 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     return reply.type(FRAME_CONTENT_TYPE).send(encodeFrame({ protocolVersion: PROTOCOL_VERSION, runId: run.runId, round, model: run.config.model }, parameters));
   });
 
+  app.get('/v1/privacy', async (request) => {
+    operator(request);
+    return { datasets: await privacyReport(storage, await budgetsByDataset()) };
+  });
+
+  /** Budgets per member dataset, from the most recent run that set one. */
+  async function budgetsByDataset(): Promise<Map<string, { epsilon: number; delta: number }>> {
+    const members = await storage.listMembers();
+    const budgets = new Map<string, { epsilon: number; delta: number }>();
+    for (const run of await storage.listRuns()) {
+      const dp = run.config.differentialPrivacy;
+      if (!dp) continue;
+      for (const m of members) budgets.set(datasetIdOf(m), budgetFor(dp, m.name));
+    }
+    return budgets;
+  }
+
   app.post<{ Params: { runId: string } }>('/v1/runs/:runId/stop', async (request) => {
     operator(request);
     const run = await runOf(request.params.runId);
@@ -221,11 +242,13 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     if (active.has(run.runId)) return;
     const abort = new AbortController();
     shutdown.signal.addEventListener('abort', () => abort.abort(), { once: true });
+    const strategy = options.createStrategy(run.config);
     const done = runFederation({
       run,
       storage,
       grid: board,
-      strategy: options.createStrategy(run.config),
+      strategy,
+      ...(options.extensions ? { extensions: options.extensions(run, strategy, board) } : {}),
       signal: abort.signal,
       ...(options.serverEvaluate ? { serverEvaluate: (p: Parameters) => options.serverEvaluate!(run.config, p) } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),

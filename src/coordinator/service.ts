@@ -17,6 +17,7 @@ import type { Parameters } from '../protocol/tensors.js';
 import { openStorage } from '../storage/index.js';
 import type { RunEvent, Storage } from '../storage/storage.js';
 import { createStrategy } from '../strategies/index.js';
+import { privacyExtensions, withRunPrivacy } from './privacy-policy.js';
 import { createCoordinator, type Coordinator } from './server.js';
 
 export interface CoordinatorServiceOptions {
@@ -62,7 +63,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const coordinator = await createCoordinator({
     storage,
     operatorToken,
-    createStrategy: (config) => createStrategy(config.strategy),
+    createStrategy: (config) => withRunPrivacy(config, createStrategy(config.strategy)),
+    extensions: (run, strategy) => privacyExtensions({ config: run.config, strategy, storage }),
     initialParameters: async (config: RunConfig): Promise<Parameters> => initialParameters(config.model, config.seed),
     ...(evalSet
       ? {

@@ -60,6 +60,7 @@ export class TaskBoard implements Grid {
       state.lastSeen = this.now();
       state.name = member.name;
       state.numExamples = member.numExamples;
+      if (member.datasetName !== undefined) state.datasetName = member.datasetName;
     } else {
       this.members.set(member.memberId, { ...member, lastSeen: this.now(), queue: [], waiter: null });
     }
@@ -80,7 +81,7 @@ export class TaskBoard implements Grid {
     const out: MemberRef[] = [];
     for (const m of this.members.values()) {
       const fresh = now - m.lastSeen <= (busy.has(m.memberId) ? this.heartbeatTimeoutMs : this.onlineWindowMs);
-      if (m.waiter || fresh) out.push({ memberId: m.memberId, name: m.name, numExamples: m.numExamples });
+      if (m.waiter || fresh) out.push({ memberId: m.memberId, name: m.name, numExamples: m.numExamples, ...(m.datasetName !== undefined ? { datasetName: m.datasetName } : {}) });
     }
     return out.sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
   }

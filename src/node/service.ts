@@ -6,6 +6,7 @@ import { loadMemberData } from '../data/spec.js';
 import { initBackend } from '../model/backend.js';
 import { CoordinatorClient } from './client.js';
 import { runMember } from './member.js';
+import { withPrivacyBudget } from './privacy-guard.js';
 import { createTfjsHandler } from './tfjs-handler.js';
 
 export interface MemberServiceOptions {
@@ -17,6 +18,8 @@ export interface MemberServiceOptions {
   stateDir?: string;
   signal: AbortSignal;
   log?: (line: string) => void;
+  /** The member's own differential-privacy budget; with one, it trains only under DP and within it. */
+  privacyBudget?: { epsilon: number; delta: number };
 }
 
 export async function runMemberService(options: MemberServiceOptions): Promise<void> {
@@ -27,13 +30,24 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   const client = new CoordinatorClient(options.coordinator);
   let memberSeed = 0;
   for (const ch of options.name) memberSeed = (memberSeed * 31 + ch.charCodeAt(0)) | 0;
+  const stateDir = options.stateDir ?? '.concord/nodes';
+  let handler = createTfjsHandler(data, { memberSeed, log });
+  if (options.privacyBudget) {
+    handler = await withPrivacyBudget(handler, {
+      budget: options.privacyBudget,
+      datasetId: `${options.name}/${data.descriptor.name}`,
+      numExamples: data.descriptor.numExamples,
+      ledgerFile: join(stateDir, `${options.name}.privacy.json`),
+      log,
+    });
+  }
   await runMember({
     client,
     name: options.name,
-    dataset: { ...data.descriptor, name: data.descriptor.name },
-    handler: createTfjsHandler(data, { memberSeed, log }),
+    dataset: data.descriptor,
+    handler,
     signal: options.signal,
-    credentialsFile: join(options.stateDir ?? '.concord/nodes', `${options.name}.json`),
+    credentialsFile: join(stateDir, `${options.name}.json`),
     log,
   });
 }

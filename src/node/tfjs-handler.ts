@@ -6,6 +6,7 @@ import type { MemberData } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
 import { evaluate, trainLocal } from '../model/train.js';
 import { getParameters, setParameters } from '../model/weights.js';
+import { UNCLIPPED_METRIC, privatizeUpdate } from '../privacy/dp/member.js';
 import type { TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import type { TaskHandler } from './member.js';
@@ -25,9 +26,26 @@ export function createTfjsHandler(data: MemberData, options: { memberSeed?: numb
       // A different shuffle each round and member, reproducible from the run's seed.
       const seed = (task.config.seed * 1_000_003 + task.round * 7919 + (options.memberSeed ?? 0)) | 0;
       const started = Date.now();
-      const result = await trainLocal(model, data.train, { ...task.config, seed }, { globalParameters: global });
+      const privacy = task.config.privacy;
+      const result = await trainLocal(model, data.train, { ...task.config, seed }, {
+        globalParameters: global,
+        // Sample-level DP: DP-SGD on this member's records.
+        ...(privacy?.level === 'sample' ? { dpSgd: { clippingNorm: privacy.clippingNorm, noiseMultiplier: privacy.noiseMultiplier } } : {}),
+      });
       options.log?.(`round ${task.round}: trained ${result.numExamples} examples × ${task.config.epochs} epochs in ${((Date.now() - started) / 1000).toFixed(1)} s, loss ${result.metrics.loss.toFixed(4)}`);
-      return { parameters: getParameters(model), numExamples: result.numExamples, metrics: { ...result.metrics, trainSeconds: (Date.now() - started) / 1000 } };
+      const metrics: Record<string, number> = { ...result.metrics, trainSeconds: (Date.now() - started) / 1000 };
+      let parameters = getParameters(model);
+      if (privacy?.level === 'client' && privacy.mode === 'distributed') {
+        // Client-level DP without a trusted coordinator: clip the update and add this member's noise share here.
+        const out = privatizeUpdate(global.data, parameters.data, {
+          clippingNorm: privacy.clippingNorm,
+          noiseStddev: privacy.noiseStddev,
+          ...(privacy.indicatorNoiseStddev !== undefined ? { indicatorNoiseStddev: privacy.indicatorNoiseStddev } : {}),
+        });
+        parameters = { specs: parameters.specs, data: out.parameters };
+        if (privacy.indicatorNoiseStddev !== undefined) metrics[UNCLIPPED_METRIC] = out.unclipped;
+      }
+      return { parameters, numExamples: result.numExamples, metrics };
     },
     async evaluate(task: TaskHeader, global: Parameters) {
       const model = modelFor(task);

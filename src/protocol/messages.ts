@@ -35,6 +35,8 @@ export const TrainConfigSchema = z.object({
   privacy: z
     .object({
       level: z.enum(['client', 'sample']),
+      /** Client level: distributed = the member clips and adds its noise share; central = the coordinator does. */
+      mode: z.enum(['central', 'distributed']).default('central'),
       /** L2 bound: of the whole update (client level) or of each example's gradient (sample level). */
       clippingNorm: finite.positive(),
       /** Sample level: DP-SGD noise multiplier z. Client level: z of the round (for the member's own ledger). */

@@ -94,4 +94,23 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_by_run ON events (run_id, id);
     `,
   },
+  {
+    version: 2,
+    description: 'privacy budget charges, committed with their round',
+    sql: `
+      CREATE TABLE privacy_charges (
+        run_id TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        member_id TEXT NOT NULL,
+        dataset_id TEXT NOT NULL,
+        sampling_rate REAL NOT NULL CHECK (sampling_rate >= 0 AND sampling_rate <= 1),
+        noise_multiplier REAL NOT NULL CHECK (noise_multiplier >= 0),
+        steps INTEGER NOT NULL CHECK (steps >= 0),
+        PRIMARY KEY (run_id, round, seq),
+        FOREIGN KEY (run_id, round) REFERENCES rounds (run_id, round) ON DELETE CASCADE
+      );
+      CREATE INDEX privacy_charges_dataset ON privacy_charges (dataset_id);
+    `,
+  },
 ];

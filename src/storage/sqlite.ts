@@ -22,6 +22,7 @@ import type {
   RunRecord,
   RunStatus,
   Storage,
+  PrivacyCharge,
 } from './storage.js';
 
 export interface SqliteStorageOptions {
@@ -327,6 +328,12 @@ export class SqliteStorage implements Storage {
           round.members.forEach((m, seq) => {
             insertMember.run(round.runId, round.round, seq, m.memberId, m.phase, m.numExamples, nanToNull(m.loss), stringifyMetrics(m.metrics), m.bytesIn, m.bytesOut, m.seconds);
           });
+          const insertCharge = this.sql(
+            `INSERT INTO privacy_charges (run_id, round, seq, member_id, dataset_id, sampling_rate, noise_multiplier, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          );
+          (round.privacyCharges ?? []).forEach((c, seq) => {
+            insertCharge.run(round.runId, round.round, seq, c.memberId, c.datasetId, c.samplingRate, c.noiseMultiplier, c.steps);
+          });
         })
         .immediate();
     });
@@ -365,6 +372,26 @@ export class SqliteStorage implements Storage {
           ? this.sql(`SELECT ${columns} FROM member_metrics WHERE run_id = ? ORDER BY round, seq`).all(runId)
           : this.sql(`SELECT ${columns} FROM member_metrics WHERE run_id = ? AND round = ? ORDER BY seq`).all(runId, round);
       return (rows as MemberMetricsRow[]).map(toMemberMetrics);
+    });
+  }
+
+  async listPrivacyCharges(datasetId?: string): Promise<(PrivacyCharge & { runId: string; round: number })[]> {
+    return this.op('listing privacy charges', () => {
+      const columns = 'run_id, round, member_id, dataset_id, sampling_rate, noise_multiplier, steps';
+      const rows = (
+        datasetId === undefined
+          ? this.sql(`SELECT ${columns} FROM privacy_charges ORDER BY rowid`).all()
+          : this.sql(`SELECT ${columns} FROM privacy_charges WHERE dataset_id = ? ORDER BY rowid`).all(datasetId)
+      ) as { run_id: string; round: number; member_id: string; dataset_id: string; sampling_rate: number; noise_multiplier: number; steps: number }[];
+      return rows.map((r) => ({
+        runId: r.run_id,
+        round: r.round,
+        memberId: r.member_id,
+        datasetId: r.dataset_id,
+        samplingRate: r.sampling_rate,
+        noiseMultiplier: r.noise_multiplier,
+        steps: r.steps,
+      }));
     });
   }
 

@@ -237,6 +237,22 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
           assert.deepEqual(await s.listMemberMetrics(run.runId, 9), []);
         }));
 
+      it('stores privacy charges with their round, and refuses them with a refused round', () =>
+        withStore(async (s) => {
+          const a = await s.createRun(runConfig('a'), smallParameters(0));
+          const b = await s.createRun(runConfig('b'), smallParameters(0));
+          const charge = (datasetId: string, z: number) => ({ memberId: 'mem_1', datasetId, samplingRate: 0.5, noiseMultiplier: z, steps: 3 });
+          await s.saveRound(completedRound(a.runId, 1, { privacyCharges: [charge('h/x', 1.1), charge('h/y', 1.2)] }));
+          await s.saveRound(completedRound(b.runId, 1, { privacyCharges: [charge('h/x', 1.3)] }));
+          await rejectsWith(s.saveRound(completedRound(b.runId, 1, { privacyCharges: [charge('h/x', 9)] })), ErrorCode.CONFLICT, 'round');
+          assert.deepEqual(await s.listPrivacyCharges('h/x'), [
+            { runId: a.runId, round: 1, ...charge('h/x', 1.1) },
+            { runId: b.runId, round: 1, ...charge('h/x', 1.3) },
+          ]);
+          assert.equal((await s.listPrivacyCharges()).length, 3);
+          assert.deepEqual(await s.listPrivacyCharges('nobody'), []);
+        }));
+
       it('keeps rounds of different runs apart', () =>
         withStore(async (s) => {
           const a = await s.createRun(runConfig('a'), smallParameters(0));
@@ -421,7 +437,7 @@ export function completedRound(runId: string, round: number, overrides: Partial<
 }
 
 export function summaryOf(round: CompletedRound): RoundSummary {
-  const { parameters: _p, strategyState: _s, members: _m, ...summary } = round;
+  const { parameters: _p, strategyState: _s, members: _m, privacyCharges: _c, ...summary } = round;
   return summary;
 }
 

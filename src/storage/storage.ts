@@ -39,6 +39,19 @@ export interface MemberRoundMetrics {
   seconds: number;
 }
 
+/**
+ * One round's spend of one member dataset's privacy budget, in the accountant's terms:
+ * `steps` applications of the subsampled Gaussian mechanism with rate q and multiplier z.
+ */
+export interface PrivacyCharge {
+  memberId: string;
+  /** Stable id of the dataset the budget belongs to: `<member name>/<dataset name>`. */
+  datasetId: string;
+  samplingRate: number;
+  noiseMultiplier: number;
+  steps: number;
+}
+
 export interface CompletedRound {
   runId: string;
   round: number;
@@ -56,9 +69,11 @@ export interface CompletedRound {
   attempts: number;
   startedAt: number;
   completedAt: number;
+  /** Privacy spent in this round, committed with it so budget and rounds never disagree. */
+  privacyCharges?: PrivacyCharge[];
 }
 
-export type RoundSummary = Omit<CompletedRound, 'parameters' | 'strategyState' | 'members'>;
+export type RoundSummary = Omit<CompletedRound, 'parameters' | 'strategyState' | 'members' | 'privacyCharges'>;
 
 export interface RunEvent {
   runId: string;
@@ -96,6 +111,9 @@ export interface Storage {
   listRounds(runId: string): Promise<RoundSummary[]>;
   getCheckpoint(runId: string, round: number): Promise<{ parameters: Parameters; strategyState: Parameters | null } | undefined>;
   listMemberMetrics(runId: string, round?: number): Promise<(MemberRoundMetrics & { round: number })[]>;
+
+  /** Every stored privacy charge of a dataset (across all runs), oldest first; all datasets when omitted. */
+  listPrivacyCharges(datasetId?: string): Promise<(PrivacyCharge & { runId: string; round: number })[]>;
 
   addEvent(event: RunEvent): Promise<void>;
   listEvents(runId: string): Promise<RunEvent[]>;

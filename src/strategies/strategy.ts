@@ -10,6 +10,8 @@ export interface MemberRef {
   memberId: string;
   name: string;
   numExamples: number;
+  /** Name of the dataset the member enrolled with (its descriptor). */
+  datasetName?: string;
 }
 
 export interface RoundContext {

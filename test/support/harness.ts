@@ -10,6 +10,7 @@ import { makeParameters, type Parameters } from '../../src/protocol/tensors.js';
 import { SqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { createStrategy } from '../../src/strategies/index.js';
+import { privacyExtensions, withRunPrivacy } from '../../src/coordinator/privacy-policy.js';
 import type { ConcordError } from '../../src/protocol/errors.js';
 
 export const OPERATOR = 'op-test-token';
@@ -32,7 +33,9 @@ export async function startHarness(options: { bodyLimitBytes?: number; heartbeat
   const coordinator = await createCoordinator({
     storage,
     operatorToken: OPERATOR,
-    createStrategy: (config) => createStrategy(config.strategy),
+    // As the coordinator service composes it: privacy wraps the strategy and the round.
+    createStrategy: (config) => withRunPrivacy(config, createStrategy(config.strategy)),
+    extensions: (run, strategy) => privacyExtensions({ config: run.config, strategy, storage }),
     initialParameters: async () => makeParameters(SPECS),
     retryDelayMs: 50,
     maxPollMs: 2000,
@@ -65,6 +68,7 @@ export function addMember(
   name: string,
   numExamples: number,
   train: (global: Parameters, task: TaskHeader) => Parameters | Promise<Parameters>,
+  wrap: (handler: TaskHandler) => TaskHandler | Promise<TaskHandler> = (x) => x,
 ): TaskLog {
   const abort = new AbortController();
   h.members.push(abort);
@@ -77,11 +81,11 @@ export function addMember(
       return { numExamples, metrics: { loss: global.data.reduce((s, v) => s + v, 0), accuracy: 0.5 } };
     },
   };
-  void runMember({
+  void Promise.resolve(wrap(handler)).then((wrapped) => runMember({
     client: new CoordinatorClient(h.url),
     name,
     dataset: { name: 'synthetic', numExamples, numHoldout: numExamples, inputShape: [2], classes: 2 },
-    handler,
+    handler: wrapped,
     signal: abort.signal,
     pollMs: 1000,
     heartbeatMs: 200,
@@ -89,7 +93,7 @@ export function addMember(
       if (outcome.accepted) log.accepted++;
       else if (outcome.error) log.rejected.push(outcome.error);
     },
-  }).catch(() => undefined);
+  })).catch(() => undefined);
   return log;
 }
 
