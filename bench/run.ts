@@ -6,6 +6,7 @@ import { benchAggregation } from './aggregation.js';
 import { benchCodec } from './codec.js';
 import { benchCoordinator } from './coordinator.js';
 import { benchRobust } from './robust.js';
+import { benchSecAgg } from './secagg.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -15,6 +16,7 @@ const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'aggregation', run: () => benchAggregation({ quick }) },
   { name: 'codec', run: () => benchCodec({ quick }) },
   { name: 'robust', run: () => benchRobust({ quick }) },
+  { name: 'secagg', run: () => benchSecAgg({ quick }) },
   { name: 'coordinator', run: () => benchCoordinator(quick ? { sizes: [10, 100], rounds: 2 } : {}) },
 ];
 
