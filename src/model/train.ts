@@ -15,6 +15,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import { type Parameters, assertSameSpecs, sizeOf } from '../protocol/tensors.js';
 import { LOGITS_LAYER } from './build.js';
+import { type DpSgdOptions, trainDpSgd } from './dp-train.js';
 import { weightSpecs } from './weights.js';
 
 export interface TrainOptions {
@@ -22,12 +23,17 @@ export interface TrainOptions {
   globalParameters?: Parameters;
   /** Called after each epoch (0-based) with its mean cross-entropy and training accuracy. */
   onEpoch?: (epoch: number, loss: number, accuracy: number) => void;
+  /** Sample-level DP: train with DP-SGD (dp-train.ts) instead; the result then carries dpSteps and dpSamplingRate. */
+  dpSgd?: DpSgdOptions;
 }
 
 export interface TrainResult {
   numExamples: number;
   /** Mean cross-entropy (without the proximal term) and accuracy over the last epoch. */
   metrics: { loss: number; accuracy: number };
+  /** With options.dpSgd: the noisy steps taken and the Poisson sampling rate q, the privacy accountant's inputs. */
+  dpSteps?: number;
+  dpSamplingRate?: number;
 }
 
 export interface EvaluateResult {
@@ -85,6 +91,7 @@ function accumulate(total: tf.Scalar, delta: tf.Tensor): tf.Scalar {
 }
 
 export async function trainLocal(model: tf.LayersModel, data: Dataset, config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  if (options.dpSgd) return trainDpSgd(model, data, config, options.dpSgd, options);
   const { features, classes } = checkCompatible(model, data);
   const n = data.y.length;
   if (n === 0) return { numExamples: 0, metrics: { loss: 0, accuracy: 0 } };

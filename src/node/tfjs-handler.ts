@@ -33,7 +33,9 @@ export function createTfjsHandler(data: MemberData, options: { memberSeed?: numb
         ...(privacy?.level === 'sample' ? { dpSgd: { clippingNorm: privacy.clippingNorm, noiseMultiplier: privacy.noiseMultiplier } } : {}),
       });
       options.log?.(`round ${task.round}: trained ${result.numExamples} examples × ${task.config.epochs} epochs in ${((Date.now() - started) / 1000).toFixed(1)} s, loss ${result.metrics.loss.toFixed(4)}`);
-      const metrics: Record<string, number> = { ...result.metrics, trainSeconds: (Date.now() - started) / 1000 };
+      // Under differential privacy the training loss and accuracy are raw functions of the
+      // member's records, outside the guarantee: they stay here.
+      const metrics: Record<string, number> = privacy ? { trainSeconds: (Date.now() - started) / 1000 } : { ...result.metrics, trainSeconds: (Date.now() - started) / 1000 };
       let parameters = getParameters(model);
       if (privacy?.level === 'client' && privacy.mode === 'distributed') {
         // Client-level DP without a trusted coordinator: clip the update and add this member's noise share here.
