@@ -16,6 +16,7 @@ import type { DifferentialPrivacyConfig, RunConfig, TrainConfig } from '../proto
 import { epsilonOf, sampleLevelCharge } from '../privacy/dp/charges.js';
 import { DifferentiallyPrivateStrategy, withDifferentialPrivacy } from '../privacy/dp/dp-fedavg.js';
 import type { Instruction, MemberRef, Strategy } from '../strategies/strategy.js';
+import { withUpdateValidation } from '../strategies/validation.js';
 import type { PrivacyCharge, Storage } from '../storage/storage.js';
 import type { RoundExtensions } from './round-loop.js';
 
@@ -26,13 +27,19 @@ export function clientMode(config: RunConfig): 'central' | 'distributed' {
   return config.differentialPrivacy?.mode ?? (config.secureAggregation ? 'distributed' : 'central');
 }
 
-/** Wraps a run's strategy for client-level DP and refuses combinations that cannot work. */
+/** Wraps a run's strategy (update validation, client-level DP) and refuses combinations that cannot work. */
 export function withRunPrivacy(config: RunConfig, strategy: Strategy): Strategy {
   if (config.secureAggregation && NEEDS_INDIVIDUAL_UPDATES.has(config.strategy.name)) {
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `strategy ${config.strategy.name} needs individual updates; it cannot run with secure aggregation, where the coordinator only sees their sum`, {
       details: { field: 'strategy.name', received: config.strategy.name },
     });
   }
+  if (config.secureAggregation && config.updateValidation) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'update validation inspects each update, which secure aggregation hides from the coordinator', {
+      details: { field: 'updateValidation' },
+    });
+  }
+  if (config.updateValidation) strategy = withUpdateValidation(strategy, config.updateValidation);
   const dp = config.differentialPrivacy;
   if (!dp || dp.level !== 'client') return strategy;
   const mode = clientMode(config);

@@ -170,8 +170,9 @@ export async function runFederation(options: FederationOptions): Promise<void> {
         metrics: r.header.metrics,
       }));
       aggregate = strategy.aggregateTrain(round, current, results, train.failures);
-      participants = results.map((r) => r.memberId);
-      trainFailures = train.failures;
+      const rejected = strategy.lastRejections?.() ?? [];
+      participants = results.map((r) => r.memberId).filter((id) => !rejected.some((f) => f.memberId === id));
+      trainFailures = [...train.failures, ...rejected.map((f) => ({ ...f, reason: `update rejected: ${f.reason}` }))];
       trainMembers = train.replies.map((r) => memberMetrics(r, 'train'));
     }
     const next = aggregate?.parameters ?? current;

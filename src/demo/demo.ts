@@ -38,6 +38,17 @@ export interface DemoOptions {
   baseline: boolean;
   /** State and logs go here; wiped at start. */
   dir: string;
+  /** Secure aggregation (SecAgg+) in the private run. */
+  secure: boolean;
+  /** Sample-level differential privacy (DP-SGD in every member) in the private run. */
+  dp: boolean;
+  noiseMultiplier: number;
+  clippingNorm: number;
+  /** ε budget of every member dataset (δ = 1e-5). */
+  epsilonBudget: number;
+  /** DP-SGD trains with fewer local epochs (each costs ε) and a larger step (clipped, noisy gradients). */
+  dpEpochs: number;
+  dpLearningRate: number;
   log: (line: string) => void;
 }
 
@@ -55,7 +66,16 @@ export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
   testSize: 1000,
   baseline: true,
   dir: '.concord/demo',
+  secure: false,
+  dp: false,
+  noiseMultiplier: 1.3,
+  clippingNorm: 1,
+  epsilonBudget: 8,
+  dpEpochs: 1,
+  dpLearningRate: 0.25,
 };
+
+export const DEMO_DELTA = 1e-5;
 
 export interface DemoSummary {
   rounds: number;
@@ -64,6 +84,17 @@ export interface DemoSummary {
   centralizedAccuracy: number | null;
   seconds: number;
   bytesPerMemberPerRound: number;
+  /** With --secure or --dp: what privacy cost, measured against the same run without it. */
+  privacy?: {
+    secureAggregation: boolean;
+    differentialPrivacy: 'sample' | null;
+    noiseMultiplier: number | null;
+    /** The largest ε any member dataset spent, at δ. */
+    epsilon: number | null;
+    delta: number | null;
+    accuracyWithoutPrivacy: number;
+    accuracyCost: number;
+  };
 }
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/concord.mjs');
@@ -105,7 +136,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
     const { members } = await operatorRequest<{ members: MemberRecord[] }>(url, token, 'GET', '/v1/members');
     for (const m of members) log(`  ${m.name}: ${m.dataset.numExamples} training digits, ${m.dataset.numHoldout} holdout (${m.dataset.name})`);
 
-    const config: RunConfigInput = {
+    const plain: RunConfigInput = {
       name: 'mnist-demo',
       model: { family: 'mlp', inputShape: [784], hidden: options.hidden, classes: 10 },
       strategy: { name: options.strategy as 'fedavg', options: {} },
@@ -117,18 +148,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
       roundDeadlineSeconds: 120,
       seed: options.seed,
     };
-    const started = Date.now();
-    const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
-    log(`run ${runId}: ${options.strategy} over ${options.members} members, ${options.rounds} rounds × ${options.epochs} local epochs`);
-    const final: RunRecord = await watchRun(url, token, runId, (r: RoundSummary, total: number) => log(formatRound(r, total)));
-    const seconds = (Date.now() - started) / 1000;
-    if (final.status !== 'completed') throw new ConcordError(ErrorCode.INTERNAL, `run ${runId} ended ${final.status}: ${final.error ?? 'no reason given'}`);
-
-    const { rounds } = await operatorRequest<{ rounds: RoundSummary[] }>(url, token, 'GET', `/v1/runs/${runId}`);
-    const last = rounds[rounds.length - 1]!;
-    const accuracy = last.serverEval?.metrics.accuracy ?? NaN;
-    const { members: perMember } = await operatorRequest<{ members: (MemberRoundMetrics & { round: number })[] }>(url, token, 'GET', `/v1/runs/${runId}/metrics`);
-    const bytesPerMemberPerRound = meanBytesPerMemberRound(perMember);
+    const privateRun = options.secure || options.dp;
+    const config: RunConfigInput = privateRun
+      ? {
+          ...plain,
+          name: 'mnist-demo-private',
+          secureAggregation: options.secure,
+          ...(options.dp ? { train: { ...plain.train!, epochs: options.dpEpochs, learningRate: options.dpLearningRate } } : {}),
+          ...(options.dp ? { differentialPrivacy: { level: 'sample', noiseMultiplier: options.noiseMultiplier, clippingNorm: options.clippingNorm, budget: { epsilon: options.epsilonBudget, delta: DEMO_DELTA } } } : {}),
+        }
+      : plain;
+    const main = await federate(url, token, config, options);
+    let privacy: DemoSummary['privacy'];
+    if (privateRun) {
+      const { datasets } = await operatorRequest<{ datasets: { datasetId: string; epsilon: number }[] }>(url, token, 'GET', '/v1/privacy');
+      log(`the same run without privacy, for comparison:`);
+      const reference = await federate(url, token, plain, options);
+      privacy = {
+        secureAggregation: options.secure,
+        differentialPrivacy: options.dp ? 'sample' : null,
+        noiseMultiplier: options.dp ? options.noiseMultiplier : null,
+        epsilon: options.dp ? Math.max(...datasets.map((d) => d.epsilon)) : null,
+        delta: options.dp ? DEMO_DELTA : null,
+        accuracyWithoutPrivacy: reference.accuracy,
+        accuracyCost: reference.accuracy - main.accuracy,
+      };
+      if (options.dp) for (const d of datasets) log(`  ε spent by ${d.datasetId}: ${d.epsilon.toFixed(3)} of ${options.epsilonBudget} (δ=${DEMO_DELTA})`);
+    }
     stopAll();
 
     let centralizedAccuracy: number | null = null;
@@ -136,11 +182,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
       log(`centralized baseline: the same model on the pooled data of all members, ${options.rounds * options.epochs} epochs`);
       centralizedAccuracy = await centralizedBaseline(options, data('pool'), log);
     }
-    return { rounds: last.round, members: options.members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, runId, db };
+    const { rounds, accuracy, seconds, bytesPerMemberPerRound, runId } = main;
+    return { rounds, members: options.members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, ...(privacy ? { privacy } : {}), runId, db };
   } finally {
     stopAll();
     process.removeListener('exit', stopAll);
   }
+}
+
+/** Runs one configuration to the end, printing a line per round. */
+async function federate(url: string, token: string, config: RunConfigInput, options: DemoOptions): Promise<{ runId: string; rounds: number; accuracy: number; seconds: number; bytesPerMemberPerRound: number }> {
+  const started = Date.now();
+  const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
+  const privacy = [config.secureAggregation ? 'secure aggregation' : '', config.differentialPrivacy ? `DP-SGD z=${config.differentialPrivacy.noiseMultiplier}` : ''].filter(Boolean).join(', ');
+  options.log(`run ${runId}: ${options.strategy} over ${options.members} members, ${config.rounds} rounds × ${config.train?.epochs} local epochs (lr ${config.train?.learningRate})${privacy ? `, with ${privacy}` : ''}`);
+  const final: RunRecord = await watchRun(url, token, runId, (r: RoundSummary, total: number) => options.log(formatRound(r, total)));
+  const seconds = (Date.now() - started) / 1000;
+  if (final.status !== 'completed') throw new ConcordError(ErrorCode.INTERNAL, `run ${runId} ended ${final.status}: ${final.error ?? 'no reason given'}`);
+  const { rounds } = await operatorRequest<{ rounds: RoundSummary[] }>(url, token, 'GET', `/v1/runs/${runId}`);
+  const last = rounds[rounds.length - 1]!;
+  const { members: perMember } = await operatorRequest<{ members: (MemberRoundMetrics & { round: number })[] }>(url, token, 'GET', `/v1/runs/${runId}/metrics`);
+  return { runId, rounds: last.round, accuracy: last.serverEval?.metrics.accuracy ?? NaN, seconds, bytesPerMemberPerRound: meanBytesPerMemberRound(perMember) };
 }
 
 function meanBytesPerMemberRound(rows: (MemberRoundMetrics & { round: number })[]): number {

@@ -102,6 +102,11 @@ export const RunConfigSchema = z.object({
   /** How many times a round is tried before the run fails. */
   maxRoundAttempts: z.number().int().min(1).max(1000).default(5),
   seed: z.number().int().default(0),
+  /**
+   * Screens each update before aggregation (shape, finiteness, delta norm against the
+   * round's median) and keeps a reputation per member; off when absent.
+   */
+  updateValidation: z.object({ maxNormRatio: finite.min(1).default(10), reputationDecay: finite.min(0).lt(1).default(0.8) }).optional(),
   /** SecAgg+: the coordinator only ever sees the sum of members' masked updates. */
   secureAggregation: z.boolean().default(false),
   /** Secure-aggregation parameters (neighbours k, threshold, quantization); validated by privacy/secagg. */

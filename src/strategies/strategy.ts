@@ -64,6 +64,8 @@ export interface Strategy {
   aggregateTrain(serverRound: number, current: Parameters, results: TrainResult[], failures: Failure[]): TrainAggregate | null;
   configureEvaluate(ctx: RoundContext): Instruction[];
   aggregateEvaluate(serverRound: number, results: EvaluateResult[], failures: Failure[]): EvaluateAggregate | null;
+  /** Results the last aggregateTrain refused to use (e.g. update validation), as failures. */
+  lastRejections?(): Failure[];
   /** Server-side optimizer state (momentum, moments); checkpointed each round so a restart resumes exactly. */
   saveState(): Parameters | null;
   loadState(state: Parameters | null): void;
