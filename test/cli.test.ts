@@ -22,7 +22,7 @@ after(async () => {
 
 describe('concord CLI', () => {
   it('has --help on every command', async () => {
-    const commands = [[], ['demo'], ['coordinator'], ['node'], ['run'], ['run', 'start'], ['run', 'list'], ['run', 'show'], ['status'], ['export'], ['fuse']];
+    const commands = [[], ['demo'], ['coordinator'], ['node'], ['run'], ['run', 'start'], ['run', 'list'], ['run', 'show'], ['status'], ['export'], ['fuse'], ['privacy'], ['privacy', 'epsilon'], ['privacy', 'noise'], ['plan']];
     for (const c of commands) {
       const { code, stdout } = await concordRun([...c, '--help']);
       assert.equal(code, 0, `concord ${c.join(' ')} --help`);
@@ -74,6 +74,19 @@ describe('concord CLI', () => {
     assert.equal(code, 1);
     assert.match(stderr, /CONCORD_ERR_SHAPE_MISMATCH/);
     assert.match(stderr, /dense_1\/kernel/);
+  });
+
+  it('plans resources with HiGHS: the seed example R_A = 100, R_B = 200, C = 200', async () => {
+    const { code, stdout, stderr } = await concordRun(['plan', '--resources', 'examples/resources.json', '--objective', 'max-compute', '--json']);
+    assert.equal(code, 0, stderr);
+    const plan = JSON.parse(stdout) as { status: string; objective: number; allocation: { name: string; units: number }[]; binding: string[] };
+    assert.equal(plan.status, 'optimal');
+    assert.equal(plan.objective, 200);
+    assert.deepEqual(plan.allocation.map((a) => [a.name, a.units]), [['A', 100], ['B', 200]]);
+    assert.deepEqual(plan.binding, ['capacity of A', 'capacity of B']);
+    const infeasible = await concordRun(['plan', '--resources', 'examples/resources.json', '--objective', 'min-cost', '--demand', '500']);
+    assert.equal(infeasible.code, 2);
+    assert.match(infeasible.stdout, /demand 500 exceeds the total effective capacity 200 of all members/);
   });
 
   it('explains bad arguments', async () => {

@@ -5,6 +5,7 @@ import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerNodeCommand } from './node-command.js';
+import { registerPlanCommand } from './plan-command.js';
 import { registerPrivacyCommand } from './privacy-command.js';
 import { registerRunCommands } from './run-commands.js';
 
@@ -19,5 +20,6 @@ registerNodeCommand(program);
 registerRunCommands(program);
 registerModelCommands(program);
 registerPrivacyCommand(program);
+registerPlanCommand(program);
 
 await program.parseAsync(process.argv);
