@@ -19,8 +19,9 @@ import type { Instruction, MemberRef, Strategy } from '../strategies/strategy.js
 import { withUpdateValidation } from '../strategies/validation.js';
 import type { PrivacyCharge, Storage } from '../storage/storage.js';
 import type { RoundExtensions } from './round-loop.js';
+import { checkSecureStrategy, parseSecureAggregationOptions } from './secure-round.js';
 
-const NEEDS_INDIVIDUAL_UPDATES = new Set(['fedmedian', 'fedtrimmedavg', 'krum', 'multikrum']);
+const NEEDS_INDIVIDUAL_UPDATES = new Set(['fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']);
 
 /** The mode client-level DP runs in unless the configuration says otherwise. */
 export function clientMode(config: RunConfig): 'central' | 'distributed' {
@@ -54,6 +55,16 @@ export function withRunPrivacy(config: RunConfig, strategy: Strategy): Strategy 
     mode,
     ...(dp.adaptiveClipping ? { adaptiveClipping: dp.adaptiveClipping } : {}),
   });
+}
+
+/** The run's strategy, wrapped and checked; secure runs also get their options checked up front. */
+export function runStrategy(config: RunConfig, base: Strategy): Strategy {
+  const strategy = withRunPrivacy(config, base);
+  if (config.secureAggregation) {
+    parseSecureAggregationOptions(config.secureAggregationOptions);
+    checkSecureStrategy(strategy);
+  }
+  return strategy;
 }
 
 /** A member dataset's budget key: `<member name>/<dataset name>`. */
@@ -104,7 +115,8 @@ export function privacyExtensions(options: PrivacyExtensionOptions): RoundExtens
           clippingNorm: member?.clippingNorm ?? dpStrategy!.currentClippingNorm,
           noiseMultiplier: dp.noiseMultiplier,
           noiseStddev: member?.noiseStddev ?? 0,
-          ...(member && member.indicatorNoiseStddev > 0 ? { indicatorNoiseStddev: member.indicatorNoiseStddev } : {}),
+          // Always present with adaptive clipping (even 0): members then report their indicator.
+          ...(member && dp.adaptiveClipping ? { indicatorNoiseStddev: member.indicatorNoiseStddev } : {}),
           samplingRate: charge.samplingRate,
         },
       };

@@ -31,7 +31,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConcordError, ErrorCode, isConcordError } from '../protocol/errors.js';
 import { assertSameSpecs, makeParameters } from '../protocol/tensors.js';
-import { MASKED_VECTOR_TENSOR, maskedVectorSpec } from '../node/secagg-handler.js';
+import { MASKED_VECTOR_TENSOR, maskedVectorSpec } from '../privacy/secagg/wire.js';
 import { DifferentiallyPrivateStrategy } from '../privacy/dp/dp-fedavg.js';
 import { defaultNeighbourCount, defaultThreshold } from '../privacy/secagg/graph.js';
 import { type SecAggConfig, type SecAggRequest, type SecAggStage, encodeRingVector, makeSecAggConfig } from '../privacy/secagg/protocol.js';
@@ -68,7 +68,16 @@ const STAGE_END: Record<SecAggStage, number> = { setup: 0.1, shareKeys: 0.2, col
 /** Parses RunConfig.secureAggregationOptions; an unknown or bad option is INVALID_ARGUMENT naming it. */
 export function parseSecureAggregationOptions(options: unknown): SecureAggregationOptions {
   const result = SecureAggregationOptionsSchema.safeParse(options ?? {});
-  if (result.success) return result.data;
+  if (result.success) {
+    const { neighbours: k, threshold: t } = result.data;
+    // A secret has k + 1 holders (the member and its neighbours); more members cannot help here.
+    if (k !== undefined && t !== undefined && t > k + 1) {
+      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `secureAggregationOptions.threshold is ${t}; with ${k} neighbours a secret has only ${k + 1} holders`, {
+        details: { field: 'secureAggregationOptions.threshold', expected: `<= ${k + 1}`, received: t },
+      });
+    }
+    return result.data;
+  }
   const issue = result.error.issues[0]!;
   const known = Object.keys(SecureAggregationOptionsSchema.shape);
   if (issue.code === 'unrecognized_keys') {
@@ -91,7 +100,12 @@ export function parseSecureAggregationOptions(options: unknown): SecureAggregati
 export function checkSecureStrategy(strategy: Strategy): DifferentiallyPrivateStrategy | null {
   let dp: DifferentiallyPrivateStrategy | null = null;
   for (let s: Strategy | undefined = strategy, depth = 0; s !== undefined; s = (s as { inner?: Strategy }).inner, depth++) {
-    // Wrappers (validation, DP) expose `inner`; the aggregator at the bottom decides.
+    // Wrappers (validation, DP) expose `inner`; each layer must be able to work on a sum.
+    if (s.name.endsWith('+validation')) {
+      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'update validation inspects each update, which secure aggregation hides from the coordinator', {
+        details: { field: 'updateValidation', expected: 'absent with secure aggregation', received: s.name },
+      });
+    }
     if (NEEDS_INDIVIDUAL_UPDATES.has(s.name)) {
       throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `strategy ${s.name} needs individual updates; it cannot run with secure aggregation`, {
         details: { field: 'strategy.name', expected: 'a strategy that aggregates a weighted sum (fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad)', received: s.name },
@@ -246,12 +260,10 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
     } else {
       const next = new Float32Array(P);
       for (let i = 0; i < P; i++) next[i] = current.data[i]! + result.average[i]!;
-      aggregate = strategy.aggregateTrain(
-        round,
-        current,
-        [{ memberId: 'secure-aggregate', parameters: makeParameters(current.specs, next), numExamples: Math.max(1, Math.round(result.totalWeight)), metrics: { members: contributors.length } }],
-        failed,
-      );
+      const sum = { memberId: 'secure-aggregate', parameters: makeParameters(current.specs, next), numExamples: Math.max(1, Math.round(result.totalWeight)), metrics: {} };
+      aggregate = strategy.aggregateTrain(round, current, [sum], failed);
+      // The strategy saw one synthetic result; the round's metrics count the real contributors.
+      if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, members: contributors.length } };
     }
     log(`round ${round}: secure aggregate of ${contributors.length} members (total weight ${result.totalWeight.toFixed(1)}), ${failed.length} dropped`);
     return {
@@ -279,6 +291,7 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
     let neighbours = Math.min(n - 1, opts.neighbours ?? defaultNeighbourCount(n));
     if (neighbours % 2 === 1 && n % 2 === 1) neighbours = Math.min(n - 1, neighbours + 1);
     const threshold = opts.threshold ?? defaultThreshold(neighbours);
+    // Options were checked against each other; here only too few members can leave too few holders.
     if (threshold > neighbours + 1) {
       throw new ConcordError(
         ErrorCode.NOT_ENOUGH_MEMBERS,
