@@ -4,7 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { ErrorCode } from '../src/protocol/errors.js';
+import { signRequest } from '../src/governance/signed-request.js';
+import { CoordinatorClient } from '../src/node/client.js';
+import { ConcordError, ErrorCode } from '../src/protocol/errors.js';
 import { FRAME_CONTENT_TYPE, encodeFrame } from '../src/protocol/frame.js';
 import { PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { makeParameters } from '../src/protocol/tensors.js';
@@ -117,10 +119,12 @@ describe('bad input is rejected with a specific error; the round goes on', () =>
     h = await startHarness({ bodyLimitBytes: 64 * 1024 });
     const post = (path: string, body: string | Uint8Array, headers: Record<string, string>) => fetch(h!.url + path, { method: 'POST', body: body as BodyInit, headers });
 
-    // Unknown member token.
+    // A member request without signature headers (a bearer token no longer counts).
     let res = await fetch(`${h.url}/v1/tasks/next`, { headers: { authorization: 'Bearer mem_nobody' } });
     assert.equal(res.status, 401);
-    assert.equal(((await res.json()) as ErrorBody).error.code, ErrorCode.UNAUTHENTICATED);
+    const refused = ((await res.json()) as ErrorBody).error;
+    assert.equal(refused.code, ErrorCode.UNAUTHENTICATED);
+    assert.equal(refused.details.reason, 'unsigned');
     // No credentials at all.
     res = await fetch(`${h.url}/v1/runs`);
     assert.equal(res.status, 401);
@@ -151,23 +155,28 @@ describe('bad input is rejected with a specific error; the round goes on', () =>
     assert.equal(((await res.json()) as ErrorBody).error.code, ErrorCode.INVALID_MESSAGE);
 
     // Oversized body: refused before it is read into memory.
-    const enrolled = await post('/v1/members/enroll', JSON.stringify({ protocolVersion: 1, name: 'big', dataset: { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 } }), { 'content-type': 'application/json' });
-    const { token } = (await enrolled.json()) as { token: string };
+    const dataset = { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 };
+    const client = new CoordinatorClient(h.url);
+    const { memberId } = await client.enroll('big', dataset);
     const huge = encodeFrame({ protocolVersion: 1 }, makeParameters([{ name: 'w', shape: [32 * 1024] }]));
-    res = await post('/v1/tasks/anything/result', huge, { 'content-type': FRAME_CONTENT_TYPE, authorization: `Bearer ${token}` });
+    const signed = signRequest(client.identity, { method: 'POST', path: '/v1/tasks/anything/result', body: huge, memberId });
+    res = await post('/v1/tasks/anything/result', huge, { 'content-type': FRAME_CONTENT_TYPE, ...signed });
     assert.equal(res.status, 413);
     body = (await res.json()) as ErrorBody;
     assert.equal(body.error.code, ErrorCode.PAYLOAD_TOO_LARGE);
     assert.match(body.error.message, /65536 bytes/);
 
     // A result for a task that was never issued.
-    res = await post('/v1/tasks/never-issued/result', encodeFrame({ protocolVersion: 1 }), { 'content-type': FRAME_CONTENT_TYPE, authorization: `Bearer ${token}` });
-    assert.equal(res.status, 409);
-    assert.equal(((await res.json()) as ErrorBody).error.code, ErrorCode.STALE_ROUND);
+    await assert.rejects(client.submitResult({ taskId: 'never-issued', runId: 'run_x', round: 1, kind: 'evaluate', numExamples: 0, metrics: { loss: 0 } }), (e: unknown) => {
+      assert.ok(e instanceof ConcordError);
+      assert.equal(e.code, ErrorCode.STALE_ROUND);
+      assert.equal(e.details.status, 409);
+      return true;
+    });
 
-    // Taking over an enrolled name without its token is refused.
-    res = await post('/v1/members/enroll', JSON.stringify({ protocolVersion: 1, name: 'big', dataset: { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 } }), { 'content-type': 'application/json' });
-    assert.equal(res.status, 409);
+    // Taking over an enrolled name with another key is refused; the same key re-enrolls.
+    await assert.rejects(new CoordinatorClient(h.url).enroll('big', dataset), (e: unknown) => e instanceof ConcordError && e.code === ErrorCode.CONFLICT && e.details.field === 'name');
+    assert.deepEqual(await new CoordinatorClient(h.url, { identity: client.identity }).enroll('big', dataset), { memberId });
 
     // Run configs are validated field by field.
     res = await post('/v1/runs', JSON.stringify({ model: { family: 'mlp', inputShape: [2], classes: 2 }, rounds: 0 }), { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR}` });

@@ -2,6 +2,7 @@
 
 import { InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { coordinatorFetch, readCa, unreachableError, type Fetch } from '../node/coordinator-fetch.js';
 import { ConcordError, ErrorCode, toConcordError } from '../protocol/errors.js';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION } from '../protocol/messages.js';
 
@@ -24,9 +25,27 @@ export function operatorToken(flag?: string, tokenFile = '.concord/operator-toke
   }
 }
 
+let pinnedCa: string | undefined;
+let pinnedFetch: Fetch | undefined;
+
+/** Pins the coordinator's CA certificate (--ca) for this process's requests; $CONCORD_CA otherwise. */
+export function useCa(file: string | undefined): void {
+  pinnedCa = file;
+  pinnedFetch = undefined;
+}
+
+/** fetch for the coordinator, trusting only the pinned CA when one is given. */
+export function caFetch(): Fetch {
+  const file = pinnedCa ?? process.env.CONCORD_CA;
+  if (!file) return globalThis.fetch;
+  pinnedFetch ??= coordinatorFetch(readCa(file, pinnedCa ? '--ca' : 'CONCORD_CA'));
+  return pinnedFetch;
+}
+
 /** Calls the coordinator's operator API and returns parsed JSON (or bytes for frames). */
 export async function operatorRequest<T>(url: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
+  const fetch = caFetch();
   try {
     response = await fetch(url.replace(/\/+$/, '') + path, {
       method,
@@ -38,7 +57,7 @@ export async function operatorRequest<T>(url: string, token: string, method: str
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch (cause) {
-    throw new ConcordError(ErrorCode.UNAVAILABLE, `coordinator at ${url} is unreachable`, { details: { field: '--coordinator' }, cause });
+    throw unreachableError(url, cause, '--coordinator');
   }
   if (!response.ok) {
     const parsed = (await response.json().catch(() => ({}))) as { error?: { code?: ErrorCode; message?: string; details?: Record<string, unknown> } };

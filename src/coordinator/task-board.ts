@@ -66,10 +66,12 @@ export class TaskBoard implements Grid {
     }
   }
 
-  forget(memberId: string): void {
+  /** Removes a member; its queued and delivered tasks fail at once with `reason`. */
+  forget(memberId: string, reason = 'member was removed'): void {
+    for (const t of [...this.tasks.values()]) if (t.task.memberId === memberId) this.fail(t, reason);
     const state = this.members.get(memberId);
     if (!state) return;
-    for (const t of state.queue) this.fail(t, 'member was removed');
+    state.queue.length = 0;
     state.waiter?.(null);
     this.members.delete(memberId);
   }

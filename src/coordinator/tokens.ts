@@ -1,16 +1,9 @@
-// Bearer tokens for members and the operator. Only SHA-256 hashes are stored, so a
-// copy of the database does not let anyone act as a member.
+// Bearer tokens of people and programs: reading the Authorization header, and comparing
+// with the operator's bootstrap token in constant time. Members do not use tokens; they
+// sign their requests (auth.ts). API tokens are made and checked by governance/roles.ts.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-
-export function newToken(prefix: string): string {
-  return `${prefix}_${randomBytes(32).toString('base64url')}`;
-}
-
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
 
 export function sameToken(a: string, b: string): boolean {
   const ha = createHash('sha256').update(a).digest();

@@ -76,12 +76,28 @@ function rawKey(value: unknown, field: string): Buffer {
   });
 }
 
+// Importing a key costs about ten times a signature, and the same few keys sign or verify
+// every request, so imported keys are kept (a bounded map; the oldest goes first).
+const KEY_CACHE_SIZE = 4096;
+const privateKeys = new Map<string, KeyObject>();
+const publicKeys = new Map<string, KeyObject>();
+
+function cached(cache: Map<string, KeyObject>, key: string, load: () => KeyObject): KeyObject {
+  let value = cache.get(key);
+  if (!value) {
+    value = load();
+    if (cache.size >= KEY_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, value);
+  }
+  return value;
+}
+
 function privateKeyObject(privateKey: string): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, rawKey(privateKey, 'privateKey')]), format: 'der', type: 'pkcs8' });
+  return cached(privateKeys, privateKey, () => createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, rawKey(privateKey, 'privateKey')]), format: 'der', type: 'pkcs8' }));
 }
 
 function publicKeyObject(publicKey: string): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, rawKey(publicKey, 'publicKey')]), format: 'der', type: 'spki' });
+  return cached(publicKeys, publicKey, () => createPublicKey({ key: Buffer.concat([SPKI_PREFIX, rawKey(publicKey, 'publicKey')]), format: 'der', type: 'spki' }));
 }
 
 function toBytes(data: Uint8Array | string): Uint8Array {

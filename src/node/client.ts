@@ -1,7 +1,11 @@
 // The member's side of the wire protocol (docs/protocol.md): enroll, long-poll for tasks,
-// send heartbeats and results. Errors from the coordinator come back as ConcordErrors
-// with the coordinator's code; a coordinator that cannot be reached is UNAVAILABLE.
+// send heartbeats and results. Every request is signed with the member's Ed25519 key
+// (governance/signed-request.ts); over HTTPS the coordinator's certificate can be pinned.
+// Errors from the coordinator come back as ConcordErrors with the coordinator's code; a
+// coordinator that cannot be reached (or whose certificate is not trusted) is UNAVAILABLE.
 
+import { generateIdentity, type Identity } from '../governance/identity.js';
+import { signRequest } from '../governance/signed-request.js';
 import { ConcordError, ErrorCode, type ErrorCode as Code } from '../protocol/errors.js';
 import { FRAME_CONTENT_TYPE, decodeFrame, encodeFrame } from '../protocol/frame.js';
 import {
@@ -15,10 +19,22 @@ import {
   type TaskHeader,
 } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
+import { coordinatorFetch, unreachableError, type Fetch } from './coordinator-fetch.js';
 
+/** What the coordinator calls this member; its key is the client's identity. */
 export interface Credentials {
   memberId: string;
-  token: string;
+}
+
+export interface CoordinatorClientOptions {
+  /** The member's signing identity. Default: a fresh in-memory one (tests, benchmarks). */
+  identity?: Identity;
+  /** Known from an earlier enrollment; null to enroll first. */
+  credentials?: Credentials | null;
+  /** The operator's single-use invitation code, sent with the first enrollment. */
+  invitation?: string;
+  /** PEM of the coordinator's CA or self-signed certificate; HTTPS then trusts only it. */
+  ca?: string | Buffer;
 }
 
 export interface ReceivedTask {
@@ -32,27 +48,34 @@ const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
 export class CoordinatorClient {
   readonly url: string;
+  readonly identity: Identity;
   credentials: Credentials | null;
+  invitation: string | undefined;
+  private readonly fetch: Fetch;
 
-  constructor(url: string, credentials: Credentials | null = null) {
+  constructor(url: string, options: CoordinatorClientOptions = {}) {
     this.url = url.replace(/\/+$/, '');
-    this.credentials = credentials;
+    this.identity = options.identity ?? generateIdentity();
+    this.credentials = options.credentials ?? null;
+    this.invitation = options.invitation;
+    this.fetch = coordinatorFetch(options.ca);
   }
 
+  /**
+   * Enrolls `name` with this client's public key, signed under the name. A name already
+   * enrolled with this key is re-enrolled (descriptor updated, id kept).
+   */
   async enroll(name: string, dataset: DatasetDescriptor): Promise<Credentials> {
-    const response = await this.request('POST', '/v1/members/enroll', {
-      body: JSON.stringify({ protocolVersion: PROTOCOL_VERSION, name, dataset }),
-      contentType: 'application/json',
-      auth: this.credentials !== null,
-    });
+    const body = { protocolVersion: PROTOCOL_VERSION, name, dataset, publicKey: this.identity.publicKey, ...(this.invitation ? { invitation: this.invitation } : {}) };
+    const response = await this.request('POST', '/v1/members/enroll', { body: JSON.stringify(body), contentType: 'application/json', signAs: name });
     const parsed = parseMessage(EnrollResponseSchema, await response.json(), 'enroll response');
-    this.credentials = { memberId: parsed.memberId, token: parsed.token };
+    this.credentials = { memberId: parsed.memberId };
     return this.credentials;
   }
 
   /** Waits up to waitMs for a task; null when none came. */
   async nextTask(waitMs: number, signal?: AbortSignal): Promise<ReceivedTask | null> {
-    const response = await this.request('GET', `/v1/tasks/next?waitMs=${Math.round(waitMs)}`, { auth: true, ...(signal ? { signal } : {}) });
+    const response = await this.request('GET', `/v1/tasks/next?waitMs=${Math.round(waitMs)}`, { signAs: this.memberId(), ...(signal ? { signal } : {}) });
     if (response.status === 204) return null;
     const bytes = new Uint8Array(await response.arrayBuffer());
     const frame = decodeFrame(bytes);
@@ -62,36 +85,42 @@ export class CoordinatorClient {
   }
 
   async heartbeat(): Promise<void> {
-    await this.request('POST', '/v1/members/heartbeat', { auth: true, body: '{}', contentType: 'application/json' });
+    await this.request('POST', '/v1/members/heartbeat', { signAs: this.memberId(), body: '{}', contentType: 'application/json' });
   }
 
   async submitResult(header: Omit<ResultHeader, 'protocolVersion'>, parameters?: Parameters): Promise<number> {
     const body = encodeFrame({ protocolVersion: PROTOCOL_VERSION, ...header }, parameters);
-    await this.request('POST', `/v1/tasks/${encodeURIComponent(header.taskId)}/result`, { auth: true, body, contentType: FRAME_CONTENT_TYPE });
+    await this.request('POST', `/v1/tasks/${encodeURIComponent(header.taskId)}/result`, { signAs: this.memberId(), body, contentType: FRAME_CONTENT_TYPE });
     return body.byteLength;
   }
 
   async decline(taskId: string, reason: string): Promise<void> {
-    await this.request('POST', `/v1/tasks/${encodeURIComponent(taskId)}/decline`, { auth: true, body: JSON.stringify({ reason }), contentType: 'application/json' });
+    await this.request('POST', `/v1/tasks/${encodeURIComponent(taskId)}/decline`, { signAs: this.memberId(), body: JSON.stringify({ reason }), contentType: 'application/json' });
   }
 
+  private memberId(): string {
+    if (!this.credentials) throw new ConcordError(ErrorCode.UNAUTHENTICATED, 'not enrolled yet', { details: { field: 'credentials' } });
+    return this.credentials.memberId;
+  }
+
+  /** Sends a request signed as `signAs` (a member id, or the name being enrolled). */
   private async request(
     method: string,
     path: string,
-    options: { body?: string | Uint8Array; contentType?: string; auth?: boolean; signal?: AbortSignal },
+    options: { body?: string | Uint8Array; contentType?: string; signAs: string; signal?: AbortSignal },
   ): Promise<Response> {
     const headers: Record<string, string> = { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) };
     if (options.contentType) headers['content-type'] = options.contentType;
-    if (options.auth) {
-      if (!this.credentials) throw new ConcordError(ErrorCode.UNAUTHENTICATED, 'not enrolled yet', { details: { field: 'credentials' } });
-      headers.authorization = `Bearer ${this.credentials.token}`;
-    }
+    // The signature covers the exact bytes sent, so a string body is encoded once, here.
+    const body = typeof options.body === 'string' ? Buffer.from(options.body, 'utf8') : options.body;
+    const target = new URL(this.url + path);
+    Object.assign(headers, signRequest(this.identity, { method, path: target.pathname + target.search, ...(body !== undefined ? { body } : {}), memberId: options.signAs }));
     let response: Response;
     try {
-      response = await fetch(this.url + path, { method, headers, ...(options.body !== undefined ? { body: options.body as BodyInit } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      response = await this.fetch(target, { method, headers, ...(body !== undefined ? { body: body as BodyInit } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     } catch (cause) {
       if (options.signal?.aborted) throw cause;
-      throw new ConcordError(ErrorCode.UNAVAILABLE, `coordinator at ${this.url} is unreachable`, { details: { field: 'coordinator' }, cause });
+      throw unreachableError(this.url, cause, 'coordinator');
     }
     if (response.ok) return response;
     let error: { code?: string; message?: string; details?: Record<string, unknown> } = {};

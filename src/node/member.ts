@@ -48,7 +48,10 @@ export interface MemberOptions {
   dataset: DatasetDescriptor;
   handler: TaskHandler;
   signal: AbortSignal;
-  /** Where the member keeps its credentials between restarts (JSON, mode 0600). */
+  /**
+   * Where the member keeps its enrollment between restarts (JSON, mode 0600): its member id
+   * and the public key it enrolled with. Used only while the client's identity has that key.
+   */
   credentialsFile?: string;
   /** Long-poll duration. Default 20 s. */
   pollMs?: number;
@@ -85,13 +88,13 @@ export async function runMember(options: MemberOptions): Promise<void> {
     }
   };
 
-  if (!client.credentials && options.credentialsFile) client.credentials = await readCredentials(options.credentialsFile);
+  if (!client.credentials && options.credentialsFile) client.credentials = await readCredentials(options.credentialsFile, client.identity.publicKey);
 
   while (!signal.aborted) {
     try {
       if (!client.credentials) {
         const credentials = await client.enroll(options.name, options.dataset);
-        if (options.credentialsFile) await writeCredentials(options.credentialsFile, credentials);
+        if (options.credentialsFile) await writeCredentials(options.credentialsFile, credentials, client.identity.publicKey);
         log(`enrolled as ${options.name} (${credentials.memberId})`);
       }
       const task = await client.nextTask(options.pollMs ?? 20_000, signal);
@@ -105,8 +108,9 @@ export async function runMember(options: MemberOptions): Promise<void> {
         unreachable(error);
         await wait();
       } else if (error.code === ErrorCode.UNAUTHENTICATED && client.credentials) {
-        // The coordinator no longer knows us (e.g. a fresh database): enroll again.
-        log(`coordinator rejected our credentials (${error.message}); enrolling again`);
+        // The coordinator no longer knows us (e.g. a fresh database): enroll again, signed
+        // with the same key (a name it still knows accepts only that key).
+        log(`coordinator rejected our request (${error.message}); enrolling again`);
         client.credentials = null;
       } else if (error.code === ErrorCode.CONFLICT || error.code === ErrorCode.PROTOCOL_VERSION || error.code === ErrorCode.FORBIDDEN) {
         throw error; // needs a person: name taken, incompatible versions, or revoked
@@ -162,19 +166,20 @@ function requireModel(header: TaskHeader, global: Parameters | null): Parameters
   return global;
 }
 
-async function readCredentials(file: string): Promise<Credentials | null> {
+/** The saved enrollment, if it was made with `publicKey` (an older file or another key: none). */
+async function readCredentials(file: string, publicKey: string): Promise<Credentials | null> {
   try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<Credentials>;
-    if (typeof parsed.memberId === 'string' && typeof parsed.token === 'string') return { memberId: parsed.memberId, token: parsed.token };
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as { memberId?: unknown; publicKey?: unknown };
+    if (typeof parsed.memberId === 'string' && parsed.publicKey === publicKey) return { memberId: parsed.memberId };
   } catch {
     // no saved credentials yet
   }
   return null;
 }
 
-async function writeCredentials(file: string, credentials: Credentials): Promise<void> {
+async function writeCredentials(file: string, credentials: Credentials, publicKey: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify(credentials), { mode: 0o600 });
+  await writeFile(file, JSON.stringify({ memberId: credentials.memberId, publicKey }), { mode: 0o600 });
   await chmod(file, 0o600);
 }
 

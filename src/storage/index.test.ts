@@ -38,7 +38,7 @@ describe('openStorage', () => {
     const storage = await openStorage(`sqlite:${path}`);
     assert.ok(storage instanceof SqliteStorage);
     assert.ok(existsSync(path));
-    const member = await storage.addMember({ name: 'a', tokenHash: 'h', dataset: dataset('d', 1) });
+    const member = await storage.addMember({ name: 'a', publicKey: 'k', dataset: dataset('d', 1) });
     await storage.close();
 
     const again = await openStorage(path);

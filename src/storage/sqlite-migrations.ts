@@ -113,4 +113,83 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX privacy_charges_dataset ON privacy_charges (dataset_id);
     `,
   },
+  {
+    version: 3,
+    description: 'members authenticate by Ed25519 keys; invitations, API tokens and the signed audit log',
+    sql: `
+      -- Bearer tokens gave way to signed requests. SQLite cannot drop a NOT NULL UNIQUE
+      -- column in place, so the table is rebuilt; members enrolled before keep their id
+      -- and name with no key, and must enroll again.
+      CREATE TABLE members_v3 (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        public_key TEXT UNIQUE,
+        dataset TEXT NOT NULL,
+        enrolled_at INTEGER NOT NULL,
+        last_seen_at INTEGER,
+        revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
+      );
+      INSERT INTO members_v3 (id, name, public_key, dataset, enrolled_at, last_seen_at, revoked)
+        SELECT id, name, NULL, dataset, enrolled_at, last_seen_at, revoked FROM members ORDER BY rowid;
+      DROP TABLE members;
+      ALTER TABLE members_v3 RENAME TO members;
+
+      -- Only hashes of invitation codes and API tokens are kept.
+      CREATE TABLE invitations (
+        code_hash TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        member_name TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER,
+        used_by TEXT
+      );
+
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        label TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER
+      );
+
+      -- position is the order of appending and survives VACUUM (an explicit INTEGER
+      -- PRIMARY KEY); seq is what each entry claims. Keeping both lets a verifier see
+      -- entries whose order was changed, not only ones whose content was.
+      CREATE TABLE audit_log (
+        position INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE CHECK (seq >= 1),
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        signature TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 4,
+    description: "members' individual updates per round, kept for contribution valuation",
+    sql: `
+      -- Only for runs that keep updates (run config keepUpdates); written with the round.
+      CREATE TABLE member_updates (
+        run_id TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        member_id TEXT NOT NULL,
+        num_examples INTEGER NOT NULL CHECK (num_examples >= 0),
+        manifest TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (run_id, round, seq),
+        UNIQUE (run_id, round, member_id),
+        FOREIGN KEY (run_id, round) REFERENCES rounds (run_id, round) ON DELETE CASCADE
+      );
+    `,
+  },
 ];

@@ -42,7 +42,7 @@ describe('SqliteStorage files', () => {
   it('reopening a database keeps its data and applies each migration once', async () => {
     const path = freshPath();
     let s = await fileStorage(path);
-    const member = await s.addMember({ name: 'a', tokenHash: 'h', dataset: dataset('d', 1) });
+    const member = await s.addMember({ name: 'a', publicKey: 'k', dataset: dataset('d', 1) });
     const run = await s.createRun(runConfig('r'), smallParameters(0));
     const round = completedRound(run.runId, 1);
     await s.saveRound(round);
@@ -109,6 +109,30 @@ describe('SqliteStorage files', () => {
     await s.saveRound(round);
     assert.deepEqual(await s.lastRound(run.runId), summaryOf(round));
     assert.equal(rawCount(path, 'member_metrics'), 3);
+    await s.close();
+  });
+
+  it('migration 3 keeps members enrolled with tokens, without a key, and adds the governance tables', async () => {
+    const path = freshPath();
+    const old = new SqliteStorage(path, { migrations: SQLITE_MIGRATIONS.filter((m) => m.version <= 2) });
+    await old.migrate();
+    await old.close();
+    const db = openDatabase(path, { busyTimeoutMs: 1000 });
+    db.prepare('INSERT INTO members (id, name, token_hash, dataset, enrolled_at, last_seen_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)').run('mem_b', 'b', 'hb', JSON.stringify(dataset('d', 2)), 2, null, 1);
+    db.prepare('INSERT INTO members (id, name, token_hash, dataset, enrolled_at, last_seen_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)').run('mem_a', 'a', 'ha', JSON.stringify(dataset('d', 1)), 1, 5, 0);
+    db.close();
+
+    const s = await fileStorage(path);
+    assert.deepEqual(await s.listMembers(), [
+      { memberId: 'mem_a', name: 'a', publicKey: null, dataset: dataset('d', 1), enrolledAt: 1, lastSeenAt: 5, revoked: false },
+      { memberId: 'mem_b', name: 'b', publicKey: null, dataset: dataset('d', 2), enrolledAt: 2, lastSeenAt: null, revoked: true },
+    ]);
+    // A legacy member can be given a key; names and keys stay unique.
+    assert.equal((await s.replaceMemberKey('mem_a', 'key-a', dataset('d', 1))).publicKey, 'key-a');
+    await assert.rejects(s.addMember({ name: 'c', publicKey: 'key-a', dataset: dataset('d', 1) }), (e: unknown) => e instanceof ConcordError && e.details.field === 'publicKey');
+    assert.equal(await s.countAudit(), 0);
+    assert.deepEqual(await s.listInvitations(), []);
+    assert.deepEqual(await s.listApiTokens(), []);
     await s.close();
   });
 

@@ -5,6 +5,10 @@
 // open. saveRound is one IMMEDIATE transaction: the write lock is taken before the
 // last-round check, so two coordinators on one file cannot both store the same round.
 
+import { canonicalJson } from '../governance/canonical.js';
+import type { AuditEntry } from '../governance/audit.js';
+import type { InvitationRecord } from '../governance/invitations.js';
+import type { ApiTokenRecord, Role, Scope } from '../governance/roles.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { DatasetDescriptor, RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
@@ -17,6 +21,7 @@ import type {
   CompletedRound,
   MemberRecord,
   MemberRoundMetrics,
+  MemberUpdate,
   RoundSummary,
   RunEvent,
   RunRecord,
@@ -37,7 +42,7 @@ const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'completed', '
 interface MemberRow {
   id: string;
   name: string;
-  token_hash: string;
+  public_key: string | null;
   dataset: string;
   enrolled_at: number;
   last_seen_at: number | null;
@@ -84,6 +89,39 @@ interface MemberMetricsRow {
   bytes_in: number;
   bytes_out: number;
   seconds: number;
+}
+
+interface InvitationRow {
+  code_hash: string;
+  role: Role;
+  member_name: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
+}
+
+interface ApiTokenRow {
+  id: string;
+  token_hash: string;
+  role: Role;
+  scopes: string;
+  label: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+interface AuditRow {
+  seq: number;
+  at: number;
+  actor: string;
+  kind: string;
+  subject: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+  signature: string;
 }
 
 interface EventRow {
@@ -150,7 +188,7 @@ export class SqliteStorage implements Storage {
 
   // ---- members ----
 
-  async addMember(member: { name: string; tokenHash: string; dataset: DatasetDescriptor }): Promise<MemberRecord> {
+  async addMember(member: { name: string; publicKey: string; dataset: DatasetDescriptor }): Promise<MemberRecord> {
     return this.op('adding a member', () =>
       this.db
         .transaction(() => {
@@ -159,16 +197,12 @@ export class SqliteStorage implements Storage {
               details: { field: 'name', expected: 'a name no other member has', received: member.name },
             });
           }
-          if (this.memberRow('token_hash', member.tokenHash)) {
-            throw new ConcordError(ErrorCode.CONFLICT, 'another member already holds this token', {
-              details: { field: 'tokenHash', expected: 'a token no other member holds' },
-            });
-          }
+          if (this.memberRow('public_key', member.publicKey)) throw keyTaken();
           const id = newId('mem');
-          this.sql('INSERT INTO members (id, name, token_hash, dataset, enrolled_at, last_seen_at, revoked) VALUES (?, ?, ?, ?, ?, NULL, 0)').run(
+          this.sql('INSERT INTO members (id, name, public_key, dataset, enrolled_at, last_seen_at, revoked) VALUES (?, ?, ?, ?, ?, NULL, 0)').run(
             id,
             member.name,
-            member.tokenHash,
+            member.publicKey,
             JSON.stringify(member.dataset),
             Date.now(),
           );
@@ -178,19 +212,15 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  async replaceMemberToken(memberId: string, tokenHash: string, dataset: DatasetDescriptor): Promise<MemberRecord> {
-    return this.op('replacing a member token', () =>
+  async replaceMemberKey(memberId: string, publicKey: string, dataset: DatasetDescriptor): Promise<MemberRecord> {
+    return this.op('replacing a member key', () =>
       this.db
         .transaction(() => {
           if (!this.memberRow('id', memberId)) throw memberNotFound(memberId);
-          const holder = this.memberRow('token_hash', tokenHash);
-          if (holder && holder.id !== memberId) {
-            throw new ConcordError(ErrorCode.CONFLICT, 'another member already holds this token', {
-              details: { field: 'tokenHash', expected: 'a token no other member holds' },
-            });
-          }
+          const holder = this.memberRow('public_key', publicKey);
+          if (holder && holder.id !== memberId) throw keyTaken();
           // Revocation is kept: re-enrolling must not undo an operator's decision.
-          this.sql('UPDATE members SET token_hash = ?, dataset = ? WHERE id = ?').run(tokenHash, JSON.stringify(dataset), memberId);
+          this.sql('UPDATE members SET public_key = ?, dataset = ? WHERE id = ?').run(publicKey, JSON.stringify(dataset), memberId);
           return toMember(this.memberRow('id', memberId)!);
         })
         .immediate(),
@@ -203,10 +233,6 @@ export class SqliteStorage implements Storage {
 
   async getMemberByName(name: string): Promise<MemberRecord | undefined> {
     return this.op('reading a member', () => mapOptional(this.memberRow('name', name), toMember));
-  }
-
-  async getMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined> {
-    return this.op('reading a member', () => mapOptional(this.memberRow('token_hash', tokenHash), toMember));
   }
 
   async listMembers(): Promise<MemberRecord[]> {
@@ -286,6 +312,7 @@ export class SqliteStorage implements Storage {
       }
       const parameters = encodeParameters(round.parameters, 'parameters');
       const strategyState = round.strategyState ? encodeParameters(round.strategyState, 'strategyState') : null;
+      const updates = (round.updates ?? []).map((u, i) => ({ ...u, encoded: encodeParameters(u.parameters, `updates[${i}].parameters`) }));
       this.db
         .transaction(() => {
           if (!this.runRow(round.runId)) throw runNotFound(round.runId);
@@ -334,6 +361,10 @@ export class SqliteStorage implements Storage {
           (round.privacyCharges ?? []).forEach((c, seq) => {
             insertCharge.run(round.runId, round.round, seq, c.memberId, c.datasetId, c.samplingRate, c.noiseMultiplier, c.steps);
           });
+          const insertUpdate = this.sql('INSERT INTO member_updates (run_id, round, seq, member_id, num_examples, manifest, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+          updates.forEach((u, seq) => {
+            insertUpdate.run(round.runId, round.round, seq, u.memberId, u.numExamples, u.encoded.manifest, u.encoded.bytes);
+          });
         })
         .immediate();
     });
@@ -372,6 +403,22 @@ export class SqliteStorage implements Storage {
           ? this.sql(`SELECT ${columns} FROM member_metrics WHERE run_id = ? ORDER BY round, seq`).all(runId)
           : this.sql(`SELECT ${columns} FROM member_metrics WHERE run_id = ? AND round = ? ORDER BY seq`).all(runId, round);
       return (rows as MemberMetricsRow[]).map(toMemberMetrics);
+    });
+  }
+
+  async listMemberUpdates(runId: string, round: number): Promise<MemberUpdate[]> {
+    return this.op(`listing the updates of round ${round}`, () => {
+      const rows = this.sql('SELECT member_id, num_examples, manifest, data FROM member_updates WHERE run_id = ? AND round = ? ORDER BY seq').all(runId, round) as {
+        member_id: string;
+        num_examples: number;
+        manifest: string;
+        data: Buffer;
+      }[];
+      return rows.map((r) => ({
+        memberId: r.member_id,
+        numExamples: r.num_examples,
+        parameters: decodeParameters(r.manifest, r.data, `update of member ${r.member_id} in run ${runId} round ${round}`),
+      }));
     });
   }
 
@@ -416,6 +463,129 @@ export class SqliteStorage implements Storage {
     );
   }
 
+  // ---- invitations ----
+
+  async addInvitation(invitation: InvitationRecord): Promise<void> {
+    return this.op('storing an invitation', () => {
+      if (this.invitationRow(invitation.codeHash)) {
+        throw new ConcordError(ErrorCode.CONFLICT, 'an invitation with this code already exists', { details: { field: 'codeHash', expected: 'a new code' } });
+      }
+      this.sql('INSERT INTO invitations (code_hash, role, member_name, created_at, expires_at, used_at, used_by) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        invitation.codeHash,
+        invitation.role,
+        invitation.memberName,
+        invitation.createdAt,
+        invitation.expiresAt,
+        invitation.usedAt,
+        invitation.usedBy,
+      );
+    });
+  }
+
+  async getInvitation(codeHash: string): Promise<InvitationRecord | undefined> {
+    return this.op('reading an invitation', () => mapOptional(this.invitationRow(codeHash), toInvitation));
+  }
+
+  async useInvitation(codeHash: string, usedBy: string, usedAt: number): Promise<InvitationRecord> {
+    return this.op('redeeming an invitation', () => {
+      // Compare-and-set: whichever redemption writes first wins; the other changes nothing.
+      const { changes } = this.sql('UPDATE invitations SET used_at = ?, used_by = ? WHERE code_hash = ? AND used_at IS NULL').run(usedAt, usedBy, codeHash);
+      const row = this.invitationRow(codeHash);
+      if (!row) throw new ConcordError(ErrorCode.NOT_FOUND, 'no such invitation', { details: { field: 'invitation', expected: 'an issued invitation code' } });
+      if (changes === 0) {
+        throw new ConcordError(ErrorCode.CONFLICT, `invitation was already used${row.used_by ? ` by ${row.used_by}` : ''}; invitations are single-use`, {
+          details: { field: 'invitation', reason: 'used', received: row.used_at },
+        });
+      }
+      return toInvitation(row);
+    });
+  }
+
+  async listInvitations(): Promise<InvitationRecord[]> {
+    return this.op('listing invitations', () => (this.sql('SELECT * FROM invitations ORDER BY created_at, rowid').all() as InvitationRow[]).map(toInvitation));
+  }
+
+  // ---- API tokens ----
+
+  async addApiToken(token: ApiTokenRecord): Promise<void> {
+    return this.op('storing an API token', () => {
+      if (this.sql('SELECT 1 FROM api_tokens WHERE id = ? OR token_hash = ?').get(token.tokenId, token.tokenHash)) {
+        throw new ConcordError(ErrorCode.CONFLICT, `an API token with id ${token.tokenId} or the same secret already exists`, { details: { field: 'tokenId', expected: 'a new token' } });
+      }
+      this.sql('INSERT INTO api_tokens (id, token_hash, role, scopes, label, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+        token.tokenId,
+        token.tokenHash,
+        token.role,
+        JSON.stringify(token.scopes),
+        token.label,
+        token.createdAt,
+        token.expiresAt,
+        token.revokedAt,
+      );
+    });
+  }
+
+  async getApiToken(tokenId: string): Promise<ApiTokenRecord | undefined> {
+    return this.op('reading an API token', () => mapOptional(this.sql('SELECT * FROM api_tokens WHERE id = ?').get(tokenId) as ApiTokenRow | undefined, toApiToken));
+  }
+
+  async listApiTokens(): Promise<ApiTokenRecord[]> {
+    return this.op('listing API tokens', () => (this.sql('SELECT * FROM api_tokens ORDER BY created_at, rowid').all() as ApiTokenRow[]).map(toApiToken));
+  }
+
+  async revokeApiToken(tokenId: string, at: number): Promise<ApiTokenRecord> {
+    return this.op('revoking an API token', () => {
+      this.sql('UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?').run(at, tokenId);
+      const row = this.sql('SELECT * FROM api_tokens WHERE id = ?').get(tokenId) as ApiTokenRow | undefined;
+      if (!row) throw new ConcordError(ErrorCode.NOT_FOUND, `no API token ${tokenId}`, { details: { field: 'tokenId', expected: 'an existing token id', received: tokenId } });
+      return toApiToken(row);
+    });
+  }
+
+  // ---- audit log ----
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    return this.op('appending to the audit log', () =>
+      this.db
+        .transaction(() => {
+          const last = (this.sql('SELECT MAX(seq) AS last FROM audit_log').get() as { last: number | null }).last ?? 0;
+          if (entry.seq !== last + 1) {
+            throw new ConcordError(ErrorCode.CONFLICT, `audit entry ${entry.seq} cannot follow entry ${last}`, { details: { field: 'seq', expected: last + 1, received: entry.seq } });
+          }
+          this.sql('INSERT INTO audit_log (seq, at, actor, kind, subject, data, prev_hash, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+            entry.seq,
+            entry.at,
+            entry.actor,
+            entry.kind,
+            entry.subject,
+            canonicalJson(entry.data),
+            entry.prevHash,
+            entry.hash,
+            entry.signature,
+          );
+        })
+        .immediate(),
+    );
+  }
+
+  async listAudit(options: { fromSeq?: number; limit?: number } = {}): Promise<AuditEntry[]> {
+    return this.op('reading the audit log', () => {
+      const columns = 'seq, at, actor, kind, subject, data, prev_hash, hash, signature';
+      const rows = this.sql(`SELECT ${columns} FROM audit_log WHERE seq >= ? ORDER BY position LIMIT ?`).all(options.fromSeq ?? 1, options.limit ?? -1) as AuditRow[];
+      return rows.map(toAuditEntry);
+    });
+  }
+
+  async countAudit(): Promise<number> {
+    return this.op('counting audit entries', () => (this.sql('SELECT COUNT(*) AS n FROM audit_log').get() as { n: number }).n);
+  }
+
+  async lastAudit(): Promise<AuditEntry | undefined> {
+    return this.op('reading the audit log', () =>
+      mapOptional(this.sql('SELECT seq, at, actor, kind, subject, data, prev_hash, hash, signature FROM audit_log ORDER BY seq DESC LIMIT 1').get() as AuditRow | undefined, toAuditEntry),
+    );
+  }
+
   // ---- helpers ----
 
   /** Prepared once per connection; tables must exist, hence lazily after migrate(). */
@@ -428,8 +598,12 @@ export class SqliteStorage implements Storage {
     return statement;
   }
 
-  private memberRow(column: 'id' | 'name' | 'token_hash', value: SqlValue): MemberRow | undefined {
+  private memberRow(column: 'id' | 'name' | 'public_key', value: SqlValue): MemberRow | undefined {
     return this.sql(`SELECT * FROM members WHERE ${column} = ?`).get(value) as MemberRow | undefined;
+  }
+
+  private invitationRow(codeHash: string): InvitationRow | undefined {
+    return this.sql('SELECT * FROM invitations WHERE code_hash = ?').get(codeHash) as InvitationRow | undefined;
   }
 
   private runRow(runId: string): RunRow | undefined {
@@ -451,6 +625,7 @@ function toMember(row: MemberRow): MemberRecord {
   return {
     memberId: row.id,
     name: row.name,
+    publicKey: row.public_key,
     dataset: JSON.parse(row.dataset) as DatasetDescriptor,
     enrolledAt: row.enrolled_at,
     lastSeenAt: row.last_seen_at,
@@ -499,6 +674,42 @@ function toMemberMetrics(row: MemberMetricsRow): MemberRoundMetrics & { round: n
   };
 }
 
+function toInvitation(row: InvitationRow): InvitationRecord {
+  return {
+    codeHash: row.code_hash,
+    role: row.role,
+    memberName: row.member_name,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    usedAt: row.used_at,
+    usedBy: row.used_by,
+  };
+}
+
+function toApiToken(row: ApiTokenRow): ApiTokenRecord {
+  return {
+    tokenId: row.id,
+    tokenHash: row.token_hash,
+    role: row.role,
+    scopes: JSON.parse(row.scopes) as Scope[],
+    label: row.label,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+/** Rows come back as stored; one whose data is no longer JSON still reads, so the verifier can name it. */
+function toAuditEntry(row: AuditRow): AuditEntry {
+  let data: AuditEntry['data'];
+  try {
+    data = JSON.parse(row.data) as AuditEntry['data'];
+  } catch {
+    data = row.data;
+  }
+  return { seq: row.seq, at: row.at, actor: row.actor, kind: row.kind, subject: row.subject, data, prevHash: row.prev_hash, hash: row.hash, signature: row.signature };
+}
+
 function mapOptional<R, T>(row: R | undefined, map: (row: R) => T): T | undefined {
   return row === undefined ? undefined : map(row);
 }
@@ -506,6 +717,10 @@ function mapOptional<R, T>(row: R | undefined, map: (row: R) => T): T | undefine
 /** A NaN loss means "no usable loss"; SQL REAL columns cannot hold NaN, so every backend stores null. */
 function nanToNull(value: number | null): number | null {
   return value === null || Number.isNaN(value) ? null : value;
+}
+
+function keyTaken(): ConcordError {
+  return new ConcordError(ErrorCode.CONFLICT, 'another member already enrolled this public key', { details: { field: 'publicKey', expected: 'a key no other member holds' } });
 }
 
 function memberNotFound(memberId: string): ConcordError {

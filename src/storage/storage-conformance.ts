@@ -6,7 +6,9 @@
 //  - parameters come back bit-exact, in a Float32Array that owns its buffer;
 //  - rounds are stored in order 1, 2, 3…: a repeated or skipped round is a CONFLICT whose
 //    details.expected is the next round, and nothing of the rejected round is written;
-//  - unknown member or run ids in writes are NOT_FOUND; duplicate names or tokens CONFLICT;
+//  - unknown member or run ids in writes are NOT_FOUND; duplicate names or keys CONFLICT;
+//  - an invitation is redeemed at most once (compare-and-set), whatever the concurrency;
+//  - audit entries append only as seq = last + 1 and read back exactly, in append order;
 //  - metric records keep NaN and ±Infinity; a NaN loss column reads back as null;
 //  - touchMember never moves lastSeenAt backwards; re-enrollment keeps a revocation;
 //  - setRunStatus without an error clears the previous one;
@@ -14,6 +16,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AuditLog, appendEntry, verifyChain, type AuditEntry } from '../governance/audit.js';
+import { generateIdentity } from '../governance/identity.js';
+import type { InvitationRecord } from '../governance/invitations.js';
+import type { ApiTokenRecord } from '../governance/roles.js';
 import { ErrorCode, isConcordError } from '../protocol/errors.js';
 import { RunConfigSchema, type DatasetDescriptor, type RunConfig } from '../protocol/messages.js';
 import { makeParameters, type Parameters } from '../protocol/tensors.js';
@@ -34,13 +40,14 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
 
   describe(`${name}: Storage conformance`, () => {
     describe('members', () => {
-      it('adds a member and finds it by id, name and token hash', () =>
+      it('adds a member and finds it by id and name', () =>
         withStore(async (s) => {
           const before = Date.now();
-          const added = await s.addMember({ name: 'hospital-a', tokenHash: 'hash-a', dataset: dataset('mnist-a', 600) });
+          const added = await s.addMember({ name: 'hospital-a', publicKey: 'key-a', dataset: dataset('mnist-a', 600) });
           assert.equal(typeof added.memberId, 'string');
           assert.ok(added.memberId.length > 0);
           assert.equal(added.name, 'hospital-a');
+          assert.equal(added.publicKey, 'key-a');
           assert.deepEqual(added.dataset, dataset('mnist-a', 600));
           assert.ok(added.enrolledAt >= before && added.enrolledAt <= Date.now());
           assert.equal(added.lastSeenAt, null);
@@ -48,33 +55,30 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
 
           assert.deepEqual(await s.getMember(added.memberId), added);
           assert.deepEqual(await s.getMemberByName('hospital-a'), added);
-          assert.deepEqual(await s.getMemberByTokenHash('hash-a'), added);
           assert.equal(await s.getMember('mem_unknown'), undefined);
           assert.equal(await s.getMemberByName('hospital-z'), undefined);
-          assert.equal(await s.getMemberByTokenHash('hash-z'), undefined);
         }));
 
       it('lists members in enrollment order with distinct ids', () =>
         withStore(async (s) => {
-          const a = await s.addMember({ name: 'a', tokenHash: 'ha', dataset: dataset('d', 1) });
-          const b = await s.addMember({ name: 'b', tokenHash: 'hb', dataset: dataset('d', 2) });
-          const c = await s.addMember({ name: 'c', tokenHash: 'hc', dataset: dataset('d', 3) });
+          const a = await s.addMember({ name: 'a', publicKey: 'ka', dataset: dataset('d', 1) });
+          const b = await s.addMember({ name: 'b', publicKey: 'kb', dataset: dataset('d', 2) });
+          const c = await s.addMember({ name: 'c', publicKey: 'kc', dataset: dataset('d', 3) });
           assert.equal(new Set([a.memberId, b.memberId, c.memberId]).size, 3);
           assert.deepEqual(await s.listMembers(), [a, b, c]);
         }));
 
-      it('rejects a duplicate name or token hash as CONFLICT and stores nothing', () =>
+      it('rejects a duplicate name or public key as CONFLICT and stores nothing', () =>
         withStore(async (s) => {
-          const a = await s.addMember({ name: 'lab', tokenHash: 'h1', dataset: dataset('d', 1) });
-          await rejectsWith(s.addMember({ name: 'lab', tokenHash: 'h2', dataset: dataset('d', 1) }), ErrorCode.CONFLICT, 'name');
-          await rejectsWith(s.addMember({ name: 'other', tokenHash: 'h1', dataset: dataset('d', 1) }), ErrorCode.CONFLICT, 'tokenHash');
+          const a = await s.addMember({ name: 'lab', publicKey: 'k1', dataset: dataset('d', 1) });
+          await rejectsWith(s.addMember({ name: 'lab', publicKey: 'k2', dataset: dataset('d', 1) }), ErrorCode.CONFLICT, 'name');
+          await rejectsWith(s.addMember({ name: 'other', publicKey: 'k1', dataset: dataset('d', 1) }), ErrorCode.CONFLICT, 'publicKey');
           assert.deepEqual(await s.listMembers(), [a]);
-          assert.equal(await s.getMemberByTokenHash('h2'), undefined);
         }));
 
       it('touch records the latest time seen and never moves it back', () =>
         withStore(async (s) => {
-          const m = await s.addMember({ name: 'a', tokenHash: 'h', dataset: dataset('d', 1) });
+          const m = await s.addMember({ name: 'a', publicKey: 'k', dataset: dataset('d', 1) });
           await s.touchMember(m.memberId, 1_700_000_000_000);
           assert.equal((await s.getMember(m.memberId))!.lastSeenAt, 1_700_000_000_000);
           await s.touchMember(m.memberId, 1_700_000_005_000);
@@ -84,31 +88,143 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
           await rejectsWith(s.touchMember('mem_unknown', 1), ErrorCode.NOT_FOUND, 'memberId');
         }));
 
-      it('revokes a member, which stays findable by its token', () =>
+      it('revokes a member, which stays findable with its key', () =>
         withStore(async (s) => {
-          const m = await s.addMember({ name: 'a', tokenHash: 'h', dataset: dataset('d', 1) });
-          const other = await s.addMember({ name: 'b', tokenHash: 'hb', dataset: dataset('d', 1) });
+          const m = await s.addMember({ name: 'a', publicKey: 'k', dataset: dataset('d', 1) });
+          const other = await s.addMember({ name: 'b', publicKey: 'kb', dataset: dataset('d', 1) });
           await s.revokeMember(m.memberId);
           await s.revokeMember(m.memberId);
-          assert.equal((await s.getMemberByTokenHash('h'))!.revoked, true);
+          assert.deepEqual(await s.getMember(m.memberId), { ...m, revoked: true });
           assert.equal((await s.getMember(other.memberId))!.revoked, false);
           await rejectsWith(s.revokeMember('mem_unknown'), ErrorCode.NOT_FOUND, 'memberId');
         }));
 
-      it('replaces a token and descriptor, keeping the id, enrollment time and revocation', () =>
+      it('replaces a key and descriptor, keeping the id, enrollment time and revocation', () =>
         withStore(async (s) => {
-          const m = await s.addMember({ name: 'a', tokenHash: 'old', dataset: dataset('d', 10) });
-          await s.addMember({ name: 'b', tokenHash: 'taken', dataset: dataset('d', 1) });
+          const m = await s.addMember({ name: 'a', publicKey: 'old', dataset: dataset('d', 10) });
+          await s.addMember({ name: 'b', publicKey: 'taken', dataset: dataset('d', 1) });
           await s.revokeMember(m.memberId);
-          const replaced = await s.replaceMemberToken(m.memberId, 'new', dataset('d2', 20));
-          assert.deepEqual(replaced, { ...m, dataset: dataset('d2', 20), revoked: true });
-          assert.deepEqual(await s.getMemberByTokenHash('new'), replaced);
-          assert.equal(await s.getMemberByTokenHash('old'), undefined);
-          // Presenting the same token again is allowed.
-          assert.deepEqual(await s.replaceMemberToken(m.memberId, 'new', dataset('d2', 20)), replaced);
-          await rejectsWith(s.replaceMemberToken(m.memberId, 'taken', dataset('d', 1)), ErrorCode.CONFLICT, 'tokenHash');
-          await rejectsWith(s.replaceMemberToken('mem_unknown', 'x', dataset('d', 1)), ErrorCode.NOT_FOUND, 'memberId');
+          const replaced = await s.replaceMemberKey(m.memberId, 'new', dataset('d2', 20));
+          assert.deepEqual(replaced, { ...m, publicKey: 'new', dataset: dataset('d2', 20), revoked: true });
+          // Presenting the same key again is allowed.
+          assert.deepEqual(await s.replaceMemberKey(m.memberId, 'new', dataset('d2', 20)), replaced);
+          await rejectsWith(s.replaceMemberKey(m.memberId, 'taken', dataset('d', 1)), ErrorCode.CONFLICT, 'publicKey');
+          await rejectsWith(s.replaceMemberKey('mem_unknown', 'x', dataset('d', 1)), ErrorCode.NOT_FOUND, 'memberId');
           assert.deepEqual(await s.getMember(m.memberId), replaced);
+        }));
+    });
+
+    describe('invitations', () => {
+      const invitation = (codeHash: string, overrides: Partial<InvitationRecord> = {}): InvitationRecord => ({
+        codeHash,
+        role: 'member',
+        memberName: 'hospital-a',
+        createdAt: 1_700_000_000_000,
+        expiresAt: 1_700_000_600_000,
+        usedAt: null,
+        usedBy: null,
+        ...overrides,
+      });
+
+      it('stores invitations by code hash and lists them in creation order', () =>
+        withStore(async (s) => {
+          await s.addInvitation(invitation('h1'));
+          await s.addInvitation(invitation('h2', { role: 'researcher', memberName: null, createdAt: 1_700_000_000_001 }));
+          assert.deepEqual(await s.getInvitation('h1'), invitation('h1'));
+          assert.equal(await s.getInvitation('h3'), undefined);
+          assert.deepEqual((await s.listInvitations()).map((i) => [i.codeHash, i.role, i.memberName]), [['h1', 'member', 'hospital-a'], ['h2', 'researcher', null]]);
+          await rejectsWith(s.addInvitation(invitation('h1')), ErrorCode.CONFLICT, 'codeHash');
+        }));
+
+      it('redeems an invitation exactly once, even when two redemptions race', () =>
+        withStore(async (s) => {
+          await s.addInvitation(invitation('h1'));
+          const results = await Promise.allSettled([s.useInvitation('h1', 'first', 1_700_000_000_100), s.useInvitation('h1', 'second', 1_700_000_000_200)]);
+          const won = results.filter((r) => r.status === 'fulfilled');
+          assert.equal(won.length, 1);
+          const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+          assert.ok(isConcordError(lost.reason));
+          assert.equal(lost.reason.code, ErrorCode.CONFLICT);
+          assert.equal(lost.reason.details.field, 'invitation');
+          const stored = (await s.getInvitation('h1'))!;
+          assert.deepEqual(won[0]!.value, stored);
+          assert.equal(stored.usedBy, 'first');
+          assert.equal(stored.usedAt, 1_700_000_000_100);
+          await rejectsWith(s.useInvitation('h1', 'third', 1_700_000_000_300), ErrorCode.CONFLICT, 'invitation');
+          await rejectsWith(s.useInvitation('nope', 'x', 1), ErrorCode.NOT_FOUND, 'invitation');
+        }));
+    });
+
+    describe('API tokens', () => {
+      const token = (tokenId: string, overrides: Partial<ApiTokenRecord> = {}): ApiTokenRecord => ({
+        tokenId,
+        tokenHash: `hash-${tokenId}`,
+        role: 'researcher',
+        scopes: ['runs:read', 'runs:write'],
+        label: 'alice',
+        createdAt: 1_700_000_000_000,
+        expiresAt: null,
+        revokedAt: null,
+        ...overrides,
+      });
+
+      it('stores token records, never duplicates an id or hash, and revokes once', () =>
+        withStore(async (s) => {
+          await s.addApiToken(token('t1'));
+          await s.addApiToken(token('t2', { role: 'auditor', scopes: ['audit:read'], label: null, expiresAt: 1_800_000_000_000, createdAt: 1_700_000_000_001 }));
+          assert.deepEqual(await s.getApiToken('t1'), token('t1'));
+          assert.equal(await s.getApiToken('t3'), undefined);
+          assert.deepEqual((await s.listApiTokens()).map((t) => t.tokenId), ['t1', 't2']);
+          await rejectsWith(s.addApiToken(token('t1', { tokenHash: 'other' })), ErrorCode.CONFLICT, 'tokenId');
+          await rejectsWith(s.addApiToken(token('t9', { tokenHash: 'hash-t1' })), ErrorCode.CONFLICT, 'tokenId');
+          assert.deepEqual(await s.revokeApiToken('t1', 1_700_000_000_500), token('t1', { revokedAt: 1_700_000_000_500 }));
+          // A second revocation keeps the first time.
+          assert.equal((await s.revokeApiToken('t1', 1_700_000_000_900)).revokedAt, 1_700_000_000_500);
+          await rejectsWith(s.revokeApiToken('t3', 1), ErrorCode.NOT_FOUND, 'tokenId');
+        }));
+    });
+
+    describe('audit log', () => {
+      const signer = generateIdentity();
+      const chain = (n: number): AuditEntry[] => {
+        const entries: AuditEntry[] = [];
+        for (let i = 0; i < n; i++) {
+          entries.push(appendEntry(entries.at(-1), { at: 1_700_000_000_000 + i, actor: 'coordinator', kind: 'test.entry', subject: `s${i + 1}`, data: { i, nested: { x: [1, 0.5, 'é'] } } }, signer));
+        }
+        return entries;
+      };
+
+      it('appends entries in seq order and reads them back exactly', () =>
+        withStore(async (s) => {
+          const entries = chain(3);
+          assert.equal(await s.countAudit(), 0);
+          assert.equal(await s.lastAudit(), undefined);
+          for (const e of entries) await s.appendAudit(e);
+          assert.equal(await s.countAudit(), 3);
+          assert.deepEqual(await s.listAudit(), entries);
+          assert.deepEqual(await s.listAudit({ fromSeq: 2 }), entries.slice(1));
+          assert.deepEqual(await s.listAudit({ fromSeq: 1, limit: 2 }), entries.slice(0, 2));
+          assert.deepEqual(await s.lastAudit(), entries[2]);
+          assert.deepEqual(verifyChain(await s.listAudit(), signer.publicKey), { ok: true, count: 3, head: { seq: 3, hash: entries[2]!.hash } });
+        }));
+
+      it('refuses an entry that does not follow the last one as CONFLICT', () =>
+        withStore(async (s) => {
+          const entries = chain(3);
+          await rejectsWith(s.appendAudit(entries[1]!), ErrorCode.CONFLICT, 'seq');
+          await s.appendAudit(entries[0]!);
+          await rejectsWith(s.appendAudit(entries[0]!), ErrorCode.CONFLICT, 'seq');
+          await rejectsWith(s.appendAudit(entries[2]!), ErrorCode.CONFLICT, 'seq');
+          assert.equal(await s.countAudit(), 1);
+        }));
+
+      it('serves as the AuditLog store: concurrent records form one valid chain', () =>
+        withStore(async (s) => {
+          const log = new AuditLog({ append: (e) => s.appendAudit(e), list: (o) => s.listAudit(o), count: () => s.countAudit(), last: () => s.lastAudit() }, signer);
+          await Promise.all(Array.from({ length: 5 }, (_, i) => log.record({ actor: 'coordinator', kind: 'test.concurrent', subject: String(i) })));
+          const verified = await log.verify();
+          assert.equal(verified.ok, true);
+          assert.deepEqual((await s.listAudit()).map((e) => e.seq), [1, 2, 3, 4, 5]);
         }));
     });
 
@@ -253,6 +369,29 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
           assert.deepEqual(await s.listPrivacyCharges('nobody'), []);
         }));
 
+      it('keeps members\' updates with their round, bit-exact and in order, and none with a refused round', () =>
+        withStore(async (s) => {
+          const run = await s.createRun(runConfig('a'), smallParameters(0));
+          const updates = [
+            { memberId: 'mem_b', numExamples: 200, parameters: smallParameters(MAX_FLOAT32 / 2) },
+            { memberId: 'mem_a', numExamples: 100, parameters: smallParameters(-3.25) },
+          ];
+          await s.saveRound(completedRound(run.runId, 1, { updates }));
+          await s.saveRound(completedRound(run.runId, 2));
+          await rejectsWith(s.saveRound(completedRound(run.runId, 2, { updates })), ErrorCode.CONFLICT, 'round');
+          const stored = await s.listMemberUpdates(run.runId, 1);
+          assert.deepEqual(stored.map((u) => [u.memberId, u.numExamples]), [['mem_b', 200], ['mem_a', 100]]);
+          stored.forEach((u, i) => {
+            assert.deepEqual(u.parameters.specs, updates[i]!.parameters.specs);
+            assert.deepEqual(bitsOf(u.parameters.data), bitsOf(updates[i]!.parameters.data));
+            assertOwnsBuffer(u.parameters.data, 9);
+          });
+          assert.deepEqual(await s.listMemberUpdates(run.runId, 2), []);
+          assert.deepEqual(await s.listMemberUpdates('run_unknown', 1), []);
+          // The rounds listing stays free of the updates' weight.
+          assert.equal('updates' in (await s.listRounds(run.runId))[0]!, false);
+        }));
+
       it('keeps rounds of different runs apart', () =>
         withStore(async (s) => {
           const a = await s.createRun(runConfig('a'), smallParameters(0));
@@ -375,7 +514,7 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
     describe('migrations', () => {
       it('migrate is idempotent and keeps data', () =>
         withStore(async (s) => {
-          const m = await s.addMember({ name: 'a', tokenHash: 'h', dataset: dataset('d', 1) });
+          const m = await s.addMember({ name: 'a', publicKey: 'k', dataset: dataset('d', 1) });
           const run = await s.createRun(runConfig('r'), smallParameters(0));
           await s.saveRound(completedRound(run.runId, 1));
           await s.migrate();
@@ -437,7 +576,7 @@ export function completedRound(runId: string, round: number, overrides: Partial<
 }
 
 export function summaryOf(round: CompletedRound): RoundSummary {
-  const { parameters: _p, strategyState: _s, members: _m, privacyCharges: _c, ...summary } = round;
+  const { parameters: _p, strategyState: _s, members: _m, privacyCharges: _c, updates: _u, ...summary } = round;
   return summary;
 }
 

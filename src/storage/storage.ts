@@ -5,12 +5,21 @@
 // A completed round is written in one transaction (round row, checkpoint, strategy state,
 // per-member metrics), so a coordinator killed at any instant either has the round or not.
 
+import type { AuditEntry } from '../governance/audit.js';
+import type { InvitationRecord } from '../governance/invitations.js';
+import type { ApiTokenRecord } from '../governance/roles.js';
 import type { Parameters } from '../protocol/tensors.js';
 import type { DatasetDescriptor, RunConfig } from '../protocol/messages.js';
 
 export interface MemberRecord {
   memberId: string;
   name: string;
+  /**
+   * The member's Ed25519 public key (base64url), which its signed requests must verify
+   * with; null only for a member enrolled before signatures (schema version < 3), who must
+   * enroll again.
+   */
+  publicKey: string | null;
   dataset: DatasetDescriptor;
   enrolledAt: number;
   lastSeenAt: number | null;
@@ -71,9 +80,18 @@ export interface CompletedRound {
   completedAt: number;
   /** Privacy spent in this round, committed with it so budget and rounds never disagree. */
   privacyCharges?: PrivacyCharge[];
+  /** Members' individual updates, kept for contribution valuation when the run asks for it. */
+  updates?: MemberUpdate[];
 }
 
-export type RoundSummary = Omit<CompletedRound, 'parameters' | 'strategyState' | 'members' | 'privacyCharges'>;
+/** One member's locally trained parameters in one round, as it sent them. */
+export interface MemberUpdate {
+  memberId: string;
+  numExamples: number;
+  parameters: Parameters;
+}
+
+export type RoundSummary = Omit<CompletedRound, 'parameters' | 'strategyState' | 'members' | 'privacyCharges' | 'updates'>;
 
 export interface RunEvent {
   runId: string;
@@ -88,12 +106,12 @@ export interface Storage {
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  addMember(member: { name: string; tokenHash: string; dataset: DatasetDescriptor }): Promise<MemberRecord>;
-  /** Re-enrollment of a known name replaces its token and descriptor, keeping its id. */
-  replaceMemberToken(memberId: string, tokenHash: string, dataset: DatasetDescriptor): Promise<MemberRecord>;
+  /** A duplicate name or public key is a CONFLICT. */
+  addMember(member: { name: string; publicKey: string; dataset: DatasetDescriptor }): Promise<MemberRecord>;
+  /** Re-enrollment of a known name replaces its key and descriptor, keeping its id and any revocation. */
+  replaceMemberKey(memberId: string, publicKey: string, dataset: DatasetDescriptor): Promise<MemberRecord>;
   getMember(memberId: string): Promise<MemberRecord | undefined>;
   getMemberByName(name: string): Promise<MemberRecord | undefined>;
-  getMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined>;
   listMembers(): Promise<MemberRecord[]>;
   touchMember(memberId: string, at: number): Promise<void>;
   revokeMember(memberId: string): Promise<void>;
@@ -111,10 +129,37 @@ export interface Storage {
   listRounds(runId: string): Promise<RoundSummary[]>;
   getCheckpoint(runId: string, round: number): Promise<{ parameters: Parameters; strategyState: Parameters | null } | undefined>;
   listMemberMetrics(runId: string, round?: number): Promise<(MemberRoundMetrics & { round: number })[]>;
+  /** The updates stored with a round, in the order given; empty when the run kept none. */
+  listMemberUpdates(runId: string, round: number): Promise<MemberUpdate[]>;
 
   /** Every stored privacy charge of a dataset (across all runs), oldest first; all datasets when omitted. */
   listPrivacyCharges(datasetId?: string): Promise<(PrivacyCharge & { runId: string; round: number })[]>;
 
   addEvent(event: RunEvent): Promise<void>;
   listEvents(runId: string): Promise<RunEvent[]>;
+
+  /** Stores an unused invitation (only its code's hash); a duplicate hash is a CONFLICT. */
+  addInvitation(invitation: InvitationRecord): Promise<void>;
+  getInvitation(codeHash: string): Promise<InvitationRecord | undefined>;
+  /**
+   * Marks an invitation used, atomically: of two concurrent redemptions exactly one
+   * succeeds, the other gets CONFLICT. NOT_FOUND for an unknown hash.
+   */
+  useInvitation(codeHash: string, usedBy: string, usedAt: number): Promise<InvitationRecord>;
+  listInvitations(): Promise<InvitationRecord[]>;
+
+  /** Stores an API token's record (its hash, never the token); a duplicate id or hash is a CONFLICT. */
+  addApiToken(token: ApiTokenRecord): Promise<void>;
+  getApiToken(tokenId: string): Promise<ApiTokenRecord | undefined>;
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  /** Idempotent: a revoked token keeps its first revocation time. */
+  revokeApiToken(tokenId: string, at: number): Promise<ApiTokenRecord>;
+
+  /** Appends to the audit log; a CONFLICT unless `entry.seq` is exactly one past the last stored seq. */
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Entries in the order they were appended, from `fromSeq` (default 1), at most `limit` (default all). */
+  listAudit(options?: { fromSeq?: number; limit?: number }): Promise<AuditEntry[]>;
+  countAudit(): Promise<number>;
+  /** The entry with the highest seq. */
+  lastAudit(): Promise<AuditEntry | undefined>;
 }

@@ -1,0 +1,54 @@
+// HTTP(S) to the coordinator. With a CA (or the coordinator's self-signed certificate)
+// given, HTTPS trusts only that certificate — it is pinned, the system's roots are not
+// consulted — so a man in the middle with any other certificate is refused. Node's global
+// fetch cannot take a CA per request, so pinned requests go through undici's own fetch
+// with a dispatcher that carries it. Member nodes and the CLI share this.
+
+import { readFileSync } from 'node:fs';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+
+export type Fetch = typeof globalThis.fetch;
+
+/** A fetch that trusts only `ca` (PEM) for HTTPS; the global fetch when there is none. */
+export function coordinatorFetch(ca?: string | Buffer): Fetch {
+  if (ca === undefined) return globalThis.fetch;
+  const dispatcher = new Agent({ connect: { ca } });
+  return ((input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) =>
+    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as Fetch;
+}
+
+/** Reads a PEM certificate file for `field` (e.g. --ca), or says why it cannot. */
+export function readCa(file: string, field = '--ca'): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (cause) {
+    throw new ConcordError(ErrorCode.NOT_FOUND, `cannot read the CA certificate ${file}: ${(cause as Error).message}`, { details: { field, received: file }, cause });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${file} holds no PEM certificate (expected a -----BEGIN CERTIFICATE----- block)`, {
+      details: { field, expected: 'a PEM certificate', received: file },
+    });
+  }
+  return pem;
+}
+
+const TLS_ERROR = /CERT|SELF_SIGNED|TLS|SSL|ISSUER/;
+
+/**
+ * The error for a request that never got an answer. A certificate the client does not
+ * trust is named as such, since retrying will not help and it may be an impostor.
+ */
+export function unreachableError(url: string, cause: unknown, field: string): ConcordError {
+  for (let e: unknown = cause, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_ERROR.test(code)) {
+      return new ConcordError(ErrorCode.UNAVAILABLE, `TLS: the coordinator at ${url} presented a certificate this client does not trust (${code}: ${e.message}); pass the coordinator's CA certificate with --ca or CONCORD_CA`, {
+        details: { field, reason: 'tls', received: code },
+        cause,
+      });
+    }
+  }
+  return new ConcordError(ErrorCode.UNAVAILABLE, `coordinator at ${url} is unreachable`, { details: { field }, cause });
+}
