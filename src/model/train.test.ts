@@ -178,3 +178,18 @@ test('trainLocal: rejects data that does not fit the model, and FedProx without 
     model.dispose();
   }
 });
+
+test('maxSteps stops training mid-epoch and examplesProcessed counts the work done', async () => {
+  const data = blobs(10, 4);
+  const capped = buildModel(small, 3);
+  // 10 examples in batches of 4 → steps of 4, 4, 2 per epoch; 5 steps = one epoch (10) + 4 + 4.
+  const result = await trainLocal(capped, data, sgd({ epochs: 3, batchSize: 4, learningRate: 0.1, maxSteps: 5 }));
+  assert.equal(result.examplesProcessed, 18);
+  assert.equal(result.numExamples, 10);
+  const full = await trainLocal(buildModel(small, 3), data, sgd({ epochs: 3, batchSize: 4, learningRate: 0.1 }));
+  assert.equal(full.examplesProcessed, 30);
+  // The capped run took the first 5 of the full run's 9 steps: replaying them gives the same weights.
+  const replay = buildModel(small, 3);
+  await trainLocal(replay, data, sgd({ epochs: 2, batchSize: 4, learningRate: 0.1, maxSteps: 5 }));
+  assertClose(getParameters(replay).data, Array.from(getParameters(capped).data), 1e-6);
+});

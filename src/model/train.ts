@@ -29,8 +29,10 @@ export interface TrainOptions {
 
 export interface TrainResult {
   numExamples: number;
-  /** Mean cross-entropy (without the proximal term) and accuracy over the last epoch. */
+  /** Mean cross-entropy (without the proximal term) and accuracy over the last epoch (or its part before maxSteps). */
   metrics: { loss: number; accuracy: number };
+  /** Examples passed through the model in training, over all epochs: the units of work done. */
+  examplesProcessed?: number;
   /** With options.dpSgd: the noisy steps taken and the Poisson sampling rate q, the privacy accountant's inputs. */
   dpSteps?: number;
   dpSamplingRate?: number;
@@ -110,13 +112,19 @@ export async function trainLocal(model: tf.LayersModel, data: Dataset, config: T
   const optimizer = config.optimizer === 'adam' ? tf.train.adam(config.learningRate) : tf.train.sgd(config.learningRate);
   let metrics = { loss: 0, accuracy: 0 };
   let lastYield = Date.now();
+  const maxSteps = config.maxSteps ?? Number.POSITIVE_INFINITY;
+  let steps = 0;
+  let processed = 0;
   try {
-    for (let epoch = 0; epoch < config.epochs; epoch++) {
+    for (let epoch = 0; epoch < config.epochs && steps < maxSteps; epoch++) {
       const order = tf.tensor1d(Int32Array.from(shuffle(Array.from({ length: n }, (_, i) => i), seededRandom(config.seed, epoch))), 'int32');
       let lossSum = tf.scalar(0);
       let hitSum = tf.scalar(0);
-      for (let start = 0; start < n; start += config.batchSize) {
+      let seen = 0;
+      for (let start = 0; start < n && steps < maxSteps; start += config.batchSize) {
         const size = Math.min(config.batchSize, n - start);
+        steps++;
+        seen += size;
         const [xb, yb] = tf.tidy(() => {
           const index = order.slice(start, size);
           return [tf.gather(x, index), tf.gather(y, index)];
@@ -148,14 +156,15 @@ export async function trainLocal(model: tf.LayersModel, data: Dataset, config: T
       }
       const [loss, correct] = await Promise.all([lossSum.data(), hitSum.data()]);
       tf.dispose([order, lossSum, hitSum]);
-      metrics = { loss: loss[0]! / n, accuracy: correct[0]! / n };
+      processed += seen;
+      metrics = { loss: loss[0]! / seen, accuracy: correct[0]! / seen };
       options.onEpoch?.(epoch, metrics.loss, metrics.accuracy);
     }
   } finally {
     tf.dispose([x, y, ...anchors]);
     optimizer.dispose();
   }
-  return { numExamples: n, metrics };
+  return { numExamples: n, metrics, examplesProcessed: processed };
 }
 
 /** The global weights as constants, in the order of model.trainableWeights. */

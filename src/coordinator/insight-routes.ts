@@ -1,0 +1,116 @@
+// The operator's read-outs of a run beyond its rounds: contributions and benefit shares,
+// energy and CO₂, the plan against its execution, and the whole report. Valuing
+// contributions evaluates many coalition models, so one valuation runs at a time and a
+// finished run's result is kept for the next request.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import type { RunConfig } from '../protocol/messages.js';
+import type { Parameters } from '../protocol/tensors.js';
+import type { Storage } from '../storage/storage.js';
+import { runContributions, VALUATION_METHODS, withShares, type ContributionOptions, type ContributionReport } from './contributions.js';
+import { runFootprint } from './footprint.js';
+import { planExecution } from './plan-policy.js';
+import { collectRunReport } from './run-report.js';
+
+export interface InsightRouteOptions {
+  storage: Storage;
+  /** Throws unless the caller may read runs. */
+  authorize: (request: FastifyRequest) => Promise<void>;
+  /** Validation accuracy of a model, for contributions; absent when the coordinator has no validation set. */
+  accuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
+}
+
+type Query = Record<string, string | undefined>;
+
+function numberParam(query: Query, key: string, check: (n: number) => boolean, expected: string): number | undefined {
+  const raw = query[key];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!check(n)) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${key} must be ${expected}, got ${JSON.stringify(raw)}`, { details: { field: key, expected, received: raw } });
+  return n;
+}
+
+/** Contribution settings from a query string: method, rewardPool, permutations, truncationTolerance, seed, lastRounds. */
+export function contributionQuery(query: Query): ContributionOptions {
+  const method = query.method;
+  if (method !== undefined && !(VALUATION_METHODS as readonly string[]).includes(method)) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `method must be one of ${VALUATION_METHODS.join(', ')}, got ${JSON.stringify(method)}`, {
+      details: { field: 'method', expected: VALUATION_METHODS, received: method },
+    });
+  }
+  const rewardPool = numberParam(query, 'rewardPool', (n) => Number.isFinite(n) && n >= 0, 'a number >= 0');
+  const permutations = numberParam(query, 'permutations', (n) => Number.isInteger(n) && n >= 1 && n <= 100_000, 'an integer in [1, 100000]');
+  const seed = numberParam(query, 'seed', Number.isSafeInteger, 'an integer');
+  const truncationTolerance = numberParam(query, 'truncationTolerance', (n) => Number.isFinite(n) && n >= 0 && n < 1, 'a number in [0, 1)');
+  const lastRounds = numberParam(query, 'lastRounds', (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+  return {
+    ...(method !== undefined ? { method: method as ContributionOptions['method'] } : {}),
+    ...(rewardPool !== undefined ? { rewardPool } : {}),
+    ...(permutations !== undefined ? { permutations } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(truncationTolerance !== undefined ? { truncationTolerance } : {}),
+    ...(lastRounds !== undefined ? { lastRounds } : {}),
+  };
+}
+
+export function registerInsightRoutes(app: FastifyInstance, options: InsightRouteOptions): void {
+  const { storage, authorize } = options;
+  const accuracy = options.accuracy ?? null;
+  const cache = new Map<string, ContributionReport>();
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const runOf = async (runId: string) => {
+    const run = await storage.getRun(runId);
+    if (!run) throw new ConcordError(ErrorCode.NOT_FOUND, `no run ${runId}`, { details: { field: 'runId', received: runId } });
+    return run;
+  };
+
+  /** One valuation at a time; a finished run's valuation is remembered (it cannot change). */
+  async function contributions(runId: string, settings: ContributionOptions): Promise<ContributionReport> {
+    const run = await runOf(runId);
+    const { rewardPool: _pool, ...valuation } = settings;
+    const key = `${runId} ${JSON.stringify(valuation)}`;
+    const finished = run.status === 'completed' || run.status === 'failed' || run.status === 'stopped';
+    const compute = async (): Promise<ContributionReport> => {
+      const hit = cache.get(key);
+      if (hit && finished) return hit;
+      const report = await runContributions(storage, runId, accuracy, valuation);
+      if (finished && report.available) cache.set(key, report);
+      return report;
+    };
+    const result = queue.then(compute, compute);
+    queue = result.catch(() => undefined);
+    const report = await result;
+    if (settings.rewardPool === undefined || !report.available) return report;
+    // Shares are cheap: computed for each request's pool from the (possibly cached) values.
+    return withShares(report, settings.rewardPool);
+  }
+
+  app.get<{ Params: { runId: string }; Querystring: Query }>('/v1/runs/:runId/contributions', async (request) => {
+    await authorize(request);
+    return contributions(request.params.runId, contributionQuery(request.query));
+  });
+
+  app.get<{ Params: { runId: string } }>('/v1/runs/:runId/footprint', async (request) => {
+    await authorize(request);
+    await runOf(request.params.runId);
+    return runFootprint(await storage.listMemberMetrics(request.params.runId), await storage.listMembers());
+  });
+
+  app.get<{ Params: { runId: string } }>('/v1/runs/:runId/plan', async (request) => {
+    await authorize(request);
+    const run = await runOf(request.params.runId);
+    const members = await storage.listMembers();
+    const nameOf = (id: string) => members.find((m) => m.memberId === id)?.name ?? id;
+    return { plan: await planExecution(run.config, await storage.listMemberMetrics(run.runId), nameOf) };
+  });
+
+  app.get<{ Params: { runId: string }; Querystring: Query }>('/v1/runs/:runId/report', async (request) => {
+    await authorize(request);
+    const skip = request.query.contributions === 'false' || request.query.contributions === '0';
+    const settings = contributionQuery(request.query);
+    const report = await collectRunReport(storage, request.params.runId, { accuracy, contributions: false });
+    return { ...report, contributions: skip ? null : await contributions(request.params.runId, settings) };
+  });
+}
