@@ -22,7 +22,7 @@ after(async () => {
 
 describe('concord CLI', () => {
   it('has --help on every command', async () => {
-    const commands = [[], ['demo'], ['coordinator'], ['node'], ['run'], ['run', 'start'], ['run', 'list'], ['run', 'show'], ['status'], ['export'], ['fuse'], ['privacy'], ['privacy', 'epsilon'], ['privacy', 'noise'], ['plan']];
+    const commands = [[], ['demo'], ['coordinator'], ['node'], ['run'], ['run', 'start'], ['run', 'list'], ['run', 'show'], ['status'], ['export'], ['fuse'], ['privacy'], ['privacy', 'epsilon'], ['privacy', 'noise'], ['plan'], ['contributions'], ['report']];
     for (const c of commands) {
       const { code, stdout } = await concordRun([...c, '--help']);
       assert.equal(code, 0, `concord ${c.join(' ')} --help`);
@@ -36,8 +36,13 @@ describe('concord CLI', () => {
     assert.equal(code, 0, stderr);
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'stdout holds only the summary line');
-    const summary = JSON.parse(lines[0]!) as Record<string, number | null>;
-    assert.deepEqual(Object.keys(summary), ['rounds', 'members', 'accuracy', 'centralizedAccuracy', 'seconds', 'bytesPerMemberPerRound']);
+    const summary = JSON.parse(lines[0]!) as Record<string, number | null> & { contributions: Record<string, number> };
+    assert.deepEqual(Object.keys(summary), ['rounds', 'members', 'accuracy', 'centralizedAccuracy', 'seconds', 'bytesPerMemberPerRound', 'contributions', 'co2Grams']);
+    // Contributions of the three members add up to the accuracy the rounds added (efficiency), here most of it.
+    assert.deepEqual(Object.keys(summary.contributions).sort(), ['member-a', 'member-b', 'member-c']);
+    const gained = Object.values(summary.contributions).reduce((s, v) => s + v, 0);
+    assert.ok(gained > 0.5 && gained < summary.accuracy!, `Σφ ${gained}`);
+    assert.ok(summary.co2Grams! > 0, `co2Grams ${summary.co2Grams}`);
     assert.equal(summary.rounds, 2);
     assert.equal(summary.members, 3);
     assert.equal(summary.centralizedAccuracy, null);

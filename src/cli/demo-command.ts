@@ -34,7 +34,7 @@ export function registerDemoCommand(program: Command): void {
         const log = opts.quiet ? () => undefined : (line: string) => process.stderr.write(line + '\n');
         const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, partition: opts.partition as typeof d.partition, log });
         log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; inspect with: concord export --db ${summary.db} --run ${summary.runId} --out model`);
-        const { rounds, members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, privacy } = summary;
+        const { rounds, members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, privacy, contributions, co2Grams } = summary;
         const line: Record<string, unknown> = { rounds, members, accuracy: round4(accuracy), centralizedAccuracy: centralizedAccuracy === null ? null : round4(centralizedAccuracy), seconds: Math.round(seconds * 10) / 10, bytesPerMemberPerRound };
         if (privacy) {
           line.privacy = {
@@ -44,6 +44,8 @@ export function registerDemoCommand(program: Command): void {
             accuracyCost: round4(privacy.accuracyCost),
           };
         }
+        line.contributions = contributions === null ? null : Object.fromEntries(Object.entries(contributions).map(([name, phi]) => [name, round4(phi)]));
+        line.co2Grams = Math.round(co2Grams * 100) / 100;
         process.stdout.write(JSON.stringify(line) + '\n');
         process.exit(0);
       } catch (error) {

@@ -3,11 +3,13 @@
 import { Command } from 'commander';
 import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerGovernanceCommands } from './governance-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerNodeCommand } from './node-command.js';
 import { registerPlanCommand } from './plan-command.js';
 import { registerPrivacyCommand } from './privacy-command.js';
 import { registerRunCommands } from './run-commands.js';
+import { registerSharingCommands } from './sharing-commands.js';
 
 const program = new Command('concord')
   .description('Federated learning for consortia whose data never leaves its owner')
@@ -18,8 +20,10 @@ registerDemoCommand(program);
 registerCoordinatorCommand(program);
 registerNodeCommand(program);
 registerRunCommands(program);
+registerGovernanceCommands(program);
 registerModelCommands(program);
 registerPrivacyCommand(program);
 registerPlanCommand(program);
+registerSharingCommands(program);
 
 await program.parseAsync(process.argv);

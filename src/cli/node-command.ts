@@ -1,6 +1,8 @@
 // `concord node`: run a member node next to its data until SIGINT/SIGTERM.
 
 import type { Command } from 'commander';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { DEFAULT_CARBON_INTENSITY, DEFAULT_POWER_WATTS } from '../node/energy.js';
 import { runMemberService } from '../node/service.js';
 import { coordinatorUrl, fail, parseNumberOption } from './options.js';
 
@@ -11,11 +13,15 @@ export function registerNodeCommand(program: Command): void {
     .option('--coordinator <url>', 'coordinator URL (or $CONCORD_COORDINATOR)')
     .requiredOption('--name <name>', 'member name (letters, digits, . _ -)')
     .requiredOption('--data <spec>', 'data spec, e.g. mnist:member=0,members=5,partition=dirichlet,alpha=0.5 or csv:FILE,label=COLUMN')
-    .option('--state-dir <dir>', 'where the node keeps its credentials', '.concord/nodes')
+    .option('--state-dir <dir>', 'where the node keeps its identity (Ed25519 key) and enrollment', '.concord/nodes')
+    .option('--invitation <code>', "the operator's single-use invitation code, needed for the first enrollment unless the coordinator has open enrollment (or $CONCORD_INVITATION)")
+    .option('--ca <file>', "PEM of the coordinator's CA or self-signed certificate; HTTPS then trusts only it (or $CONCORD_CA)")
     .option('--privacy-budget <ε>', "this member's own differential-privacy budget; it then refuses tasks without DP or beyond it", parseNumberOption('--privacy-budget'))
     .option('--privacy-delta <δ>', 'δ of that budget', parseNumberOption('--privacy-delta'), 1e-5)
+    .option('--power-watts <W>', 'power this node draws while training, used when RAPL energy counters are unreadable', parseNumberOption('--power-watts'), DEFAULT_POWER_WATTS)
+    .option('--carbon-intensity <g>', "grid carbon intensity where this node runs, gCO2e/kWh (default: world average)", parseNumberOption('--carbon-intensity'), DEFAULT_CARBON_INTENSITY)
     .option('--json', 'machine-readable log lines')
-    .action(async (opts: { coordinator?: string; name: string; data: string; stateDir: string; privacyBudget?: number; privacyDelta: number; json?: boolean }) => {
+    .action(async (opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; powerWatts: number; carbonIntensity: number; json?: boolean }) => {
       const json = Boolean(opts.json);
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
@@ -26,7 +32,10 @@ export function registerNodeCommand(program: Command): void {
           name: opts.name,
           data: opts.data,
           stateDir: opts.stateDir,
+          ...optional('invitation', opts.invitation ?? process.env.CONCORD_INVITATION),
+          ...optional('caFile', opts.ca ?? process.env.CONCORD_CA),
           ...(opts.privacyBudget !== undefined ? { privacyBudget: { epsilon: opts.privacyBudget, delta: opts.privacyDelta } } : {}),
+          energy: { powerWatts: nonNegative(opts.powerWatts, '--power-watts'), carbonIntensity: nonNegative(opts.carbonIntensity, '--carbon-intensity') },
           signal: abort.signal,
           log: (line) => process.stderr.write(json ? JSON.stringify({ member: opts.name, message: line }) + '\n' : `[${opts.name}] ${line}\n`),
         });
@@ -35,4 +44,13 @@ export function registerNodeCommand(program: Command): void {
         fail(error, json);
       }
     });
+}
+
+function nonNegative(value: number, field: string): number {
+  if (!(value >= 0)) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field} must be a number >= 0, got ${value}`, { details: { field, expected: '>= 0', received: value } });
+  return value;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value ? ({ [key]: value } as Record<K, string>) : {};
 }

@@ -4,7 +4,10 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { RunConfigSchema, parseMessage } from '../protocol/messages.js';
 import type { MemberRecord, RoundSummary, RunRecord } from '../storage/storage.js';
-import { coordinatorUrl, fail, operatorRequest, operatorToken } from './options.js';
+import type { RunFootprint } from '../coordinator/footprint.js';
+import type { PlanExecution } from '../coordinator/plan-policy.js';
+import { coordinatorUrl, fail, operatorRequest, operatorToken, useCa } from './options.js';
+import { formatFootprint, formatPlanExecution, gramsText } from './sharing-format.js';
 
 interface Conn {
   coordinator?: string;
@@ -12,11 +15,13 @@ interface Conn {
   json?: boolean;
 }
 
-const withConn = (c: Command): Command =>
+export const withConn = (c: Command): Command =>
   c
     .option('--coordinator <url>', 'coordinator URL (or $CONCORD_COORDINATOR)')
-    .option('--token <token>', 'operator token (or $CONCORD_OPERATOR_TOKEN, or .concord/operator-token)')
-    .option('--json', 'machine-readable output');
+    .option('--token <token>', 'operator or API token (or $CONCORD_OPERATOR_TOKEN, or .concord/operator-token)')
+    .option('--ca <file>', "PEM of the coordinator's CA or self-signed certificate to pin for HTTPS (or $CONCORD_CA)")
+    .option('--json', 'machine-readable output')
+    .hook('preAction', (command) => useCa((command.opts() as { ca?: string }).ca));
 
 export function formatRound(r: RoundSummary, total: number): string {
   const acc = r.evalMetrics.accuracy;
@@ -27,6 +32,8 @@ export function formatRound(r: RoundSummary, total: number): string {
     `loss ${r.evalLoss?.toFixed(4) ?? '-'}`,
     `holdout acc ${acc !== undefined ? acc.toFixed(4) : '-'}`,
     ...(test !== undefined ? [`test acc ${test.toFixed(4)}`] : []),
+    ...(r.trainMetrics.plannedUnits !== undefined ? [`work ${r.trainMetrics.examplesProcessed ?? 0}/${r.trainMetrics.plannedUnits} planned`] : []),
+    ...(r.trainMetrics.energyJoules !== undefined ? [`${(r.trainMetrics.energyJoules / 3600).toFixed(2)} Wh`] : []),
     `${((r.completedAt - r.startedAt) / 1000).toFixed(1)} s`,
   ].join(' · ');
 }
@@ -77,10 +84,17 @@ export function registerRunCommands(program: Command): void {
     .argument('<runId>')
     .action(async (runId: string, opts: Conn) => {
       try {
-        const body = await operatorRequest<{ run: RunRecord; rounds: RoundSummary[] }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', `/v1/runs/${encodeURIComponent(runId)}`);
-        if (opts.json) return void process.stdout.write(JSON.stringify(body) + '\n');
+        const url = coordinatorUrl(opts.coordinator);
+        const token = operatorToken(opts.token);
+        const path = `/v1/runs/${encodeURIComponent(runId)}`;
+        const body = await operatorRequest<{ run: RunRecord; rounds: RoundSummary[] }>(url, token, 'GET', path);
+        const { plan } = await operatorRequest<{ plan: PlanExecution | null }>(url, token, 'GET', `${path}/plan`);
+        const footprint = await operatorRequest<RunFootprint>(url, token, 'GET', `${path}/footprint`);
+        if (opts.json) return void process.stdout.write(JSON.stringify({ ...body, plan, footprint }) + '\n');
         process.stdout.write(`run ${body.run.runId} (${body.run.config.name}): ${body.run.status}${body.run.error ? ` — ${body.run.error}` : ''}\n`);
         for (const r of body.rounds) process.stdout.write(formatRound(r, body.run.config.rounds) + '\n');
+        if (plan) process.stdout.write(formatPlanExecution(plan));
+        if (footprint.members.length > 0) process.stdout.write(formatFootprint(footprint));
       } catch (error) {
         fail(error, Boolean(opts.json));
       }
@@ -95,11 +109,17 @@ export function registerRunCommands(program: Command): void {
         const { members } = await operatorRequest<{ members: (MemberRecord & { online: boolean })[] }>(url, token, 'GET', '/v1/members');
         const { runs } = await operatorRequest<{ runs: RunRecord[] }>(url, token, 'GET', '/v1/runs');
         const { datasets } = await operatorRequest<{ datasets: { datasetId: string; epsilon: number; delta: number; budget: number | null; charges: number }[] }>(url, token, 'GET', '/v1/privacy');
-        if (opts.json) return void process.stdout.write(JSON.stringify({ coordinator: url, members, runs, privacy: datasets }) + '\n');
+        const footprints = await Promise.all(runs.map((r) => operatorRequest<RunFootprint>(url, token, 'GET', `/v1/runs/${encodeURIComponent(r.runId)}/footprint`)));
+        if (opts.json) return void process.stdout.write(JSON.stringify({ coordinator: url, members, runs, privacy: datasets, footprints: Object.fromEntries(runs.map((r, i) => [r.runId, footprints[i]])) }) + '\n');
         process.stdout.write(`coordinator ${url}\nmembers (${members.length}):\n`);
         for (const m of members) process.stdout.write(`  ${m.name.padEnd(16)} ${m.online ? 'online ' : 'offline'}  ${m.dataset.numExamples} examples (${m.dataset.name})${m.revoked ? '  REVOKED' : ''}\n`);
         process.stdout.write(`runs (${runs.length}):\n`);
-        for (const r of runs) process.stdout.write(`  ${r.runId}  ${r.status.padEnd(9)}  ${r.config.name}\n`);
+        runs.forEach((r, i) => process.stdout.write(`  ${r.runId}  ${r.status.padEnd(9)}  ${r.config.name}  ${gramsText(footprints[i]!.total.co2Grams)}\n`));
+        const latest = footprints.length - 1;
+        if (latest >= 0 && footprints[latest]!.members.length > 0) {
+          process.stdout.write(`latest run ${runs[latest]!.runId}: `);
+          process.stdout.write(formatFootprint(footprints[latest]!));
+        }
         if (datasets.length > 0) {
           process.stdout.write('privacy budgets (ε spent / budget at δ):\n');
           for (const d of datasets) process.stdout.write(`  ${d.datasetId.padEnd(40)} ${d.epsilon.toFixed(3)} / ${d.budget ?? '∞'}  (δ=${d.delta}, ${d.charges} charges)\n`);

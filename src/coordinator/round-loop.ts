@@ -10,7 +10,9 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Parameters } from '../protocol/tensors.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import type { EvaluateResult, Failure, Instruction, MemberRef, Strategy, TrainAggregate, TrainResult } from '../strategies/strategy.js';
-import type { MemberRoundMetrics, PrivacyCharge, RunEvent, RunRecord, Storage } from '../storage/storage.js';
+import type { CompletedRound, MemberRoundMetrics, MemberUpdate, PrivacyCharge, RunEvent, RunRecord, Storage } from '../storage/storage.js';
+import { keepsUpdates } from './contributions.js';
+import { workTotals } from './footprint.js';
 import type { Grid, OutgoingTask, TaskReply } from './grid.js';
 
 export interface ServerEvaluation {
@@ -41,6 +43,8 @@ export interface SecureTrainContext {
  * rather than fork it.
  */
 export interface RoundExtensions {
+  /** Narrows or re-configures the strategy's selection before anything is checked or sent (a resource plan). */
+  select?(round: number, plan: Instruction[], available: MemberRef[]): Promise<Instruction[]>;
   /** Called once members are selected; a thrown FORBIDDEN error refuses the round and ends the run with its message. */
   admit?(round: number, selected: MemberRef[], available: MemberRef[]): Promise<void>;
   /** Adjusts one member's task settings for the round (e.g. differential-privacy parameters). */
@@ -49,6 +53,8 @@ export interface RoundExtensions {
   secureTrain?(context: SecureTrainContext): Promise<SecureTrainOutcome>;
   /** Privacy spent by a completed round; stored in the same transaction. */
   charges?(round: number, selected: MemberRef[], available: MemberRef[], participants: string[]): Promise<PrivacyCharge[]>;
+  /** Adds to the round's train metrics and members' rows before they are stored (e.g. planned work). */
+  roundMetrics?(round: number, train: MemberRoundMetrics[]): { trainMetrics?: Record<string, number>; members?: MemberRoundMetrics[] };
 }
 
 export interface FederationOptions {
@@ -62,6 +68,8 @@ export interface FederationOptions {
   /** Pause between failed attempts of a round. Default 2 s. */
   retryDelayMs?: number;
   onEvent?: (event: RunEvent) => void;
+  /** Called once a round is committed, e.g. to log the new model's hash in the audit trail. */
+  onRoundSaved?: (round: CompletedRound) => void | Promise<void>;
   extensions?: RoundExtensions;
 }
 
@@ -69,6 +77,7 @@ export async function runFederation(options: FederationOptions): Promise<void> {
   const { run, storage, grid, strategy, signal } = options;
   const ext = options.extensions ?? {};
   const config = run.config;
+  const keepUpdates = keepsUpdates(config);
   const event = async (round: number | null, kind: string, message: string): Promise<void> => {
     const e: RunEvent = { runId: run.runId, round, kind, message, at: Date.now() };
     await storage.addEvent(e);
@@ -132,7 +141,8 @@ export async function runFederation(options: FederationOptions): Promise<void> {
     await grid.waitForMembers(config.minAvailableMembers, signal);
     const random = seededRandom(config.seed, round, attempt);
     const available = grid.available();
-    const rawPlan = strategy.configureTrain({ serverRound: round, parameters: current, available, config, random });
+    const strategyPlan = strategy.configureTrain({ serverRound: round, parameters: current, available, config, random });
+    const rawPlan = ext.select ? await ext.select(round, strategyPlan, available) : strategyPlan;
     if (rawPlan.length < config.minTrainMembers) {
       return { ok: false, reason: `only ${rawPlan.length} members could be selected, the minimum is ${config.minTrainMembers}` };
     }
@@ -146,6 +156,7 @@ export async function runFederation(options: FederationOptions): Promise<void> {
     let participants: string[];
     let trainFailures: Failure[];
     let trainMembers: MemberRoundMetrics[];
+    let updates: MemberUpdate[] = [];
     if (ext.secureTrain) {
       let secure: SecureTrainOutcome;
       try {
@@ -174,7 +185,12 @@ export async function runFederation(options: FederationOptions): Promise<void> {
       participants = results.map((r) => r.memberId).filter((id) => !rejected.some((f) => f.memberId === id));
       trainFailures = [...train.failures, ...rejected.map((f) => ({ ...f, reason: `update rejected: ${f.reason}` }))];
       trainMembers = train.replies.map((r) => memberMetrics(r, 'train'));
+      if (keepUpdates) updates = results.filter((r) => participants.includes(r.memberId)).map((r) => ({ memberId: r.memberId, numExamples: r.numExamples, parameters: r.parameters }));
     }
+    const extra = ext.roundMetrics?.(round, trainMembers) ?? {};
+    trainMembers = extra.members ?? trainMembers;
+    // Work and energy add up over members; the strategy's example-weighted means of them would mislead.
+    const trainMetrics = { ...(aggregate?.metrics ?? {}), ...workTotals(trainMembers), ...extra.trainMetrics };
     const next = aggregate?.parameters ?? current;
 
     const evalPlan = strategy.configureEvaluate({ serverRound: round, parameters: next, available: grid.available(), config, random });
@@ -193,12 +209,12 @@ export async function runFederation(options: FederationOptions): Promise<void> {
     const serverEval = options.serverEvaluate ? await options.serverEvaluate(next) : null;
     const privacyCharges = ext.charges ? await ext.charges(round, selected, available, participants) : [];
 
-    await storage.saveRound({
+    const completed: CompletedRound = {
       runId: run.runId,
       round,
       parameters: next,
       strategyState: strategy.saveState(),
-      trainMetrics: aggregate?.metrics ?? {},
+      trainMetrics,
       evalLoss: evalAggregate?.loss ?? null,
       evalMetrics: evalAggregate?.metrics ?? {},
       serverEval,
@@ -209,7 +225,10 @@ export async function runFederation(options: FederationOptions): Promise<void> {
       startedAt,
       completedAt: Date.now(),
       privacyCharges,
-    });
+      ...(updates.length > 0 ? { updates } : {}),
+    };
+    await storage.saveRound(completed);
+    await options.onRoundSaved?.(completed);
     await event(round, 'round-completed', `round ${round}: ${participants.length} members reported, ${trainFailures.length} dropped`);
     return { ok: true, parameters: next };
   }

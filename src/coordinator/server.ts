@@ -1,13 +1,17 @@
 // The coordinator's HTTP face (Fastify): member enrollment, long-polled task delivery,
 // result upload, and the operator's run API. Runs are driven by round-loop.ts through
 // the TaskBoard grid; every run still marked running in storage resumes on start.
-// Wire format: docs/protocol.md.
+// Members authenticate by signed requests, people by scoped bearer tokens (auth.ts);
+// decisions go to the signed audit trail (audit-trail.ts). HTTPS when given a certificate.
+// Wire format: docs/protocol.md; security: docs/security.md.
 
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { canonicalJson } from '../governance/canonical.js';
+import { sha256Hex } from '../governance/digest.js';
+import { generateIdentity, type Identity } from '../governance/identity.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { FRAME_CONTENT_TYPE, encodeFrame } from '../protocol/frame.js';
+import { FRAME_CONTENT_TYPE } from '../protocol/frame.js';
 import {
-  EnrollRequestSchema,
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   RunConfigSchema,
@@ -17,21 +21,42 @@ import {
 } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import type { Strategy } from '../strategies/strategy.js';
-import type { MemberRecord, RunEvent, RunRecord, Storage } from '../storage/storage.js';
+import type { CompletedRound, MemberRecord, RunEvent, RunRecord, Storage } from '../storage/storage.js';
+import { AuditTrail, modelFrame } from './audit-trail.js';
+import { Authenticator, keepRawJsonBodies } from './auth.js';
+import { registerGovernanceRoutes } from './governance-routes.js';
+import { keepsUpdates } from './contributions.js';
+import { composeExtensions } from './extensions.js';
 import { installErrorHandler } from './http-errors.js';
+import { registerInsightRoutes } from './insight-routes.js';
+import { planExtensions, solveRunPlan } from './plan-policy.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
 import { runFederation, type RoundExtensions, type ServerEvaluation } from './round-loop.js';
 import { TaskBoard, type TaskBoardOptions } from './task-board.js';
-import { bearerToken, hashToken, newToken, sameToken } from './tokens.js';
 
 export interface CoordinatorOptions {
   storage: Storage;
-  /** Bearer token for the operator API (runs, members, models). */
+  /** The operator's bootstrap bearer token: role operator, every operator scope. */
   operatorToken: string;
+  /** The coordinator's Ed25519 identity, which signs the audit log. Default: a fresh one (tests). */
+  identity?: Identity;
+  /** Admit new members without an invitation. Default true (the local demo); false requires invitations. */
+  openEnrollment?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM). Default: plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** How far a member's request timestamp may be from this clock. Default 60 000 ms. */
+  maxClockSkewMs?: number;
+  /** Called once a round is committed (after the audit trail has recorded it). */
+  onRoundSaved?: (run: RunRecord, round: CompletedRound) => void | Promise<void>;
   createStrategy: (config: RunConfig) => Strategy;
   /** Initial global model of a new run. */
   initialParameters: (config: RunConfig) => Promise<Parameters>;
   serverEvaluate?: (config: RunConfig, parameters: Parameters) => Promise<ServerEvaluation>;
+  /**
+   * Accuracy of a model on the validation set, for contribution valuation (many coalition
+   * models). Default: serverEvaluate's accuracy; none without either.
+   */
+  validationAccuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
   /** Largest request body accepted, in bytes. Default 64 MiB (16M float32 parameters). */
   bodyLimitBytes?: number;
   /** Longest a task long-poll is held open. Default 25 s. */
@@ -46,6 +71,9 @@ export interface CoordinatorOptions {
 export interface Coordinator {
   app: FastifyInstance;
   board: TaskBoard;
+  audit: AuditTrail;
+  /** The coordinator's public key (base64url), which verifies its audit log. */
+  publicKey: string;
   listen(port: number, host: string): Promise<string>;
   /** Starts (or resumes) driving a run; resolves when it ends. */
   startRun(run: RunRecord): void;
@@ -62,8 +90,15 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>();
   const shutdown = new AbortController();
 
-  const app = Fastify({ logger: false, bodyLimit, forceCloseConnections: true });
+  const identity = options.identity ?? generateIdentity();
+  const audit = new AuditTrail({ storage, identity });
+  const auth = new Authenticator({ storage, operatorToken: options.operatorToken, audit, ...(options.maxClockSkewMs !== undefined ? { maxClockSkewMs: options.maxClockSkewMs } : {}) });
+
+  const app = options.tls
+    ? (Fastify({ logger: false, bodyLimit, forceCloseConnections: true, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
+    : Fastify({ logger: false, bodyLimit, forceCloseConnections: true });
   installErrorHandler(app, bodyLimit);
+  keepRawJsonBodies(app, bodyLimit);
   app.addContentTypeParser(FRAME_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
   app.addHook('onRequest', async (request) => {
     const version = request.headers[PROTOCOL_HEADER];
@@ -73,41 +108,20 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     reply.header(PROTOCOL_HEADER, String(PROTOCOL_VERSION));
   });
 
-  const memberOf = async (request: FastifyRequest): Promise<MemberRecord> => {
-    const token = bearerToken(request.headers.authorization);
-    const member = await storage.getMemberByTokenHash(hashToken(token));
-    if (!member) throw new ConcordError(ErrorCode.UNAUTHENTICATED, 'unknown member token: enroll first', { details: { field: 'authorization' } });
-    if (member.revoked) throw new ConcordError(ErrorCode.FORBIDDEN, `member ${member.name} has been revoked`, { details: { field: 'authorization' } });
-    return member;
-  };
+  /** The member a signed request comes from; nothing of an unauthenticated caller reaches the board. */
+  const memberOf = (request: FastifyRequest): Promise<MemberRecord> => auth.member(request);
   const ref = (m: MemberRecord) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples, datasetName: m.dataset.name });
-  const operator = (request: FastifyRequest): void => {
-    const token = bearerToken(request.headers.authorization);
-    if (!sameToken(token, options.operatorToken)) throw new ConcordError(ErrorCode.UNAUTHENTICATED, 'operator token required', { details: { field: 'authorization' } });
-  };
 
   app.get('/v1/health', async () => ({ protocolVersion: PROTOCOL_VERSION, status: 'ok' }));
 
-  app.post('/v1/members/enroll', async (request) => {
-    const body = parseMessage(EnrollRequestSchema, request.body, 'enroll request');
-    const token = newToken('mem');
-    const existing = await storage.getMemberByName(body.name);
-    let member: MemberRecord;
-    if (existing) {
-      // Re-enrolling a name needs that member's current token, so names cannot be taken over.
-      const presented = request.headers.authorization ? bearerToken(request.headers.authorization) : undefined;
-      const holder = presented ? await storage.getMemberByTokenHash(hashToken(presented)) : undefined;
-      if (holder?.memberId !== existing.memberId) {
-        throw new ConcordError(ErrorCode.CONFLICT, `a member named ${body.name} is already enrolled; present its token to re-enroll or choose another name`, {
-          details: { field: 'name', received: body.name },
-        });
-      }
-      member = await storage.replaceMemberToken(existing.memberId, hashToken(token), body.dataset);
-    } else {
-      member = await storage.addMember({ name: body.name, tokenHash: hashToken(token), dataset: body.dataset });
-    }
-    board.seen(ref(member));
-    return { protocolVersion: PROTOCOL_VERSION, memberId: member.memberId, token };
+  registerGovernanceRoutes(app, {
+    storage,
+    auth,
+    audit,
+    identity,
+    openEnrollment: options.openEnrollment ?? true,
+    onEnrolled: (member) => board.seen(ref(member)),
+    onRevoked: (member) => board.forget(member.memberId, 'member was revoked by the operator'),
   });
   app.get('/v1/tasks/next', async (request, reply) => {
     const member = await memberOf(request);
@@ -149,23 +163,31 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   });
 
   app.get('/v1/members', async (request) => {
-    operator(request);
+    await auth.caller(request, 'members:read');
     const online = new Set(board.available().map((m) => m.memberId));
     return { members: (await storage.listMembers()).map((m) => ({ ...m, online: online.has(m.memberId) })) };
   });
 
   app.post('/v1/runs', async (request) => {
-    operator(request);
+    const caller = await auth.caller(request, 'runs:write');
     const config = parseMessage(RunConfigSchema, request.body, 'run config');
     options.createStrategy(config); // refuses bad strategy or privacy options before anything is stored
+    keepsUpdates(config); // refuses keepUpdates under secure aggregation
+    await solveRunPlan(config); // refuses a plan without an optimum, with the solver's reason
     const initial = await options.initialParameters(config);
     const run = await storage.createRun(config, initial);
+    await audit.record({
+      actor: caller.actor,
+      kind: 'run.started',
+      subject: run.runId,
+      data: { name: config.name, configSha256: sha256Hex(canonicalJson(config)), strategy: config.strategy.name, rounds: config.rounds },
+    });
     startRun(run);
     return { runId: run.runId };
   });
 
   app.get('/v1/runs', async (request) => {
-    operator(request);
+    await auth.caller(request, 'runs:read');
     return { runs: await storage.listRuns() };
   });
 
@@ -176,26 +198,26 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   };
 
   app.get<{ Params: { runId: string } }>('/v1/runs/:runId', async (request) => {
-    operator(request);
+    await auth.caller(request, 'runs:read');
     const run = await runOf(request.params.runId);
     return { run, rounds: await storage.listRounds(run.runId) };
   });
 
   app.get<{ Params: { runId: string } }>('/v1/runs/:runId/events', async (request) => {
-    operator(request);
+    await auth.caller(request, 'runs:read');
     await runOf(request.params.runId);
     return { events: await storage.listEvents(request.params.runId) };
   });
 
   app.get<{ Params: { runId: string }; Querystring: { round?: string } }>('/v1/runs/:runId/metrics', async (request) => {
-    operator(request);
+    await auth.caller(request, 'runs:read');
     await runOf(request.params.runId);
     const round = request.query.round === undefined ? undefined : Number(request.query.round);
     return { members: await storage.listMemberMetrics(request.params.runId, round) };
   });
 
   app.get<{ Params: { runId: string }; Querystring: { round?: string } }>('/v1/runs/:runId/model', async (request, reply) => {
-    operator(request);
+    await auth.caller(request, 'runs:read');
     const run = await runOf(request.params.runId);
     const last = await storage.lastRound(run.runId);
     const round = request.query.round === undefined ? (last?.round ?? 0) : Number(request.query.round);
@@ -208,11 +230,11 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         details: { field: 'round', expected: `0..${last?.round ?? 0}`, received: round },
       });
     }
-    return reply.type(FRAME_CONTENT_TYPE).send(encodeFrame({ protocolVersion: PROTOCOL_VERSION, runId: run.runId, round, model: run.config.model }, parameters));
+    return reply.type(FRAME_CONTENT_TYPE).send(modelFrame(run, round, parameters));
   });
 
   app.get('/v1/privacy', async (request) => {
-    operator(request);
+    await auth.caller(request, 'budgets:read');
     return { datasets: await privacyReport(storage, await budgetsByDataset()) };
   });
 
@@ -228,8 +250,18 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     return budgets;
   }
 
+  registerInsightRoutes(app, {
+    storage,
+    authorize: async (request) => void (await auth.caller(request, 'runs:read')),
+    ...(options.validationAccuracy
+      ? { accuracy: options.validationAccuracy }
+      : options.serverEvaluate
+        ? { accuracy: async (config: RunConfig, p: Parameters) => (await options.serverEvaluate!(config, p)).metrics.accuracy ?? Number.NaN }
+        : {}),
+  });
+
   app.post<{ Params: { runId: string } }>('/v1/runs/:runId/stop', async (request) => {
-    operator(request);
+    await auth.caller(request, 'runs:write');
     const run = await runOf(request.params.runId);
     const a = active.get(run.runId);
     a?.abort.abort();
@@ -248,17 +280,26 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
       storage,
       grid: board,
       strategy,
-      ...(options.extensions ? { extensions: options.extensions(run, strategy, board) } : {}),
+      ...(options.extensions || run.config.plan ? { extensions: composeExtensions(planExtensions(run.config), options.extensions?.(run, strategy, board)) } : {}),
       signal: abort.signal,
       ...(options.serverEvaluate ? { serverEvaluate: (p: Parameters) => options.serverEvaluate!(run.config, p) } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      onEvent: (event: RunEvent) => {
+        void audit.runEvent(event);
+        options.onEvent?.(event);
+      },
+      onRoundSaved: async (round: CompletedRound) => {
+        await audit.roundSaved(run, round);
+        await options.onRoundSaved?.(run, round);
+      },
     })
       .catch(async (error: unknown) => {
         if (abort.signal.aborted) return;
         const message = error instanceof Error ? error.message : String(error);
         await storage.setRunStatus(run.runId, 'failed', message).catch(() => undefined);
-        options.onEvent?.({ runId: run.runId, round: null, kind: 'run-failed', message, at: Date.now() });
+        const failed: RunEvent = { runId: run.runId, round: null, kind: 'run-failed', message, at: Date.now() };
+        void audit.runEvent(failed);
+        options.onEvent?.(failed);
       })
       .finally(() => active.delete(run.runId));
     active.set(run.runId, { abort, done });
@@ -271,6 +312,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   return {
     app,
     board,
+    audit,
+    publicKey: identity.publicKey,
     async listen(port, host) {
       const address = await app.listen({ port, host });
       return address.replace('[::1]', '127.0.0.1');

@@ -7,9 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { loadDataset } from '../data/spec.js';
+import { generateIdentity, loadOrCreateIdentity } from '../governance/identity.js';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { initBackend } from '../model/backend.js';
 import { buildModel, initialParameters } from '../model/build.js';
+import { createAccuracyEvaluator } from '../model/evaluator.js';
 import { evaluate } from '../model/train.js';
 import { setParameters } from '../model/weights.js';
 import type { RunConfig } from '../protocol/messages.js';
@@ -17,7 +20,8 @@ import type { Parameters } from '../protocol/tensors.js';
 import { openStorage } from '../storage/index.js';
 import type { RunEvent, Storage } from '../storage/storage.js';
 import { createStrategy } from '../strategies/index.js';
-import { privacyExtensions, withRunPrivacy } from './privacy-policy.js';
+import { privacyExtensions, runStrategy } from './privacy-policy.js';
+import { secureTrainPhase } from './secure-round.js';
 import { createCoordinator, type Coordinator } from './server.js';
 
 export interface CoordinatorServiceOptions {
@@ -29,6 +33,12 @@ export interface CoordinatorServiceOptions {
   db?: string;
   /** Operator token; default: read from, or created at, <db dir>/operator-token. */
   operatorToken?: string;
+  /** The coordinator's signing identity file; default <db dir>/coordinator.identity.json (mode 0600). */
+  identityFile?: string;
+  /** Admit new members without an invitation. Default true; false requires `concord invite` codes. */
+  openEnrollment?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { certFile: string; keyFile: string };
   /** Data spec of a held-out set the coordinator evaluates every round's model on (e.g. mnist:test). */
   evalData?: string;
   bodyLimitBytes?: number;
@@ -38,6 +48,8 @@ export interface CoordinatorServiceOptions {
 export interface CoordinatorService {
   url: string;
   operatorToken: string;
+  /** The coordinator's public key, which verifies its audit log. */
+  publicKey: string;
   coordinator: Coordinator;
   storage: Storage;
   close(): Promise<void>;
@@ -51,6 +63,10 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const db = options.db ?? DEFAULT_DB;
   const storage = await openStorage(db);
   const operatorToken = options.operatorToken ?? (await operatorTokenFor(db));
+  // An in-memory database keeps no audit log worth a lasting key.
+  const identity =
+    !options.identityFile && db.endsWith(':memory:') ? generateIdentity() : (await loadOrCreateIdentity(options.identityFile ?? besideDatabase(db, 'coordinator.identity.json'))).identity;
+  const tls = options.tls ? { cert: await readPem(options.tls.certFile, '--tls-cert'), key: await readPem(options.tls.keyFile, '--tls-key') } : undefined;
   const evalSet: Dataset | null = options.evalData ? await loadDataset(options.evalData) : null;
   const models = new Map<string, ReturnType<typeof buildModel>>();
   const modelFor = (config: RunConfig) => {
@@ -63,8 +79,14 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const coordinator = await createCoordinator({
     storage,
     operatorToken,
-    createStrategy: (config) => withRunPrivacy(config, createStrategy(config.strategy)),
-    extensions: (run, strategy) => privacyExtensions({ config: run.config, strategy, storage }),
+    identity,
+    ...(options.openEnrollment !== undefined ? { openEnrollment: options.openEnrollment } : {}),
+    ...(tls ? { tls } : {}),
+    createStrategy: (config) => runStrategy(config, createStrategy(config.strategy)),
+    extensions: (run, strategy, board) => ({
+      ...privacyExtensions({ config: run.config, strategy, storage }),
+      ...(run.config.secureAggregation ? { secureTrain: secureTrainPhase({ run, grid: board, strategy }) } : {}),
+    }),
     initialParameters: async (config: RunConfig): Promise<Parameters> => initialParameters(config.model, config.seed),
     ...(evalSet
       ? {
@@ -74,6 +96,8 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
             const result = await evaluate(model, evalSet);
             return { loss: result.loss, metrics: { accuracy: result.accuracy, numExamples: result.numExamples } };
           },
+          // Contribution valuation on the same set, with models of its own (see model/evaluator.ts).
+          validationAccuracy: ((accuracy) => (config: RunConfig, parameters: Parameters) => accuracy(config.model, parameters))(createAccuracyEvaluator(evalSet)),
         }
       : {}),
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
@@ -83,6 +107,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   return {
     url,
     operatorToken,
+    publicKey: identity.publicKey,
     coordinator,
     storage,
     async close() {
@@ -92,9 +117,22 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   };
 }
 
+/** Where a file that belongs with the database lives (the operator token, the coordinator's key). */
+function besideDatabase(db: string, name: string): string {
+  return db.startsWith('postgres') ? `.concord/${name}` : `${dirname(db.replace(/^sqlite:/, ''))}/${name}`;
+}
+
+async function readPem(file: string, field: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (cause) {
+    throw new ConcordError(ErrorCode.NOT_FOUND, `cannot read ${file}: ${(cause as Error).message}`, { details: { field, received: file }, cause });
+  }
+}
+
 /** The operator token lives beside the database so a restarted coordinator keeps it. */
 async function operatorTokenFor(db: string): Promise<string> {
-  const path = db.startsWith('postgres') ? '.concord/operator-token' : `${dirname(db.replace(/^sqlite:/, ''))}/operator-token`;
+  const path = besideDatabase(db, 'operator-token');
   try {
     return (await readFile(path, 'utf8')).trim();
   } catch {

@@ -2,7 +2,9 @@
 // as separate OS processes on loopback, each holding its own non-IID share of real MNIST
 // digits, training one classifier with a federated strategy. Afterwards the same model is
 // trained on the pooled data (the centralized baseline, which a real consortium could not
-// build) for comparison.
+// build) for comparison. The coordinator keeps members' updates, so the summary also values
+// each member's contribution (exact round-wise Shapley values of test accuracy) and gives
+// the run's CO₂e.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +21,8 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { RunConfigInput } from '../protocol/messages.js';
 import type { MemberRecord, MemberRoundMetrics, RoundSummary, RunRecord } from '../storage/storage.js';
 import { formatRound, watchRun } from '../cli/run-commands.js';
+import type { ContributionReport } from '../coordinator/contributions.js';
+import type { RunFootprint } from '../coordinator/footprint.js';
 import { operatorRequest } from '../cli/options.js';
 
 export interface DemoOptions {
@@ -95,6 +99,10 @@ export interface DemoSummary {
     accuracyWithoutPrivacy: number;
     accuracyCost: number;
   };
+  /** Each member's round-wise Shapley value of test accuracy (as a fraction); null when unavailable (secure aggregation). */
+  contributions: Record<string, number> | null;
+  /** CO₂e of the (first) federated run, training and network, in grams. */
+  co2Grams: number;
 }
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/concord.mjs');
@@ -147,6 +155,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
       train: { epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, optimizer: 'sgd', proximalMu: 0, seed: options.seed },
       roundDeadlineSeconds: 120,
       seed: options.seed,
+      // Members' updates are kept so the coordinator can value contributions afterwards.
+      keepUpdates: true,
     };
     const privateRun = options.secure || options.dp;
     const config: RunConfigInput = privateRun
@@ -154,11 +164,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
           ...plain,
           name: 'mnist-demo-private',
           secureAggregation: options.secure,
+          ...(options.secure ? { keepUpdates: false } : {}),
           ...(options.dp ? { train: { ...plain.train!, epochs: options.dpEpochs, learningRate: options.dpLearningRate } } : {}),
           ...(options.dp ? { differentialPrivacy: { level: 'sample', noiseMultiplier: options.noiseMultiplier, clippingNorm: options.clippingNorm, budget: { epsilon: options.epsilonBudget, delta: DEMO_DELTA } } } : {}),
         }
       : plain;
     const main = await federate(url, token, config, options);
+    const sharing = await contributionsAndFootprint(url, token, main.runId, log);
     let privacy: DemoSummary['privacy'];
     if (privateRun) {
       const { datasets } = await operatorRequest<{ datasets: { datasetId: string; epsilon: number }[] }>(url, token, 'GET', '/v1/privacy');
@@ -183,7 +195,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
       centralizedAccuracy = await centralizedBaseline(options, data('pool'), log);
     }
     const { rounds, accuracy, seconds, bytesPerMemberPerRound, runId } = main;
-    return { rounds, members: options.members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, ...(privacy ? { privacy } : {}), runId, db };
+    return { rounds, members: options.members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, ...(privacy ? { privacy } : {}), ...sharing, runId, db };
   } finally {
     stopAll();
     process.removeListener('exit', stopAll);
@@ -203,6 +215,23 @@ async function federate(url: string, token: string, config: RunConfigInput, opti
   const last = rounds[rounds.length - 1]!;
   const { members: perMember } = await operatorRequest<{ members: (MemberRoundMetrics & { round: number })[] }>(url, token, 'GET', `/v1/runs/${runId}/metrics`);
   return { runId, rounds: last.round, accuracy: last.serverEval?.metrics.accuracy ?? NaN, seconds, bytesPerMemberPerRound: meanBytesPerMemberRound(perMember) };
+}
+
+/** Contributions valued by the coordinator on its test set, and the run's CO₂, with a line each per member. */
+async function contributionsAndFootprint(url: string, token: string, runId: string, log: (line: string) => void): Promise<Pick<DemoSummary, 'contributions' | 'co2Grams'>> {
+  log('valuing contributions: round-wise Shapley values of test accuracy from the kept updates (exact, every coalition of every round)');
+  const c = await operatorRequest<ContributionReport>(url, token, 'GET', `/v1/runs/${runId}/contributions?method=auto&rewardPool=1000`);
+  if (c.available) {
+    log(`  ${c.evaluations} coalition models evaluated in ${c.seconds!.toFixed(1)} s; benefit shares of a pool of 1000:`);
+    for (const [name, value] of Object.entries(c.values!)) log(`  ${name}: φ = ${(value * 100).toFixed(2)} accuracy points, share ${c.shares!.shares[name]!.toFixed(1)}`);
+  } else {
+    log(`  contributions unavailable: ${c.reason}`);
+  }
+  const f = await operatorRequest<RunFootprint>(url, token, 'GET', `/v1/runs/${runId}/footprint`);
+  log(`energy and CO2e (training: declared power × time unless RAPL is readable; network: 0.06 kWh/GB):`);
+  for (const m of f.members) log(`  ${m.name}: ${(m.trainKWh * 1000).toFixed(2)} Wh training (${m.energySource}), ${(m.networkBytes / 1e6).toFixed(1)} MB, ${m.co2Grams.toFixed(2)} gCO2e`);
+  log(`  total ${(f.total.kWh * 1000).toFixed(2)} Wh, ${f.total.co2Grams.toFixed(2)} gCO2e; centralized alternative (estimate) ${f.centralized.co2Grams.toFixed(2)} gCO2e`);
+  return { contributions: c.available ? c.values! : null, co2Grams: f.total.co2Grams };
 }
 
 function meanBytesPerMemberRound(rows: (MemberRoundMetrics & { round: number })[]): number {

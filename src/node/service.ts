@@ -1,12 +1,17 @@
 // Composes a member node: loads only this member's data, prepares TF.js, and runs the
-// member loop against the coordinator until stopped.
+// member loop against the coordinator until stopped. The node's Ed25519 identity lives in
+// its state directory (<state-dir>/<name>.identity.json, mode 0600) and signs every request.
 
 import { join } from 'node:path';
 import { loadMemberData } from '../data/spec.js';
+import { fingerprint, loadOrCreateIdentity } from '../governance/identity.js';
 import { initBackend } from '../model/backend.js';
 import { CoordinatorClient } from './client.js';
+import { readCa } from './coordinator-fetch.js';
 import { runMember } from './member.js';
 import { withPrivacyBudget } from './privacy-guard.js';
+import type { EnergyOptions } from './energy.js';
+import { withSecureAggregation } from './secagg-handler.js';
 import { createTfjsHandler } from './tfjs-handler.js';
 
 export interface MemberServiceOptions {
@@ -14,12 +19,18 @@ export interface MemberServiceOptions {
   name: string;
   /** Data spec, e.g. mnist:member=0,members=5,partition=dirichlet,alpha=0.5 or csv:FILE,label=y */
   data: string;
-  /** Where credentials are kept between restarts. Default .concord/nodes. */
+  /** Where the identity and enrollment are kept between restarts. Default .concord/nodes. */
   stateDir?: string;
+  /** The operator's single-use invitation code, for the first enrollment. */
+  invitation?: string;
+  /** PEM file of the coordinator's CA (or self-signed certificate) to pin for HTTPS. */
+  caFile?: string;
   signal: AbortSignal;
   log?: (line: string) => void;
   /** The member's own differential-privacy budget; with one, it trains only under DP and within it. */
   privacyBudget?: { epsilon: number; delta: number };
+  /** Declared power draw (used when RAPL is unreadable) and grid carbon intensity; see node/energy.ts. */
+  energy?: EnergyOptions;
 }
 
 export async function runMemberService(options: MemberServiceOptions): Promise<void> {
@@ -27,11 +38,17 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   const data = await loadMemberData(options.data);
   const backend = await initBackend();
   log(`${options.name}: ${data.descriptor.numExamples} training and ${data.descriptor.numHoldout} holdout examples; TF.js backend ${backend}`);
-  const client = new CoordinatorClient(options.coordinator);
+  const { identity, created } = await loadOrCreateIdentity(join(options.stateDir ?? '.concord/nodes', `${options.name}.identity.json`));
+  log(`${created ? 'created' : 'loaded'} identity ${fingerprint(identity.publicKey)}`);
+  const client = new CoordinatorClient(options.coordinator, {
+    identity,
+    ...(options.invitation ? { invitation: options.invitation } : {}),
+    ...(options.caFile ? { ca: readCa(options.caFile) } : {}),
+  });
   let memberSeed = 0;
   for (const ch of options.name) memberSeed = (memberSeed * 31 + ch.charCodeAt(0)) | 0;
   const stateDir = options.stateDir ?? '.concord/nodes';
-  let handler = createTfjsHandler(data, { memberSeed, log });
+  let handler = createTfjsHandler(data, { memberSeed, log, ...(options.energy ? { energy: options.energy } : {}) });
   if (options.privacyBudget) {
     handler = await withPrivacyBudget(handler, {
       budget: options.privacyBudget,
@@ -41,6 +58,8 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
       log,
     });
   }
+  // Secure-aggregation stages run the same (privacy-guarded) training inside them.
+  handler = withSecureAggregation(handler, { memberId: () => client.credentials?.memberId, log });
   await runMember({
     client,
     name: options.name,

@@ -9,9 +9,17 @@ import { getParameters, setParameters } from '../model/weights.js';
 import { UNCLIPPED_METRIC, privatizeUpdate } from '../privacy/dp/member.js';
 import type { TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
+import { energyMetrics, startEnergyMeter, type EnergyOptions } from './energy.js';
 import type { TaskHandler } from './member.js';
 
-export function createTfjsHandler(data: MemberData, options: { memberSeed?: number; log?: (line: string) => void } = {}): TaskHandler {
+export interface TfjsHandlerOptions {
+  memberSeed?: number;
+  log?: (line: string) => void;
+  /** How training energy is measured and which grid intensity is reported; see energy.ts for defaults. */
+  energy?: EnergyOptions;
+}
+
+export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions = {}): TaskHandler {
   const models = new Map<string, ReturnType<typeof buildModel>>();
   const modelFor = (task: TaskHeader) => {
     const key = JSON.stringify(task.model);
@@ -26,6 +34,7 @@ export function createTfjsHandler(data: MemberData, options: { memberSeed?: numb
       // A different shuffle each round and member, reproducible from the run's seed.
       const seed = (task.config.seed * 1_000_003 + task.round * 7919 + (options.memberSeed ?? 0)) | 0;
       const started = Date.now();
+      const meter = startEnergyMeter(options.energy);
       const privacy = task.config.privacy;
       const result = await trainLocal(model, data.train, { ...task.config, seed }, {
         globalParameters: global,
@@ -36,6 +45,9 @@ export function createTfjsHandler(data: MemberData, options: { memberSeed?: numb
       // Under differential privacy the training loss and accuracy are raw functions of the
       // member's records, outside the guarantee: they stay here.
       const metrics: Record<string, number> = privacy ? { trainSeconds: (Date.now() - started) / 1000 } : { ...result.metrics, trainSeconds: (Date.now() - started) / 1000 };
+      // Work and energy depend on the data's size only, which the descriptor already makes public.
+      metrics.examplesProcessed = privacy ? result.numExamples * task.config.epochs : (result.examplesProcessed ?? result.numExamples * task.config.epochs);
+      Object.assign(metrics, energyMetrics(meter.stop(), options.energy));
       let parameters = getParameters(model);
       if (privacy?.level === 'client' && privacy.mode === 'distributed') {
         // Client-level DP without a trusted coordinator: clip the update and add this member's noise share here.

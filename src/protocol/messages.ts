@@ -31,6 +31,11 @@ export const TrainConfigSchema = z.object({
   /** FedProx proximal coefficient μ; 0 is plain local SGD. */
   proximalMu: finite.min(0).default(0),
   seed: z.number().int().default(0),
+  /**
+   * Stop local training after this many minibatch steps, even mid-epoch; none by default.
+   * Set by a run's resource plan so each member does the work it was allotted.
+   */
+  maxSteps: z.number().int().min(1).optional(),
   /** Differential-privacy settings for this task, set by the coordinator from the run's configuration. */
   privacy: z
     .object({
@@ -112,6 +117,19 @@ export const RunConfigSchema = z.object({
   /** Secure-aggregation parameters (neighbours k, threshold, quantization); validated by privacy/secagg. */
   secureAggregationOptions: z.record(z.unknown()).default({}),
   differentialPrivacy: DifferentialPrivacyConfigSchema.optional(),
+  /**
+   * Keep every member's update of every round, so contributions (Shapley values) can be
+   * computed afterwards without retraining. Default: on, except under secure aggregation,
+   * where individual updates never reach the coordinator.
+   */
+  keepUpdates: z.boolean().optional(),
+  /**
+   * Resource plan: solved once when the run starts (planning/), it decides who trains each
+   * round and how much. `resources` is a resources document; the other keys are plan
+   * options (objective, demand, budget, minShare, integer, batchSize) plus `period`.
+   * Validated by coordinator/plan-policy.ts.
+   */
+  plan: z.object({ resources: z.record(z.unknown()) }).passthrough().optional(),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
@@ -125,17 +143,24 @@ export const DatasetDescriptorSchema = z.object({
 });
 export type DatasetDescriptor = z.infer<typeof DatasetDescriptorSchema>;
 
+/**
+ * A member's enrollment, signed (like every request of a member) with the private key that
+ * belongs to `publicKey`; `invitation` is the operator's single-use code, needed unless the
+ * coordinator runs with open enrollment or the name is already enrolled with this key.
+ */
 export const EnrollRequestSchema = z.object({
   protocolVersion: z.number().int(),
   name,
   dataset: DatasetDescriptorSchema,
+  /** The member's Ed25519 public key: base64url of its 32 raw bytes. */
+  publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'base64url of a 32-byte Ed25519 public key (43 characters)'),
+  invitation: z.string().min(1).max(200).optional(),
 });
 export type EnrollRequest = z.infer<typeof EnrollRequestSchema>;
 
 export const EnrollResponseSchema = z.object({
   protocolVersion: z.number().int(),
   memberId: z.string(),
-  token: z.string(),
 });
 export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
 

@@ -5,12 +5,12 @@
 import { createCoordinator, type Coordinator } from '../../src/coordinator/server.js';
 import { CoordinatorClient } from '../../src/node/client.js';
 import { runMember, type TaskHandler } from '../../src/node/member.js';
-import { RunConfigSchema, type RunConfigInput, type TaskHeader } from '../../src/protocol/messages.js';
+import { RunConfigSchema, type RunConfig, type RunConfigInput, type TaskHeader } from '../../src/protocol/messages.js';
 import { makeParameters, type Parameters } from '../../src/protocol/tensors.js';
 import { SqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { createStrategy } from '../../src/strategies/index.js';
-import { privacyExtensions, withRunPrivacy } from '../../src/coordinator/privacy-policy.js';
+import { privacyExtensions, runStrategy } from '../../src/coordinator/privacy-policy.js';
 import type { ConcordError } from '../../src/protocol/errors.js';
 
 export const OPERATOR = 'op-test-token';
@@ -27,20 +27,31 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { bodyLimitBytes?: number; heartbeatTimeoutMs?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  bodyLimitBytes?: number;
+  heartbeatTimeoutMs?: number;
+  /** Default true, as for the local demo. */
+  openEnrollment?: boolean;
+  /** Validation accuracy for contribution valuation; none by default. */
+  validationAccuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const storage = new SqliteStorage(':memory:');
   await storage.migrate();
   const coordinator = await createCoordinator({
     storage,
     operatorToken: OPERATOR,
     // As the coordinator service composes it: privacy wraps the strategy and the round.
-    createStrategy: (config) => withRunPrivacy(config, createStrategy(config.strategy)),
+    createStrategy: (config) => runStrategy(config, createStrategy(config.strategy)),
     extensions: (run, strategy) => privacyExtensions({ config: run.config, strategy, storage }),
     initialParameters: async () => makeParameters(SPECS),
     retryDelayMs: 50,
     maxPollMs: 2000,
     board: { onlineWindowMs: 5000, heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 5000 },
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+    ...(options.openEnrollment !== undefined ? { openEnrollment: options.openEnrollment } : {}),
+    ...(options.validationAccuracy ? { validationAccuracy: options.validationAccuracy } : {}),
   });
   const url = await coordinator.listen(0, '127.0.0.1');
   const members: AbortController[] = [];
@@ -60,6 +71,8 @@ export async function startHarness(options: { bodyLimitBytes?: number; heartbeat
 export interface TaskLog {
   accepted: number;
   rejected: ConcordError[];
+  /** The member's client: its identity, and its member id once enrolled. */
+  client: CoordinatorClient;
 }
 
 /** A member whose "training" returns f(global); evaluation reports loss = Σθ. */
@@ -72,7 +85,8 @@ export function addMember(
 ): TaskLog {
   const abort = new AbortController();
   h.members.push(abort);
-  const log: TaskLog = { accepted: 0, rejected: [] };
+  const client = new CoordinatorClient(h.url);
+  const log: TaskLog = { accepted: 0, rejected: [], client };
   const handler: TaskHandler = {
     async train(task, global) {
       return { parameters: await train(global, task), numExamples, metrics: { loss: 1 } };
@@ -82,7 +96,7 @@ export function addMember(
     },
   };
   void Promise.resolve(wrap(handler)).then((wrapped) => runMember({
-    client: new CoordinatorClient(h.url),
+    client,
     name,
     dataset: { name: 'synthetic', numExamples, numHoldout: numExamples, inputShape: [2], classes: 2 },
     handler: wrapped,
