@@ -153,6 +153,9 @@ export async function runMember(options: MemberOptions): Promise<void> {
         return;
       }
       log(`round ${header.round} ${header.kind}: result not accepted: ${error.code}: ${error.message}`);
+      // Tell the coordinator at once, so the round need not wait for its deadline. (If the
+      // coordinator itself refused the result, the task is already closed and this is a no-op.)
+      await client.decline(header.taskId, `the task failed on the member: ${error.code}: ${error.message}`.slice(0, 2000)).catch(() => undefined);
       options.onTask?.(header, { accepted: false, error, bytesIn, bytesOut });
     } finally {
       stopBeat();
