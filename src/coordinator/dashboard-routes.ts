@@ -1,0 +1,159 @@
+// The consortium dashboard the coordinator serves at `/`: the built front end of web/
+// (static files, no path traversal), a Server-Sent Events stream that tells open pages
+// what changed so they refetch, and the audit chain's verification for the Audit page.
+// The stream polls storage instead of hooking into the round loop: it then sees every
+// change, whichever process or run made it, and cannot slow a round down.
+// A browser's EventSource cannot send headers, so the stream also accepts the bearer
+// token as `?token=`; every other call of the dashboard sends the Authorization header.
+
+import { readFile, stat } from 'node:fs/promises';
+import { extname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { verifyChain } from '../governance/audit.js';
+import type { Scope } from '../governance/roles.js';
+import type { Storage } from '../storage/storage.js';
+
+export interface DashboardRouteOptions {
+  storage: Storage;
+  /** Throws unless the caller's bearer token carries `scope`. */
+  authorize: (request: FastifyRequest, scope: Scope) => Promise<unknown>;
+  /** The coordinator's audit-signing public key, to verify the audit chain. */
+  publicKey: string;
+  /** The built front end. Default: web/dist of this repository. */
+  root?: string;
+  /** How often the event stream looks for changes. Default 500 ms. */
+  pollMs?: number;
+  /** A comment line keeps idle streams open through proxies. Default 15 000 ms. */
+  keepAliveMs?: number;
+}
+
+export const DEFAULT_DASHBOARD_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.woff2': 'font/woff2',
+};
+
+/** What a page may need to refetch; one entry per kind of change. */
+export interface DashboardSnapshot {
+  runs: string;
+  rounds: Map<string, number>;
+  members: string;
+  audit: number;
+}
+
+/** The state the stream compares between polls: cheap summaries, not the data itself. */
+export async function dashboardSnapshot(storage: Storage): Promise<DashboardSnapshot> {
+  const runs = await storage.listRuns();
+  const rounds = new Map<string, number>();
+  for (const run of runs) {
+    rounds.set(run.runId, (await storage.lastRound(run.runId))?.round ?? 0);
+  }
+  const members = await storage.listMembers();
+  return {
+    runs: runs.map((r) => `${r.runId}:${r.status}:${r.updatedAt}`).join(','),
+    rounds,
+    members: members.map((m) => `${m.memberId}:${m.lastSeenAt ?? 0}:${m.revoked}`).join(','),
+    audit: await storage.countAudit(),
+  };
+}
+
+/** The events that take `before` to `after`; everything when there was no `before`. */
+export function dashboardEvents(before: DashboardSnapshot | null, after: DashboardSnapshot): { event: string; data: unknown }[] {
+  const events: { event: string; data: unknown }[] = [];
+  if (before?.runs !== after.runs) events.push({ event: 'runs', data: {} });
+  for (const [runId, round] of after.rounds) {
+    if (before?.rounds.get(runId) !== round) events.push({ event: 'round', data: { runId, round } });
+  }
+  if (before?.members !== after.members) events.push({ event: 'members', data: {} });
+  if (before?.audit !== after.audit) events.push({ event: 'audit', data: { count: after.audit } });
+  return events;
+}
+
+export function registerDashboardRoutes(app: FastifyInstance, options: DashboardRouteOptions): void {
+  const { storage, authorize } = options;
+  const root = resolve(options.root ?? DEFAULT_DASHBOARD_ROOT);
+  const pollMs = options.pollMs ?? 500;
+  const keepAliveMs = options.keepAliveMs ?? 15_000;
+  const streams = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const end of [...streams]) end();
+  });
+
+  async function sendFile(reply: FastifyReply, relative: string): Promise<FastifyReply> {
+    const path = resolve(root, relative);
+    if (!path.startsWith(root + sep)) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'no such file' } });
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) {
+      if (relative === 'index.html') {
+        return reply
+          .code(503)
+          .type('text/plain; charset=utf-8')
+          .send(`the dashboard is not built: run "npm run build:web" (looked in ${root})`);
+      }
+      return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no file ${relative}` } });
+    }
+    // Built assets carry a content hash in their names; the page itself must stay fresh.
+    reply.header('cache-control', relative === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable');
+    reply.header('x-content-type-options', 'nosniff');
+    return reply.type(CONTENT_TYPES[extname(path)] ?? 'application/octet-stream').send(await readFile(path));
+  }
+
+  app.get('/', async (_request, reply) => sendFile(reply, 'index.html'));
+  app.get('/index.html', async (_request, reply) => sendFile(reply, 'index.html'));
+  app.get<{ Params: { '*': string } }>('/assets/*', async (request, reply) => sendFile(reply, `assets/${request.params['*']}`));
+
+  app.get<{ Querystring: { token?: string } }>('/v1/events/stream', async (request, reply) => {
+    const token = request.query.token;
+    if (request.headers.authorization === undefined && typeof token === 'string' && token.length > 0) {
+      request.headers.authorization = `Bearer ${token}`;
+    }
+    await authorize(request, 'runs:read');
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.write(`retry: 2000\n\n`);
+    let last: DashboardSnapshot | null = null;
+    let busy = false;
+    const tick = async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const next = await dashboardSnapshot(storage);
+        for (const e of dashboardEvents(last, next)) raw.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+        last = next;
+      } catch {
+        // Storage closing under a live stream: the stream ends with the server.
+      } finally {
+        busy = false;
+      }
+    };
+    const poll = setInterval(() => void tick(), pollMs);
+    const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), keepAliveMs);
+    const end = () => {
+      clearInterval(poll);
+      clearInterval(keepAlive);
+      streams.delete(end);
+      raw.end();
+    };
+    streams.add(end);
+    request.raw.once('close', end);
+    await tick();
+  });
+
+  app.get('/v1/audit/verification', async (request) => {
+    await authorize(request, 'audit:read');
+    const entries = await storage.listAudit();
+    const head = entries.at(-1);
+    const verification = verifyChain(entries, options.publicKey, head ? { expectedHead: { seq: head.seq, hash: head.hash } } : {});
+    return { count: entries.length, verification };
+  });
+}

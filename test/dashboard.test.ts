@@ -1,0 +1,133 @@
+// The dashboard in a real browser (Debian's Chromium driven by playwright-core): while a
+// run is live the run page's round count and accuracy chart advance without a reload;
+// then every main page is photographed at laptop and phone width into test-results/.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { addMember, OPERATOR, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
+
+const SHOTS = 'test-results';
+let h: Harness;
+let browser: Browser;
+
+before(async () => {
+  const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
+  assert.equal(build.status, 0, 'the dashboard must build');
+  mkdirSync(SHOTS, { recursive: true });
+  h = await startHarness();
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+});
+
+after(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+/** Members that take ~400 ms a round and whose holdout accuracy rises with the model's sum. */
+function slowMembers(names: string[]): void {
+  for (const [i, name] of names.entries()) {
+    addMember(h, name, 100 * (i + 1), async (global) => {
+      await new Promise((r) => setTimeout(r, 400));
+      return plus(0.1 * (i + 1))(global);
+    }, (handler) => ({
+      ...handler,
+      async evaluate(task, global) {
+        const outcome = await handler.evaluate(task, global);
+        const sum = global.data.reduce((s, v) => s + v, 0);
+        return { ...outcome, metrics: { ...outcome.metrics, accuracy: Math.min(0.98, 0.4 + 0.02 * sum + 0.03 * i) } };
+      },
+    }));
+  }
+}
+
+const roundShown = async (page: Page) => Number((await page.getByTestId('round-count').textContent())!.match(/Round (\d+)/)![1]);
+const pointsShown = async (page: Page) => Number(await page.locator('figure.chart').first().getAttribute('data-points'));
+
+test('the run page follows a live run without reloading', async () => {
+  slowMembers(['north-clinic', 'south-hospital', 'east-lab']);
+  const runId = await startRun(h, { name: 'live-dashboard', rounds: 8, minAvailableMembers: 3, minTrainMembers: 3 });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  let loads = 0;
+  page.on('load', () => loads++);
+  await page.goto(`${h.url}/?token=${OPERATOR}#/runs/${runId}`);
+  await page.getByTestId('round-count').waitFor();
+  assert.ok(!page.url().includes(OPERATOR), 'the token is taken off the address');
+
+  await page.waitForFunction(() => /Round [1-9]/.test(document.querySelector('[data-testid=round-count]')?.textContent ?? ''), null, { timeout: 20_000 });
+  const firstRound = await roundShown(page);
+  const firstPoints = await pointsShown(page);
+  assert.equal(firstPoints, firstRound, 'one chart point per completed round');
+  await page.waitForFunction(
+    (n) => Number(document.querySelector('[data-testid=round-count]')?.textContent?.match(/Round (\d+)/)?.[1]) > n,
+    firstRound,
+    { timeout: 20_000 },
+  );
+  const laterRound = await roundShown(page);
+  assert.ok(laterRound > firstRound);
+  assert.ok((await pointsShown(page)) > firstPoints, 'the accuracy chart has more points');
+  assert.equal(loads, 1, 'the page was never reloaded');
+
+  assert.equal(await waitForRun(h, runId), 'completed');
+  await page.waitForFunction(() => document.querySelector('[data-testid=round-count]')?.textContent === 'Round 8 of 8', null, { timeout: 10_000 });
+  assert.equal(await page.locator('table[aria-label="Round timeline"] tbody tr').count(), 8);
+  await page.close();
+});
+
+test('each main page renders at laptop and phone width', async () => {
+  const [run] = await h.storage.listRuns();
+  // A run with differential privacy, so the Privacy page has budgets to draw.
+  const dpRun = await startRun(h, {
+    name: 'private-dashboard',
+    rounds: 2,
+    minAvailableMembers: 3,
+    minTrainMembers: 3,
+    train: { epochs: 1, batchSize: 32, learningRate: 0.1 },
+    differentialPrivacy: { level: 'sample', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 8, delta: 1e-5 } },
+  });
+  assert.equal(await waitForRun(h, dpRun), 'completed');
+  const pages = { overview: '#/', runs: '#/runs', run: `#/runs/${run!.runId}`, privacy: '#/privacy', audit: '#/audit' };
+  for (const [width, height] of [[1280, 800], [390, 844]] as const) {
+    const page = await browser.newPage({ viewport: { width, height } });
+    await page.goto(`${h.url}/?token=${OPERATOR}`);
+    for (const [name, hash] of Object.entries(pages)) {
+      await page.evaluate((h) => (window.location.hash = h), hash);
+      await page.locator('main section h1').waitFor();
+      await page.waitForFunction(() => !document.querySelector('main [role=status]')?.textContent?.includes('Loading'));
+      await page.screenshot({ path: `${SHOTS}/dashboard-${name}-${width}.png`, fullPage: true });
+    }
+    assert.equal(await page.locator('table[aria-label="Members"] tbody tr').count(), 0, 'the last page shown is the audit log');
+    await page.evaluate(() => (window.location.hash = '#/privacy'));
+    await page.locator('ul.bars').waitFor();
+    assert.equal(await page.locator('ul.bars li').count(), 3, 'one budget bar per member dataset');
+    await page.evaluate(() => (window.location.hash = '#/'));
+    await page.locator('table[aria-label="Members"]').waitFor();
+    assert.equal(await page.locator('table[aria-label="Members"] tbody tr').count(), 3);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(overflow, 0, `no sideways scrolling at ${width} px`);
+    await page.close();
+  }
+});
+
+test('the audit page shows a verified chain', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${h.url}/?token=${OPERATOR}#/audit`);
+  await page.locator('.verified').waitFor();
+  assert.match((await page.locator('.verified').textContent())!, /Chain verified: \d+ signed/);
+  await page.close();
+});
+
+test('the stream needs a token and static files stay inside web/dist', async () => {
+  const refused = await fetch(`${h.url}/v1/events/stream`);
+  assert.equal(refused.status, 401);
+  const wrong = await fetch(`${h.url}/v1/events/stream?token=nope`);
+  assert.equal(wrong.status, 401);
+  for (const path of ['/assets/..%2f..%2fpackage.json', '/assets/../../package.json', '/assets/%2e%2e/%2e%2e/package.json']) {
+    const response = await fetch(`${h.url}${path}`);
+    assert.notEqual(response.status, 200, path);
+  }
+  const index = await fetch(`${h.url}/`);
+  assert.equal(index.status, 200);
+  assert.match(index.headers.get('content-type')!, /^text\/html/);
+});

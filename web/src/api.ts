@@ -1,0 +1,127 @@
+// The dashboard's view of the coordinator's operator API (docs/protocol.md): typed reads
+// with the bearer token, and the live change stream. The token comes from the page's
+// `?token=` (the demo prints such a link) or the sign-in box, and is kept in
+// sessionStorage only, so it is gone when the tab closes.
+
+export interface Dataset {
+  name: string;
+  numExamples: number;
+  numHoldout?: number;
+  classes?: number;
+  inputShape?: number[];
+}
+export interface Member {
+  memberId: string;
+  name: string;
+  dataset: Dataset;
+  enrolledAt: number;
+  lastSeenAt: number | null;
+  revoked: boolean;
+  online: boolean;
+}
+export interface Run {
+  runId: string;
+  config: {
+    name?: string;
+    rounds: number;
+    strategy: { name: string };
+    secureAggregation?: boolean;
+    differentialPrivacy?: unknown;
+  };
+  status: 'pending' | 'running' | 'completed' | 'failed' | 'stopped';
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+export interface Round {
+  round: number;
+  trainMetrics: Record<string, number>;
+  evalLoss: number | null;
+  evalMetrics: Record<string, number>;
+  serverEval: { loss: number; metrics: Record<string, number> } | null;
+  participants: string[];
+  failures: { memberId: string; reason: string }[];
+  attempts: number;
+  startedAt: number;
+  completedAt: number;
+}
+export interface MemberMetric {
+  round: number;
+  memberId: string;
+  phase: 'train' | 'evaluate';
+  numExamples: number;
+  loss: number | null;
+  metrics: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  seconds: number;
+}
+export interface PrivacyDataset {
+  datasetId: string;
+  epsilon: number;
+  delta: number;
+  budget: number | null;
+  charges: number;
+}
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  actor: string;
+  kind: string;
+  subject: string;
+  data: unknown;
+}
+export interface ChainVerification {
+  ok: boolean;
+  verified?: number;
+  firstBad?: number;
+  reason?: string;
+}
+
+const KEY = 'concord.token';
+
+/** Takes `?token=` off the address (so it is not bookmarked or shared) into sessionStorage. */
+export function initialToken(): string | null {
+  const url = new URL(window.location.href);
+  const fromUrl = url.searchParams.get('token');
+  if (fromUrl) {
+    sessionStorage.setItem(KEY, fromUrl);
+    url.searchParams.delete('token');
+    window.history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem(KEY);
+}
+
+export function saveToken(token: string | null): void {
+  if (token) sessionStorage.setItem(KEY, token);
+  else sessionStorage.removeItem(KEY);
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function get<T>(token: string, path: string): Promise<T> {
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
+  if (!response.ok) throw new ApiError(response.status, body?.error?.message ?? `${response.status} ${response.statusText}`);
+  return body as T;
+}
+
+export type LiveKind = 'runs' | 'round' | 'members' | 'audit';
+
+/** Opens the change stream; `onChange` hears each kind of change, `onState` whether it is connected. */
+export function openStream(token: string, onChange: (kind: LiveKind, data: unknown) => void, onState: (live: boolean) => void): () => void {
+  const source = new EventSource(`/v1/events/stream?token=${encodeURIComponent(token)}`);
+  for (const kind of ['runs', 'round', 'members', 'audit'] as const) {
+    source.addEventListener(kind, (e) => onChange(kind, JSON.parse((e as MessageEvent<string>).data)));
+  }
+  source.onopen = () => onState(true);
+  source.onerror = () => onState(false);
+  return () => source.close();
+}
