@@ -23,8 +23,9 @@ export function registerCoordinatorCommand(program: Command): void {
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--open-enrollment', 'admit new member nodes without an invitation (the default, for a local consortium)', true)
     .option('--no-open-enrollment', 'admit new member nodes only with an invitation from "concord invite"')
+    .option('--agreement <file>', 'enforce this cooperation agreement (YAML); later versions only by signed amendment ("concord agreement")')
     .option('--json', 'machine-readable output: one JSON object per line')
-    .action(async (opts: { port: number; host: string; db: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; json?: boolean }) => {
+    .action(async (opts: { port: number; host: string; db: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }) => {
       const json = Boolean(opts.json);
       try {
         const say = (event: Record<string, unknown>, human: string): void => {
@@ -37,6 +38,7 @@ export function registerCoordinatorCommand(program: Command): void {
         const service = await startCoordinatorService({
           ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
           openEnrollment: opts.openEnrollment,
+          ...(opts.agreement ? { agreementFile: opts.agreement } : {}),
           port: opts.port,
           host: opts.host,
           db: opts.db,

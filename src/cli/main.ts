@@ -1,12 +1,14 @@
 // `concord` — the command line. Every command has --help; commands that report take --json.
 
 import { Command } from 'commander';
+import { registerAgreementCommands } from './agreement-commands.js';
 import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerGovernanceCommands } from './governance-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerNodeCommand } from './node-command.js';
 import { registerPlanCommand } from './plan-command.js';
+import { registerResourcesCommands } from './resources-commands.js';
 import { registerPrivacyCommand } from './privacy-command.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerSharingCommands } from './sharing-commands.js';
@@ -21,9 +23,11 @@ registerCoordinatorCommand(program);
 registerNodeCommand(program);
 registerRunCommands(program);
 registerGovernanceCommands(program);
+registerAgreementCommands(program);
 registerModelCommands(program);
 registerPrivacyCommand(program);
 registerPlanCommand(program);
+registerResourcesCommands(program);
 registerSharingCommands(program);
 
 await program.parseAsync(process.argv);

@@ -20,8 +20,9 @@ export function registerNodeCommand(program: Command): void {
     .option('--privacy-delta <δ>', 'δ of that budget', parseNumberOption('--privacy-delta'), 1e-5)
     .option('--power-watts <W>', 'power this node draws while training, used when RAPL energy counters are unreadable', parseNumberOption('--power-watts'), DEFAULT_POWER_WATTS)
     .option('--carbon-intensity <g>', "grid carbon intensity where this node runs, gCO2e/kWh (default: world average)", parseNumberOption('--carbon-intensity'), DEFAULT_CARBON_INTENSITY)
+    .option('--owner-key <key|file>', "the data owner's public key (base64url, or an identity/key file); the node then trains only on plans this owner approved")
     .option('--json', 'machine-readable log lines')
-    .action(async (opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; powerWatts: number; carbonIntensity: number; json?: boolean }) => {
+    .action(async (opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; ownerKey?: string; powerWatts: number; carbonIntensity: number; json?: boolean }) => {
       const json = Boolean(opts.json);
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
@@ -34,6 +35,7 @@ export function registerNodeCommand(program: Command): void {
           stateDir: opts.stateDir,
           ...optional('invitation', opts.invitation ?? process.env.CONCORD_INVITATION),
           ...optional('caFile', opts.ca ?? process.env.CONCORD_CA),
+          ...optional('ownerKey', opts.ownerKey),
           ...(opts.privacyBudget !== undefined ? { privacyBudget: { epsilon: opts.privacyBudget, delta: opts.privacyDelta } } : {}),
           energy: { powerWatts: nonNegative(opts.powerWatts, '--power-watts'), carbonIntensity: nonNegative(opts.carbonIntensity, '--carbon-intensity') },
           signal: abort.signal,

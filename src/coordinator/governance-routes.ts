@@ -23,6 +23,8 @@ export interface GovernanceRoutesOptions {
   identity: Identity;
   /** Admit new members without an invitation (a local consortium, tests). */
   openEnrollment: boolean;
+  /** Throws FORBIDDEN for a name the cooperation agreement in force does not list. Default: every name. */
+  assertMayEnroll?(name: string): void;
   /** A member may now take part (enrolled, or re-enrolled). */
   onEnrolled(member: MemberRecord): void;
   /** A member must no longer take part (revoked). */
@@ -72,6 +74,12 @@ export function registerGovernanceRoutes(app: FastifyInstance, options: Governan
       throw new ConcordError(ErrorCode.INVALID_MESSAGE, `an enrollment is signed under the name being enrolled: header ${SignatureHeader.MEMBER} must be ${JSON.stringify(body.name)}`, {
         details: { field: SignatureHeader.MEMBER, expected: body.name },
       });
+    }
+    try {
+      options.assertMayEnroll?.(body.name);
+    } catch (error) {
+      if (error instanceof ConcordError) await refusedAdmission(body.name, error, { fingerprint: fingerprint(body.publicKey) });
+      throw error;
     }
     const existing = await storage.getMemberByName(body.name);
     const keyed = existing?.publicKey ? { ...existing, publicKey: existing.publicKey } : undefined;

@@ -3,7 +3,9 @@
 // online. coordinator/task-board.ts is the HTTP-backed implementation; tests can supply
 // an in-memory one.
 
-import type { ModelSpec, ResultHeader, TrainConfig } from '../protocol/messages.js';
+import type { ModelSpec, ResultHeader, TaskHeader, TrainConfig } from '../protocol/messages.js';
+
+type PlanApprovalHeader = NonNullable<TaskHeader['approval']>;
 import type { Parameters } from '../protocol/tensors.js';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
 
@@ -19,6 +21,9 @@ export interface OutgoingTask {
   /** Secure-aggregation stage and its JSON message. */
   stage?: string;
   payload?: Record<string, unknown>;
+  /** A run started from a training plan: the plan and this member's owner's approval of it. */
+  plan?: Record<string, unknown>;
+  approval?: PlanApprovalHeader;
 }
 
 export interface TaskReply {

@@ -25,10 +25,15 @@ import type { CompletedRound, MemberRecord, RunEvent, RunRecord, Storage } from 
 import { AuditTrail, modelFrame } from './audit-trail.js';
 import { Authenticator, keepRawJsonBodies } from './auth.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
+import { createAgreementGovernance } from './agreement-routes.js';
+import type { Agreement } from '../governance/agreement.js';
+import type { Grid } from './grid.js';
 import { keepsUpdates } from './contributions.js';
 import { composeExtensions } from './extensions.js';
 import { installErrorHandler } from './http-errors.js';
 import { registerInsightRoutes } from './insight-routes.js';
+import { declaredResources, registerResourceRoutes } from './resource-routes.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
 import { planExtensions, solveRunPlan } from './plan-policy.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
 import { runFederation, type RoundExtensions, type ServerEvaluation } from './round-loop.js';
@@ -65,7 +70,12 @@ export interface CoordinatorOptions {
   retryDelayMs?: number;
   onEvent?: (event: RunEvent) => void;
   /** Privacy and governance stages for a run's rounds (secure aggregation, DP budgets). */
-  extensions?: (run: RunRecord, strategy: Strategy, board: TaskBoard) => RoundExtensions;
+  extensions?: (run: RunRecord, strategy: Strategy, board: Grid) => RoundExtensions;
+  /**
+   * The cooperation agreement to enforce (docs/agreement.example.yaml). Default: the version
+   * stored by an earlier start, if any; without one nothing is enforced (the local demo).
+   */
+  agreement?: Agreement;
 }
 
 export interface Coordinator {
@@ -92,6 +102,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
 
   const identity = options.identity ?? generateIdentity();
   const audit = new AuditTrail({ storage, identity });
+  const governance = await createAgreementGovernance({ storage, audit, ...(options.agreement ? { initial: options.agreement } : {}) });
   const auth = new Authenticator({ storage, operatorToken: options.operatorToken, audit, ...(options.maxClockSkewMs !== undefined ? { maxClockSkewMs: options.maxClockSkewMs } : {}) });
 
   const app = options.tls
@@ -116,6 +127,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
 
   registerGovernanceRoutes(app, {
     storage,
+    assertMayEnroll: (name) => governance.assertMayEnroll(name),
     auth,
     audit,
     identity,
@@ -171,20 +183,35 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   app.post('/v1/runs', async (request) => {
     const caller = await auth.caller(request, 'runs:write');
     const config = parseMessage(RunConfigSchema, request.body, 'run config');
+    if (config.planId !== undefined) {
+      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'a run from a training plan is started with POST /v1/plans/:planId/start ("concord plans start")', { details: { field: 'planId', expected: 'absent' } });
+    }
+    return { runId: await launch(config, caller.actor) };
+  });
+  governance.register(app, auth, launch);
+
+  /** Checks a run (options, agreement) before anything is stored, then stores and starts it. */
+  async function launch(config: RunConfig, actor: string, planId?: string): Promise<string> {
     options.createStrategy(config); // refuses bad strategy or privacy options before anything is stored
     keepsUpdates(config); // refuses keepUpdates under secure aggregation
+    if (config.plan && !config.plan.resources) {
+      const declared = await declaredResources(storage);
+      if (!declared) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'the run plan names no resources and no member has declared any (concord resources set)', { details: { field: 'plan.resources' } });
+      config.plan.resources = declared; // the run keeps the declarations it was planned with
+    }
     await solveRunPlan(config); // refuses a plan without an optimum, with the solver's reason
+    await governance.assertRunAllowed(config, actor, planId); // every clause of the agreement in force
     const initial = await options.initialParameters(config);
     const run = await storage.createRun(config, initial);
     await audit.record({
-      actor: caller.actor,
+      actor,
       kind: 'run.started',
       subject: run.runId,
-      data: { name: config.name, configSha256: sha256Hex(canonicalJson(config)), strategy: config.strategy.name, rounds: config.rounds },
+      data: { name: config.name, configSha256: sha256Hex(canonicalJson(config)), strategy: config.strategy.name, rounds: config.rounds, ...(planId ? { planId } : {}) },
     });
     startRun(run);
-    return { runId: run.runId };
-  });
+    return run.runId;
+  }
 
   app.get('/v1/runs', async (request) => {
     await auth.caller(request, 'runs:read');
@@ -250,6 +277,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     return budgets;
   }
 
+  registerDashboardRoutes(app, { storage, publicKey: identity.publicKey, authorize: (request, scope) => auth.caller(request, scope) });
+  registerResourceRoutes(app, { storage, member: memberOf, authorize: (request, scope) => auth.caller(request, scope) });
   registerInsightRoutes(app, {
     storage,
     authorize: async (request) => void (await auth.caller(request, 'runs:read')),
@@ -275,12 +304,13 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     const abort = new AbortController();
     shutdown.signal.addEventListener('abort', () => abort.abort(), { once: true });
     const strategy = options.createStrategy(run.config);
+    const grid = governance.gridFor(run, board);
     const done = runFederation({
       run,
       storage,
-      grid: board,
+      grid,
       strategy,
-      ...(options.extensions || run.config.plan ? { extensions: composeExtensions(planExtensions(run.config), options.extensions?.(run, strategy, board)) } : {}),
+      ...(options.extensions || run.config.plan ? { extensions: composeExtensions(planExtensions(run.config), options.extensions?.(run, strategy, grid)) } : {}),
       signal: abort.signal,
       ...(options.serverEvaluate ? { serverEvaluate: (p: Parameters) => options.serverEvaluate!(run.config, p) } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { loadDataset } from '../data/spec.js';
+import { loadAgreement } from '../governance/agreement.js';
 import { generateIdentity, loadOrCreateIdentity } from '../governance/identity.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Dataset } from '../data/dataset.js';
@@ -39,6 +40,8 @@ export interface CoordinatorServiceOptions {
   openEnrollment?: boolean;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
+  /** The cooperation agreement to enforce (YAML, see docs/agreement.example.yaml). Default: the version stored by an earlier start, if any. */
+  agreementFile?: string;
   /** Data spec of a held-out set the coordinator evaluates every round's model on (e.g. mnist:test). */
   evalData?: string;
   bodyLimitBytes?: number;
@@ -61,6 +64,8 @@ export const DEFAULT_PORT = 8470;
 export async function startCoordinatorService(options: CoordinatorServiceOptions = {}): Promise<CoordinatorService> {
   await initBackend();
   const db = options.db ?? DEFAULT_DB;
+  // A broken agreement file stops the start before anything is written.
+  const agreement = options.agreementFile ? await loadAgreement(options.agreementFile) : undefined;
   const storage = await openStorage(db);
   const operatorToken = options.operatorToken ?? (await operatorTokenFor(db));
   // An in-memory database keeps no audit log worth a lasting key.
@@ -82,6 +87,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     identity,
     ...(options.openEnrollment !== undefined ? { openEnrollment: options.openEnrollment } : {}),
     ...(tls ? { tls } : {}),
+    ...(agreement ? { agreement } : {}),
     createStrategy: (config) => runStrategy(config, createStrategy(config.strategy)),
     extensions: (run, strategy, board) => ({
       ...privacyExtensions({ config: run.config, strategy, storage }),

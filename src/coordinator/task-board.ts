@@ -280,6 +280,8 @@ export class TaskBoard implements Grid {
       deadline: state.deadline,
       model: t.model,
       config: t.config,
+      ...(t.plan !== undefined ? { plan: t.plan } : {}),
+      ...(t.approval !== undefined ? { approval: t.approval } : {}),
     };
     const frame = encodeFrame(header as unknown as Record<string, unknown>, t.parameters);
     state.status = 'delivered';

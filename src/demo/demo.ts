@@ -130,6 +130,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
     coordinator.stderr!.pipe(createWriteStream(join(dir, 'logs', 'coordinator.log')));
     const url = await listeningUrl(coordinator);
     log(`coordinator listening on ${url}`);
+    log(`dashboard: ${url}/?token=${token}`);
 
     const names = Array.from({ length: options.members }, (_, i) => `member-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? i : ''}`);
     names.forEach((name, i) => {

@@ -94,6 +94,12 @@ export class CoordinatorClient {
     return body.byteLength;
   }
 
+  /** Declares this member's compute resources (capacity, efficiency, cost, …) for planning. */
+  async declareResources(declaration: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const response = await this.request('POST', '/v1/members/resources', { signAs: this.memberId(), body: JSON.stringify(declaration), contentType: 'application/json' });
+    return (await response.json()) as Record<string, unknown>;
+  }
+
   async decline(taskId: string, reason: string): Promise<void> {
     await this.request('POST', `/v1/tasks/${encodeURIComponent(taskId)}/decline`, { signAs: this.memberId(), body: JSON.stringify({ reason }), contentType: 'application/json' });
   }

@@ -8,6 +8,7 @@ import { fingerprint, loadOrCreateIdentity } from '../governance/identity.js';
 import { initBackend } from '../model/backend.js';
 import { CoordinatorClient } from './client.js';
 import { readCa } from './coordinator-fetch.js';
+import { readOwnerKey, withOwnerApproval } from './approval-guard.js';
 import { runMember } from './member.js';
 import { withPrivacyBudget } from './privacy-guard.js';
 import type { EnergyOptions } from './energy.js';
@@ -29,6 +30,11 @@ export interface MemberServiceOptions {
   log?: (line: string) => void;
   /** The member's own differential-privacy budget; with one, it trains only under DP and within it. */
   privacyBudget?: { epsilon: number; delta: number };
+  /**
+   * The data owner's public key (base64url, or a file holding it). With one, the node trains
+   * only on plans that key approved for this member (node/approval-guard.ts). Default: none.
+   */
+  ownerKey?: string;
   /** Declared power draw (used when RAPL is unreadable) and grid carbon intensity; see node/energy.ts. */
   energy?: EnergyOptions;
 }
@@ -60,6 +66,11 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   }
   // Secure-aggregation stages run the same (privacy-guarded) training inside them.
   handler = withSecureAggregation(handler, { memberId: () => client.credentials?.memberId, log });
+  if (options.ownerKey) {
+    const ownerKey = await readOwnerKey(options.ownerKey);
+    handler = withOwnerApproval(handler, { ownerKey, member: options.name, log });
+    log(`trains only on plans approved by data owner ${fingerprint(ownerKey)}`);
+  }
   await runMember({
     client,
     name: options.name,

@@ -92,6 +92,10 @@ export type DifferentialPrivacyConfig = z.infer<typeof DifferentialPrivacyConfig
 
 export const RunConfigSchema = z.object({
   name: z.string().min(1).max(200).default('run'),
+  /** What the run is for; checked against the cooperation agreement's purposes when one is in force. */
+  purpose: z.string().min(1).max(500).optional(),
+  /** Set by the coordinator for a run started from an approved training plan. */
+  planId: z.string().min(1).max(200).optional(),
   model: ModelSpecSchema,
   strategy: StrategySpecSchema.default({ name: 'fedavg', options: {} }),
   rounds: z.number().int().min(1).max(100_000),
@@ -125,11 +129,12 @@ export const RunConfigSchema = z.object({
   keepUpdates: z.boolean().optional(),
   /**
    * Resource plan: solved once when the run starts (planning/), it decides who trains each
-   * round and how much. `resources` is a resources document; the other keys are plan
-   * options (objective, demand, budget, minShare, integer, batchSize) plus `period`.
-   * Validated by coordinator/plan-policy.ts.
+   * round and how much. `resources` is a resources document — when absent, the members'
+   * own declarations (`concord resources set`) are copied in when the run is created; the
+   * other keys are plan options (objective, demand, budget, minShare, integer, batchSize)
+   * plus `period`. Validated by coordinator/plan-policy.ts.
    */
-  plan: z.object({ resources: z.record(z.unknown()) }).passthrough().optional(),
+  plan: z.object({ resources: z.record(z.unknown()).optional() }).passthrough().optional(),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
@@ -165,6 +170,16 @@ export const EnrollResponseSchema = z.object({
 export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
 
 /** Header of the frame that carries a task from coordinator to member. */
+/** A data owner's signed decision on a training plan, as carried in task headers. */
+export const PlanApprovalSchema = z.object({
+  planHash: z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 hex digest'),
+  member: z.string().min(1).max(128),
+  decision: z.enum(['approve', 'reject']),
+  reason: z.string().max(2000).nullable(),
+  at: z.number().int().min(0),
+  signature: z.string().min(1).max(200),
+});
+
 export const TaskHeaderSchema = z.object({
   protocolVersion: z.number().int(),
   taskId: z.string().min(1).max(200),
@@ -179,6 +194,10 @@ export const TaskHeaderSchema = z.object({
   deadline: z.number().int(),
   model: ModelSpecSchema,
   config: TrainConfigSchema,
+  /** The training plan the run was started from; the member checks it against `approval`. */
+  plan: z.record(z.unknown()).optional(),
+  /** This member's data owner's signed decision on that plan (governance/plans.ts). */
+  approval: PlanApprovalSchema.optional(),
 });
 export type TaskHeader = z.infer<typeof TaskHeaderSchema>;
 

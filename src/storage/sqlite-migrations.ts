@@ -192,4 +192,47 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: 'the cooperation agreement in force with its history, training plans and their signed approvals',
+    sql: `
+      -- Every version ever adopted; the highest is in force.
+      CREATE TABLE agreement_versions (
+        version INTEGER PRIMARY KEY CHECK (version >= 1),
+        hash TEXT NOT NULL,
+        agreement TEXT NOT NULL,
+        signatures TEXT NOT NULL,
+        signers TEXT NOT NULL,
+        adopted_at INTEGER NOT NULL,
+        adopted_by TEXT NOT NULL
+      );
+
+      CREATE TABLE plans (
+        plan_id TEXT PRIMARY KEY,
+        plan_hash TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        submitted_by TEXT NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        run_id TEXT
+      );
+
+      CREATE TABLE plan_approvals (
+        plan_id TEXT NOT NULL REFERENCES plans (plan_id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        approval TEXT NOT NULL,
+        PRIMARY KEY (plan_id, seq)
+      );
+    `,
+  },
+  {
+    version: 6,
+    description: "members' declared compute resources",
+    sql: `
+      CREATE TABLE member_resources (
+        member_id TEXT PRIMARY KEY,
+        declaration TEXT NOT NULL,
+        declared_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

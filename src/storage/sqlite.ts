@@ -8,6 +8,7 @@
 import { canonicalJson } from '../governance/canonical.js';
 import type { AuditEntry } from '../governance/audit.js';
 import type { InvitationRecord } from '../governance/invitations.js';
+import type { PlanApproval } from '../governance/plans.js';
 import type { ApiTokenRecord, Role, Scope } from '../governance/roles.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { DatasetDescriptor, RunConfig } from '../protocol/messages.js';
@@ -18,7 +19,9 @@ import { decodeParameters, encodeParameters } from './parameter-blobs.js';
 import { openDatabase, type Database, type SqlValue, type Statement } from './sqlite-driver.js';
 import { SQLITE_MIGRATIONS, type Migration } from './sqlite-migrations.js';
 import type {
+  AgreementVersionRecord,
   CompletedRound,
+  PlanRecord,
   MemberRecord,
   MemberRoundMetrics,
   MemberUpdate,
@@ -89,6 +92,25 @@ interface MemberMetricsRow {
   bytes_in: number;
   bytes_out: number;
   seconds: number;
+}
+
+interface AgreementVersionRow {
+  version: number;
+  hash: string;
+  agreement: string;
+  signatures: string;
+  signers: string;
+  adopted_at: number;
+  adopted_by: string;
+}
+
+interface PlanRow {
+  plan_id: string;
+  plan_hash: string;
+  plan: string;
+  submitted_by: string;
+  submitted_at: number;
+  run_id: string | null;
 }
 
 interface InvitationRow {
@@ -584,6 +606,124 @@ export class SqliteStorage implements Storage {
     return this.op('reading the audit log', () =>
       mapOptional(this.sql('SELECT seq, at, actor, kind, subject, data, prev_hash, hash, signature FROM audit_log ORDER BY seq DESC LIMIT 1').get() as AuditRow | undefined, toAuditEntry),
     );
+  }
+
+  // ---- agreement and plans ----
+
+  async addAgreementVersion(record: AgreementVersionRecord): Promise<void> {
+    return this.op('storing an agreement version', () => {
+      if (this.sql('SELECT version FROM agreement_versions WHERE version = ?').get(record.version)) {
+        throw new ConcordError(ErrorCode.CONFLICT, `agreement version ${record.version} is already stored`, { details: { field: 'version', received: record.version } });
+      }
+      this.sql('INSERT INTO agreement_versions (version, hash, agreement, signatures, signers, adopted_at, adopted_by) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        record.version,
+        record.hash,
+        JSON.stringify(record.agreement),
+        JSON.stringify(record.signatures),
+        JSON.stringify(record.signers),
+        record.adoptedAt,
+        record.adoptedBy,
+      );
+    });
+  }
+
+  async listAgreementVersions(): Promise<AgreementVersionRecord[]> {
+    return this.op('listing agreement versions', () =>
+      (this.sql('SELECT * FROM agreement_versions ORDER BY version').all() as AgreementVersionRow[]).map((row) => ({
+        version: row.version,
+        hash: row.hash,
+        agreement: JSON.parse(row.agreement) as AgreementVersionRecord['agreement'],
+        signatures: JSON.parse(row.signatures) as AgreementVersionRecord['signatures'],
+        signers: JSON.parse(row.signers) as string[],
+        adoptedAt: row.adopted_at,
+        adoptedBy: row.adopted_by,
+      })),
+    );
+  }
+
+  async addPlan(record: Omit<PlanRecord, 'approvals' | 'runId'>): Promise<void> {
+    return this.op('storing a plan', () => {
+      if (this.sql('SELECT plan_id FROM plans WHERE plan_id = ?').get(record.planId)) {
+        throw new ConcordError(ErrorCode.CONFLICT, `plan ${record.planId} already exists`, { details: { field: 'planId', received: record.planId } });
+      }
+      this.sql('INSERT INTO plans (plan_id, plan_hash, plan, submitted_by, submitted_at, run_id) VALUES (?, ?, ?, ?, ?, NULL)').run(
+        record.planId,
+        record.planHash,
+        JSON.stringify(record.plan),
+        record.submittedBy,
+        record.submittedAt,
+      );
+    });
+  }
+
+  async getPlan(planId: string): Promise<PlanRecord | undefined> {
+    return this.op('reading a plan', () => this.planRecord(planId));
+  }
+
+  async listPlans(): Promise<PlanRecord[]> {
+    return this.op('listing plans', () => (this.sql('SELECT plan_id FROM plans ORDER BY submitted_at, rowid').all() as { plan_id: string }[]).map((r) => this.planRecord(r.plan_id)!));
+  }
+
+  async addPlanApproval(planId: string, approval: PlanApproval): Promise<PlanRecord> {
+    return this.op('storing a plan approval', () =>
+      this.db.transaction(() => {
+        this.requirePlan(planId);
+        const next = ((this.sql('SELECT MAX(seq) AS s FROM plan_approvals WHERE plan_id = ?').get(planId) as { s: number | null }).s ?? 0) + 1;
+        this.sql('INSERT INTO plan_approvals (plan_id, seq, approval) VALUES (?, ?, ?)').run(planId, next, JSON.stringify(approval));
+        return this.planRecord(planId)!;
+      })(),
+    );
+  }
+
+  async setPlanRun(planId: string, runId: string): Promise<PlanRecord> {
+    return this.op('linking a plan to its run', () => {
+      this.requirePlan(planId);
+      this.sql('UPDATE plans SET run_id = ? WHERE plan_id = ?').run(runId, planId);
+      return this.planRecord(planId)!;
+    });
+  }
+
+  async setMemberResources(memberId: string, declaration: Record<string, unknown>): Promise<void> {
+    return this.op('storing declared resources', () => {
+      if (!this.sql('SELECT id FROM members WHERE id = ?').get(memberId)) {
+        throw new ConcordError(ErrorCode.NOT_FOUND, `no member ${memberId}`, { details: { field: 'memberId', received: memberId } });
+      }
+      this.sql(
+        `INSERT INTO member_resources (member_id, declaration, declared_at) VALUES (?, ?, ?)
+         ON CONFLICT (member_id) DO UPDATE SET declaration = excluded.declaration, declared_at = excluded.declared_at`,
+      ).run(memberId, JSON.stringify(declaration), Date.now());
+    });
+  }
+
+  async listMemberResources(): Promise<{ memberId: string; declaration: Record<string, unknown>; declaredAt: number }[]> {
+    return this.op('listing declared resources', () =>
+      (this.sql('SELECT member_id, declaration, declared_at FROM member_resources ORDER BY rowid').all() as { member_id: string; declaration: string; declared_at: number }[]).map((r) => ({
+        memberId: r.member_id,
+        declaration: JSON.parse(r.declaration) as Record<string, unknown>,
+        declaredAt: r.declared_at,
+      })),
+    );
+  }
+
+  private requirePlan(planId: string): void {
+    if (!this.sql('SELECT plan_id FROM plans WHERE plan_id = ?').get(planId)) {
+      throw new ConcordError(ErrorCode.NOT_FOUND, `no plan ${planId}`, { details: { field: 'planId', received: planId } });
+    }
+  }
+
+  private planRecord(planId: string): PlanRecord | undefined {
+    const row = this.sql('SELECT * FROM plans WHERE plan_id = ?').get(planId) as PlanRow | undefined;
+    if (!row) return undefined;
+    const approvals = (this.sql('SELECT approval FROM plan_approvals WHERE plan_id = ? ORDER BY seq').all(planId) as { approval: string }[]).map((a) => JSON.parse(a.approval) as PlanApproval);
+    return {
+      planId: row.plan_id,
+      planHash: row.plan_hash,
+      plan: JSON.parse(row.plan) as PlanRecord['plan'],
+      submittedBy: row.submitted_by,
+      submittedAt: row.submitted_at,
+      approvals,
+      runId: row.run_id,
+    };
   }
 
   // ---- helpers ----

@@ -114,6 +114,40 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
         }));
     });
 
+    describe('agreement versions and plans', () => {
+      it('keeps every agreement version in order and refuses a duplicate version', () =>
+        withStore(async (s) => {
+          const version = (v: number) => ({
+            version: v,
+            hash: `h${v}`,
+            agreement: { version: v } as never,
+            signatures: v === 1 ? [] : [{ member: 'a', signature: 'sig' }],
+            signers: v === 1 ? [] : ['a'],
+            adoptedAt: 1_700_000_000_000 + v,
+            adoptedBy: 'operator',
+          });
+          await s.addAgreementVersion(version(1));
+          await s.addAgreementVersion(version(2));
+          assert.deepEqual(await s.listAgreementVersions(), [version(1), version(2)]);
+          await rejectsWith(s.addAgreementVersion(version(2)), ErrorCode.CONFLICT, 'version');
+        }));
+
+      it('stores plans with their approvals in arrival order and links the run', () =>
+        withStore(async (s) => {
+          const base = { planId: 'plan_1', planHash: 'ph', plan: { title: 't' } as never, submittedBy: 'res', submittedAt: 5 };
+          await s.addPlan(base);
+          await rejectsWith(s.addPlan(base), ErrorCode.CONFLICT, 'planId');
+          const approval = (member: string) => ({ planHash: 'ph', member, decision: 'approve' as const, reason: null, at: 7, signature: `s-${member}` });
+          await s.addPlanApproval('plan_1', approval('b'));
+          const record = await s.addPlanApproval('plan_1', approval('a'));
+          assert.deepEqual(record, { ...base, approvals: [approval('b'), approval('a')], runId: null });
+          assert.equal((await s.setPlanRun('plan_1', 'run_9')).runId, 'run_9');
+          assert.deepEqual((await s.listPlans()).map((p) => [p.planId, p.runId, p.approvals.length]), [['plan_1', 'run_9', 2]]);
+          assert.equal(await s.getPlan('plan_2'), undefined);
+          await rejectsWith(s.addPlanApproval('plan_2', approval('a')), ErrorCode.NOT_FOUND, 'planId');
+        }));
+    });
+
     describe('invitations', () => {
       const invitation = (codeHash: string, overrides: Partial<InvitationRecord> = {}): InvitationRecord => ({
         codeHash,
@@ -488,6 +522,20 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
           assert.deepEqual(await s.listRounds(run.runId), []);
           assert.deepEqual(await s.listMemberMetrics(run.runId), []);
           await s.saveRound(completedRound(run.runId, 1));
+        }));
+    });
+
+    describe('declared resources', () => {
+      it("keeps each member's latest declaration, in first-declared order", () =>
+        withStore(async (s) => {
+          const a = await s.addMember({ name: 'a', publicKey: 'ka', dataset: dataset('d', 1) });
+          const b = await s.addMember({ name: 'b', publicKey: 'kb', dataset: dataset('d', 2) });
+          await s.setMemberResources(b.memberId, { capacity: 200, efficiency: 0.6 });
+          await s.setMemberResources(a.memberId, { capacity: 100, efficiency: 0.8 });
+          await s.setMemberResources(b.memberId, { capacity: 250, efficiency: 0.6 });
+          const list = await s.listMemberResources();
+          assert.deepEqual(list.map((r) => [r.memberId, r.declaration]), [[b.memberId, { capacity: 250, efficiency: 0.6 }], [a.memberId, { capacity: 100, efficiency: 0.8 }]]);
+          await rejectsWith(s.setMemberResources('mem_nobody', { capacity: 1, efficiency: 1 }), ErrorCode.NOT_FOUND, 'memberId');
         }));
     });
 

@@ -6,7 +6,9 @@
 // per-member metrics), so a coordinator killed at any instant either has the round or not.
 
 import type { AuditEntry } from '../governance/audit.js';
+import type { Agreement, AgreementSignature } from '../governance/agreement.js';
 import type { InvitationRecord } from '../governance/invitations.js';
+import type { Plan, PlanApproval } from '../governance/plans.js';
 import type { ApiTokenRecord } from '../governance/roles.js';
 import type { Parameters } from '../protocol/tensors.js';
 import type { DatasetDescriptor, RunConfig } from '../protocol/messages.js';
@@ -162,4 +164,51 @@ export interface Storage {
   countAudit(): Promise<number>;
   /** The entry with the highest seq. */
   lastAudit(): Promise<AuditEntry | undefined>;
+
+  /** Stores an adopted agreement version; a CONFLICT when that version exists. */
+  addAgreementVersion(record: AgreementVersionRecord): Promise<void>;
+  /** Every adopted version, oldest first; the last is in force. */
+  listAgreementVersions(): Promise<AgreementVersionRecord[]>;
+
+  /** Stores a submitted plan (no approvals yet); a duplicate id is a CONFLICT. */
+  addPlan(record: Omit<PlanRecord, 'approvals' | 'runId'>): Promise<void>;
+  getPlan(planId: string): Promise<PlanRecord | undefined>;
+  /** In submission order. */
+  listPlans(): Promise<PlanRecord[]>;
+  /** Appends a data owner's signed decision; NOT_FOUND for an unknown plan. */
+  addPlanApproval(planId: string, approval: PlanApproval): Promise<PlanRecord>;
+  /** Links the run started from the plan. */
+  setPlanRun(planId: string, runId: string): Promise<PlanRecord>;
+
+  /** A member's declared compute resources (a planning entry without its name); replaces an earlier one. */
+  setMemberResources(memberId: string, declaration: Record<string, unknown>): Promise<void>;
+  /** Every declaration, in the order members first declared. */
+  listMemberResources(): Promise<{ memberId: string; declaration: Record<string, unknown>; declaredAt: number }[]>;
+}
+
+/** One adopted version of the cooperation agreement. */
+export interface AgreementVersionRecord {
+  version: number;
+  /** agreementHash(agreement). */
+  hash: string;
+  agreement: Agreement;
+  /** The data owners' signatures it was adopted with (none for the first, loaded version). */
+  signatures: AgreementSignature[];
+  signers: string[];
+  adoptedAt: number;
+  /** Who adopted it: `operator` (loaded at start) or the caller that posted the amendment. */
+  adoptedBy: string;
+}
+
+export interface PlanRecord {
+  planId: string;
+  /** planHash(plan). */
+  planHash: string;
+  plan: Plan;
+  submittedBy: string;
+  submittedAt: number;
+  /** Signed decisions in the order received. */
+  approvals: PlanApproval[];
+  /** The run started from it, if any. */
+  runId: string | null;
 }

@@ -12,6 +12,7 @@ import type { Storage } from '../../src/storage/storage.js';
 import { createStrategy } from '../../src/strategies/index.js';
 import { privacyExtensions, runStrategy } from '../../src/coordinator/privacy-policy.js';
 import type { ConcordError } from '../../src/protocol/errors.js';
+import type { Agreement } from '../../src/governance/agreement.js';
 
 export const OPERATOR = 'op-test-token';
 export const SPECS = [
@@ -34,6 +35,8 @@ export interface HarnessOptions {
   openEnrollment?: boolean;
   /** Validation accuracy for contribution valuation; none by default. */
   validationAccuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
+  /** A cooperation agreement to enforce; none by default. */
+  agreement?: Agreement;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -52,6 +55,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.openEnrollment !== undefined ? { openEnrollment: options.openEnrollment } : {}),
     ...(options.validationAccuracy ? { validationAccuracy: options.validationAccuracy } : {}),
+    ...(options.agreement ? { agreement: options.agreement } : {}),
   });
   const url = await coordinator.listen(0, '127.0.0.1');
   const members: AbortController[] = [];
