@@ -14,72 +14,24 @@
 //   memory for a network:   [comparators: pairs of i32 row addresses][stage: K rows of B float32][one output row]
 //   memory for distances:   [K×K float64 sums][stage: K rows of B float32]
 
-// --- a minimal WebAssembly binary writer -------------------------------------------------
-
-const uleb = (value: number): number[] => {
-  const out: number[] = [];
-  let n = value >>> 0;
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-};
-
-const sleb = (value: number): number[] => {
-  const out: number[] = [];
-  let n = value | 0;
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-};
-
-const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-const I32 = 0x7f;
-const F64 = 0x7c;
-const V128 = 0x7b;
-const simd = (code: number): number[] => [0xfd, ...uleb(code)];
+import { F64, I32, V128, baseOps, name, section, simd, uleb, vector } from './wasm-writer.js';
 
 const op = {
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  i32Add: [0x6a],
-  i32Mul: [0x6c],
-  i32GeU: [0x4f],
+  ...baseOps,
   i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
   f64Load: [0x2b, 3, 0],
   f64Store: [0x39, 3, 0],
   f64Add: [0xa0],
-  load: (offset: number) => [...simd(0x00), 4, ...uleb(offset)],
-  store: (offset: number) => [...simd(0x0b), 4, ...uleb(offset)],
   zero: [...simd(0x0c), ...new Array<number>(16).fill(0)],
-  shuffle: (lanes: number[]) => [...simd(0x0d), ...lanes],
   f64x2Lane: (lane: number) => [...simd(0x21), lane],
-  f32x4Add: simd(0xe4),
   f32x4Sub: simd(0xe5),
-  f32x4Mul: simd(0xe6),
   // pmin(a, b) = b < a ? b : a and pmax(a, b) = a < b ? b : a: one instruction each, unlike
   // min/max. As (pmin(a, b), pmax(b, a)) a compare-exchange keeps equal values (and ±0) in
   // place, so it always permutes: the multiset of every coordinate is preserved exactly.
   f32x4Pmin: simd(0xea),
   f32x4Pmax: simd(0xeb),
   f64x2Splat: simd(0x14),
-  f64x2Add: simd(0xf0),
   f64x2Div: simd(0xf3),
-  f32x4DemoteF64x2Zero: simd(0x5e),
-  f64x2PromoteLowF32x4: simd(0x5f),
 };
 
 const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];

@@ -22,60 +22,11 @@ const UNROLL = 4; // 4-lane vectors per loop iteration
 type Mode = 'only' | 'first' | 'middle' | 'last';
 const MODES: Mode[] = ['only', 'first', 'middle', 'last'];
 
-// --- a minimal WebAssembly binary writer -------------------------------------------------
-
-const uleb = (value: number): number[] => {
-  const out: number[] = [];
-  let n = value >>> 0;
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-};
-
-const sleb = (value: number): number[] => {
-  const out: number[] = [];
-  let n = value | 0;
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-};
-
-const name = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-const simd = (code: number): number[] => [0xfd, ...uleb(code)];
-const ALIGN_16 = 4; // log2 of the v128 alignment hint
+import { F32, I32, V128, baseOps, name, section, simd, uleb, vector } from './wasm-writer.js';
 
 const op = {
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  i32Add: [0x6a],
-  i32GeU: [0x4f],
-  i32Shl: [0x74],
-  load: (offset: number) => [...simd(0x00), ALIGN_16, ...uleb(offset)],
-  store: (offset: number) => [...simd(0x0b), ALIGN_16, ...uleb(offset)],
-  shuffle: (lanes: number[]) => [...simd(0x0d), ...lanes],
+  ...baseOps,
   f32x4Splat: simd(0x13),
-  f32x4Add: simd(0xe4),
-  f32x4Mul: simd(0xe6),
-  f64x2Add: simd(0xf0),
-  f32x4DemoteF64x2Zero: simd(0x5e),
-  f64x2PromoteLowF32x4: simd(0x5f),
 };
 
 const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
