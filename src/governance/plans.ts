@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { RunConfigSchema } from '../protocol/messages.js';
-import { SigningDomain, canonicalBytes, signingBytes } from './canonical.js';
+import { approvalSigningBytes, type Decision } from './approval-bytes.js';
+import { canonicalBytes } from './canonical.js';
 import { sha256Hex } from './digest.js';
 import { fingerprint, sign, verify, type Identity } from './identity.js';
 import { checkRun, datasetOwners, findMember, type Agreement, type RunRequest, type Violation } from './agreement.js';
@@ -49,7 +50,7 @@ export const PlanSchema = z
 export type Plan = z.infer<typeof PlanSchema>;
 export type PlanInput = z.input<typeof PlanSchema>;
 
-export type Decision = 'approve' | 'reject';
+export { approvalSigningBytes, type Decision } from './approval-bytes.js';
 
 export interface PlanApproval {
   planHash: string;
@@ -77,11 +78,6 @@ export function parsePlan(value: unknown): Plan {
 export function planHash(plan: Plan | PlanInput): string {
   // Normalizing first makes a plan with defaults spelled out hash like one without.
   return sha256Hex(canonicalBytes(parsePlan(plan)));
-}
-
-export function approvalSigningBytes(approval: Omit<PlanApproval, 'signature'>): Uint8Array {
-  const { planHash: hash, member, decision, reason, at } = approval;
-  return signingBytes(SigningDomain.PLAN_APPROVAL, { planHash: hash, member, decision, reason, at });
 }
 
 /** The data owner's signed decision on a plan. */

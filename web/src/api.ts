@@ -125,3 +125,72 @@ export function openStream(token: string, onChange: (kind: LiveKind, data: unkno
   source.onerror = () => onState(false);
   return () => source.close();
 }
+
+/** POSTs JSON; plan approvals need no token (the owner's signature is the credential) but carry it anyway. */
+export async function post<T>(token: string, path: string, body: unknown): Promise<T> {
+  const response = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const reply = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
+  if (!response.ok) throw new ApiError(response.status, reply?.error?.message ?? `${response.status} ${response.statusText}`);
+  return reply as T;
+}
+
+export interface AgreementMember {
+  name: string;
+  jurisdiction: string;
+  publicKey: string;
+  datasets: { id: string; description?: string }[];
+}
+export interface Agreement {
+  version: number;
+  consortium: string;
+  members: AgreementMember[];
+  purposes: string[];
+  allowedStrategies: string[];
+  allowedModelFamilies: string[];
+  minContributors: number;
+  secureAggregation: 'required' | 'optional';
+  differentialPrivacy: { required: boolean; budgets: Record<string, { epsilon: number; delta: number }> };
+  residency: Record<string, string>;
+  approvals: { plansNeed: 'all-data-owners' | number };
+  amendments: { signaturesRequired: 'all' | string[] };
+}
+export interface AgreementView {
+  agreement: Agreement | null;
+  hash: string | null;
+  history: { version: number; hash: string; signers: string[]; adoptedAt: number; adoptedBy: string }[];
+}
+export interface PlanApproval {
+  planHash: string;
+  member: string;
+  decision: 'approve' | 'reject';
+  reason: string | null;
+  at: number;
+  signature: string;
+}
+export interface Plan {
+  title: string;
+  researcher: string;
+  purpose: string;
+  datasets: string[];
+  config: Record<string, unknown> & { rounds?: number; strategy?: { name: string } };
+  privacy: { secureAggregation: boolean; differentialPrivacy: { epsilon: number; delta: number } | null };
+  createdAt: number;
+}
+export interface PlanView {
+  planId: string;
+  planHash: string;
+  plan: Plan;
+  submittedBy: string;
+  submittedAt: number;
+  runId?: string | null;
+  approvals: PlanApproval[];
+  status: {
+    state: 'approved' | 'rejected' | 'pending';
+    planHash: string;
+    needed: number;
+    approvedBy: string[];
+    rejectedBy: { member: string; reason: string | null }[];
+    waitingFor: string[];
+    ignored: { member: string; reason: string }[];
+  } | null;
+}

@@ -1,8 +1,10 @@
 // The consortium dashboard: sign-in, navigation by hash (#/, #/runs, #/runs/<id>,
-// #/privacy, #/audit) and the live change stream that tells pages when to refetch.
+// #/privacy, #/audit, #/governance, #/governance/<planId>) and the live change stream
+// that tells pages when to refetch.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { initialToken, openStream, saveToken, type LiveKind } from './api.js';
+import { GovernancePage } from './governance.js';
 import { AuditPage, OverviewPage, PrivacyPage, RunPage, RunsPage, type Versions } from './pages.js';
 import './style.css';
 
@@ -41,6 +43,7 @@ const PAGES = [
   ['#/runs', 'Runs'],
   ['#/privacy', 'Privacy'],
   ['#/audit', 'Audit'],
+  ['#/governance', 'Governance'],
 ] as const;
 
 function App() {
@@ -78,7 +81,8 @@ function App() {
   };
   const path = hash.slice(1);
   const runMatch = path.match(/^\/runs\/([^/]+)$/);
-  const section = runMatch ? '#/runs' : hash;
+  const planMatch = path.match(/^\/governance\/([^/]+)$/);
+  const section = runMatch ? '#/runs' : planMatch ? '#/governance' : hash;
   const common = { token, versions, onUnauthorized: signOut };
   return (
     <div class="shell">
@@ -107,6 +111,10 @@ function App() {
           <PrivacyPage {...common} />
         ) : path === '/audit' ? (
           <AuditPage {...common} />
+        ) : planMatch ? (
+          <GovernancePage {...common} planId={decodeURIComponent(planMatch[1]!)} />
+        ) : path === '/governance' ? (
+          <GovernancePage {...common} />
         ) : (
           <OverviewPage {...common} />
         )}

@@ -11,7 +11,7 @@ export interface Versions {
   members: number;
   audit: number;
 }
-interface PageProps {
+export interface PageProps {
   token: string;
   versions: Versions;
   onUnauthorized: (reason: string) => void;
@@ -20,7 +20,7 @@ interface PageProps {
 type Loaded<T> = { state: 'loading' } | { state: 'error'; message: string } | { state: 'ok'; data: T };
 
 /** Loads on mount and whenever `deps` change; keeps showing the last data while refetching. */
-function useData<T>(props: PageProps, load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+export function useData<T>(props: PageProps, load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
   useEffect(() => {
     let current = true;
@@ -39,13 +39,13 @@ function useData<T>(props: PageProps, load: () => Promise<T>, deps: unknown[]): 
   return result;
 }
 
-function Show<T>(props: { loaded: Loaded<T>; children: (data: T) => ComponentChildren }) {
+export function Show<T>(props: { loaded: Loaded<T>; children: (data: T) => ComponentChildren }) {
   if (props.loaded.state === 'loading') return <p class="note" role="status">Loading…</p>;
   if (props.loaded.state === 'error') return <p class="error" role="alert">Could not load: {props.loaded.message}</p>;
   return <>{props.children(props.loaded.data)}</>;
 }
 
-const time = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toLocaleString());
+export const time = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toLocaleString());
 const ago = (ms: number | null) => {
   if (ms === null) return 'never';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
