@@ -17,7 +17,7 @@ const mtime = (path) => {
     return -1;
   }
 };
-const sources = [join(web, 'index.html'), join(web, 'vite.config.ts'), ...readdirSync(join(web, 'src'), { recursive: true }).map((f) => join(web, 'src', String(f)))];
+const sources = [join(web, 'index.html'), join(web, 'join.html'), join(web, 'vite.config.ts'), ...readdirSync(join(web, 'src'), { recursive: true }).map((f) => join(web, 'src', String(f)))];
 const newest = Math.max(...sources.map(mtime));
 
 if (process.argv.includes('--force') || mtime(built) < newest) {

@@ -102,13 +102,15 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no file ${relative}` } });
     }
     // Built assets carry a content hash in their names; the page itself must stay fresh.
-    reply.header('cache-control', relative === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable');
+    reply.header('cache-control', relative.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
     reply.header('x-content-type-options', 'nosniff');
     return reply.type(CONTENT_TYPES[extname(path)] ?? 'application/octet-stream').send(await readFile(path));
   }
 
   app.get('/', async (_request, reply) => sendFile(reply, 'index.html'));
   app.get('/index.html', async (_request, reply) => sendFile(reply, 'index.html'));
+  // The zero-install browser member (web/join.html): it signs its own requests, so no token.
+  app.get('/join', async (_request, reply) => sendFile(reply, 'join.html'));
   app.get<{ Params: { '*': string } }>('/assets/*', async (request, reply) => sendFile(reply, `assets/${request.params['*']}`));
 
   app.get<{ Querystring: { token?: string } }>('/v1/events/stream', async (request, reply) => {

@@ -1,0 +1,89 @@
+// The member's own data, which never leaves this page: a CSV file the person picks (numeric
+// feature columns and an integer label column) or the built-in demo shard, generated here
+// from a fixed seed so that it is this page's data by construction. Only its description
+// (counts, input shape, classes) is ever sent, at enrollment.
+
+import type { DatasetDescriptor, ModelSpec } from '../../../src/protocol/messages.js';
+
+export interface LocalData {
+  name: string;
+  /** N × features, row-major. */
+  x: Float32Array;
+  y: Int32Array;
+  features: number;
+  classes: number;
+  /** The first `train` rows train; the rest are the member's own holdout. */
+  train: number;
+}
+
+/** Share of the rows kept back for evaluation tasks. */
+const HOLDOUT_SHARE = 0.2;
+
+/** Two Gaussian blobs in the plane, one per class, from a fixed seed (mulberry32). */
+export function demoShard(rows = 240, seed = 0x5eed): LocalData {
+  let state = seed >>> 0;
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const x = new Float32Array(rows * 2);
+  const y = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const label = i % 2;
+    y[i] = label;
+    x[2 * i] = (label ? 1.5 : -1.5) + 0.8 * gaussian();
+    x[2 * i + 1] = (label ? -1 : 1) + 0.8 * gaussian();
+  }
+  return { name: 'demo shard (2 features, 2 classes)', x, y, features: 2, classes: 2, train: Math.round(rows * (1 - HOLDOUT_SHARE)) };
+}
+
+/**
+ * Parses a CSV with a header row; `label` names the label column (default: the last one).
+ * Every other column must be numeric; labels must be integers ≥ 0.
+ */
+export function parseCsv(text: string, name: string, label?: string): LocalData {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
+  if (lines.length < 2) throw new Error(`${name}: expected a header row and at least one data row`);
+  const columns = lines[0]!.split(',').map((c) => c.trim());
+  const labelIndex = label ? columns.indexOf(label) : columns.length - 1;
+  if (labelIndex < 0) throw new Error(`${name}: there is no column "${label}" (columns: ${columns.join(', ')})`);
+  if (columns.length < 2) throw new Error(`${name}: expected at least one feature column and a label column`);
+  const features = columns.length - 1;
+  const rows = lines.length - 1;
+  const x = new Float32Array(rows * features);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const cells = lines[r + 1]!.split(',');
+    if (cells.length !== columns.length) throw new Error(`${name}, line ${r + 2}: expected ${columns.length} values, found ${cells.length}`);
+    let f = 0;
+    cells.forEach((cell, c) => {
+      const value = Number(cell.trim());
+      if (cell.trim() === '' || !Number.isFinite(value)) throw new Error(`${name}, line ${r + 2}, column "${columns[c]}": expected a number, found "${cell.trim()}"`);
+      if (c === labelIndex) {
+        if (!Number.isInteger(value) || value < 0) throw new Error(`${name}, line ${r + 2}: label "${columns[c]}" must be an integer ≥ 0, found ${cell.trim()}`);
+        y[r] = value;
+      } else {
+        x[r * features + f++] = value;
+      }
+    });
+  }
+  const classes = Math.max(...y) + 1;
+  return { name, x, y, features, classes: Math.max(classes, 2), train: Math.max(1, Math.round(rows * (1 - HOLDOUT_SHARE))) };
+}
+
+/** What enrollment tells the coordinator: sizes and shapes only. */
+export function describe(data: LocalData): DatasetDescriptor {
+  return { name: data.name, numExamples: data.train, numHoldout: data.y.length - data.train, inputShape: [data.features], classes: data.classes };
+}
+
+/** Why this data cannot train `model`, or null when it fits the run's input schema. */
+export function schemaMismatch(data: LocalData, model: ModelSpec): string | null {
+  const inputs = model.inputShape.reduce((a, b) => a * b, 1);
+  if (inputs !== data.features) return `the run's model takes ${inputs} input features (shape [${model.inputShape.join(', ')}]) but this data has ${data.features}`;
+  if (data.classes > model.classes) return `the run's model has ${model.classes} classes but this data has labels up to ${data.classes - 1}`;
+  return null;
+}
