@@ -5,26 +5,19 @@
 
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { generateIdentity, saveIdentity } from '../src/governance/identity.js';
-import { concord, concordRun, exited, freePort, until, waitForEvent } from './support/processes.js';
+import { concord, concordRun, exited, freePort, until, waitForEvent, lastJson, processScope } from './support/processes.js';
 
 const TOKEN = 'op-agreement-test';
-const children: ChildProcess[] = [];
-let dir = '';
+const { children, tempDir } = processScope();
 
-after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-const json = (stdout: string): Record<string, unknown> => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+const json = lastJson;
 
 it('enforces the agreement and trains on a plan both owners approved', { timeout: 240_000 }, async () => {
-  dir = await mkdtemp(join(tmpdir(), 'concord-agreement-'));
+  const dir = await tempDir('concord-agreement-');
   const owners = { 'org-a': generateIdentity(), 'org-b': generateIdentity() };
   for (const [name, identity] of Object.entries(owners)) await saveIdentity(join(dir, `${name}.owner.json`), identity);
   const agreementFile = join(dir, 'agreement.yaml');

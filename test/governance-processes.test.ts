@@ -6,32 +6,24 @@
 // is detected by `concord audit verify`, which names the first bad entry.
 
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { auditEntryHash } from '../src/governance/audit.js';
 import { CoordinatorClient } from '../src/node/client.js';
 import { coordinatorFetch, readCa } from '../src/node/coordinator-fetch.js';
 import { ConcordError, ErrorCode } from '../src/protocol/errors.js';
 import { openDatabase } from '../src/storage/sqlite-driver.js';
-import { concord, concordRun, exited, freePort, until, waitForEvent } from './support/processes.js';
+import { concord, concordRun, exited, freePort, until, waitForEvent, lastJson, processScope } from './support/processes.js';
 import { selfSignedCertificate } from './support/tls.js';
 
 const TOKEN = 'op-governance-test';
-const children: ChildProcess[] = [];
-let dir = '';
+const { children, tempDir } = processScope();
 
-after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-const json = (stdout: string): Record<string, unknown> => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+const json = lastJson;
 
 it('serves pinned HTTPS, admits an invited node, revokes it, and detects every tampering with the audit log', { timeout: 180_000 }, async () => {
-  dir = await mkdtemp(join(tmpdir(), 'concord-governance-'));
+  const dir = await tempDir('concord-governance-');
   const server = selfSignedCertificate(dir, 'coordinator');
   const stranger = selfSignedCertificate(dir, 'stranger');
   const db = join(dir, 'coordinator.sqlite');

@@ -7,26 +7,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { RoundSummary, RunRecord } from '../src/storage/storage.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
-import { concord, concordRun, exited, freePort, until, waitForEvent } from './support/processes.js';
+import { concord, concordRun, exited, freePort, until, waitForEvent, processScope } from './support/processes.js';
 import type { ChildProcess } from 'node:child_process';
 
 const TOKEN = 'op-restart-test';
 const ROUNDS = 6;
-const children: ChildProcess[] = [];
-let dir = '';
-
-after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const { children, tempDir } = processScope();
 
 async function api<T>(url: string, path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
@@ -35,7 +27,7 @@ async function api<T>(url: string, path: string, init: RequestInit = {}): Promis
 }
 
 it('resumes after SIGKILL from the last completed round, losing and repeating none', { timeout: 240_000 }, async () => {
-  dir = await mkdtemp(join(tmpdir(), 'concord-restart-'));
+  const dir = await tempDir('concord-restart-');
   const db = join(dir, 'coordinator.sqlite');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;

@@ -2,11 +2,41 @@
 // multi-process tests, and the small waits those tests need.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../bin/concord.mjs', import.meta.url));
+
+/**
+ * The processes and temporary folder a multi-process test file makes; after its tests,
+ * every child still running is killed and the folder removed.
+ */
+export function processScope(): { children: ChildProcess[]; tempDir(prefix: string): Promise<string> } {
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+  return {
+    children,
+    async tempDir(prefix) {
+      const d = await mkdtemp(join(tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+  };
+}
+
+/** The last line of a CLI command's --json output, parsed. */
+export function lastJson(stdout: string): Record<string, unknown> {
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}
 
 export function concord(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   return spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
