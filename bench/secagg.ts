@@ -18,6 +18,7 @@ import { SqliteStorage } from '../src/storage/sqlite.js';
 import { createStrategy } from '../src/strategies/index.js';
 import { makeSecAggConfig } from '../src/privacy/secagg/protocol.js';
 import { expandMask } from '../src/privacy/secagg/prg.js';
+import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
 import { quantizationErrorBound } from '../src/privacy/secagg/quantize.js';
 import { simulateSecAgg } from '../src/privacy/secagg/simulate.js';
 import type { SecAggStage } from '../src/privacy/secagg/protocol.js';
@@ -134,9 +135,9 @@ export function benchSecAggRound(N: number, P: number, dropoutRate = 0.05): SecA
 /** Mask expansion throughput (AES-256-CTR keystream read as uint32), MB/s. */
 export function prgThroughput(words = 4_000_000): { maskMBs: number; rawAesMBs: number } {
   const seed = new Uint8Array(32).fill(1);
-  expandMask(seed, seed, 1000);
+  expandMask(nodePrimitives, seed, seed, 1000);
   let t = process.hrtime.bigint();
-  expandMask(seed, seed, words);
+  expandMask(nodePrimitives, seed, seed, words);
   const maskMBs = (words * 4) / 1e6 / (Number(process.hrtime.bigint() - t) / 1e9);
   const cipher = createCipheriv('aes-256-ctr', Buffer.alloc(32), Buffer.alloc(16));
   const zeros = Buffer.alloc(words * 4);
@@ -189,7 +190,7 @@ export async function benchSecAggWire(N = 10, P = 100_000): Promise<SecAggWireRo
       client,
       name: `wire-${k}`,
       dataset: { name: 'bench', numExamples: 100 + k, numHoldout: 0, inputShape: [1], classes: 2 },
-      handler: withSecureAggregation(inner, { memberId: () => client.credentials?.memberId }),
+      handler: withSecureAggregation(inner, { memberId: () => client.credentials?.memberId, primitives: nodePrimitives }),
       signal: abort.signal,
       pollMs: 500,
       heartbeatMs: 1000,

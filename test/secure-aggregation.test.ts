@@ -19,6 +19,7 @@ import { MASKED_VECTOR_TENSOR, withSecureAggregation } from '../src/node/secagg-
 import { nextClippingNorm } from '../src/privacy/dp/adaptive-clipping.js';
 import { DifferentiallyPrivateStrategy } from '../src/privacy/dp/dp-fedavg.js';
 import { privatizeUpdate } from '../src/privacy/dp/member.js';
+import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
 import { quantizationErrorBound, quantizeUpdate } from '../src/privacy/secagg/quantize.js';
 import { type ConcordError, ErrorCode } from '../src/protocol/errors.js';
 import { decodeFrame, encodeFrame } from '../src/protocol/frame.js';
@@ -362,7 +363,7 @@ describe('secure train phase without HTTP', () => {
       train: async (_t, g) => ({ parameters: makeParameters(g.specs, g.data.map((v, i) => v + delta[i]!)), numExamples, metrics: {} }),
       evaluate: async () => ({ numExamples, metrics: { loss: 0 } }),
     };
-    return withSecureAggregation(inner, { memberId: () => id });
+    return withSecureAggregation(inner, { memberId: () => id, primitives: nodePrimitives });
   }
 
   it('refuses a member that speaks for another, and a masked vector sent as JSON', async () => {

@@ -27,6 +27,7 @@ import type { TaskHeader } from '../protocol/messages.js';
 import { type Parameters, assertSameSpecs } from '../protocol/tensors.js';
 import { UNCLIPPED_METRIC } from '../privacy/dp/member.js';
 import { type MemberUpdate, SecAggMember } from '../privacy/secagg/member.js';
+import type { SecAggPrimitives } from '../privacy/secagg/primitives.js';
 import { type KeyAuthenticator, type SecAggConfig, STAGES, type SecAggStage, decodeRingVector, validateSecAggConfig } from '../privacy/secagg/protocol.js';
 import type { SecaggOutcome, TaskHandler, TrainOutcome } from './member.js';
 
@@ -36,6 +37,12 @@ export { MASKED_VECTOR_TENSOR, maskedVectorParameters, maskedVectorSpec };
 export interface SecureAggregationHandlerOptions {
   /** This member's enrolled id (CoordinatorClient.credentials.memberId); the round's member list is checked against it. */
   memberId: () => string | null | undefined;
+  /**
+   * The cryptography: nodePrimitives (privacy/secagg/primitives-node.ts) in Node,
+   * noblePrimitives (primitives-noble.ts) in a browser. Required, so that this module, which
+   * the browser member bundles, never pulls node:crypto in by a default.
+   */
+  primitives: SecAggPrimitives;
   /** Signs this member's keys and checks its neighbours'. Default: unsigned keys. */
   keyAuthenticator?: KeyAuthenticator;
   log?: (line: string) => void;
@@ -61,7 +68,7 @@ export function withSecureAggregation(handler: TaskHandler, options: SecureAggre
       const memberId = options.memberId();
       if (!memberId) throw new ConcordError(ErrorCode.FORBIDDEN, 'this member does not know its enrolled id yet', { details: { field: 'memberId' } });
       const config = validateSecAggConfig(payload.config, 'payload.config');
-      const member = new SecAggMember({ memberId, ...(options.keyAuthenticator ? { keyAuthenticator: options.keyAuthenticator } : {}) });
+      const member = new SecAggMember({ memberId, primitives: options.primitives, ...(options.keyAuthenticator ? { keyAuthenticator: options.keyAuthenticator } : {}) });
       const reply = member.setup(payload);
       // A new setup for a run ends whatever that run had pending (an older round or attempt).
       for (const [key, state] of rounds) if (state.runId === task.runId) rounds.delete(key);

@@ -11,6 +11,7 @@ import { secureTrainPhase } from '../../src/coordinator/secure-round.js';
 import { CoordinatorClient } from '../../src/node/client.js';
 import { runMember, type TaskHandler, type TrainOutcome } from '../../src/node/member.js';
 import { withSecureAggregation } from '../../src/node/secagg-handler.js';
+import { nodePrimitives } from '../../src/privacy/secagg/primitives-node.js';
 import type { ConcordError } from '../../src/protocol/errors.js';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type TaskHeader } from '../../src/protocol/messages.js';
 import { makeParameters, type Parameters, type TensorSpec } from '../../src/protocol/tensors.js';
@@ -125,7 +126,7 @@ export function addSecureMember(
       return { numExamples, metrics: { loss: global.data.reduce((s, v) => s + v, 0) } };
     },
   };
-  const secure = withSecureAggregation(inner, { memberId: () => client.credentials?.memberId });
+  const secure = withSecureAggregation(inner, { memberId: () => client.credentials?.memberId, primitives: nodePrimitives });
   const handler: TaskHandler = {
     ...secure,
     async secagg(task, global) {

@@ -9,6 +9,7 @@ import { seededRandom } from '../../src/core/random.js';
 import { CoordinatorClient } from '../../src/node/client.js';
 import { runMember, type TaskHandler } from '../../src/node/member.js';
 import { withSecureAggregation } from '../../src/node/secagg-handler.js';
+import { nodePrimitives } from '../../src/privacy/secagg/primitives-node.js';
 import { makeParameters } from '../../src/protocol/tensors.js';
 
 /** The delta member `seed` adds to every global model: uniform in (−1, 1), fixed per seed. */
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
       return { numExamples: settings.numExamples, metrics: { loss: global.data.reduce((s, v) => s + v, 0) } };
     },
   };
-  const secure = withSecureAggregation(inner, { memberId: () => client.credentials?.memberId });
+  const secure = withSecureAggregation(inner, { memberId: () => client.credentials?.memberId, primitives: nodePrimitives });
   const handler: TaskHandler = {
     ...secure,
     async secagg(task, global) {

@@ -5,8 +5,8 @@
 // number of share holders, which is all Shamir's scheme needs. 2^255 − 19 would hold a whole
 // secret in one element but costs four times as much per multiplication for no gain here.
 
-import { randomBytes } from 'node:crypto';
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
+import { secureRandomBytes } from './primitives.js';
 
 export const FIELD_PRIME = (1n << 127n) - 1n;
 /** Bytes of one field element on the wire (big-endian). */
@@ -50,10 +50,10 @@ export function inverse(a: bigint): bigint {
   return mod(t0);
 }
 
-/** A uniformly random element from the operating system's CSPRNG (rejection sampling). */
+/** A uniformly random element from the platform's CSPRNG (rejection sampling). */
 export function randomElement(): bigint {
   for (;;) {
-    const bytes = randomBytes(ELEMENT_BYTES);
+    const bytes = secureRandomBytes(ELEMENT_BYTES);
     bytes[0]! &= 0x7f;
     const value = fromBytes(bytes);
     if (value < FIELD_PRIME) return value;

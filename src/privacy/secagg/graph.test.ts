@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { defaultNeighbourCount, defaultThreshold, neighbourGraph } from './graph.js';
+import { nodePrimitives as node } from './primitives-node.js';
+import { noblePrimitives as noble } from './primitives-noble.js';
 
 const seed = (b: number) => new Uint8Array(32).fill(b);
 
@@ -31,19 +33,21 @@ test('defaults: k = min(N − 1, ⌈2·log2 N⌉ up to even), t = ⌊(k + 1)/2�
 });
 
 test('neighbourGraph: k-regular, symmetric, connected, for even and odd k', () => {
-  for (const [n, k] of [[10, 8], [50, 12], [200, 16], [12, 3], [6, 5], [7, 6], [2, 1]] as const) assertRegular(neighbourGraph(n, k, seed(n)), k);
+  for (const [n, k] of [[10, 8], [50, 12], [200, 16], [12, 3], [6, 5], [7, 6], [2, 1]] as const) assertRegular(neighbourGraph(node, n, k, seed(n)), k);
 });
 
 test('neighbourGraph: the same for everyone with the same seed, different for another', () => {
-  assert.deepEqual(neighbourGraph(50, 12, seed(1)), neighbourGraph(50, 12, seed(1)));
-  assert.notDeepEqual(neighbourGraph(50, 12, seed(1)), neighbourGraph(50, 12, seed(2)));
+  assert.deepEqual(neighbourGraph(node, 50, 12, seed(1)), neighbourGraph(node, 50, 12, seed(1)));
+  assert.notDeepEqual(neighbourGraph(node, 50, 12, seed(1)), neighbourGraph(node, 50, 12, seed(2)));
+  // A browser member (noble) computes the very graph the coordinator (node) does.
+  for (const [n, k] of [[50, 12], [200, 16], [7, 6]] as const) assert.deepEqual(neighbourGraph(noble, n, k, seed(n)), neighbourGraph(node, n, k, seed(n)));
   // The relabelling is not the identity: member 0 is not always next to 1 and 49.
-  const rings = [1, 2, 3, 4, 5].map((b) => neighbourGraph(50, 2, seed(b))[0]);
+  const rings = [1, 2, 3, 4, 5].map((b) => neighbourGraph(node, 50, 2, seed(b))[0]);
   assert.ok(rings.some((r) => r!.join() !== '1,49'));
 });
 
 test('neighbourGraph: impossible sizes are refused', () => {
-  assert.throws(() => neighbourGraph(7, 3, seed(0)), (e: ConcordError) => e.code === ErrorCode.INVALID_ARGUMENT && e.details.field === 'neighbours' && /even/.test(e.message));
-  assert.throws(() => neighbourGraph(5, 5, seed(0)), (e: ConcordError) => e.details.field === 'neighbours');
-  assert.throws(() => neighbourGraph(1, 1, seed(0)), (e: ConcordError) => e.details.field === 'members');
+  assert.throws(() => neighbourGraph(node, 7, 3, seed(0)), (e: ConcordError) => e.code === ErrorCode.INVALID_ARGUMENT && e.details.field === 'neighbours' && /even/.test(e.message));
+  assert.throws(() => neighbourGraph(node, 5, 5, seed(0)), (e: ConcordError) => e.details.field === 'neighbours');
+  assert.throws(() => neighbourGraph(node, 1, 1, seed(0)), (e: ConcordError) => e.details.field === 'members');
 });

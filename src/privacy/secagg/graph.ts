@@ -20,6 +20,7 @@
 // deployments that assume many colluding members should raise k.
 
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
+import type { SecAggPrimitives } from './primitives.js';
 import { seededIntegers } from './prg.js';
 
 const GRAPH_INFO = 'concord-secagg-graph';
@@ -40,7 +41,7 @@ export function defaultThreshold(neighbours: number): number {
  * Adjacency lists (member indices, ascending) of a k-regular graph on `members` vertices,
  * the same for everyone with the same round seed.
  */
-export function neighbourGraph(members: number, neighbours: number, roundSeed: Uint8Array): number[][] {
+export function neighbourGraph(primitives: SecAggPrimitives, members: number, neighbours: number, roundSeed: Uint8Array): number[][] {
   const n = members;
   const k = neighbours;
   if (!Number.isInteger(n) || n < 2) {
@@ -58,7 +59,7 @@ export function neighbourGraph(members: number, neighbours: number, roundSeed: U
   }
   // ring[position] = member index; a uniformly random permutation by Fisher–Yates.
   const ring = Array.from({ length: n }, (_, i) => i);
-  const draw = seededIntegers(roundSeed, new Uint8Array(0), GRAPH_INFO);
+  const draw = seededIntegers(primitives, roundSeed, new Uint8Array(0), GRAPH_INFO);
   for (let i = n - 1; i > 0; i--) {
     const j = draw(i + 1);
     [ring[i], ring[j]] = [ring[j]!, ring[i]!];

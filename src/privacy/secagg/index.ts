@@ -1,6 +1,7 @@
 // SecAgg+ secure aggregation (Bonawitz et al. 2017; Bell et al. 2020): the coordinator
 // learns Σ wθ and Σ w over the members of a round, never an individual update. Start at
-// protocol.ts for the stages and the threat model.
+// protocol.ts for the stages and the threat model. This index includes the server and
+// node:crypto; a browser imports member.ts and primitives-noble.ts directly.
 
 export { defaultNeighbourCount, defaultThreshold, neighbourGraph } from './graph.js';
 export { type MemberUpdate, SecAggMember, type SecAggMemberOptions } from './member.js';
@@ -29,6 +30,9 @@ export {
   makeSecAggConfig,
   validateSecAggConfig,
 } from './protocol.js';
+export { type SecAggPrimitives, type X25519KeyPair } from './primitives.js';
+export { nodePrimitives } from './primitives-node.js';
+export { noblePrimitives } from './primitives-noble.js';
 export { type QuantizationOptions, defaultQuantizationBits, quantizationErrorBound } from './quantize.js';
 export { type SecAggResult, SecAggServer, type SecAggStep, type Shortfall } from './server.js';
 export { type SimulationOptions, type SimulationOutcome, simulateSecAgg } from './simulate.js';

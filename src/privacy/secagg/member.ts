@@ -1,6 +1,8 @@
 // The member side of SecAgg+ as a state machine: one object per member and round, fed the
 // server's four requests in order, answering each with a reply (protocol.ts). It does no
-// I/O — the caller carries messages — and takes its randomness from node:crypto only.
+// I/O — the caller carries messages — and imports nothing from Node: its cryptography comes
+// from the SecAggPrimitives it is given (primitives.ts), node:crypto on Node and @noble in a
+// browser, which interoperate byte for byte.
 //
 // Besides computing its replies, the member is where the protocol's safety checks live,
 // because the server is the party it protects itself against (Bonawitz et al. 2017, Fig. 4):
@@ -9,13 +11,12 @@
 // mask-key share of the same member — with both, the server could strip every mask off that
 // member's vector. Any refusal ends the member's part in the round.
 
-import { randomBytes } from 'node:crypto';
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { parseMessage } from '../../protocol/messages.js';
 import { neighbourGraph } from './graph.js';
-import { type KeyObject } from 'node:crypto';
-import { type KeyPair, KEY_BYTES, agree, decrypt, encrypt, generateKeyPair, importPublicKey, privateKeyBytes, shareEncryptionKey } from './keys.js';
+import { type KeyPair, KEY_BYTES, checkPublicKey, decrypt, encrypt, shareEncryptionKey } from './keys.js';
 import { applyMask } from './prg.js';
+import { type SecAggPrimitives, secureRandomBytes } from './primitives.js';
 import {
   type CollectMaskedVectorsReply,
   CollectMaskedVectorsRequestSchema,
@@ -50,13 +51,16 @@ export interface MemberUpdate {
 
 export interface SecAggMemberOptions {
   memberId: string;
+  /** The cryptography: nodePrimitives (primitives-node.ts) on Node, noblePrimitives (primitives-noble.ts) in a browser. */
+  primitives: SecAggPrimitives;
   /** Signs this member's keys and checks its neighbours'. Default: none (unsigned keys). */
   keyAuthenticator?: KeyAuthenticator;
 }
 
 interface Peer {
   index: number;
-  maskPublicKey: KeyObject;
+  /** Raw X25519 public key, checked on arrival. */
+  maskPublicKey: Uint8Array;
   /** AES-GCM key for shares exchanged with this peer. */
   shareKey: Uint8Array;
 }
@@ -71,6 +75,7 @@ const PREVIOUS: Record<SecAggStage, Phase> = { setup: 'new', shareKeys: 'setup',
 
 export class SecAggMember {
   readonly memberId: string;
+  private readonly primitives: SecAggPrimitives;
   private readonly authenticator: KeyAuthenticator | undefined;
   private phase: Phase = 'new';
   private config!: SecAggConfig;
@@ -87,6 +92,7 @@ export class SecAggMember {
 
   constructor(options: SecAggMemberOptions) {
     this.memberId = options.memberId;
+    this.primitives = options.primitives;
     this.authenticator = options.keyAuthenticator;
   }
 
@@ -125,9 +131,9 @@ export class SecAggMember {
       this.config = config;
       this.salt = fromBase64(config.roundSeed, 'config.roundSeed');
       this.index = index;
-      this.neighbourIndices = new Set(neighbourGraph(config.memberIds.length, config.neighbours, this.salt)[index]);
-      this.encryptionKeys = generateKeyPair();
-      this.maskKeys = generateKeyPair();
+      this.neighbourIndices = new Set(neighbourGraph(this.primitives, config.memberIds.length, config.neighbours, this.salt)[index]);
+      this.encryptionKeys = this.primitives.generateKeyPair();
+      this.maskKeys = this.primitives.generateKeyPair();
       const keys = { memberId: this.memberId, encryptionPublicKey: toBase64(this.encryptionKeys.publicKey), maskPublicKey: toBase64(this.maskKeys.publicKey) };
       const signature = this.authenticator?.sign(this.memberId, keyPayload(config.roundSeed, keys));
       return { stage: 'setup', roundSeed: config.roundSeed, ...keys, ...(signature === undefined ? {} : { signature }) };
@@ -163,12 +169,11 @@ export class SecAggMember {
         if (this.authenticator && !this.authenticator.verify(entry.memberId, keyPayload(this.config.roundSeed, entry), entry.signature)) {
           throw this.refuse(ErrorCode.UNAUTHENTICATED, `${field}: the keys of ${entry.memberId} are not signed by it`, `${field}.signature`, 'a valid signature', entry.signature ?? 'none');
         }
-        const encryptionPublicKey = importPublicKey(fromBase64(entry.encryptionPublicKey, `${field}.encryptionPublicKey`, KEY_BYTES), `${field}.encryptionPublicKey`);
-        this.peers.set(entry.memberId, {
-          index,
-          maskPublicKey: importPublicKey(fromBase64(entry.maskPublicKey, `${field}.maskPublicKey`, KEY_BYTES), `${field}.maskPublicKey`),
-          shareKey: shareEncryptionKey(agree(this.encryptionKeys.privateKey, encryptionPublicKey), this.salt),
-        });
+        const encryptionPublicKey = fromBase64(entry.encryptionPublicKey, `${field}.encryptionPublicKey`, KEY_BYTES);
+        const maskPublicKey = fromBase64(entry.maskPublicKey, `${field}.maskPublicKey`, KEY_BYTES);
+        checkPublicKey(maskPublicKey, `${field}.maskPublicKey`);
+        const sharedSecret = this.primitives.agree(this.encryptionKeys.privateKey, encryptionPublicKey, `${field}.encryptionPublicKey`);
+        this.peers.set(entry.memberId, { index, maskPublicKey, shareKey: shareEncryptionKey(this.primitives, sharedSecret, this.salt) });
       }
       if (!sawSelf) throw this.refuse(ErrorCode.INVALID_MESSAGE, `publicKeys lacks this member's own keys`, 'publicKeys', this.memberId, 'absent');
       const holders = this.peers.size + 1;
@@ -176,15 +181,15 @@ export class SecAggMember {
         throw this.refuse(ErrorCode.NOT_ENOUGH_MEMBERS, `${this.memberId} has ${holders - 1} neighbours left; sharing its secrets needs ${threshold} holders including itself`, 'publicKeys', threshold - 1, holders - 1);
       }
 
-      this.selfMaskSeed = randomBytes(KEY_BYTES);
+      this.selfMaskSeed = secureRandomBytes(KEY_BYTES);
       const peers = [...this.peers.entries()];
       const xs = [this.index + 1, ...peers.map(([, p]) => p.index + 1)];
       const selfMaskShares = shareSecret(this.selfMaskSeed, threshold, xs);
-      const maskKeyShares = shareSecret(privateKeyBytes(this.maskKeys!.privateKey), threshold, xs);
+      const maskKeyShares = shareSecret(this.maskKeys!.privateKey, threshold, xs);
       this.held.set(this.memberId, { selfMask: selfMaskShares[0]!.data, maskKey: maskKeyShares[0]!.data });
       const shares = peers.map(([id, peer], i) => {
         const plaintext = encodeSharePair(selfMaskShares[i + 1]!.data, maskKeyShares[i + 1]!.data);
-        return { to: id, ciphertext: toBase64(encrypt(peer.shareKey, plaintext, shareAssociatedData(this.memberId, id))) };
+        return { to: id, ciphertext: toBase64(encrypt(this.primitives, peer.shareKey, plaintext, shareAssociatedData(this.memberId, id))) };
       });
       return { stage: 'shareKeys', roundSeed: this.config.roundSeed, memberId: this.memberId, shares };
     });
@@ -206,7 +211,7 @@ export class SecAggMember {
         const peer = this.peers.get(from);
         if (!peer) throw this.refuse(ErrorCode.INVALID_MESSAGE, `${field} comes from ${from}, to which ${this.memberId} sent no shares`, `${field}.from`, 'a neighbour from shareKeys', from);
         if (this.held.has(from)) throw this.refuse(ErrorCode.INVALID_MESSAGE, `${field} repeats sender ${from}`, `${field}.from`, 'one ciphertext per neighbour', from);
-        const plaintext = decrypt(peer.shareKey, fromBase64(ciphertext, `${field}.ciphertext`), shareAssociatedData(from, this.memberId), `${field}.ciphertext`);
+        const plaintext = decrypt(this.primitives, peer.shareKey, fromBase64(ciphertext, `${field}.ciphertext`), shareAssociatedData(from, this.memberId), `${field}.ciphertext`);
         this.held.set(from, decodeSharePair(plaintext, `${field}.ciphertext`));
       }
       if (this.held.size < threshold) {
@@ -214,12 +219,12 @@ export class SecAggMember {
       }
 
       const vector = quantizeUpdate(update.data, update.weight, this.config);
-      applyMask(vector, this.selfMaskSeed!, this.salt, 1);
+      applyMask(this.primitives, vector, this.selfMaskSeed!, this.salt, 1);
       for (const id of this.held.keys()) {
         if (id === this.memberId) continue;
         const peer = this.peers.get(id)!;
         // s_uv is the same for u and v; the lower index adds, the higher subtracts, so pairs cancel in the sum.
-        applyMask(vector, agree(this.maskKeys!.privateKey, peer.maskPublicKey), this.salt, peer.index < this.index ? 1 : -1);
+        applyMask(this.primitives, vector, this.primitives.agree(this.maskKeys!.privateKey, peer.maskPublicKey), this.salt, peer.index < this.index ? 1 : -1);
       }
       // The secrets now live only in the shares; nothing else here needs them.
       this.selfMaskSeed = undefined;

@@ -3,49 +3,49 @@
 // HKDF-SHA256(seed, salt = round seed, info), encrypting zeros; counter-mode output is
 // indistinguishable from uniform bytes, and every 4 bytes (little-endian) are one ring element.
 // The round seed as salt makes every round's masks independent even if a seed were reused.
-// OpenSSL's AES runs at GB/s with AES-NI, so expansion costs about as much as reading the
-// vector once. Both ends must expand identically, so the byte order is fixed to little-endian.
+// The AES and HKDF come from SecAggPrimitives (primitives.ts): with node:crypto, OpenSSL's
+// AES runs at GB/s with AES-NI, so expansion costs about as much as reading the vector once;
+// in a browser, @noble's runs at tens of MB/s. Both give the same stream, and both ends must
+// expand identically, so the byte order is fixed to little-endian.
 
-import { createCipheriv, hkdfSync } from 'node:crypto';
-import { endianness } from 'node:os';
+import type { SecAggPrimitives } from './primitives.js';
 
 export const MASK_INFO = 'concord-secagg-mask';
 const CHUNK_WORDS = 1 << 16;
-const ZERO_IV = Buffer.alloc(16);
-const ZEROS = Buffer.alloc(CHUNK_WORDS * 4);
+/** Words of key stream read at a time for seededIntegers: small choices need little. */
+const INTEGER_BATCH_WORDS = 1024;
 
-if (endianness() !== 'LE') {
-  // Uint32Array views of the cipher stream assume the host order equals the wire order.
-  throw new Error('Concord needs a little-endian host');
-}
+// Uint32Array views of the cipher stream assume the host order equals the wire order.
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('Concord needs a little-endian host');
 
 /** The AES-256 key of a mask: HKDF-SHA256(seed, salt, info). */
-export function maskKey(seed: Uint8Array, salt: Uint8Array, info = MASK_INFO): Buffer {
-  return Buffer.from(hkdfSync('sha256', seed, salt, info, 32));
+export function maskKey(primitives: SecAggPrimitives, seed: Uint8Array, salt: Uint8Array, info = MASK_INFO): Uint8Array {
+  return primitives.hkdf(seed, salt, info, 32);
+}
+
+/** `words` words of a key stream as ring elements; a copy only when the bytes sit off a 4-byte boundary. */
+function readWords(read: (bytes: number) => Uint8Array, words: number): Uint32Array {
+  let bytes = read(words * 4);
+  if (bytes.byteOffset % 4 !== 0) bytes = new Uint8Array(bytes);
+  return new Uint32Array(bytes.buffer, bytes.byteOffset, words);
 }
 
 /** Calls `visit(words, offset)` with consecutive pieces of the key stream, as ring elements. */
-function stream(key: Uint8Array, length: number, visit: (words: Uint32Array, offset: number) => void): void {
-  const cipher = createCipheriv('aes-256-ctr', key, ZERO_IV);
-  for (let offset = 0; offset < length; offset += CHUNK_WORDS) {
-    const words = Math.min(CHUNK_WORDS, length - offset);
-    let bytes: Uint8Array = cipher.update(ZEROS.subarray(0, words * 4));
-    // Small outputs may come from Buffer's shared pool at an offset not divisible by 4.
-    if (bytes.byteOffset % 4 !== 0) bytes = new Uint8Array(bytes);
-    visit(new Uint32Array(bytes.buffer, bytes.byteOffset, words), offset);
-  }
+function stream(primitives: SecAggPrimitives, key: Uint8Array, length: number, visit: (words: Uint32Array, offset: number) => void): void {
+  const read = primitives.keystream(key);
+  for (let offset = 0; offset < length; offset += CHUNK_WORDS) visit(readWords(read, Math.min(CHUNK_WORDS, length - offset)), offset);
 }
 
 /** `length` uniform ring elements from a seed. */
-export function expandMask(seed: Uint8Array, salt: Uint8Array, length: number, info = MASK_INFO): Uint32Array {
+export function expandMask(primitives: SecAggPrimitives, seed: Uint8Array, salt: Uint8Array, length: number, info = MASK_INFO): Uint32Array {
   const out = new Uint32Array(length);
-  stream(maskKey(seed, salt, info), length, (words, offset) => out.set(words, offset));
+  stream(primitives, maskKey(primitives, seed, salt, info), length, (words, offset) => out.set(words, offset));
   return out;
 }
 
 /** target ← target + sign·PRG(seed) (mod 2^32), without materialising the mask. */
-export function applyMask(target: Uint32Array, seed: Uint8Array, salt: Uint8Array, sign: 1 | -1): void {
-  stream(maskKey(seed, salt), target.length, (words, offset) => {
+export function applyMask(primitives: SecAggPrimitives, target: Uint32Array, seed: Uint8Array, salt: Uint8Array, sign: 1 | -1): void {
+  stream(primitives, maskKey(primitives, seed, salt), target.length, (words, offset) => {
     // Uint32Array stores reduce mod 2^32; the double sum/difference is exact below 2^53.
     if (sign === 1) for (let i = 0; i < words.length; i++) target[offset + i] = target[offset + i]! + words[i]!;
     else for (let i = 0; i < words.length; i++) target[offset + i] = target[offset + i]! - words[i]!;
@@ -58,15 +58,13 @@ export function addInto(target: Uint32Array, source: Uint32Array): void {
 }
 
 /** Uniform integers in [0, bound) from a seed, for public choices such as the neighbour graph. */
-export function seededIntegers(seed: Uint8Array, salt: Uint8Array, info: string): (bound: number) => number {
-  const key = maskKey(seed, salt, info);
-  const cipher = createCipheriv('aes-256-ctr', key, ZERO_IV);
-  let words = new Uint32Array(0);
+export function seededIntegers(primitives: SecAggPrimitives, seed: Uint8Array, salt: Uint8Array, info: string): (bound: number) => number {
+  const read = primitives.keystream(maskKey(primitives, seed, salt, info));
+  let words: Uint32Array = new Uint32Array(0);
   let next = 0;
   const word = (): number => {
     if (next === words.length) {
-      const bytes = new Uint8Array(cipher.update(ZEROS.subarray(0, 4096)));
-      words = new Uint32Array(bytes.buffer, bytes.byteOffset, 1024);
+      words = readWords(read, INTEGER_BATCH_WORDS);
       next = 0;
     }
     return words[next++]!;

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ConcordError, ErrorCode } from '../../protocol/errors.js';
-import { agree, decrypt, encrypt, generateKeyPair, importPrivateKey, importPublicKey, publicKeyOf, shareEncryptionKey } from './keys.js';
+import { decrypt, encrypt, shareEncryptionKey } from './keys.js';
 import { applyMask } from './prg.js';
+import { nodePrimitives as node } from './primitives-node.js';
 import { type SecAggReply, type ShareKeysReply, decodeRingVector, fromBase64, makeSecAggConfig, shareAssociatedData } from './protocol.js';
 import { quantizeUpdate } from './quantize.js';
 import { type Share, reconstructSecret } from './shamir.js';
@@ -92,23 +93,23 @@ test('encrypted shares do not open with anything the server holds', () => {
   const { to, ciphertext } = sent.shares[0]!;
   const sealed = fromBase64(ciphertext, 'ciphertext');
   const salt = fromBase64(config.roundSeed, 'roundSeed');
-  const pk = (id: string) => importPublicKey(fromBase64((setup.get(id) as { encryptionPublicKey: string }).encryptionPublicKey, 'pk'));
-  const server = generateKeyPair();
+  const pk = (id: string) => fromBase64((setup.get(id) as { encryptionPublicKey: string }).encryptionPublicKey, 'pk');
+  const server = node.generateKeyPair();
   // Keys the server can form: its own agreement with either party, or a hash of the public keys.
   const attempts = [
-    shareEncryptionKey(agree(server.privateKey, pk('m0')), salt),
-    shareEncryptionKey(agree(server.privateKey, pk(to)), salt),
-    shareEncryptionKey(new Uint8Array([...fromBase64((setup.get('m0') as { encryptionPublicKey: string }).encryptionPublicKey, 'a'), ...fromBase64((setup.get(to) as { encryptionPublicKey: string }).encryptionPublicKey, 'b')]), salt),
+    shareEncryptionKey(node, node.agree(server.privateKey, pk('m0')), salt),
+    shareEncryptionKey(node, node.agree(server.privateKey, pk(to)), salt),
+    shareEncryptionKey(node, new Uint8Array([...fromBase64((setup.get('m0') as { encryptionPublicKey: string }).encryptionPublicKey, 'a'), ...fromBase64((setup.get(to) as { encryptionPublicKey: string }).encryptionPublicKey, 'b')]), salt),
   ];
   for (const key of attempts) {
-    assert.throws(() => decrypt(key, sealed, shareAssociatedData('m0', to)), (e: ConcordError) => e.code === ErrorCode.INVALID_MESSAGE && /does not authenticate/.test(e.message));
+    assert.throws(() => decrypt(node, key, sealed, shareAssociatedData('m0', to)), (e: ConcordError) => e.code === ErrorCode.INVALID_MESSAGE && /does not authenticate/.test(e.message));
   }
   // Control: the two members' own keys agree, and the ciphertext is bound to sender and recipient.
-  const a = generateKeyPair(), b = generateKeyPair();
-  const key = shareEncryptionKey(agree(a.privateKey, importPublicKey(b.publicKey)), salt);
-  const box = encrypt(key, new Uint8Array([1, 2, 3]), shareAssociatedData('a', 'b'));
-  assert.deepEqual(decrypt(shareEncryptionKey(agree(b.privateKey, importPublicKey(a.publicKey)), salt), box, shareAssociatedData('a', 'b')), new Uint8Array([1, 2, 3]));
-  assert.throws(() => decrypt(key, box, shareAssociatedData('a', 'c')), (e: ConcordError) => e.code === ErrorCode.INVALID_MESSAGE);
+  const a = node.generateKeyPair(), b = node.generateKeyPair();
+  const key = shareEncryptionKey(node, node.agree(a.privateKey, b.publicKey), salt);
+  const box = encrypt(node, key, new Uint8Array([1, 2, 3]), shareAssociatedData('a', 'b'));
+  assert.deepEqual(decrypt(node, shareEncryptionKey(node, node.agree(b.privateKey, a.publicKey), salt), box, shareAssociatedData('a', 'b')), new Uint8Array([1, 2, 3]));
+  assert.throws(() => decrypt(node, key, box, shareAssociatedData('a', 'c')), (e: ConcordError) => e.code === ErrorCode.INVALID_MESSAGE);
 });
 
 test('a cheating server with t − 1 shares of each secret cannot unmask a vector; with t it could', () => {
@@ -139,12 +140,12 @@ test('a cheating server with t − 1 shares of each secret cannot unmask a vecto
   const masked = decodeRingVector(maskedVectors.get('m0')!.maskedVector, P + 1, 'maskedVector');
   const unmask = (b: Share[], s: Share[]) => {
     const v = masked.slice();
-    applyMask(v, reconstructSecret(b), salt, -1);
-    const sk = importPrivateKey(reconstructSecret(s));
-    const ok = Buffer.from(publicKeyOf(sk)).toString('base64') === setup.get('m0')!.maskPublicKey;
+    applyMask(node, v, reconstructSecret(b), salt, -1);
+    const sk = reconstructSecret(s);
+    const ok = Buffer.from(node.publicKeyOf(sk)).toString('base64') === setup.get('m0')!.maskPublicKey;
     for (const id of neighbours) {
-      const pk = importPublicKey(fromBase64(setup.get(id)!.maskPublicKey, 'pk'));
-      applyMask(v, agree(sk, pk), salt, 1); // m0 has the lowest index: it subtracted every pair mask
+      const pk = fromBase64(setup.get(id)!.maskPublicKey, 'pk');
+      applyMask(node, v, node.agree(sk, pk), salt, 1); // m0 has the lowest index: it subtracted every pair mask
     }
     return { vector: v, keyMatches: ok };
   };

@@ -5,6 +5,8 @@ import { weightedAverage } from '../../core/aggregate.js';
 import { seededRandom, shuffle } from '../../core/random.js';
 import { type ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { SecAggMember } from './member.js';
+import { nodePrimitives } from './primitives-node.js';
+import { noblePrimitives } from './primitives-noble.js';
 import { type KeyAuthenticator, type SecAggConfig, type SecAggStage, type UnmaskReply, makeSecAggConfig } from './protocol.js';
 import { quantizationErrorBound } from './quantize.js';
 import { SecAggServer } from './server.js';
@@ -66,6 +68,64 @@ test('random dropouts at every stage: the survivors\' weighted average comes out
     const expected = config.memberIds.filter((id) => !order.slice(0, 4).includes(id));
     assert.deepEqual(result.contributors, expected);
     checkAverage(config, updates, result);
+  }
+});
+
+test('browser (noble) and Node members in one round, with dropouts: the weighted average comes out', () => {
+  // P = 70 000 crosses prg.ts's 64 Ki-word chunk; odd members run noble, the server node:crypto.
+  const P = 70_000;
+  const config = makeSecAggConfig({ memberIds: ids(12), vectorLength: P, clippingRange: 1, maxWeight: 50, roundSeed: seed(21) });
+  const updates = makeUpdates(config.memberIds, P, { seed: 21, range: 1, maxWeight: 50 });
+  const used = new Map<string, string>();
+  const primitives = (id: string) => {
+    const chosen = Number(id.slice(1)) % 2 === 1 ? noblePrimitives : nodePrimitives;
+    used.set(id, chosen.name);
+    return chosen;
+  };
+  // m3 (noble) and m4 (node) vanish after sharing keys: the server rebuilds their mask keys
+  // and removes the pairwise masks their neighbours — of both kinds — added; m5 (noble) after
+  // its masked vector, so its self-mask is rebuilt from shares.
+  const dropouts = { collectMaskedVectors: ['m3', 'm4'], unmask: ['m5'] };
+  const { result, refusals } = simulateSecAgg({ config, update: (id) => updates.get(id)!, dropouts, primitives });
+  assert.equal(refusals.size, 0);
+  assert.equal([...used.values()].filter((name) => name === 'noble').length, 6);
+  assert.deepEqual(result.dropouts, { setup: [], shareKeys: [], collectMaskedVectors: ['m3', 'm4'], unmask: ['m5'] });
+  assert.deepEqual(result.contributors, config.memberIds.filter((id) => id !== 'm3' && id !== 'm4'));
+  checkAverage(config, updates, result);
+});
+
+test('a round of browser (noble) members only, with a dropout after shareKeys', () => {
+  const config = makeSecAggConfig({ memberIds: ids(6), vectorLength: 300, clippingRange: 1, maxWeight: 10, roundSeed: seed(22) });
+  const updates = makeUpdates(config.memberIds, 300, { seed: 22, range: 1, maxWeight: 10 });
+  const { result, refusals } = simulateSecAgg({ config, update: (id) => updates.get(id)!, dropouts: { collectMaskedVectors: ['m2'] }, primitives: noblePrimitives });
+  assert.equal(refusals.size, 0);
+  assert.deepEqual(result.contributors, ['m0', 'm1', 'm3', 'm4', 'm5']);
+  checkAverage(config, updates, result);
+});
+
+test('a low-order public key is refused by the server at setup and by members at shareKeys', () => {
+  const config = makeSecAggConfig({ memberIds: ids(4), vectorLength: 2, roundSeed: seed(23) });
+  const zero = Buffer.alloc(32).toString('base64');
+  const server = new SecAggServer(config);
+  server.start();
+  const m0 = new SecAggMember({ memberId: 'm0', primitives: noblePrimitives });
+  const reply = m0.setup({ stage: 'setup', config });
+  assert.throws(() => server.receive({ ...reply, maskPublicKey: zero }), (e: ConcordError) => e.code === ErrorCode.INVALID_MESSAGE && e.details.field === 'maskPublicKey');
+  // A server that forwards one anyway: the member refuses before sharing anything.
+  for (const primitives of [nodePrimitives, noblePrimitives]) {
+    const member = new SecAggMember({ memberId: 'm0', primitives });
+    const own = member.setup({ stage: 'setup', config });
+    const peer = nodePrimitives.generateKeyPair().publicKey;
+    const publicKeys = [
+      { memberId: 'm0', encryptionPublicKey: own.encryptionPublicKey, maskPublicKey: own.maskPublicKey },
+      { memberId: 'm1', encryptionPublicKey: Buffer.from(peer).toString('base64'), maskPublicKey: zero },
+    ];
+    assert.throws(
+      () => member.shareKeys({ stage: 'shareKeys', roundSeed: config.roundSeed, publicKeys }),
+      (e: ConcordError) => e.code === ErrorCode.INVALID_MESSAGE && e.details.field === 'publicKeys[1].maskPublicKey',
+      primitives.name,
+    );
+    assert.equal(member.stage, 'aborted');
   }
 });
 
@@ -142,13 +202,13 @@ test('a member refuses to reveal both shares of one peer, and then anything else
 
 test('members check stage order and the round seed', () => {
   const config = makeSecAggConfig({ memberIds: ids(4), vectorLength: 2 });
-  const m = new SecAggMember({ memberId: 'm0' });
+  const m = new SecAggMember({ memberId: 'm0', primitives: nodePrimitives });
   assert.throws(() => m.handle({ stage: 'shareKeys', roundSeed: config.roundSeed, publicKeys: [] }), (e: ConcordError) => e.code === ErrorCode.CONFLICT && e.details.expected === 'a setup request');
-  const other = new SecAggMember({ memberId: 'm1' });
+  const other = new SecAggMember({ memberId: 'm1', primitives: nodePrimitives });
   other.handle({ stage: 'setup', config });
   assert.throws(() => other.handle({ stage: 'shareKeys', roundSeed: Buffer.alloc(32, 1).toString('base64'), publicKeys: [] }), (e: ConcordError) => e.code === ErrorCode.STALE_ROUND);
-  assert.throws(() => new SecAggMember({ memberId: 'stranger' }).handle({ stage: 'setup', config }), (e: ConcordError) => e.code === ErrorCode.FORBIDDEN);
-  assert.throws(() => new SecAggMember({ memberId: 'm0' }).handle({ stage: 'setup', config: { ...config, threshold: 9 } }), (e: ConcordError) => e.details.field === 'config.threshold');
+  assert.throws(() => new SecAggMember({ memberId: 'stranger', primitives: nodePrimitives }).handle({ stage: 'setup', config }), (e: ConcordError) => e.code === ErrorCode.FORBIDDEN);
+  assert.throws(() => new SecAggMember({ memberId: 'm0', primitives: nodePrimitives }).handle({ stage: 'setup', config: { ...config, threshold: 9 } }), (e: ConcordError) => e.details.field === 'config.threshold');
 });
 
 test('the key-signing hook: keys swapped by the server are refused', () => {
@@ -160,7 +220,7 @@ test('the key-signing hook: keys swapped by the server are refused', () => {
   assert.equal(result.contributors.length, 5);
 
   const server = new SecAggServer(config);
-  const members = config.memberIds.map((id) => new SecAggMember({ memberId: id, keyAuthenticator: authenticator }));
+  const members = config.memberIds.map((id) => new SecAggMember({ memberId: id, primitives: nodePrimitives, keyAuthenticator: authenticator }));
   for (const [id, request] of server.start()) server.receive(members[Number(id.slice(1))]!.handle(request));
   const step = server.advance();
   assert.ok(!step.done);
@@ -173,7 +233,7 @@ test('the key-signing hook: keys swapped by the server are refused', () => {
 test('the server refuses replies that do not fit the round', () => {
   const config = makeSecAggConfig({ memberIds: ids(4), vectorLength: 3 });
   const server = new SecAggServer(config);
-  const members = config.memberIds.map((id) => new SecAggMember({ memberId: id }));
+  const members = config.memberIds.map((id) => new SecAggMember({ memberId: id, primitives: nodePrimitives }));
   const requests = server.start();
   const reply = members[0]!.handle(requests.get('m0'));
   server.receive(reply);
@@ -202,7 +262,7 @@ test('a wrong mask-key share is detected when the dropped member\'s key is rebui
   const config = makeSecAggConfig({ memberIds: ids(5), vectorLength: 4, roundSeed: seed(4) }); // k = 4, t = 3
   const updates = makeUpdates(config.memberIds, 4, { seed: 8, range: 1, maxWeight: 1 });
   const server = new SecAggServer(config);
-  const members = new Map(config.memberIds.map((id) => [id, new SecAggMember({ memberId: id })]));
+  const members = new Map(config.memberIds.map((id) => [id, new SecAggMember({ memberId: id, primitives: nodePrimitives })]));
   let requests = server.start() as Map<string, unknown>;
   for (const stage of ['setup', 'shareKeys', 'collectMaskedVectors']) {
     for (const [id, request] of requests) {

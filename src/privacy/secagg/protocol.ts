@@ -40,10 +40,11 @@
 // (differential privacy's job).
 
 import { z } from 'zod';
-import { randomBytes } from 'node:crypto';
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { parseMessage } from '../../protocol/messages.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
 import { defaultNeighbourCount, defaultThreshold } from './graph.js';
+import { secureRandomBytes, utf8Bytes } from './primitives.js';
 import { RING_BITS, assertNoOverflow, defaultQuantizationBits } from './quantize.js';
 
 export const SECAGG_VERSION = 1;
@@ -131,15 +132,16 @@ export interface KeyAuthenticator {
 
 /** The bytes a member signs: round seed, member id and both public keys, length-prefixed. */
 export function keyPayload(roundSeed: string, keys: Pick<AdvertisedKeys, 'memberId' | 'encryptionPublicKey' | 'maskPublicKey'>): Uint8Array {
-  const parts = [roundSeed, keys.memberId, keys.encryptionPublicKey, keys.maskPublicKey].map((s) => Buffer.from(s, 'utf8'));
-  const out = Buffer.alloc(parts.reduce((n, p) => n + 4 + p.length, 0));
+  const parts = [roundSeed, keys.memberId, keys.encryptionPublicKey, keys.maskPublicKey].map(utf8Bytes);
+  const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0));
+  const view = new DataView(out.buffer);
   let at = 0;
   for (const p of parts) {
-    out.writeUInt32LE(p.length, at);
-    p.copy(out, at + 4);
+    view.setUint32(at, p.length, true);
+    out.set(p, at + 4);
     at += 4 + p.length;
   }
-  return new Uint8Array(out);
+  return out;
 }
 
 export interface SecAggOptions {
@@ -166,7 +168,7 @@ export function makeSecAggConfig(options: SecAggOptions): SecAggConfig {
   const neighbours = options.neighbours ?? defaultNeighbourCount(n);
   const config: SecAggConfig = {
     version: SECAGG_VERSION,
-    roundSeed: toBase64(options.roundSeed ?? randomBytes(ROUND_SEED_BYTES)),
+    roundSeed: toBase64(options.roundSeed ?? secureRandomBytes(ROUND_SEED_BYTES)),
     memberIds: [...options.memberIds],
     neighbours,
     threshold: options.threshold ?? defaultThreshold(neighbours),
@@ -206,14 +208,13 @@ export function validateSecAggConfig(value: unknown, field = 'config'): SecAggCo
 }
 
 export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return encodeBase64(bytes);
 }
 
-/** Strict base64: Node's decoder skips characters outside the alphabet, so the decoded length gives them away. */
+/** Strict base64 (base64.ts): anything else is refused, naming the field. */
 export function fromBase64(text: string, field: string, expectedBytes?: number): Uint8Array {
-  const bytes = Buffer.from(text, 'base64');
-  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  if (text.length % 4 !== 0 || bytes.length !== (text.length / 4) * 3 - padding) {
+  const bytes = decodeBase64(text);
+  if (bytes === null) {
     throw new ConcordError(ErrorCode.INVALID_MESSAGE, `${field} is not base64`, { details: { field, expected: 'base64', received: `${text.length} characters` } });
   }
   if (expectedBytes !== undefined && bytes.length !== expectedBytes) {
@@ -221,12 +222,12 @@ export function fromBase64(text: string, field: string, expectedBytes?: number):
       details: { field, expected: expectedBytes, received: bytes.length },
     });
   }
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  return bytes;
 }
 
 /** A ring vector as base64 of little-endian uint32 (hosts are little-endian, see prg.ts). */
 export function encodeRingVector(vector: Uint32Array): string {
-  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+  return encodeBase64(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
 }
 
 export function decodeRingVector(text: string, length: number, field: string): Uint32Array {
@@ -242,7 +243,7 @@ export function decodeRingVector(text: string, length: number, field: string): U
 
 /** Associated data binding an encrypted share to its sender and recipient. */
 export function shareAssociatedData(from: string, to: string): Uint8Array {
-  return new Uint8Array(Buffer.from(`concord-secagg-share\u0000${from}\u0000${to}`, 'utf8'));
+  return utf8Bytes(`concord-secagg-share\u0000${from}\u0000${to}`);
 }
 
 /** The plaintext of one encrypted share pair: u16 length of each share, then the bytes. */

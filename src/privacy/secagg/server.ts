@@ -16,9 +16,10 @@
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { parseMessage } from '../../protocol/messages.js';
 import { neighbourGraph } from './graph.js';
-import { type KeyObject } from 'node:crypto';
-import { KEY_BYTES, agree, importPrivateKey, importPublicKey, publicKeyOf } from './keys.js';
+import { KEY_BYTES, checkPublicKey } from './keys.js';
 import { addInto, applyMask } from './prg.js';
+import { equalBytes } from './primitives.js';
+import { nodePrimitives as primitives } from './primitives-node.js';
 import {
   type AdvertisedKeys,
   type CollectMaskedVectorsRequest,
@@ -63,8 +64,8 @@ export interface Shortfall {
 
 interface MemberKeys {
   advertised: AdvertisedKeys;
+  /** Raw X25519 public key, checked on arrival. */
   maskPublicKey: Uint8Array;
-  maskKey: KeyObject;
 }
 
 const SECRET_NAMES = { selfMask: 'self-mask', maskKey: 'mask key' } as const;
@@ -95,7 +96,7 @@ export class SecAggServer {
     this.salt = fromBase64(this.config.roundSeed, 'config.roundSeed');
     this.ids = this.config.memberIds;
     this.indexOf = new Map(this.ids.map((id, i) => [id, i]));
-    this.neighbours = neighbourGraph(this.ids.length, this.config.neighbours, this.salt).map((list) => new Set(list));
+    this.neighbours = neighbourGraph(primitives, this.ids.length, this.config.neighbours, this.salt).map((list) => new Set(list));
     this.sum = new Uint32Array(this.config.vectorLength + 1);
   }
 
@@ -140,11 +141,11 @@ export class SecAggServer {
     switch (r.stage) {
       case 'setup': {
         const maskPublicKey = fromBase64(r.maskPublicKey, 'maskPublicKey', KEY_BYTES);
-        importPublicKey(fromBase64(r.encryptionPublicKey, 'encryptionPublicKey', KEY_BYTES), 'encryptionPublicKey');
+        checkPublicKey(maskPublicKey, 'maskPublicKey');
+        checkPublicKey(fromBase64(r.encryptionPublicKey, 'encryptionPublicKey', KEY_BYTES), 'encryptionPublicKey');
         this.keys.set(u, {
           advertised: { memberId: r.memberId, encryptionPublicKey: r.encryptionPublicKey, maskPublicKey: r.maskPublicKey, ...(r.signature === undefined ? {} : { signature: r.signature }) },
           maskPublicKey,
-          maskKey: importPublicKey(maskPublicKey, 'maskPublicKey'),
         });
         break;
       }
@@ -278,20 +279,19 @@ export class SecAggServer {
     this.closeStage('unmask');
     this.throwShortfalls(this.shortfalls((owner, _holders, secret) => (secret === 'selfMask' ? this.selfMaskShares : this.maskKeyShares).get(owner)?.length ?? 0));
     const t = this.config.threshold;
-    for (const u of this.u3) applyMask(this.sum, reconstructSecret(this.selfMaskShares.get(u)!, t), this.salt, -1);
+    for (const u of this.u3) applyMask(primitives, this.sum, reconstructSecret(this.selfMaskShares.get(u)!, t), this.salt, -1);
     for (const v of this.droppedAfterSharing()) {
       const survivors = [...this.neighbours[v]!].filter((u) => this.u3.has(u));
       if (survivors.length === 0) continue;
-      const raw = reconstructSecret(this.maskKeyShares.get(v)!, t);
-      const privateKey = raw.length === KEY_BYTES ? importPrivateKey(raw) : undefined;
-      if (!privateKey || !equalBytes(publicKeyOf(privateKey), this.keys.get(v)!.maskPublicKey)) {
+      const privateKey = reconstructSecret(this.maskKeyShares.get(v)!, t);
+      if (privateKey.length !== KEY_BYTES || !equalBytes(primitives.publicKeyOf(privateKey), this.keys.get(v)!.maskPublicKey)) {
         throw new ConcordError(ErrorCode.INVALID_MESSAGE, `the mask-key shares of ${this.ids[v]} do not rebuild the key it advertised: a holder sent a wrong share`, {
           details: { field: `shares.${this.ids[v]}.maskKey`, expected: this.keys.get(v)!.advertised.maskPublicKey, received: 'another key' },
         });
       }
       for (const u of survivors) {
         // u added +PRG(s_uv) if v < u, −PRG(s_uv) if v > u; take it back out.
-        applyMask(this.sum, agree(privateKey, this.keys.get(u)!.maskKey), this.salt, v < u ? -1 : 1);
+        applyMask(primitives, this.sum, primitives.agree(privateKey, this.keys.get(u)!.maskPublicKey, `keys.${this.ids[u]}.maskPublicKey`), this.salt, v < u ? -1 : 1);
       }
     }
     this.current = 'done';
@@ -414,8 +414,4 @@ export class SecAggServer {
     if (i === undefined) throw new ConcordError(ErrorCode.FORBIDDEN, `${memberId} is not a member of this round`, { details: { field, expected: 'one of config.memberIds', received: memberId } });
     return i;
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

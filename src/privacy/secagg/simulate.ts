@@ -4,6 +4,8 @@
 
 import { isConcordError, type ConcordError } from '../../protocol/errors.js';
 import { type MemberUpdate, SecAggMember } from './member.js';
+import type { SecAggPrimitives } from './primitives.js';
+import { nodePrimitives } from './primitives-node.js';
 import type { KeyAuthenticator, SecAggConfig, SecAggReply, SecAggRequest, SecAggStage } from './protocol.js';
 import { type SecAggResult, SecAggServer } from './server.js';
 
@@ -14,6 +16,8 @@ export interface SimulationOptions {
   /** Members that stop answering at a stage (and every later one). */
   dropouts?: Partial<Record<SecAggStage, readonly string[]>>;
   keyAuthenticator?: KeyAuthenticator;
+  /** Each member's cryptography (the server's is node:crypto). Default nodePrimitives for all. */
+  primitives?: SecAggPrimitives | ((memberId: string) => SecAggPrimitives);
   /** Every message passes through JSON, as on the wire. Default true. */
   serialize?: boolean;
   /** Sees each request the server sends and each reply it gets (the server's view), with its JSON size. */
@@ -33,7 +37,10 @@ const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9
 export function simulateSecAgg(options: SimulationOptions): SimulationOutcome {
   const { config, serialize = true } = options;
   const server = new SecAggServer(config);
-  const members = new Map(config.memberIds.map((id) => [id, new SecAggMember({ memberId: id, ...(options.keyAuthenticator ? { keyAuthenticator: options.keyAuthenticator } : {}) })]));
+  const primitivesOf = typeof options.primitives === 'function' ? options.primitives : () => (options.primitives as SecAggPrimitives | undefined) ?? nodePrimitives;
+  const members = new Map(
+    config.memberIds.map((id) => [id, new SecAggMember({ memberId: id, primitives: primitivesOf(id), ...(options.keyAuthenticator ? { keyAuthenticator: options.keyAuthenticator } : {}) })]),
+  );
   const gone = new Set<string>();
   const refusals = new Map<string, ConcordError>();
   const wire = <T>(direction: 'request' | 'reply', memberId: string, message: T): T => {

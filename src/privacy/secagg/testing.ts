@@ -3,6 +3,8 @@
 
 import { seededRandom } from '../../core/random.js';
 import { type MemberUpdate, SecAggMember } from './member.js';
+import type { SecAggPrimitives } from './primitives.js';
+import { nodePrimitives } from './primitives-node.js';
 import type { CollectMaskedVectorsReply, SecAggConfig, SecAggReply, SecAggRequest } from './protocol.js';
 import { SecAggServer } from './server.js';
 
@@ -29,9 +31,9 @@ export interface DrivenRound {
 }
 
 /** Runs setup, shareKeys and collectMaskedVectors with every member answering. */
-export function driveToUnmask(config: SecAggConfig, updates: Map<string, MemberUpdate>): DrivenRound {
+export function driveToUnmask(config: SecAggConfig, updates: Map<string, MemberUpdate>, primitives: SecAggPrimitives = nodePrimitives): DrivenRound {
   const server = new SecAggServer(config);
-  const members = new Map(config.memberIds.map((id) => [id, new SecAggMember({ memberId: id })]));
+  const members = new Map(config.memberIds.map((id) => [id, new SecAggMember({ memberId: id, primitives })]));
   const view: SecAggReply[] = [];
   const maskedVectors = new Map<string, CollectMaskedVectorsReply>();
   let requests: Map<string, SecAggRequest> = server.start();
