@@ -17,7 +17,9 @@ const mtime = (path) => {
     return -1;
   }
 };
-const sources = [join(web, 'index.html'), join(web, 'join.html'), join(web, 'vite.config.ts'), ...readdirSync(join(web, 'src'), { recursive: true }).map((f) => join(web, 'src', String(f)))];
+const under = (dir) => readdirSync(join(root, dir), { recursive: true }).map((f) => join(root, dir, String(f)));
+// The pages bundle modules from src/ too (the browser member runs the Node member's handlers).
+const sources = [join(web, 'index.html'), join(web, 'join.html'), join(web, 'vite.config.ts'), ...under('web/src'), ...under('src').filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))];
 const newest = Math.max(...sources.map(mtime));
 
 if (process.argv.includes('--force') || mtime(built) < newest) {

@@ -1,12 +1,62 @@
 // Builds the dashboard into web/dist (`vite build web`), which the coordinator serves at
 // `/` (src/coordinator/dashboard-routes.ts). JSX is compiled for Preact by esbuild itself.
-import { defineConfig } from 'vite';
+import { existsSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
 
 // Two pages: the dashboard (index.html) and the browser member at /join (join.html).
 const page = (file: string): string => decodeURIComponent(new URL(file, import.meta.url).pathname);
+const repoRoot = page('..');
+
+const NODE_BUILTINS = new Set(builtinModules);
+const isNodeBuiltin = (source: string): boolean => source.startsWith('node:') || NODE_BUILTINS.has(source);
+
+/** Vite's id for the empty module it puts where a browser has no such module. */
+const BROWSER_EXTERNAL = '__vite-browser-external';
+
+/**
+ * Whether the package that holds `importer` maps `builtin` to false in its package.json
+ * "browser" field: its author's statement that the browser build needs none of it.
+ */
+function browserFieldDrops(importer: string, builtin: string): boolean {
+  for (let dir = dirname(importer); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      const browser = (JSON.parse(readFileSync(manifest, 'utf8')) as { browser?: unknown }).browser;
+      if (typeof browser !== 'object' || browser === null) return false;
+      const map = browser as Record<string, unknown>;
+      return map[builtin] === false || map[builtin.replace(/^node:/, '')] === false;
+    }
+    if (dirname(dir) === dir) return false;
+  }
+}
+
+/**
+ * Fails the build when bundled code imports a Node builtin. Vite would only warn and put an
+ * empty module in its place, so the page (the browser member above all, which bundles the
+ * member stack from src/) would break at run time instead. A builtin that resolves to a
+ * real bundled module (an npm polyfill), or that its importer's package maps to false in
+ * its "browser" field, is fine: seedrandom, under TF.js, guards a require('crypto') so.
+ */
+function noNodeBuiltins(): Plugin {
+  return {
+    name: 'concord:no-node-builtins',
+    enforce: 'pre',
+    async resolveId(source, importer, options) {
+      if (!isNodeBuiltin(source)) return null;
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
+      if (resolved && !resolved.id.startsWith(BROWSER_EXTERNAL)) return resolved;
+      if (importer && browserFieldDrops(importer, source)) return resolved;
+      const from = importer ? relative(repoRoot, importer) : 'an entry point';
+      this.error(`${from} imports the Node builtin "${source}", which browsers do not have; web code (and the src/ modules it bundles) must use web APIs instead`);
+    },
+  };
+}
 
 export default defineConfig({
   base: '/',
+  plugins: [noNodeBuiltins()],
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   // The join page bundles TensorFlow.js (~1 MB), loaded only by members that open /join.
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1500, rollupOptions: { input: { index: page('./index.html'), join: page('./join.html') } } },

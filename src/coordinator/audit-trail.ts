@@ -31,7 +31,8 @@ export function storageAuditStore(storage: Storage): AuditStore {
 
 /** The global model after `round` exactly as GET /v1/runs/:runId/model serves it. */
 export function modelFrame(run: RunRecord, round: number, parameters: Parameters): Buffer {
-  return encodeFrame({ protocolVersion: PROTOCOL_VERSION, runId: run.runId, round, model: run.config.model }, parameters);
+  const frame = encodeFrame({ protocolVersion: PROTOCOL_VERSION, runId: run.runId, round, model: run.config.model }, parameters);
+  return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength); // a view, for Fastify's reply
 }
 
 export interface AuditTrailOptions {

@@ -283,7 +283,8 @@ export class TaskBoard implements Grid {
       ...(t.plan !== undefined ? { plan: t.plan } : {}),
       ...(t.approval !== undefined ? { approval: t.approval } : {}),
     };
-    const frame = encodeFrame(header as unknown as Record<string, unknown>, t.parameters);
+    const encoded = encodeFrame(header as unknown as Record<string, unknown>, t.parameters);
+    const frame = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength); // a view, for Fastify's reply
     state.status = 'delivered';
     state.deliveredAt = this.now();
     state.bytesOut = frame.byteLength;

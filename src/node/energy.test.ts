@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { energyMetrics, startEnergyMeter } from './energy.js';
+import { energyMeter, energyMetrics, startEnergyMeter } from './energy.js';
 
 let dir = '';
 before(async () => {
@@ -45,5 +45,17 @@ describe('training energy', () => {
     assert.equal(metrics.energySource, 0);
     assert.equal(metrics.carbonIntensity, 475);
     assert.equal(startEnergyMeter({ raplCounter: null }).stop().source, 'declared');
+  });
+
+  it('energyMeter() measures each task afresh and reports it as energyMetrics, for the training handler', async () => {
+    const counter = join(dir, 'energy_uj');
+    await writeFile(counter, '1000000');
+    const meter = energyMeter({ raplCounter: counter, carbonIntensity: 20 });
+    const first = meter();
+    writeFileSync(counter, '2000000');
+    assert.deepEqual(first.stop(), { energyJoules: 1, energySource: 1, powerWatts: 30, carbonIntensity: 20 });
+    const second = meter(); // starts from the counter as it is now
+    writeFileSync(counter, '2500000');
+    assert.equal(second.stop().energyJoules, 0.5);
   });
 });

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DEFAULT_CARBON_INTENSITY } from '../planning/resources.js';
+import type { TrainingMeter } from './tfjs-handler.js';
 
 /** What a small server's CPU package draws under load, when the node declares nothing. */
 export const DEFAULT_POWER_WATTS = 30;
@@ -61,6 +62,17 @@ export function startEnergyMeter(options: EnergyOptions = {}): EnergyMeter {
       }
       return { joules: powerWatts * seconds, seconds, source: 'declared' };
     },
+  };
+}
+
+/**
+ * A meter factory for createTfjsHandler (node/tfjs-handler.ts): each training task is
+ * measured with startEnergyMeter and reported as energyMetrics.
+ */
+export function energyMeter(options: EnergyOptions = {}): () => TrainingMeter {
+  return () => {
+    const meter = startEnergyMeter(options);
+    return { stop: () => energyMetrics(meter.stop(), options) };
   };
 }
 

@@ -11,8 +11,9 @@ import { readCa } from './coordinator-fetch.js';
 import { readOwnerKey, withOwnerApproval } from './approval-guard.js';
 import { runMember } from './member.js';
 import { withPrivacyBudget } from './privacy-guard.js';
-import type { EnergyOptions } from './energy.js';
+import { energyMeter, type EnergyOptions } from './energy.js';
 import { withSecureAggregation } from './secagg-handler.js';
+import { nodePrimitives } from '../privacy/secagg/primitives-node.js';
 import { createTfjsHandler } from './tfjs-handler.js';
 
 export interface MemberServiceOptions {
@@ -54,7 +55,7 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   let memberSeed = 0;
   for (const ch of options.name) memberSeed = (memberSeed * 31 + ch.charCodeAt(0)) | 0;
   const stateDir = options.stateDir ?? '.concord/nodes';
-  let handler = createTfjsHandler(data, { memberSeed, log, ...(options.energy ? { energy: options.energy } : {}) });
+  let handler = createTfjsHandler(data, { memberSeed, log, meter: energyMeter(options.energy) });
   if (options.privacyBudget) {
     handler = await withPrivacyBudget(handler, {
       budget: options.privacyBudget,
@@ -65,7 +66,7 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
     });
   }
   // Secure-aggregation stages run the same (privacy-guarded) training inside them.
-  handler = withSecureAggregation(handler, { memberId: () => client.credentials?.memberId, log });
+  handler = withSecureAggregation(handler, { memberId: () => client.credentials?.memberId, primitives: nodePrimitives, log });
   if (options.ownerKey) {
     const ownerKey = await readOwnerKey(options.ownerKey);
     handler = withOwnerApproval(handler, { ownerKey, member: options.name, log });

@@ -1,6 +1,10 @@
 // Runs tasks with TensorFlow.js on the member's own data: set the global weights, train
 // locally (FedProx's proximal term when the task asks for it), or evaluate on the
 // member's holdout. Only parameters and metrics leave this module.
+//
+// Both members run this: the Node member (node/service.ts) and the browser one
+// (web/src/join), so it imports nothing Node-only. What only a host can measure (the
+// Node member's energy meter, node/energy.ts) is passed in as `meter`.
 
 import type { MemberData } from '../data/dataset.js';
 import { buildModel } from '../model/build.js';
@@ -9,14 +13,23 @@ import { getParameters, setParameters } from '../model/weights.js';
 import { UNCLIPPED_METRIC, privatizeUpdate } from '../privacy/dp/member.js';
 import type { TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import { energyMetrics, startEnergyMeter, type EnergyOptions } from './energy.js';
 import type { TaskHandler } from './member.js';
+
+/** Measures one training task from its start; `stop()` gives the metrics to report with it. */
+export interface TrainingMeter {
+  stop(): Record<string, number>;
+}
 
 export interface TfjsHandlerOptions {
   memberSeed?: number;
   log?: (line: string) => void;
-  /** How training energy is measured and which grid intensity is reported; see energy.ts for defaults. */
-  energy?: EnergyOptions;
+  /** Called after each local epoch with its mean loss and accuracy; they stay on the member. */
+  onEpoch?: (task: TaskHeader, epoch: number, loss: number, accuracy: number) => void;
+  /**
+   * Started when training starts and stopped when it ends; its metrics join the train
+   * result's (the Node member passes energyMeter() of node/energy.ts). Default: none.
+   */
+  meter?: () => TrainingMeter;
 }
 
 export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions = {}): TaskHandler {
@@ -34,10 +47,12 @@ export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions 
       // A different shuffle each round and member, reproducible from the run's seed.
       const seed = (task.config.seed * 1_000_003 + task.round * 7919 + (options.memberSeed ?? 0)) | 0;
       const started = Date.now();
-      const meter = startEnergyMeter(options.energy);
+      const meter = options.meter?.();
       const privacy = task.config.privacy;
+      const { onEpoch } = options;
       const result = await trainLocal(model, data.train, { ...task.config, seed }, {
         globalParameters: global,
+        ...(onEpoch ? { onEpoch: (epoch: number, loss: number, accuracy: number) => onEpoch(task, epoch, loss, accuracy) } : {}),
         // Sample-level DP: DP-SGD on this member's records.
         ...(privacy?.level === 'sample' ? { dpSgd: { clippingNorm: privacy.clippingNorm, noiseMultiplier: privacy.noiseMultiplier } } : {}),
       });
@@ -47,7 +62,7 @@ export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions 
       const metrics: Record<string, number> = privacy ? { trainSeconds: (Date.now() - started) / 1000 } : { ...result.metrics, trainSeconds: (Date.now() - started) / 1000 };
       // Work and energy depend on the data's size only, which the descriptor already makes public.
       metrics.examplesProcessed = privacy ? result.numExamples * task.config.epochs : (result.examplesProcessed ?? result.numExamples * task.config.epochs);
-      Object.assign(metrics, energyMetrics(meter.stop(), options.energy));
+      if (meter) Object.assign(metrics, meter.stop());
       let parameters = getParameters(model);
       if (privacy?.level === 'client' && privacy.mode === 'distributed') {
         // Client-level DP without a trusted coordinator: clip the update and add this member's noise share here.

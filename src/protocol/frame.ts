@@ -1,25 +1,31 @@
 // A frame is one protocol message: a JSON header followed by the parameters as raw
 // little-endian float32. Layout (all integers little-endian):
 //
-//   0   4 bytes  magic "CNCD"
+//   0   4 bytes  magic "CCND" (43 43 4E 44)
 //   4   u32      header length H in bytes (UTF-8 JSON)
 //   8   H bytes  header; its `tensors` field is the manifest of the payload
 //   8+H pad      zero bytes up to a multiple of 4
 //   ..  4·N      float32 payload, N = Σ sizeOf(tensors[i].shape)
 //
 // Numbers never travel as JSON arrays: a 1M-parameter update is 4 MB, not ~20 MB of text.
+//
+// Plain Uint8Array, DataView and TextEncoder only, no Buffer or node:*, so the browser
+// member (web/src/join) bundles this very codec. Node callers may pass a Buffer in.
 
-import { endianness } from 'node:os';
 import { ConcordError, ErrorCode } from './errors.js';
 import { type Parameters, type TensorSpec, totalSize } from './tensors.js';
 
-export const FRAME_MAGIC = 0x444e4343; // "CCND" read as u32 LE == bytes "CNCD"
+export const FRAME_MAGIC = 0x444e4343; // the bytes "CCND" read as a u32 LE
 export const FRAME_CONTENT_TYPE = 'application/vnd.concord.frame';
 
-if (endianness() !== 'LE') {
-  // Float32Array views below assume the host order equals the wire order.
-  throw new Error('Concord needs a little-endian host');
-}
+// Float32Array views below assume the host order equals the wire order.
+const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+if (!littleEndianHost) throw new Error('Concord needs a little-endian host');
+
+const utf8Encoder = new TextEncoder();
+// ignoreBOM keeps a leading U+FEFF in the text, so such a header fails JSON.parse as it
+// always did instead of being silently stripped.
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export interface FrameHeader {
   tensors?: TensorSpec[];
@@ -33,22 +39,20 @@ export interface Frame<H extends FrameHeader = FrameHeader> {
 
 const pad4 = (n: number): number => (4 - (n % 4)) % 4;
 
-export function encodeFrame(header: Record<string, unknown>, parameters?: Parameters): Buffer {
+export function encodeFrame(header: Record<string, unknown>, parameters?: Parameters): Uint8Array {
   const full = parameters ? { ...header, tensors: parameters.specs } : { ...header };
   delete (full as FrameHeader).tensors;
   if (parameters) (full as FrameHeader).tensors = parameters.specs;
-  const json = Buffer.from(JSON.stringify(full), 'utf8');
-  const pad = pad4(8 + json.length);
+  const json = utf8Encoder.encode(JSON.stringify(full));
+  const payloadStart = 8 + json.length + pad4(8 + json.length);
   const payloadBytes = parameters ? parameters.data.byteLength : 0;
-  const out = Buffer.allocUnsafe(8 + json.length + pad + payloadBytes);
-  out.writeUInt32LE(FRAME_MAGIC, 0);
-  out.writeUInt32LE(json.length, 4);
-  json.copy(out, 8);
-  out.fill(0, 8 + json.length, 8 + json.length + pad);
-  if (parameters) {
-    const src = new Uint8Array(parameters.data.buffer, parameters.data.byteOffset, payloadBytes);
-    out.set(src, 8 + json.length + pad);
-  }
+  // A fresh Uint8Array is zero-filled, so the padding needs no explicit fill.
+  const out = new Uint8Array(payloadStart + payloadBytes);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, FRAME_MAGIC, true);
+  view.setUint32(4, json.length, true);
+  out.set(json, 8);
+  if (parameters) out.set(new Uint8Array(parameters.data.buffer, parameters.data.byteOffset, payloadBytes), payloadStart);
   return out;
 }
 
@@ -64,12 +68,12 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.length < 8) throw invalid(`frame is ${bytes.length} bytes, shorter than its 8-byte preamble`, 'frame', '>= 8 bytes', bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, true);
-  if (magic !== FRAME_MAGIC) throw invalid('frame does not start with the magic bytes "CNCD"', 'frame.magic', 'CNCD', Buffer.from(bytes.subarray(0, 4)).toString('latin1'));
+  if (magic !== FRAME_MAGIC) throw invalid('frame does not start with the magic bytes "CCND"', 'frame.magic', 'CCND', String.fromCharCode(...bytes.subarray(0, 4)));
   const headerLength = view.getUint32(4, true);
   if (8 + headerLength > bytes.length) throw invalid(`frame header claims ${headerLength} bytes but only ${bytes.length - 8} follow`, 'frame.headerLength', `<= ${bytes.length - 8}`, headerLength);
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));
+    header = JSON.parse(utf8Decoder.decode(bytes.subarray(8, 8 + headerLength)));
   } catch (cause) {
     throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'frame header is not valid JSON', { details: { field: 'frame.header' }, cause });
   }
@@ -89,9 +93,16 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     });
   }
   const offset = bytes.byteOffset + payloadStart;
-  // Views need 4-byte alignment; pooled Buffers may not give it, so copy only then.
-  const data = offset % 4 === 0 ? new Float32Array(bytes.buffer, offset, n) : new Float32Array(bytes.slice(payloadStart).buffer, 0, n);
+  // Views need 4-byte alignment; pooled Buffers may not give it, so copy only then. The copy
+  // goes through a fresh array: Buffer#slice is a view of its (pool) buffer, not a copy.
+  const data = offset % 4 === 0 ? new Float32Array(bytes.buffer, offset, n) : alignedCopy(bytes.subarray(payloadStart), n);
   return { header: h, parameters: { specs, data } };
+}
+
+function alignedCopy(payload: Uint8Array, n: number): Float32Array {
+  const data = new Float32Array(n);
+  new Uint8Array(data.buffer).set(payload);
+  return data;
 }
 
 const MAX_RANK = 8;

@@ -21,6 +21,7 @@ import { evaluate } from '../../src/model/train.js';
 import { setParameters } from '../../src/model/weights.js';
 import { CoordinatorClient } from '../../src/node/client.js';
 import { runMember, type TaskHandler } from '../../src/node/member.js';
+import { energyMeter } from '../../src/node/energy.js';
 import { createTfjsHandler } from '../../src/node/tfjs-handler.js';
 import { RunConfigSchema, type ModelSpec, type RunConfig, type RunConfigInput, type StrategySpec } from '../../src/protocol/messages.js';
 import { SqliteStorage } from '../../src/storage/sqlite.js';
@@ -113,7 +114,7 @@ function sampleTrain(data: MemberData, count: number | undefined, seed: number, 
 function memberHandler(spec: string, data: MemberData, poisoned: boolean, memberSeed: number): TaskHandler {
   const key = `${spec}|${data.train.y.length}|${poisoned ? 'flipped' : 'clean'}`;
   let handler = handlers.get(key);
-  if (!handler) handlers.set(key, (handler = createTfjsHandler(poisoned ? labelFlip(data) : data, { memberSeed })));
+  if (!handler) handlers.set(key, (handler = createTfjsHandler(poisoned ? labelFlip(data) : data, { memberSeed, meter: energyMeter() })));
   return handler;
 }
 

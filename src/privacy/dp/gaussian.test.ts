@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { syncBuiltinESMExports } from 'node:module';
 import { mock, test } from 'node:test';
 import { ErrorCode } from '../../protocol/errors.js';
 import { seededRandom } from '../../core/random.js';
@@ -40,19 +38,34 @@ test('standardNormal (Box–Muller) and the polar bulk path agree in distributio
   assert.ok(Math.abs(mean) < 0.015 && Math.abs(std - 1) < 0.01, `mean ${mean}, std ${std}`);
 });
 
-test('the default source is the OS CSPRNG: drawing noise calls crypto.randomFillSync', () => {
-  const spy = mock.method(crypto, 'randomFillSync');
-  syncBuiltinESMExports();
+test('the default source is the OS CSPRNG: drawing noise calls crypto.getRandomValues', () => {
+  const spy = mock.method(globalThis.crypto, 'getRandomValues');
   try {
     // 20 000 values consume more than the 8 192 uniforms one refill holds.
     addGaussianNoise(new Float64Array(20_000), 1);
-    assert.ok(spy.mock.callCount() >= 1, 'randomFillSync was called');
+    assert.ok(spy.mock.callCount() >= 1, 'getRandomValues was called');
     const before = spy.mock.callCount();
     createSecureRandom()();
-    assert.equal(spy.mock.callCount(), before + 1, 'a fresh source fills its block on first use');
+    assert.equal(spy.mock.callCount(), before + 1, 'a fresh source fills its 64 KiB block in one call');
   } finally {
     spy.mock.restore();
-    syncBuiltinESMExports();
+  }
+});
+
+test('blocks above the 65 536-byte getRandomValues limit are filled in pieces, all of them random', () => {
+  const spy = mock.method(globalThis.crypto, 'getRandomValues');
+  try {
+    const blockSize = 20_000; // 160 000 bytes: three pieces of at most 65 536
+    const random = createSecureRandom(blockSize);
+    const draws = Float64Array.from({ length: blockSize }, () => random());
+    assert.equal(spy.mock.callCount(), 3);
+    // The last piece (its final 4 464 draws) must be random too, not left zero.
+    const tail = draws.subarray(blockSize - 4_000);
+    const mean = tail.reduce((a, b) => a + b, 0) / tail.length;
+    assert.ok(Math.abs(mean - 0.5) < 0.03, `tail mean ${mean}`); // ~6.5 σ of a U(0,1) mean
+    assert.ok(new Set(tail).size === tail.length, 'tail draws are distinct');
+  } finally {
+    spy.mock.restore();
   }
 });
 

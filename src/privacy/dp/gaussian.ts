@@ -4,8 +4,9 @@
 // noise is unknown to whoever sees the output. Math.random (xorshift128+ in V8) and
 // xoshiro128** are predictable — a few outputs reveal the state, and a seeded generator is
 // reproducible from its seed by design — so anyone who can reconstruct the noise subtracts
-// it and recovers the clipped sum exactly: the guarantee is void. node:crypto's
-// randomFillSync draws from the OS CSPRNG, which has no recoverable state.
+// it and recovers the clipped sum exactly: the guarantee is void. WebCrypto's
+// getRandomValues (globalThis.crypto in Node 20 and browsers alike, so the browser member
+// runs this file unchanged) draws from the OS CSPRNG, which has no recoverable state.
 //
 // Uniforms carry 53 random bits (every double of the form k·2⁻⁵³). Bulk noise uses
 // Marsaglia's polar method (both outputs of each accepted pair; no trigonometry, 1.5× faster
@@ -19,16 +20,24 @@
 // An injectable uniform source exists for tests only: with it, noise is deterministic and
 // provides no privacy.
 
-import { randomFillSync } from 'node:crypto';
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import type { Random } from '../../core/random.js';
 
 const TWO_POW_27 = 134_217_728;
 const TWO_POW_53 = 9_007_199_254_740_992;
+/** getRandomValues refuses more than 65 536 bytes per call (WebCrypto's QuotaExceededError). */
+const MAX_RANDOM_WORDS = 65_536 / Uint32Array.BYTES_PER_ELEMENT;
+
+/** Fills `words` from the OS CSPRNG, in the pieces getRandomValues accepts. */
+function fillRandom(words: Uint32Array): void {
+  for (let start = 0; start < words.length; start += MAX_RANDOM_WORDS) {
+    globalThis.crypto.getRandomValues(words.subarray(start, start + MAX_RANDOM_WORDS));
+  }
+}
 
 /**
  * A uniform source on [0, 1) backed by the OS CSPRNG. Random bytes are fetched in blocks of
- * `blockSize` doubles (default 8192, 64 KiB) because one randomFillSync call per number
+ * `blockSize` doubles (default 8192, 64 KiB) because one getRandomValues call per number
  * would cost a system call each.
  */
 export function createSecureRandom(blockSize = 8192): Random {
@@ -41,7 +50,7 @@ export function createSecureRandom(blockSize = 8192): Random {
   let next = words.length;
   return () => {
     if (next === words.length) {
-      randomFillSync(words);
+      fillRandom(words);
       next = 0;
     }
     const hi = words[next++]! >>> 6; // 26 bits
