@@ -1,15 +1,27 @@
 // The zero-install browser member (/join) in a real Chromium: it enrolls under open
 // enrollment with a WebCrypto Ed25519 key, trains on its demo shard with TensorFlow.js and
-// is counted in a FedAvg run's aggregates next to two Node members. Every request the page
-// makes is recorded to show that only protocol messages left it, never its data.
+// is counted in rounds' aggregates next to two Node members — plain FedAvg, and SecAgg+
+// rounds with DP-SGD or with client-level DP and FedProx. Every request the page makes is
+// recorded to show that only protocol messages left it, never its data.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { withSecureAggregation } from '../src/node/secagg-handler.js';
+import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
+import { MASKED_VECTOR_TENSOR } from '../src/privacy/secagg/wire.js';
 import { decodeFrame } from '../src/protocol/frame.js';
-import { totalSize } from '../src/protocol/tensors.js';
+import { makeParameters, totalSize } from '../src/protocol/tensors.js';
 import { demoShard, parseCsv, schemaMismatch } from '../web/src/join/local-data.js';
-import { addMember, plus, SPECS, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
+import { addMember, OPERATOR, plus, startHarness, startRun, waitForRun, type Harness, type TaskLog } from './support/harness.js';
+
+// The run's model as TF.js builds it for an MLP without hidden layers (src/model/build.ts):
+// members load weights by name, so the run starts from tensors with those names.
+const SPECS = [
+  { name: 'output/kernel', shape: [2, 2] },
+  { name: 'output/bias', shape: [2] },
+];
 
 let h: Harness;
 let browser: Browser;
@@ -19,7 +31,7 @@ let memberId: string;
 before(async () => {
   const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
   assert.equal(build.status, 0, 'the web pages must build');
-  h = await startHarness({ openEnrollment: true });
+  h = await startHarness({ openEnrollment: true, initialParameters: async () => makeParameters(SPECS) });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 });
 
@@ -35,11 +47,18 @@ interface Sent {
   body: Buffer | null;
 }
 
+/** A Node member whose "training" adds `c` to every weight, able to take part in secure rounds too. */
+function nodeMember(name: string, numExamples: number, c: number): TaskLog {
+  const log: TaskLog = addMember(h, name, numExamples, plus(c), (inner) => withSecureAggregation(inner, { memberId: () => log.client.credentials?.memberId, primitives: nodePrimitives }));
+  return log;
+}
+
+const sent: Sent[] = [];
+
 test('a browser member takes part in rounds and sends only protocol messages', async () => {
-  addMember(h, 'north-clinic', 100, plus(0.1));
-  addMember(h, 'south-hospital', 200, plus(0.2));
+  nodeMember('north-clinic', 100, 0.1);
+  nodeMember('south-hospital', 200, 0.2);
   page = await browser.newPage();
-  const sent: Sent[] = [];
   page.on('request', (r) => sent.push({ method: r.method(), url: new URL(r.url()), contentType: r.headers()['content-type'] ?? '', body: r.postDataBuffer() }));
 
   await page.goto(`${h.url}/join`);
@@ -108,22 +127,107 @@ test('a browser member takes part in rounds and sends only protocol messages', a
   assert.ok(['page', 'enroll', 'poll', 'train-result'].every((k) => kinds.has(k)), `saw ${[...kinds].join(', ')}`);
 });
 
-test('the browser member declines a differentially private run, and the round goes on without it', async () => {
+/**
+ * The browser member's own update in a secure round, recovered from the aggregate: the Node
+ * members add 0.1 (weight 100) and 0.2 (weight 200) to every weight, so what is left of the
+ * weighted sum is the browser's w_b·Δ_b. Without the browser every entry would be 1/6.
+ */
+async function browserDelta(runId: string, round: number, browserWeight: number): Promise<Float32Array> {
+  const before = round === 1 ? new Float32Array(totalSize(SPECS)) : (await h.storage.getCheckpoint(runId, round - 1))!.parameters.data;
+  const after = (await h.storage.getCheckpoint(runId, round))!.parameters.data;
+  const total = 100 + 200 + browserWeight;
+  return after.map((v, i) => ((v - before[i]!) * total - 100 * 0.1 - 200 * 0.2) / browserWeight);
+}
+
+/** The masked vectors the page sent: uint32 ring elements only, one more than the model's size. */
+function maskedResults(from: number): number {
+  let count = 0;
+  for (const request of sent.slice(from)) {
+    if (request.method !== 'POST' || !/\/result$/.test(request.url.pathname)) continue;
+    const frame = decodeFrame(new Uint8Array(request.body!));
+    const header = frame.header as { kind: string; stage?: string; metrics?: Record<string, unknown> };
+    assert.equal(header.kind, 'secagg', 'a secure run gets no plain training result');
+    if (header.stage !== 'collectMaskedVectors') {
+      assert.equal(frame.parameters, undefined, `${header.stage} carries keys or encrypted shares only`);
+      continue;
+    }
+    assert.deepEqual(frame.parameters!.specs, [{ name: MASKED_VECTOR_TENSOR, shape: [totalSize(SPECS) + 1], dtype: 'uint32' }]);
+    assert.deepEqual(header.metrics, {}, 'training metrics stay in the page under secure aggregation');
+    count++;
+  }
+  return count;
+}
+
+test('with secure aggregation and DP-SGD the browser member is counted in the masked sum next to two Node members', async () => {
+  const from = sent.length;
   const runId = await startRun(h, {
-    name: 'private-without-browser',
+    name: 'secure-and-private',
+    rounds: 2,
+    minAvailableMembers: 3,
+    minTrainMembers: 3,
+    fractionEvaluate: 0,
+    minEvaluateMembers: 0,
+    roundDeadlineSeconds: 30,
+    train: { epochs: 2, batchSize: 32, learningRate: 0.5 },
+    secureAggregation: true,
+    differentialPrivacy: { level: 'sample', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 50, delta: 1e-5 } },
+  });
+  assert.equal(await waitForRun(h, runId, 90_000), 'completed', JSON.stringify(await h.storage.getRun(runId)));
+  const rounds = await h.storage.listRounds(runId);
+  assert.equal(rounds.length, 2);
+  for (const round of rounds) {
+    assert.ok(round.participants.includes(memberId), `round ${round.round} counts the browser member`);
+    assert.equal(round.participants.length, 3);
+    const delta = await browserDelta(runId, round.round, 192);
+    // DP-SGD moved the browser's weights (noise alone would too, but by ~σ·C/lot, not by 0.1–1):
+    // its share of the sum is there and is not a copy of a Node member's constant delta.
+    assert.ok(delta.some((d) => Math.abs(d) > 0.01), `round ${round.round}: the browser's update is in the sum (${[...delta].map((d) => d.toFixed(3))})`);
+    assert.ok(delta.every((d) => Number.isFinite(d) && Math.abs(d) < 20), `round ${round.round}: a plausible update (${[...delta].map((d) => d.toFixed(3))})`);
+  }
+  assert.equal(maskedResults(from), 2, 'one masked vector per round');
+  await page.getByText(/round 2: masked update sent \(192 examples\)/).waitFor({ timeout: 10_000 });
+  await page.getByText(`run ${runId}: secure aggregation (only a masked update leaves the page), DP-SGD (noise multiplier 1, clipping norm 1)`).waitFor({ timeout: 10_000 });
+});
+
+test('with secure aggregation, client-level DP and FedProx the browser member clips, noises and masks its update', async () => {
+  const from = sent.length;
+  const runId = await startRun(h, {
+    name: 'secure-client-dp-fedprox',
+    strategy: { name: 'fedprox', options: { mu: 0.1 } },
     rounds: 1,
     minAvailableMembers: 3,
-    minTrainMembers: 2,
+    minTrainMembers: 3,
+    fractionEvaluate: 0,
+    minEvaluateMembers: 0,
     roundDeadlineSeconds: 30,
-    train: { epochs: 1, batchSize: 32, learningRate: 0.1 },
-    differentialPrivacy: { level: 'sample', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 8, delta: 1e-5 } },
+    train: { epochs: 2, batchSize: 32, learningRate: 0.5 },
+    secureAggregation: true,
+    differentialPrivacy: { level: 'client', mode: 'distributed', noiseMultiplier: 0.01, clippingNorm: 0.5, budget: { epsilon: 1e6, delta: 1e-5 } },
   });
-  assert.equal(await waitForRun(h, runId, 60_000), 'completed');
+  assert.equal(await waitForRun(h, runId, 90_000), 'completed', JSON.stringify(await h.storage.getRun(runId)));
   const [round] = await h.storage.listRounds(runId);
-  assert.ok(!round!.participants.includes(memberId));
-  assert.equal(round!.participants.length, 2);
-  await page.getByText(/declined: the browser member does not support differential privacy yet/).first().waitFor({ timeout: 10_000 });
-  await page.close();
+  assert.ok(round!.participants.includes(memberId), 'the round counts the browser member');
+  assert.equal(maskedResults(from), 1);
+  // Under distributed client DP every member has weight 1 and clips to C = 0.5 before adding
+  // its noise share: Node members' constant deltas (norm 0.1·√6, 0.2·√6) stay below C, so
+  // what is left of the sum, 3·Δθ − 0.1 − 0.2, is the browser's clipped and noised update.
+  const after = (await h.storage.getCheckpoint(runId, 1))!.parameters.data;
+  const initial = new Float32Array(totalSize(SPECS));
+  const browser = after.map((v, i) => 3 * (v - initial[i]!) - 0.1 - 0.2);
+  const norm = Math.hypot(...browser);
+  // Two epochs at lr 0.5 move this model by a norm of about 1.5 (see the DP-SGD test), so
+  // a norm at C means the page clipped; the noise (σ = 0.01·C per member) barely moves it.
+  assert.ok(Math.abs(norm - 0.5) < 0.05, `the browser's update is in the sum, clipped to C = 0.5 (norm ${norm})`);
+  await page.getByText(/^run .*: secure aggregation .*client-level DP \(update clipped to 0\.5, noise σ .* added here\), FedProx \(μ = 0\.1\)$/).waitFor({ timeout: 10_000 });
+
+  // The page after these rounds, at laptop and phone width, for people to look at.
+  mkdirSync('test-results', { recursive: true });
+  for (const [width, height] of [[1280, 800], [390, 844]] as const) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: `test-results/join-${width}.png`, fullPage: true });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(overflow, 0, `no sideways scrolling at ${width} px`);
+  }
 });
 
 test('a CSV shard is checked against the run\'s input schema with errors that say where', () => {
@@ -142,16 +246,32 @@ test('a CSV shard is checked against the run\'s input schema with errors that sa
   assert.throws(() => parseCsv('a,label\n', 'bad.csv'), /header row and at least one data row/);
 });
 
-test('without open enrollment the page needs an invitation and says so', async () => {
-  const closed = await startHarness({ openEnrollment: false });
+test('without open enrollment the page needs an invitation, and with one it enrolls and is counted next to two Node members', async () => {
+  const closed = await startHarness({ openEnrollment: false, initialParameters: async () => makeParameters(SPECS) });
+  const invite = async (): Promise<string> => {
+    const res = await fetch(`${closed.url}/v1/invitations`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: '{}' });
+    return ((await res.json()) as { code: string }).code;
+  };
   try {
     const other = await browser.newPage();
     await other.goto(`${closed.url}/join`);
     await other.getByTestId('demo-shard').click();
-    await other.getByTestId('member-name').fill('uninvited-lab');
+    await other.getByTestId('member-name').fill('invited-lab');
     await other.getByTestId('join').click();
     assert.match((await other.getByRole('alert').textContent({ timeout: 15_000 }))!, /^enrollment failed: .*invitation/i);
     assert.equal((await closed.storage.listMembers()).length, 0);
+
+    addMember(closed, 'east-clinic', 100, plus(0.1), undefined, { invitation: await invite() });
+    addMember(closed, 'west-hospital', 200, plus(0.2), undefined, { invitation: await invite() });
+    await other.getByTestId('invitation').fill(await invite());
+    await other.getByTestId('join').click();
+    const invited = (await other.getByTestId('member-id').textContent({ timeout: 15_000 }))!;
+    assert.match(invited, /^mem_/);
+    const runId = await startRun(closed, { name: 'invited', rounds: 1, minAvailableMembers: 3, minTrainMembers: 3, roundDeadlineSeconds: 30, train: { epochs: 1, batchSize: 32, learningRate: 0.1 } });
+    assert.equal(await waitForRun(closed, runId, 60_000), 'completed');
+    const [round] = await closed.storage.listRounds(runId);
+    assert.deepEqual(round!.participants.length, 3);
+    assert.ok(round!.participants.includes(invited), 'the invited browser member is counted');
     await other.close();
   } finally {
     await closed.close();

@@ -11,6 +11,7 @@ import { SqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { createStrategy } from '../../src/strategies/index.js';
 import { privacyExtensions, runStrategy } from '../../src/coordinator/privacy-policy.js';
+import { secureTrainPhase } from '../../src/coordinator/secure-round.js';
 import type { ConcordError } from '../../src/protocol/errors.js';
 import type { Agreement } from '../../src/governance/agreement.js';
 
@@ -37,6 +38,8 @@ export interface HarnessOptions {
   validationAccuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
   /** A cooperation agreement to enforce; none by default. */
   agreement?: Agreement;
+  /** The model a run starts from; default zeros of SPECS. */
+  initialParameters?: (config: RunConfig) => Promise<Parameters>;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -47,8 +50,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     operatorToken: OPERATOR,
     // As the coordinator service composes it: privacy wraps the strategy and the round.
     createStrategy: (config) => runStrategy(config, createStrategy(config.strategy)),
-    extensions: (run, strategy) => privacyExtensions({ config: run.config, strategy, storage }),
-    initialParameters: async () => makeParameters(SPECS),
+    extensions: (run, strategy, board) => ({
+      ...privacyExtensions({ config: run.config, strategy, storage }),
+      ...(run.config.secureAggregation ? { secureTrain: secureTrainPhase({ run, grid: board, strategy }) } : {}),
+    }),
+    initialParameters: options.initialParameters ?? (async () => makeParameters(SPECS)),
     retryDelayMs: 50,
     maxPollMs: 2000,
     board: { onlineWindowMs: 5000, heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 5000 },
@@ -86,10 +92,11 @@ export function addMember(
   numExamples: number,
   train: (global: Parameters, task: TaskHeader) => Parameters | Promise<Parameters>,
   wrap: (handler: TaskHandler) => TaskHandler | Promise<TaskHandler> = (x) => x,
+  options: { invitation?: string } = {},
 ): TaskLog {
   const abort = new AbortController();
   h.members.push(abort);
-  const client = new CoordinatorClient(h.url);
+  const client = new CoordinatorClient(h.url, options.invitation ? { invitation: options.invitation } : {});
   const log: TaskLog = { accepted: 0, rejected: [], client };
   const handler: TaskHandler = {
     async train(task, global) {

@@ -1,6 +1,7 @@
 // The member's own data, which never leaves this page: a CSV file the person picks (numeric
-// feature columns and an integer label column) or the built-in demo shard, generated here
-// from a fixed seed so that it is this page's data by construction. Only its description
+// feature columns and an integer label column), a folder of labelled images (images.ts) or
+// the built-in demo shard, generated here from a fixed seed so that it is this page's data
+// by construction. Only its description
 // (counts, input shape, classes) is ever sent, at enrollment.
 
 import type { DatasetDescriptor, ModelSpec } from '../../../src/protocol/messages.js';
@@ -10,25 +11,36 @@ export interface LocalData {
   /** N × features, row-major. */
   x: Float32Array;
   y: Int32Array;
+  /** Values per row: the product of `inputShape`. */
   features: number;
+  /** Shape of one row: [features] for tables, [height, width, channels] for images. */
+  inputShape: number[];
   classes: number;
   /** The first `train` rows train; the rest are the member's own holdout. */
   train: number;
 }
 
 /** Share of the rows kept back for evaluation tasks. */
-const HOLDOUT_SHARE = 0.2;
+export const HOLDOUT_SHARE = 0.2;
 
-/** Two Gaussian blobs in the plane, one per class, from a fixed seed (mulberry32). */
-export function demoShard(rows = 240, seed = 0x5eed): LocalData {
+/** How many of `rows` rows train; the rest are the holdout. */
+export const trainRows = (rows: number): number => Math.max(1, Math.round(rows * (1 - HOLDOUT_SHARE)));
+
+/** Uniform numbers in [0, 1) from a 32-bit seed (mulberry32): the same sequence in every browser. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
-  const random = (): number => {
+  return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Two Gaussian blobs in the plane, one per class, from a fixed seed (mulberry32). */
+export function demoShard(rows = 240, seed = 0x5eed): LocalData {
+  const random = seededRandom(seed);
   const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const x = new Float32Array(rows * 2);
   const y = new Int32Array(rows);
@@ -38,7 +50,7 @@ export function demoShard(rows = 240, seed = 0x5eed): LocalData {
     x[2 * i] = (label ? 1.5 : -1.5) + 0.8 * gaussian();
     x[2 * i + 1] = (label ? -1 : 1) + 0.8 * gaussian();
   }
-  return { name: 'demo shard (2 features, 2 classes)', x, y, features: 2, classes: 2, train: Math.round(rows * (1 - HOLDOUT_SHARE)) };
+  return { name: 'demo shard (2 features, 2 classes)', x, y, features: 2, inputShape: [2], classes: 2, train: Math.round(rows * (1 - HOLDOUT_SHARE)) };
 }
 
 /**
@@ -72,18 +84,32 @@ export function parseCsv(text: string, name: string, label?: string): LocalData 
     });
   }
   const classes = Math.max(...y) + 1;
-  return { name, x, y, features, classes: Math.max(classes, 2), train: Math.max(1, Math.round(rows * (1 - HOLDOUT_SHARE))) };
+  return { name, x, y, features, inputShape: [features], classes: Math.max(classes, 2), train: trainRows(rows) };
 }
 
 /** What enrollment tells the coordinator: sizes and shapes only. */
 export function describe(data: LocalData): DatasetDescriptor {
-  return { name: data.name, numExamples: data.train, numHoldout: data.y.length - data.train, inputShape: [data.features], classes: data.classes };
+  return { name: data.name, numExamples: data.train, numHoldout: data.y.length - data.train, inputShape: [...data.inputShape], classes: data.classes };
+}
+
+/** How many rows carry each label, index = label. */
+export function classCounts(data: LocalData): number[] {
+  const counts = new Array<number>(data.classes).fill(0);
+  for (const label of data.y) counts[label] = (counts[label] ?? 0) + 1;
+  return counts;
 }
 
 /** Why this data cannot train `model`, or null when it fits the run's input schema. */
 export function schemaMismatch(data: LocalData, model: ModelSpec): string | null {
+  // Element counts are compared, not shapes: rows are row-major pixels (height, width,
+  // channel), as MNIST's own 784-vectors are, so a run whose model takes [784] fits 28×28
+  // grayscale images.
   const inputs = model.inputShape.reduce((a, b) => a * b, 1);
-  if (inputs !== data.features) return `the run's model takes ${inputs} input features (shape [${model.inputShape.join(', ')}]) but this data has ${data.features}`;
+  if (inputs !== data.features) {
+    const shape = `shape [${model.inputShape.join(', ')}]`;
+    if (data.inputShape.length > 1) return `the run's model takes ${inputs} inputs (${shape}); these images are ${data.inputShape.join('×')} = ${data.features}`;
+    return `the run's model takes ${inputs} input features (${shape}) but this data has ${data.features}`;
+  }
   if (data.classes > model.classes) return `the run's model has ${model.classes} classes but this data has labels up to ${data.classes - 1}`;
   return null;
 }

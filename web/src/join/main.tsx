@@ -1,73 +1,27 @@
-// The zero-install member at /join: pick local data (a CSV file or the demo shard), enroll
-// with an invitation code (or under open enrollment), then take part in rounds: long-poll
-// for tasks, train here with TensorFlow.js, send back only weights and metrics. Tasks this
-// page cannot do faithfully (secure aggregation, differential privacy, FedProx, another input
-// schema) are declined with the reason, so the round goes on without it.
+// The zero-install member at /join: pick local data (a CSV file, a folder of labelled images
+// or the demo shard), enroll with an invitation code (or under open enrollment), then take
+// part in rounds with the Node member's own task handlers (member-loop.ts): plain, FedProx,
+// DP-SGD, client-level DP and SecAgg+ rounds. Only model updates (masked under secure
+// aggregation) and metrics leave the page; with a data owner's key, only approved plans train.
 import { render } from 'preact';
 import { useState } from 'preact/hooks';
-import type { TaskHeader } from '../../../src/protocol/messages.js';
-import { demoShard, describe, parseCsv, schemaMismatch, type LocalData } from './local-data.js';
-import { evaluateTask, pickBackend, trainTask } from './trainer.js';
+import { ownerKeyBytes } from './approval.js';
+import { pickBackend } from './backend.js';
+import { loadImageFolder } from './images.js';
+import { classCounts, demoShard, describe, parseCsv, type LocalData } from './local-data.js';
+import { serve } from './member-loop.js';
 import { BrowserClient, loadIdentity, loadMember, saveMember } from './wire.js';
 
-const POLL_MS = 20_000;
-const HEARTBEAT_MS = 5_000;
-
-/** Why this page declines `task`, or null when it can run it. */
-function declineReason(task: TaskHeader, data: LocalData): string | null {
-  if (task.kind === 'secagg') return 'the browser member does not support secure aggregation yet';
-  if (task.config.privacy) return 'the browser member does not support differential privacy yet';
-  if (task.config.proximalMu > 0) return 'the browser member does not support the FedProx proximal term yet';
-  const mismatch = schemaMismatch(data, task.model);
-  return mismatch ? `this member's data does not fit the run: ${mismatch}` : null;
-}
-
-async function serve(client: BrowserClient, data: LocalData, log: (line: string) => void, progress: (text: string) => void, done: () => void): Promise<never> {
-  for (;;) {
-    let task: Awaited<ReturnType<BrowserClient['nextTask']>>;
-    try {
-      task = await client.nextTask(POLL_MS);
-    } catch (error) {
-      log(`coordinator unreachable or refused (${(error as Error).message}); retrying`);
-      await new Promise((r) => setTimeout(r, 2000));
-      continue;
-    }
-    if (!task) continue;
-    const { header, parameters } = task;
-    const base = { taskId: header.taskId, runId: header.runId, round: header.round };
-    const beat = setInterval(() => void client.heartbeat().catch(() => undefined), HEARTBEAT_MS);
-    try {
-      const reason = declineReason(header, data);
-      if (reason || !parameters) {
-        await client.decline(header.taskId, reason ?? `${header.kind} task carries no model`);
-        log(`round ${header.round}: declined: ${reason}`);
-      } else if (header.kind === 'train') {
-        progress(`round ${header.round}: training…`);
-        const out = await trainTask(data, header, parameters, (epoch, loss) => progress(`round ${header.round}: epoch ${epoch + 1}/${header.config.epochs}, loss ${loss.toFixed(4)}`));
-        await client.submitResult({ ...base, kind: 'train', numExamples: out.numExamples, metrics: out.metrics }, out.parameters);
-        log(`round ${header.round}: trained ${out.numExamples} examples, loss ${out.metrics.loss!.toFixed(4)}; weights sent`);
-        done();
-      } else {
-        const out = await evaluateTask(data, header, parameters);
-        await client.submitResult({ ...base, kind: 'evaluate', numExamples: out.numExamples, metrics: out.metrics });
-        log(`round ${header.round}: evaluated, accuracy ${out.metrics.accuracy!.toFixed(3)}`);
-      }
-    } catch (error) {
-      const message = `the task failed in the browser: ${(error as Error).message}`.slice(0, 2000);
-      log(`round ${header.round}: ${message}`);
-      await client.decline(header.taskId, message).catch(() => undefined);
-    } finally {
-      clearInterval(beat);
-      progress('waiting for the next task');
-    }
-  }
-}
+/** Makes a file input pick a whole folder; spread because Preact's JSX types lack the attribute. */
+const FOLDER_PICKER = { webkitdirectory: true };
 
 function Join() {
   const [data, setData] = useState<LocalData | null>(null);
   const [error, setError] = useState('');
   const [name, setName] = useState('');
   const [invitation, setInvitation] = useState('');
+  /** The data owner's public key (base64url): when set, only plans it approved may train here. */
+  const [ownerKey, setOwnerKey] = useState('');
   const [memberId, setMemberId] = useState('');
   const [lines, setLines] = useState<string[]>([]);
   const [progress, setProgress] = useState('');
@@ -85,20 +39,38 @@ function Join() {
     }
   };
 
+  const pickFolder = async (files: FileList | null) => {
+    if (!files) return;
+    try {
+      setData(await loadImageFolder([...files]));
+      setError('');
+    } catch (e) {
+      setData(null);
+      setError((e as Error).message);
+    }
+  };
+
   const join = async () => {
     if (!data) return;
     setError('');
+    const key = ownerKey.trim();
+    try {
+      if (key) ownerKeyBytes(key, "the data owner's public key");
+    } catch {
+      setError(`the data owner's public key must be a raw Ed25519 public key in base64url, 43 characters (A–Z, a–z, 0–9, "-", "_"), as in the "publicKey" of the owner's identity file; "${key.slice(0, 60)}" (${key.length} characters) is not one`);
+      return;
+    }
     try {
       const identity = await loadIdentity();
       const client = new BrowserClient(window.location.origin, identity);
       const saved = await loadMember();
       const memberName = name.trim() || saved?.name || `browser-${identity.publicKey.slice(0, 8).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
       const id = await client.enroll(memberName, describe(data), invitation.trim() || undefined);
-      await saveMember({ memberId: id, name: memberName, url: client.url });
+      await saveMember({ memberId: id, name: memberName, url: client.url, ...(key ? { ownerKey: key } : {}) });
       setMemberId(id);
-      log(`enrolled as ${memberName} (${id}); TensorFlow.js backend: ${await pickBackend()}`);
+      log(`enrolled as ${memberName} (${id}); TensorFlow.js backend: ${await pickBackend()}${key ? "; only plans approved by the data owner's key will train here" : ''}`);
       setProgress('waiting for the next task');
-      void serve(client, data, log, setProgress, () => setTrained((n) => n + 1));
+      void serve({ client, data, memberId: id, memberName, ...(key ? { ownerKey: key } : {}), log, progress: setProgress, onTrained: () => setTrained((n) => n + 1) });
     } catch (e) {
       setError(`enrollment failed: ${(e as Error).message}`);
     }
@@ -114,15 +86,25 @@ function Join() {
           CSV file (numeric features, label in the last column){' '}
           <input type="file" accept=".csv,text/csv" data-testid="csv-file" disabled={!!memberId} onChange={(e) => void pickFile((e.target as HTMLInputElement).files?.[0])} />
         </label>{' '}
+        <label>
+          Folder of images, one subfolder per class (0/, 1/, …){' '}
+          <input type="file" {...FOLDER_PICKER} multiple data-testid="image-folder" disabled={!!memberId} onChange={(e) => void pickFolder((e.target as HTMLInputElement).files)} />
+        </label>{' '}
         <button type="button" data-testid="demo-shard" disabled={!!memberId} onClick={() => { setData(demoShard()); setError(''); }}>
           Use the demo shard
         </button>
         {data && <p data-testid="data-summary">{data.name}: {data.train} training rows, {data.y.length - data.train} holdout rows, {data.features} features, {data.classes} classes</p>}
+        {data && data.inputShape.length > 1 && (
+          <p data-testid="class-counts">
+            Images of shape {data.inputShape.join('×')}; per class: {classCounts(data).map((n, label) => `${label}: ${n}`).join(', ')}
+          </p>
+        )}
       </section>
       <section aria-label="Enrollment">
         <h2>2. Enroll</h2>
         <label>Member name <input data-testid="member-name" value={name} disabled={!!memberId} onInput={(e) => setName((e.target as HTMLInputElement).value)} /></label>{' '}
         <label>Invitation code <input data-testid="invitation" value={invitation} disabled={!!memberId} placeholder="not needed under open enrollment" onInput={(e) => setInvitation((e.target as HTMLInputElement).value)} /></label>{' '}
+        <label>Data owner's public key <input data-testid="owner-key" value={ownerKey} disabled={!!memberId} placeholder="optional: require plans approved by this key" onInput={(e) => setOwnerKey((e.target as HTMLInputElement).value)} /></label>{' '}
         <button type="button" data-testid="join" disabled={!data || !!memberId} onClick={() => void join()}>Join</button>
       </section>
       {error && <p role="alert" class="error">{error}</p>}

@@ -3,14 +3,12 @@
 // bytes (src/governance/canonical.ts), tasks long-polled, results sent as binary frames.
 // The key pair is made by WebCrypto with a non-extractable private key and kept in
 // IndexedDB, so a reload keeps the member's identity and no script can read the key out.
-// The frame codec mirrors src/protocol/frame.ts, which needs Node's Buffer and os.
+// Frames go through the Node member's own codec (src/protocol/frame.ts), which is browser-safe.
 
 import { SigningDomain, signingBytes } from '../../../src/governance/canonical.js';
+import { FRAME_CONTENT_TYPE, decodeFrame, encodeFrame } from '../../../src/protocol/frame.js';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION, type DatasetDescriptor, type TaskHeader } from '../../../src/protocol/messages.js';
-import type { Parameters, TensorSpec } from '../../../src/protocol/tensors.js';
-
-export const FRAME_MAGIC = 0x444e4343;
-export const FRAME_CONTENT_TYPE = 'application/vnd.concord.frame';
+import type { Parameters } from '../../../src/protocol/tensors.js';
 
 export interface BrowserIdentity {
   keys: CryptoKeyPair;
@@ -22,6 +20,8 @@ export interface StoredMember {
   memberId: string;
   name: string;
   url: string;
+  /** The data owner's public key (base64url) whose plan approvals this member requires, when one was given. */
+  ownerKey?: string;
 }
 
 const DB = 'concord-member';
@@ -73,42 +73,6 @@ export async function signHeaders(identity: BrowserIdentity, method: string, tar
   const bytes = signingBytes(SigningDomain.REQUEST, { method: method.toUpperCase(), target, bodySha256: await sha256Hex(body), timestamp, nonce, member });
   const signature = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, identity.keys.privateKey, bytes as BufferSource));
   return { 'concord-member': member, 'concord-timestamp': String(timestamp), 'concord-nonce': nonce, 'concord-signature': base64url(signature) };
-}
-
-const pad4 = (n: number): number => (4 - (n % 4)) % 4;
-const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-
-export function encodeFrame(header: Record<string, unknown>, parameters?: Parameters): Uint8Array {
-  const full: Record<string, unknown> = { ...header };
-  delete full.tensors;
-  if (parameters) full.tensors = parameters.specs;
-  const json = new TextEncoder().encode(JSON.stringify(full));
-  const start = 8 + json.length + pad4(8 + json.length);
-  const out = new Uint8Array(start + (parameters ? parameters.data.byteLength : 0));
-  const view = new DataView(out.buffer);
-  view.setUint32(0, FRAME_MAGIC, true);
-  view.setUint32(4, json.length, true);
-  out.set(json, 8);
-  if (parameters) {
-    const payload = new DataView(out.buffer, start);
-    parameters.data.forEach((v, i) => payload.setFloat32(i * 4, v, true));
-  }
-  return out;
-}
-
-export function decodeFrame(bytes: Uint8Array): { header: Record<string, unknown>; parameters?: Parameters } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 8 || view.getUint32(0, true) !== FRAME_MAGIC) throw new Error('the coordinator sent something that is not a Concord frame');
-  const headerLength = view.getUint32(4, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
-  const tensors = header.tensors as TensorSpec[] | undefined;
-  if (!tensors) return { header };
-  const start = 8 + headerLength + pad4(8 + headerLength);
-  const n = tensors.reduce((s, t) => s + sizeOf(t.shape), 0);
-  if (bytes.length - start !== n * 4) throw new Error(`frame manifest describes ${n} values but the payload has ${bytes.length - start} bytes`);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = view.getFloat32(start + i * 4, true);
-  return { header, parameters: { specs: tensors, data } };
 }
 
 export class WireError extends Error {

@@ -1,0 +1,156 @@
+// A folder of labelled images as the browser member's data, in a real Chromium: PNG files of
+// real MNIST digits in class subfolders are picked with the page's folder input, decoded in
+// the page, and become rows whose pixels are the digits' own; badly laid-out folders are
+// refused with errors that name the folder or file at fault.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import ts from 'typescript';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadMnist, MNIST_PIXELS } from '../src/data/mnist.js';
+import { schemaMismatch, type LocalData } from '../web/src/join/local-data.js';
+import { startHarness, type Harness } from './support/harness.js';
+import { encodePng } from './support/png.js';
+
+const PER_CLASS = 12;
+const CLASSES = [0, 1, 2];
+/** Where the page fetches web/src/join modules, transpiled, to run the loader on the files it was given. */
+const UNDER_TEST = '/__under-test__/';
+
+let h: Harness;
+let browser: Browser;
+let page: Page;
+let root: string;
+
+function write(path: string, bytes: Uint8Array | string): void {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), bytes);
+}
+
+/** The first PER_CLASS digits of each class, as the bytes written to the PNG files. */
+function digits(): { label: number; bytes: Uint8Array }[] {
+  const mnist = loadMnist();
+  const out: { label: number; bytes: Uint8Array }[] = [];
+  for (const label of CLASSES) {
+    const rows = [...mnist.y.keys()].filter((i) => mnist.y[i] === label).slice(0, PER_CLASS);
+    for (const row of rows) out.push({ label, bytes: Uint8Array.from(mnist.x.subarray(row * MNIST_PIXELS, (row + 1) * MNIST_PIXELS), (v) => Math.round(v * 255)) });
+  }
+  return out;
+}
+
+before(async () => {
+  const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
+  assert.equal(build.status, 0, 'the web pages must build');
+  root = mkdtempSync(join(tmpdir(), 'concord-images-'));
+  const counters = new Map<number, number>();
+  for (const { label, bytes } of digits()) {
+    const n = counters.get(label) ?? 0;
+    counters.set(label, n + 1);
+    write(`digits/${label}/img_${String(n).padStart(2, '0')}.png`, encodePng(28, 28, 1, bytes));
+  }
+  // What operating systems leave behind is skipped, not refused.
+  write('digits/.DS_Store', 'Bud1 junk');
+  write('digits/1/._img_00.png', 'AppleDouble junk');
+
+  const colour = (r: number, g: number, b: number) => encodePng(4, 4, 3, Uint8Array.from({ length: 48 }, (_, i) => [r, g, b][i % 3]! + (i >> 3)));
+  write('colours/0-red/a.png', colour(200, 10, 10));
+  write('colours/0-red/b.png', colour(180, 30, 0));
+  write('colours/1_green/a.png', colour(10, 200, 10));
+  write('colours/1_green/b.png', colour(0, 150, 40));
+  write('colours/1_green/c.png', colour(20, 220, 0));
+
+  const gray = (size: number) => encodePng(size, size, 1, new Uint8Array(size * size).fill(128));
+  write('named/0/a.png', gray(28));
+  write('named/cats/b.png', gray(28));
+  write('mixed/0/a.png', gray(28));
+  write('mixed/1/b.png', gray(32));
+  write('notes/0/a.png', gray(28));
+  write('notes/0/notes.txt', 'not an image');
+  write('flat/a.png', gray(28));
+  write('flat/b.png', gray(28));
+
+  h = await startHarness({ openEnrollment: true });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  page = await browser.newPage();
+  await page.route(`${h.url}${UNDER_TEST}*`, (route) => {
+    const name = new URL(route.request().url()).pathname.slice(UNDER_TEST.length).replace(/\.js$/, '.ts');
+    const source = readFileSync(join('web/src/join', name), 'utf8');
+    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+    return route.fulfill({ contentType: 'text/javascript', body: outputText });
+  });
+  await page.goto(`${h.url}/join`);
+});
+
+after(async () => {
+  await browser?.close();
+  await h?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+async function pick(folder: string): Promise<void> {
+  await page.getByTestId('image-folder').setInputFiles(join(root, folder));
+}
+
+async function alertAfterPicking(folder: string, mentions: string): Promise<string> {
+  await pick(folder);
+  const alert = page.getByRole('alert').filter({ hasText: mentions });
+  await alert.waitFor({ timeout: 10_000 });
+  assert.equal(await page.getByTestId('data-summary').count(), 0, 'refused data is not kept');
+  return (await alert.textContent())!;
+}
+
+test('a folder of MNIST digits becomes grayscale rows equal to the digits, shuffled across the holdout', async () => {
+  await pick('digits');
+  const summary = (await page.getByTestId('data-summary').textContent({ timeout: 10_000 }))!;
+  assert.equal(summary, 'digits (28×28 grayscale images): 29 training rows, 7 holdout rows, 784 features, 3 classes');
+  assert.match((await page.getByTestId('class-counts').textContent())!, /28×28×1; per class: 0: 12, 1: 12, 2: 12$/);
+  assert.equal(await page.getByRole('alert').count(), 0);
+
+  // The loader, run again in the page on the very files the folder input holds.
+  const loaded = await page.evaluate(async (url) => {
+    const { loadImageFolder } = (await import(url)) as { loadImageFolder(files: File[]): Promise<LocalData> };
+    const input = document.querySelector<HTMLInputElement>('[data-testid=image-folder]')!;
+    const data = await loadImageFolder(Array.from(input.files!));
+    return { x: [...data.x], y: [...data.y], inputShape: data.inputShape, train: data.train, classes: data.classes, paths: Array.from(input.files!).map((f) => f.webkitRelativePath) };
+  }, `${UNDER_TEST}images.js`);
+  assert.ok(loaded.paths.includes('digits/.DS_Store') && loaded.paths.includes('digits/1/._img_00.png'), `the junk files were picked too, and skipped: ${loaded.paths.filter((p) => p.includes('/.')).join(', ')}`);
+  assert.deepEqual(loaded.inputShape, [28, 28, 1]);
+  assert.equal(loaded.train, 29);
+  assert.equal(loaded.y.length, 36);
+
+  const key = (label: number, bytes: ArrayLike<number>) => `${label}:${Array.from(bytes).join(',')}`;
+  const expected = digits().map(({ label, bytes }) => key(label, bytes)).sort();
+  const rows = loaded.y.map((label, r) => {
+    const values = loaded.x.slice(r * MNIST_PIXELS, (r + 1) * MNIST_PIXELS);
+    const bytes = values.map((v) => Math.round(v * 255));
+    // Exactly byte / 255 as float32: nothing smoothed, gamma-corrected or premultiplied.
+    bytes.forEach((b, p) => assert.equal(values[p], Math.fround(b / 255), `row ${r}, pixel ${p}`));
+    return key(label, bytes);
+  });
+  assert.deepEqual([...rows].sort(), expected, 'every row is one of the digits, with its class, and every digit is a row');
+  assert.ok(new Set(loaded.y.slice(loaded.train)).size >= 2, `the holdout mixes classes: ${loaded.y.slice(loaded.train).join(',')}`);
+  assert.notDeepEqual(loaded.y, [...loaded.y].sort(), 'rows are shuffled, not in folder order');
+
+  // Enrollment describes the images by shape; a run's model that takes [784] fits them.
+  const data: LocalData = { name: 'digits', x: Float32Array.from(loaded.x), y: Int32Array.from(loaded.y), features: 784, inputShape: loaded.inputShape, classes: loaded.classes, train: loaded.train };
+  assert.equal(schemaMismatch(data, { family: 'mlp', inputShape: [784], hidden: [], classes: 10, activation: 'relu' }), null);
+  assert.equal(schemaMismatch(data, { family: 'mlp', inputShape: [32, 32, 3], hidden: [], classes: 10, activation: 'relu' }), "the run's model takes 3072 inputs (shape [32, 32, 3]); these images are 28×28×1 = 784");
+});
+
+test('colour images become RGB rows; class folders may carry a description after the number', async () => {
+  await pick('colours');
+  // The digits' summary stays until the new folder is read.
+  const summary = (await page.getByTestId('data-summary').filter({ hasText: 'colours' }).textContent({ timeout: 10_000 }))!;
+  assert.equal(summary, 'colours (4×4 RGB images): 4 training rows, 1 holdout rows, 48 features, 2 classes');
+  assert.match((await page.getByTestId('class-counts').textContent())!, /4×4×3; per class: 0: 2, 1: 3$/);
+});
+
+test('badly laid-out folders are refused with errors that name the folder or file', async () => {
+  assert.match(await alertAfterPicking('named', 'cats'), /^folder "cats" \(of named\/cats\/b\.png\) is not a class number: .*integer ≥ 0.*"3-pneumonia"/);
+  assert.match(await alertAfterPicking('mixed', 'same size'), /^mixed\/1\/b\.png is 32×32 but mixed\/0\/a\.png is 28×28: all images must have the same size$/);
+  assert.match(await alertAfterPicking('notes', 'decoded'), /^notes\/0\/notes\.txt could not be decoded as an image/);
+  assert.match(await alertAfterPicking('flat', 'directly'), /^flat\/a\.png sits directly in the picked folder: put each image in a subfolder named by its class number/);
+});

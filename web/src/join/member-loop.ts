@@ -1,0 +1,162 @@
+// The browser member's task loop. It runs the Node member's own handler stack
+// (src/node/tfjs-handler.ts: local training with FedProx, DP-SGD and resource caps, client
+// DP noise; src/node/secagg-handler.ts: the SecAgg+ member), so a round cannot tell a browser
+// from a node: only the transport (WebCrypto-signed fetch, wire.ts) and the SecAgg+ crypto
+// backend (@noble, because WebCrypto is asynchronous and the member state machine is not)
+// differ. Tasks it cannot run are declined with the reason, so the round goes on without it.
+
+import type { MemberData } from '../../../src/data/dataset.js';
+import { withSecureAggregation } from '../../../src/node/secagg-handler.js';
+import { createTfjsHandler } from '../../../src/node/tfjs-handler.js';
+import type { TaskHandler } from '../../../src/node/member.js';
+import { noblePrimitives } from '../../../src/privacy/secagg/primitives-noble.js';
+import type { TaskHeader } from '../../../src/protocol/messages.js';
+import type { Parameters } from '../../../src/protocol/tensors.js';
+import { verifyTaskApproval } from './approval.js';
+import { describe, schemaMismatch, type LocalData } from './local-data.js';
+import type { BrowserClient } from './wire.js';
+
+const POLL_MS = 20_000;
+const HEARTBEAT_MS = 5_000;
+
+export interface MemberLoopOptions {
+  client: BrowserClient;
+  data: LocalData;
+  memberId: string;
+  memberName: string;
+  /** The data owner's Ed25519 key: when set, only plans it approved are trained on. */
+  ownerKey?: string;
+  log: (line: string) => void;
+  progress: (text: string) => void;
+  /** After each accepted training contribution (plain or masked). */
+  onTrained: () => void;
+}
+
+/** The page's data as the member stack expects it: training rows first, the member's holdout after. */
+export function memberData(data: LocalData): MemberData {
+  const f = data.features;
+  const shape = data.inputShape;
+  return {
+    train: { x: data.x.subarray(0, data.train * f), y: data.y.subarray(0, data.train), inputShape: shape, classes: data.classes },
+    holdout: { x: data.x.subarray(data.train * f), y: data.y.subarray(data.train), inputShape: shape, classes: data.classes },
+    descriptor: describe(data),
+  };
+}
+
+/** The same seed derivation as the Node member service, so shuffles differ per member. */
+function memberSeed(name: string): number {
+  let seed = 0;
+  for (const ch of name) seed = (seed * 31 + ch.charCodeAt(0)) | 0;
+  return seed;
+}
+
+function handlerStack(options: MemberLoopOptions): TaskHandler {
+  const { data, log, progress } = options;
+  const base = createTfjsHandler(memberData(data), {
+    memberSeed: memberSeed(options.memberName),
+    log,
+    onEpoch: (task, epoch, loss) => progress(`round ${task.round}: epoch ${epoch + 1}/${task.config.epochs}, loss ${loss.toFixed(4)}`),
+  });
+  return withSecureAggregation(base, { memberId: () => options.memberId, primitives: noblePrimitives, log });
+}
+
+/** Why this page declines `task` before running it, or null. Approval is checked separately (it is asynchronous). */
+function declineReason(task: TaskHeader, data: LocalData): string | null {
+  const mismatch = schemaMismatch(data, task.model);
+  return mismatch ? `this member's data does not fit the run: ${mismatch}` : null;
+}
+
+/** Training and every secure-aggregation stage touch the data (or commit to it); evaluation reports on the holdout only. */
+const needsApproval = (task: TaskHeader): boolean => task.kind === 'train' || task.kind === 'secagg';
+
+async function run(handler: TaskHandler, client: BrowserClient, header: TaskHeader, global: Parameters | null, options: MemberLoopOptions): Promise<void> {
+  const base = { taskId: header.taskId, runId: header.runId, round: header.round };
+  const model = (): Parameters => {
+    if (!global) throw new Error(`the ${header.kind} task carries no model`);
+    return global;
+  };
+  if (header.kind === 'secagg') {
+    if (header.stage === 'collectMaskedVectors') options.progress(`round ${header.round}: training for secure aggregation…`);
+    const out = await handler.secagg!(header, global);
+    await client.submitResult(
+      { ...base, kind: 'secagg', ...(header.stage !== undefined ? { stage: header.stage } : {}), payload: out.payload, numExamples: out.numExamples ?? 0, metrics: out.metrics ?? {} },
+      out.parameters,
+    );
+    if (header.stage === 'collectMaskedVectors') {
+      options.log(`round ${header.round}: masked update sent (${out.numExamples ?? 0} examples)`);
+      options.onTrained();
+    } else {
+      options.log(`round ${header.round}: secure aggregation ${header.stage} answered`);
+    }
+  } else if (header.kind === 'train') {
+    options.progress(`round ${header.round}: training…`);
+    const out = await handler.train(header, model());
+    await client.submitResult({ ...base, kind: 'train', numExamples: out.numExamples, metrics: out.metrics }, out.parameters);
+    options.log(`round ${header.round}: weights sent (${out.numExamples} examples)`);
+    options.onTrained();
+  } else {
+    const out = await handler.evaluate(header, model());
+    await client.submitResult({ ...base, kind: 'evaluate', numExamples: out.numExamples, metrics: out.metrics });
+    options.log(`round ${header.round}: evaluated, accuracy ${Number(out.metrics.accuracy ?? NaN).toFixed(3)}`);
+  }
+}
+
+/** How a run asks this member to train, said once per run in the log. */
+function trainingSummary(task: TaskHeader): string {
+  const parts: string[] = [];
+  if (task.kind === 'secagg') parts.push('secure aggregation (only a masked update leaves the page)');
+  const privacy = task.config.privacy;
+  if (privacy?.level === 'sample') parts.push(`DP-SGD (noise multiplier ${privacy.noiseMultiplier}, clipping norm ${privacy.clippingNorm})`);
+  if (privacy?.level === 'client') parts.push(`client-level DP (update clipped to ${privacy.clippingNorm}${privacy.mode === 'distributed' ? `, noise σ ${privacy.noiseStddev.toPrecision(3)} added here` : ', noise added by the coordinator'})`);
+  if (task.config.proximalMu > 0) parts.push(`FedProx (μ = ${task.config.proximalMu})`);
+  if (task.plan) parts.push(`plan "${String((task.plan as { title?: unknown }).title ?? '?')}"`);
+  return parts.length > 0 ? parts.join(', ') : 'plain federated training';
+}
+
+const trainsHere = (task: TaskHeader): boolean => task.kind === 'train' || task.stage === 'collectMaskedVectors';
+
+/** Long-polls for tasks and answers them until the page closes. */
+export async function serve(options: MemberLoopOptions): Promise<never> {
+  const { client, log, progress } = options;
+  const handler = handlerStack(options);
+  const described = new Set<string>();
+  for (;;) {
+    let task: Awaited<ReturnType<BrowserClient['nextTask']>>;
+    try {
+      task = await client.nextTask(POLL_MS);
+    } catch (error) {
+      log(`coordinator unreachable or refused (${(error as Error).message}); retrying`);
+      await new Promise((r) => setTimeout(r, 2000));
+      continue;
+    }
+    if (!task) continue;
+    const { header, parameters } = task;
+    const beat = setInterval(() => void client.heartbeat().catch(() => undefined), HEARTBEAT_MS);
+    try {
+      let reason = declineReason(header, options.data);
+      if (!reason && options.ownerKey && needsApproval(header)) {
+        reason = await verifyTaskApproval(header, options.ownerKey, options.memberName).then(
+          () => null,
+          (error: Error) => error.message,
+        );
+      }
+      if (!reason && trainsHere(header) && !described.has(header.runId)) {
+        described.add(header.runId);
+        log(`run ${header.runId}: ${trainingSummary(header)}`);
+      }
+      if (reason) {
+        await client.decline(header.taskId, reason);
+        log(`round ${header.round}: declined: ${reason}`);
+      } else {
+        await run(handler, client, header, parameters, options);
+      }
+    } catch (error) {
+      const message = `the task failed in the browser: ${(error as Error).message}`.slice(0, 2000);
+      log(`round ${header.round}: ${message}`);
+      await client.decline(header.taskId, message).catch(() => undefined);
+    } finally {
+      clearInterval(beat);
+      progress('waiting for the next task');
+    }
+  }
+}
