@@ -19,6 +19,8 @@ import { createStrategy } from '../src/strategies/index.js';
 import { makeSecAggConfig } from '../src/privacy/secagg/protocol.js';
 import { expandMask } from '../src/privacy/secagg/prg.js';
 import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
+import { noblePrimitives } from '../src/privacy/secagg/primitives-noble.js';
+import type { SecAggPrimitives } from '../src/privacy/secagg/primitives.js';
 import { quantizationErrorBound } from '../src/privacy/secagg/quantize.js';
 import { simulateSecAgg } from '../src/privacy/secagg/simulate.js';
 import type { SecAggStage } from '../src/privacy/secagg/protocol.js';
@@ -69,7 +71,7 @@ function makeUpdate(k: number, P: number): { data: Float32Array; weight: number 
   return { data, weight: 1 + ((k * 7919) % 1000) };
 }
 
-export function benchSecAggRound(N: number, P: number, dropoutRate = 0.05): SecAggBenchRow {
+export function benchSecAggRound(N: number, P: number, dropoutRate = 0.05, primitives: SecAggPrimitives = nodePrimitives): SecAggBenchRow {
   const memberIds = Array.from({ length: N }, (_, i) => `m${i}`);
   const config = makeSecAggConfig({ memberIds, vectorLength: P, clippingRange: 1, maxWeight: 1000, roundSeed: new Uint8Array(32).fill(N % 251) });
   const dropCount = Math.max(1, Math.round(N * dropoutRate));
@@ -84,6 +86,7 @@ export function benchSecAggRound(N: number, P: number, dropoutRate = 0.05): SecA
   const start = process.hrtime.bigint();
   const { result } = simulateSecAgg({
     config,
+    primitives,
     dropouts: { collectMaskedVectors: dropped },
     update: (id) => {
       const u = makeUpdate(Number(id.slice(1)), P);
@@ -250,6 +253,16 @@ export async function benchSecAgg(options: SecAggBenchOptions = {}): Promise<Sec
     'SecAgg+ traffic per member and accuracy of the weighted average',
     ['N', 'P', 'bytes/member', 'vs float32', 'binary vs float32', 'max error', 'bound (+½ ulp)'],
     rows.map((r) => [String(r.N), String(r.P), String(Math.round(r.bytesPerMember)), `${r.ratio.toFixed(3)}x`, `${r.binaryRatio.toFixed(3)}x`, r.maxError.toExponential(2), r.errorBound.toExponential(2)]),
+  );
+  // The browser member's crypto backend (pure-JS @noble) against node:crypto, same rounds, one run.
+  const backends = [100_000, ...(options.quick ? [] : [1_000_000])].map((P) => ({ P, node: benchSecAggRound(10, P, 0.05, nodePrimitives), noble: benchSecAggRound(10, P, 0.05, noblePrimitives) }));
+  printTable(
+    'SecAgg+ member time per stage (ms), browser backend (@noble) vs Node backend (node:crypto), N = 10',
+    ['P', 'backend', 'm:setup', 'm:share', 'm:mask', 'm:unmask', 'mask ratio noble/node'],
+    backends.flatMap(({ P, node, noble }) => [
+      [String(P), 'node', ...STAGES.map((s) => ms(node.member[s])), ''],
+      [String(P), 'noble', ...STAGES.map((s) => ms(noble.member[s])), `${(noble.member.collectMaskedVectors / node.member.collectMaskedVectors).toFixed(1)}x`],
+    ]),
   );
   const wire = await benchSecAggWire(10, 100_000);
   printTable(
