@@ -1,7 +1,7 @@
 // Builds the dashboard into web/dist (`vite build web`), which the coordinator serves at
 // `/` (src/coordinator/dashboard-routes.ts). JSX is compiled for Preact by esbuild itself.
 import { existsSync, readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -54,9 +54,33 @@ function noNodeBuiltins(): Plugin {
   };
 }
 
+/** The binaries the WASM backend fetches at run time; the page picks one by what the browser supports. */
+const TFJS_WASM_BINARIES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
+
+/**
+ * Emits the TF.js WASM backend's binaries into dist/assets/tfjs-wasm/<version>/, where the
+ * join page points the backend (web/src/join/backend.ts, wasmBinariesDir). Bundlers do not
+ * see these files: the backend fetches them by name. The directory names the package
+ * version because the coordinator caches assets as immutable, and a binary must match the
+ * JS glue bundled with it.
+ */
+function tfjsWasmBinaries(): Plugin {
+  const manifest = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
+  return {
+    name: 'concord:tfjs-wasm-binaries',
+    apply: 'build',
+    generateBundle() {
+      for (const binary of TFJS_WASM_BINARIES) {
+        this.emitFile({ type: 'asset', fileName: `assets/tfjs-wasm/${version}/${binary}`, source: readFileSync(join(dirname(manifest), 'dist', binary)) });
+      }
+    },
+  };
+}
+
 export default defineConfig({
   base: '/',
-  plugins: [noNodeBuiltins()],
+  plugins: [noNodeBuiltins(), tfjsWasmBinaries()],
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   // The join page bundles TensorFlow.js (~1 MB), loaded only by members that open /join.
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1500, rollupOptions: { input: { index: page('./index.html'), join: page('./join.html') } } },

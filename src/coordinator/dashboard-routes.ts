@@ -40,6 +40,9 @@ const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.woff2': 'font/woff2',
+  // The join page's TF.js WASM backend: browsers compile it while it downloads
+  // (WebAssembly.instantiateStreaming) only when it comes as application/wasm.
+  '.wasm': 'application/wasm',
 };
 
 /** What a page may need to refetch; one entry per kind of change. */
@@ -101,7 +104,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
       }
       return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no file ${relative}` } });
     }
-    // Built assets carry a content hash in their names; the page itself must stay fresh.
+    // Built assets carry a content hash in their names (the TF.js WASM binaries their package
+    // version, in their directory); the page itself must stay fresh.
     reply.header('cache-control', relative.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
     reply.header('x-content-type-options', 'nosniff');
     return reply.type(CONTENT_TYPES[extname(path)] ?? 'application/octet-stream').send(await readFile(path));
