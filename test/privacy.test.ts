@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { epsilonOf, sampleLevelCharge } from '../src/privacy/dp/charges.js';
+import { ledgerFileStore } from '../src/node/ledger-file.js';
 import { withPrivacyBudget } from '../src/node/privacy-guard.js';
 import type { TrainConfig } from '../src/protocol/messages.js';
 import { OPERATOR, addMember, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
@@ -66,7 +67,7 @@ describe('differential privacy in rounds', () => {
     addMember(h, 'open-2', 100, plus(1));
     // Its own budget fits one round; the coordinator's (generous) budget would allow five.
     const careful = addMember(h, 'careful', 100, plus(1), (handler) =>
-      withPrivacyBudget(handler, { budget: { epsilon: (after(1) + after(2)) / 2, delta: 1e-5 }, datasetId: 'careful/synthetic', numExamples: 100, ledgerFile }),
+      withPrivacyBudget(handler, { budget: { epsilon: (after(1) + after(2)) / 2, delta: 1e-5 }, datasetId: 'careful/synthetic', numExamples: 100, store: ledgerFileStore(ledgerFile) }),
     );
     const runId = await startRun(h, {
       rounds: 2,

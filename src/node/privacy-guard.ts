@@ -2,7 +2,9 @@
 // to keep it: before every training task it works out what the task would spend on its
 // dataset, refuses (declines the task) when that would exceed its budget or when the
 // task asks for no differential privacy at all, and records the spend in a file of its
-// own before it trains — so a crash can only over-count, never under-count.
+// own before it trains — so a crash can only over-count, never under-count. Where the
+// ledger lives is the caller's: a file for the node (ledger-file.ts), IndexedDB for the
+// browser member; this module stays free of Node builtins so both run the same guard.
 //
 // What it charges:
 // - sample level (DP-SGD on its own data): q = B/n, E·⌈n/B⌉ steps at multiplier z — all
@@ -11,38 +13,36 @@
 //   amplification by sampling, but a member cannot verify that it was sampled at random,
 //   so its own ledger assumes it was not.
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { sampleLevelCharge } from '../privacy/dp/charges.js';
 import { PrivacyBudgetLedger, type PrivacyBudget, type PrivacyCharge } from '../privacy/dp/budget.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { TaskHeader } from '../protocol/messages.js';
 import type { TaskHandler } from './member.js';
 
+/** Where a member keeps its ledger between runs and restarts. */
+export interface LedgerStore {
+  /** The saved ledger, an empty one if none was saved yet; throws if one exists but cannot be read. */
+  load(): Promise<PrivacyBudgetLedger>;
+  /** Saves atomically: after a crash the store holds this ledger or the previous one. */
+  save(ledger: PrivacyBudgetLedger): Promise<void>;
+}
+
 export interface PrivacyGuardOptions {
   /** The member's budget for this dataset. */
   budget: PrivacyBudget;
   datasetId: string;
   numExamples: number;
-  /** Where the ledger is kept between runs and restarts. */
-  ledgerFile: string;
+  store: LedgerStore;
   log?: (line: string) => void;
 }
 
-export async function loadLedger(file: string): Promise<PrivacyBudgetLedger> {
+/** A ledger read back from its JSON, or INVALID_ARGUMENT naming `where`: a member refuses to train rather than forget what it spent. */
+export function parseLedger(json: unknown, where: string): PrivacyBudgetLedger {
   try {
-    return PrivacyBudgetLedger.fromJSON(JSON.parse(await readFile(file, 'utf8')));
+    return PrivacyBudgetLedger.fromJSON(json);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new PrivacyBudgetLedger();
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `privacy ledger ${file} is unreadable; refusing to train rather than forget what was spent`, { details: { field: 'ledgerFile' }, cause: error });
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `privacy ledger ${where} is unreadable; refusing to train rather than forget what was spent`, { details: { field: 'ledger' }, cause: error });
   }
-}
-
-async function saveLedger(file: string, ledger: PrivacyBudgetLedger): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const temp = `${file}.tmp`;
-  await writeFile(temp, JSON.stringify(ledger.toJSON()), { mode: 0o600 });
-  await rename(temp, file);
 }
 
 /** What a training task would spend on the member's dataset, by the member's own reckoning. */
@@ -54,9 +54,10 @@ export function chargeOf(task: TaskHeader, numExamples: number): PrivacyCharge |
 }
 
 export async function withPrivacyBudget(inner: TaskHandler, options: PrivacyGuardOptions): Promise<TaskHandler> {
-  const ledger = await loadLedger(options.ledgerFile);
+  const { store } = options;
+  const ledger = await store.load();
   ledger.setBudget(options.datasetId, options.budget);
-  await saveLedger(options.ledgerFile, ledger);
+  await store.save(ledger);
   const { datasetId } = options;
   return {
     ...inner,
@@ -71,7 +72,7 @@ export async function withPrivacyBudget(inner: TaskHandler, options: PrivacyGuar
         throw new ConcordError(ErrorCode.FORBIDDEN, `privacy budget of ${datasetId}: this task would spend ε=${after.toFixed(3)} > budget ${options.budget.epsilon} (spent ${spent.toFixed(3)})`);
       }
       ledger.charge(datasetId, charge);
-      await saveLedger(options.ledgerFile, ledger);
+      await store.save(ledger);
       options.log?.(`privacy: ${datasetId} has now spent ε=${after.toFixed(3)} of ${options.budget.epsilon} (δ=${options.budget.delta})`);
       return inner.train(task, global);
     },

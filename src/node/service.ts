@@ -10,6 +10,7 @@ import { CoordinatorClient } from './client.js';
 import { readCa } from './coordinator-fetch.js';
 import { readOwnerKey, withOwnerApproval } from './approval-guard.js';
 import { runMember } from './member.js';
+import { ledgerFileStore } from './ledger-file.js';
 import { withPrivacyBudget } from './privacy-guard.js';
 import { energyMeter, type EnergyOptions } from './energy.js';
 import { withSecureAggregation } from './secagg-handler.js';
@@ -61,7 +62,7 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
       budget: options.privacyBudget,
       datasetId: `${options.name}/${data.descriptor.name}`,
       numExamples: data.descriptor.numExamples,
-      ledgerFile: join(stateDir, `${options.name}.privacy.json`),
+      store: ledgerFileStore(join(stateDir, `${options.name}.privacy.json`)),
       log,
     });
   }

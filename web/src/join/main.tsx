@@ -14,6 +14,8 @@ import { BrowserClient, loadIdentity, loadMember, saveMember } from './wire.js';
 
 /** Makes a file input pick a whole folder; spread because Preact's JSX types lack the attribute. */
 const FOLDER_PICKER = { webkitdirectory: true };
+/** δ of the member's own privacy budget, as the node's --privacy-budget default. */
+const DELTA = 1e-5;
 
 function Join() {
   const [data, setData] = useState<LocalData | null>(null);
@@ -22,6 +24,8 @@ function Join() {
   const [invitation, setInvitation] = useState('');
   /** The data owner's public key (base64url): when set, only plans it approved may train here. */
   const [ownerKey, setOwnerKey] = useState('');
+  /** This member's own privacy budget ε (δ = 1e-5): when set, it trains only under DP and within it. */
+  const [budget, setBudget] = useState('');
   const [memberId, setMemberId] = useState('');
   const [lines, setLines] = useState<string[]>([]);
   const [progress, setProgress] = useState('');
@@ -60,6 +64,11 @@ function Join() {
       setError(`the data owner's public key must be a raw Ed25519 public key in base64url, 43 characters (A–Z, a–z, 0–9, "-", "_"), as in the "publicKey" of the owner's identity file; "${key.slice(0, 60)}" (${key.length} characters) is not one`);
       return;
     }
+    const epsilon = budget.trim() === '' ? undefined : Number(budget);
+    if (epsilon !== undefined && !(Number.isFinite(epsilon) && epsilon > 0)) {
+      setError(`the privacy budget must be a positive number (ε, with δ = ${DELTA}); "${budget.trim().slice(0, 60)}" is not one`);
+      return;
+    }
     try {
       const identity = await loadIdentity();
       const client = new BrowserClient(window.location.origin, identity);
@@ -70,7 +79,18 @@ function Join() {
       setMemberId(id);
       log(`enrolled as ${memberName} (${id}); TensorFlow.js backend: ${await pickBackend()}${key ? "; only plans approved by the data owner's key will train here" : ''}`);
       setProgress('waiting for the next task');
-      void serve({ client, data, memberId: id, memberName, ...(key ? { ownerKey: key } : {}), log, progress: setProgress, onTrained: () => setTrained((n) => n + 1) });
+      if (epsilon !== undefined) log(`privacy budget ε = ${epsilon} (δ = ${DELTA}): only differentially private tasks within it will train here`);
+      serve({
+        client,
+        data,
+        memberId: id,
+        memberName,
+        ...(key ? { ownerKey: key } : {}),
+        ...(epsilon !== undefined ? { privacyBudget: { epsilon, delta: DELTA } } : {}),
+        log,
+        progress: setProgress,
+        onTrained: () => setTrained((n) => n + 1),
+      }).catch((e: Error) => setError(`the member stopped: ${e.message}`));
     } catch (e) {
       setError(`enrollment failed: ${(e as Error).message}`);
     }
@@ -105,6 +125,7 @@ function Join() {
         <label>Member name <input data-testid="member-name" value={name} disabled={!!memberId} onInput={(e) => setName((e.target as HTMLInputElement).value)} /></label>{' '}
         <label>Invitation code <input data-testid="invitation" value={invitation} disabled={!!memberId} placeholder="not needed under open enrollment" onInput={(e) => setInvitation((e.target as HTMLInputElement).value)} /></label>{' '}
         <label>Data owner's public key <input data-testid="owner-key" value={ownerKey} disabled={!!memberId} placeholder="optional: require plans approved by this key" onInput={(e) => setOwnerKey((e.target as HTMLInputElement).value)} /></label>{' '}
+        <label>Privacy budget ε <input data-testid="privacy-budget" inputMode="decimal" value={budget} disabled={!!memberId} placeholder="optional: train only under DP, within it" onInput={(e) => setBudget((e.target as HTMLInputElement).value)} /></label>{' '}
         <button type="button" data-testid="join" disabled={!data || !!memberId} onClick={() => void join()}>Join</button>
       </section>
       {error && <p role="alert" class="error">{error}</p>}

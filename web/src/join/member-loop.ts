@@ -9,12 +9,15 @@ import type { MemberData } from '../../../src/data/dataset.js';
 import { withSecureAggregation } from '../../../src/node/secagg-handler.js';
 import { createTfjsHandler } from '../../../src/node/tfjs-handler.js';
 import type { TaskHandler } from '../../../src/node/member.js';
+import { withPrivacyBudget } from '../../../src/node/privacy-guard.js';
+import type { PrivacyBudget } from '../../../src/privacy/dp/budget.js';
 import { noblePrimitives } from '../../../src/privacy/secagg/primitives-noble.js';
+import { ErrorCode, isConcordError } from '../../../src/protocol/errors.js';
 import type { TaskHeader } from '../../../src/protocol/messages.js';
 import type { Parameters } from '../../../src/protocol/tensors.js';
 import { verifyTaskApproval } from './approval.js';
 import { describe, schemaMismatch, type LocalData } from './local-data.js';
-import type { BrowserClient } from './wire.js';
+import { type BrowserClient, ledgerStore } from './wire.js';
 
 const POLL_MS = 20_000;
 const HEARTBEAT_MS = 5_000;
@@ -26,6 +29,8 @@ export interface MemberLoopOptions {
   memberName: string;
   /** The data owner's Ed25519 key: when set, only plans it approved are trained on. */
   ownerKey?: string;
+  /** This member's own privacy budget: when set, it trains only under DP and within it, by its own ledger. */
+  privacyBudget?: PrivacyBudget;
   log: (line: string) => void;
   progress: (text: string) => void;
   /** After each accepted training contribution (plain or masked). */
@@ -50,14 +55,24 @@ function memberSeed(name: string): number {
   return seed;
 }
 
-function handlerStack(options: MemberLoopOptions): TaskHandler {
+/** As the node composes it (src/node/service.ts): training, the member's own privacy ledger, then SecAgg+ around both. */
+async function handlerStack(options: MemberLoopOptions): Promise<TaskHandler> {
   const { data, log, progress } = options;
-  const base = createTfjsHandler(memberData(data), {
+  let handler = createTfjsHandler(memberData(data), {
     memberSeed: memberSeed(options.memberName),
     log,
     onEpoch: (task, epoch, loss) => progress(`round ${task.round}: epoch ${epoch + 1}/${task.config.epochs}, loss ${loss.toFixed(4)}`),
   });
-  return withSecureAggregation(base, { memberId: () => options.memberId, primitives: noblePrimitives, log });
+  if (options.privacyBudget) {
+    handler = await withPrivacyBudget(handler, {
+      budget: options.privacyBudget,
+      datasetId: `${options.memberName}/${data.name}`,
+      numExamples: data.train,
+      store: ledgerStore(options.memberName),
+      log,
+    });
+  }
+  return withSecureAggregation(handler, { memberId: () => options.memberId, primitives: noblePrimitives, log });
 }
 
 /** Why this page declines `task` before running it, or null. Approval is checked separately (it is asynchronous). */
@@ -118,7 +133,7 @@ const trainsHere = (task: TaskHeader): boolean => task.kind === 'train' || task.
 /** Long-polls for tasks and answers them until the page closes. */
 export async function serve(options: MemberLoopOptions): Promise<never> {
   const { client, log, progress } = options;
-  const handler = handlerStack(options);
+  const handler = await handlerStack(options);
   const described = new Set<string>();
   for (;;) {
     let task: Awaited<ReturnType<BrowserClient['nextTask']>>;
@@ -151,8 +166,10 @@ export async function serve(options: MemberLoopOptions): Promise<never> {
         await run(handler, client, header, parameters, options);
       }
     } catch (error) {
-      const message = `the task failed in the browser: ${(error as Error).message}`.slice(0, 2000);
-      log(`round ${header.round}: ${message}`);
+      // FORBIDDEN is a handler's refusal (its privacy budget, a SecAgg+ check): declined as the node does.
+      const refused = isConcordError(error) && error.code === ErrorCode.FORBIDDEN;
+      const message = (refused ? (error as Error).message : `the task failed in the browser: ${(error as Error).message}`).slice(0, 2000);
+      log(`round ${header.round}: ${refused ? 'declined: ' : ''}${message}`);
       await client.decline(header.taskId, message).catch(() => undefined);
     } finally {
       clearInterval(beat);

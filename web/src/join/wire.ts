@@ -6,6 +6,8 @@
 // Frames go through the Node member's own codec (src/protocol/frame.ts), which is browser-safe.
 
 import { SigningDomain, signingBytes } from '../../../src/governance/canonical.js';
+import { type LedgerStore, parseLedger } from '../../../src/node/privacy-guard.js';
+import { PrivacyBudgetLedger } from '../../../src/privacy/dp/budget.js';
 import { FRAME_CONTENT_TYPE, decodeFrame, encodeFrame } from '../../../src/protocol/frame.js';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION, type DatasetDescriptor, type TaskHeader } from '../../../src/protocol/messages.js';
 import type { Parameters } from '../../../src/protocol/tensors.js';
@@ -56,6 +58,23 @@ export async function loadIdentity(): Promise<BrowserIdentity> {
   }
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', keys.publicKey));
   return { keys, publicKey: base64url(raw) };
+}
+
+/**
+ * The member's own privacy ledger (src/node/privacy-guard.ts) in IndexedDB, one per member
+ * name: it survives reloads, and a put is one transaction, so a crash keeps the old ledger or the new.
+ */
+export function ledgerStore(memberName: string): LedgerStore {
+  const key = `ledger:${memberName}`;
+  return {
+    async load() {
+      const saved = await idb<unknown>('readonly', (s) => s.get(key));
+      return saved === undefined ? new PrivacyBudgetLedger() : parseLedger(saved, `in this browser (${key})`);
+    },
+    async save(ledger) {
+      await idb('readwrite', (s) => s.put(ledger.toJSON(), key));
+    },
+  };
 }
 
 export const loadMember = (): Promise<StoredMember | undefined> => idb('readonly', (s) => s.get('member'));
