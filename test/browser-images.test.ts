@@ -1,7 +1,8 @@
 // A folder of labelled images as the browser member's data, in a real Chromium: PNG files of
 // real MNIST digits in class subfolders are picked with the page's folder input, decoded in
 // the page, and become rows whose pixels are the digits' own; badly laid-out folders are
-// refused with errors that name the folder or file at fault.
+// refused with errors that name the folder or file at fault; and a folder that `concord data
+// images` wrote trains in an MNIST-shaped run.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,8 +13,9 @@ import ts from 'typescript';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { loadMnist, MNIST_PIXELS } from '../src/data/mnist.js';
 import { schemaMismatch, type LocalData } from '../web/src/join/local-data.js';
-import { startHarness, type Harness } from './support/harness.js';
-import { encodePng } from './support/png.js';
+import { makeParameters } from '../src/protocol/tensors.js';
+import { addMember, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
+import { encodePng } from '../src/data/png.js';
 
 const PER_CLASS = 12;
 const CLASSES = [0, 1, 2];
@@ -153,4 +155,49 @@ test('badly laid-out folders are refused with errors that name the folder or fil
   assert.match(await alertAfterPicking('mixed', 'same size'), /^mixed\/1\/b\.png is 32×32 but mixed\/0\/a\.png is 28×28: all images must have the same size$/);
   assert.match(await alertAfterPicking('notes', 'decoded'), /^notes\/0\/notes\.txt could not be decoded as an image/);
   assert.match(await alertAfterPicking('flat', 'directly'), /^flat\/a\.png sits directly in the picked folder: put each image in a subfolder named by its class number/);
+});
+
+test('a folder written by `concord data images` trains in a 784-input MNIST run next to two Node members', async () => {
+  const out = join(root, 'exported');
+  const cli = spawnSync(process.execPath, ['bin/concord.mjs', 'data', 'images', '--data', 'mnist:member=0,members=60,seed=3', '--out', out, '--json'], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  const written = JSON.parse(cli.stdout) as { files: number; perClass: number[] };
+  assert.equal(written.perClass.length, 10);
+
+  const specs = [
+    { name: 'output/kernel', shape: [784, 10] },
+    { name: 'output/bias', shape: [10] },
+  ];
+  const mnistRun = await startHarness({ openEnrollment: true, initialParameters: async () => makeParameters(specs) });
+  const member = await browser.newPage();
+  try {
+    addMember(mnistRun, 'north', 100, plus(0.01));
+    addMember(mnistRun, 'south', 100, plus(0.02));
+    await member.goto(`${mnistRun.url}/join`);
+    await member.getByTestId('image-folder').setInputFiles(out);
+    const summary = (await member.getByTestId('data-summary').textContent({ timeout: 20_000 }))!;
+    const train = Math.round(written.files * 0.8);
+    assert.equal(summary, `exported (28×28 grayscale images): ${train} training rows, ${written.files - train} holdout rows, 784 features, 10 classes`);
+    await member.getByTestId('member-name').fill('digits-lab');
+    await member.getByTestId('join').click();
+    const memberId = (await member.getByTestId('member-id').textContent({ timeout: 15_000 }))!;
+    const runId = await startRun(mnistRun, {
+      name: 'digits',
+      model: { family: 'mlp', inputShape: [784], hidden: [], classes: 10 },
+      rounds: 1,
+      minAvailableMembers: 3,
+      minTrainMembers: 3,
+      roundDeadlineSeconds: 60,
+      train: { epochs: 2, batchSize: 32, learningRate: 0.1 },
+    });
+    assert.equal(await waitForRun(mnistRun, runId, 90_000), 'completed', JSON.stringify((await mnistRun.storage.getRun(runId))?.error));
+    const [round] = await mnistRun.storage.listRounds(runId);
+    assert.ok(round!.participants.includes(memberId), 'the round counts the browser member');
+    // Its holdout evaluation after one round on ~70 digits: far above the 10 % of guessing.
+    const line = (await member.getByText(/round 1: evaluated, accuracy/).textContent({ timeout: 20_000 }))!;
+    assert.ok(Number(line.match(/accuracy ([\d.]+)/)![1]) > 0.3, line);
+  } finally {
+    await member.close();
+    await mnistRun.close();
+  }
 });

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerAgreementCommands } from './agreement-commands.js';
 import { registerCoordinatorCommand } from './coordinator-command.js';
+import { registerDataCommands } from './data-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerGovernanceCommands } from './governance-commands.js';
 import { registerModelCommands } from './model-commands.js';
@@ -29,5 +30,6 @@ registerPrivacyCommand(program);
 registerPlanCommand(program);
 registerResourcesCommands(program);
 registerSharingCommands(program);
+registerDataCommands(program);
 
 await program.parseAsync(process.argv);

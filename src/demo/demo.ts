@@ -131,6 +131,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
     const url = await listeningUrl(coordinator);
     log(`coordinator listening on ${url}`);
     log(`dashboard: ${url}/?token=${token}`);
+    log(`a browser can join as one more member at ${url}/join (with a folder of digits from \`npx concord data images --data mnist:member=0,members=20,seed=9 --out digits\`)`);
 
     const names = Array.from({ length: options.members }, (_, i) => `member-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? i : ''}`);
     names.forEach((name, i) => {

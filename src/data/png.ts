@@ -1,5 +1,8 @@
-// A minimal PNG encoder for tests (8-bit grayscale or RGB, no interlace, filter 0 on every
-// row): enough to write real image files that a browser decodes, with known pixel values.
+// A minimal PNG encoder (8-bit grayscale or RGB, no interlace, filter 0 on every row): enough
+// to write real image files that a browser decodes, with exactly known pixel values — the
+// image folders `concord data images` writes for the browser member, and the tests' fixtures.
+// Hand-written because the format needs only zlib and a CRC, which Node has; an image
+// library (sharp, pngjs) would bring a native build or a dependency for 40 lines.
 import { deflateSync } from 'node:zlib';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
