@@ -5,27 +5,23 @@
 // the page does not know leaves it on the CPU backend, and its log says so.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium, buildWebPages, TWO_FEATURE_SPECS } from './support/browser.js';
 import { decodeFrame } from '../src/protocol/frame.js';
 import { makeParameters } from '../src/protocol/tensors.js';
 import { addMember, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
 
 // The run's model as TF.js builds it for an MLP without hidden layers (src/model/build.ts).
-const SPECS = [
-  { name: 'output/kernel', shape: [2, 2] },
-  { name: 'output/bias', shape: [2] },
-];
+const SPECS = TWO_FEATURE_SPECS;
 const WASM_DIR = '/assets/tfjs-wasm/4.22.0/';
 
 let h: Harness;
 let browser: Browser;
 
 before(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
-  assert.equal(build.status, 0, 'the web pages must build');
+  buildWebPages();
   h = await startHarness({ openEnrollment: true, initialParameters: async () => makeParameters(SPECS) });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 });
 
 after(async () => {

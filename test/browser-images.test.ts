@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import ts from 'typescript';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium, buildWebPages } from './support/browser.js';
 import { loadMnist, MNIST_PIXELS } from '../src/data/mnist.js';
 import { schemaMismatch, type LocalData } from '../web/src/join/local-data.js';
 import { makeParameters } from '../src/protocol/tensors.js';
@@ -44,8 +45,7 @@ function digits(): { label: number; bytes: Uint8Array }[] {
 }
 
 before(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
-  assert.equal(build.status, 0, 'the web pages must build');
+  buildWebPages();
   root = mkdtempSync(join(tmpdir(), 'concord-images-'));
   const counters = new Map<number, number>();
   for (const { label, bytes } of digits()) {
@@ -75,7 +75,7 @@ before(async () => {
   write('flat/b.png', gray(28));
 
   h = await startHarness({ openEnrollment: true });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
   page = await browser.newPage();
   await page.route(`${h.url}${UNDER_TEST}*`, (route) => {
     const name = new URL(route.request().url()).pathname.slice(UNDER_TEST.length).replace(/\.js$/, '.ts');

@@ -6,21 +6,16 @@
 // its refusals are compared with the Node guard's one by one in join-approval.test.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium, buildWebPages, TWO_FEATURE_SPECS, secureNodeMember } from './support/browser.js';
 import { validateAgreement } from '../src/governance/agreement.js';
 import { generateIdentity, type Identity } from '../src/governance/identity.js';
 import { approvePlan, type PlanInput } from '../src/governance/plans.js';
-import { withSecureAggregation } from '../src/node/secagg-handler.js';
-import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
 import { RunConfigSchema } from '../src/protocol/messages.js';
 import { makeParameters } from '../src/protocol/tensors.js';
-import { addMember, OPERATOR, plus, startHarness, startRun, waitForRun, type Harness, type TaskLog } from './support/harness.js';
+import { OPERATOR, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
 
-const SPECS = [
-  { name: 'output/kernel', shape: [2, 2] },
-  { name: 'output/bias', shape: [2] },
-];
+const SPECS = TWO_FEATURE_SPECS;
 const NAMES = ['north', 'south', 'browser-lab'] as const;
 const owners: Record<string, Identity> = Object.fromEntries(NAMES.map((n) => [n, generateIdentity()]));
 
@@ -36,14 +31,8 @@ async function api<T>(path: string, body: unknown): Promise<T> {
   return json;
 }
 
-function nodeMember(name: string, numExamples: number, c: number): TaskLog {
-  const log: TaskLog = addMember(h, name, numExamples, plus(c), (inner) => withSecureAggregation(inner, { memberId: () => log.client.credentials?.memberId, primitives: nodePrimitives }));
-  return log;
-}
-
 before(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
-  assert.equal(build.status, 0, 'the web pages must build');
+  buildWebPages();
   h = await startHarness({
     openEnrollment: true,
     initialParameters: async () => makeParameters(SPECS),
@@ -62,9 +51,9 @@ before(async () => {
       amendments: { signaturesRequired: ['north'] },
     }),
   });
-  nodeMember('north', 100, 0.1);
-  nodeMember('south', 200, 0.2);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  secureNodeMember(h, 'north', 100, 0.1);
+  secureNodeMember(h, 'south', 200, 0.2);
+  browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(`${h.url}/join`);
   await page.getByTestId('demo-shard').click();

@@ -5,11 +5,9 @@
 // recorded to show that only protocol messages left it, never its data.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { withSecureAggregation } from '../src/node/secagg-handler.js';
-import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium, buildWebPages, TWO_FEATURE_SPECS, secureNodeMember } from './support/browser.js';
 import { MASKED_VECTOR_TENSOR } from '../src/privacy/secagg/wire.js';
 import { decodeFrame } from '../src/protocol/frame.js';
 import { makeParameters, totalSize } from '../src/protocol/tensors.js';
@@ -17,14 +15,9 @@ import { RunConfigSchema } from '../src/protocol/messages.js';
 import { PrivacyBudgetLedger } from '../src/privacy/dp/budget.js';
 import { epsilonOf, sampleLevelCharge } from '../src/privacy/dp/charges.js';
 import { demoShard, parseCsv, schemaMismatch } from '../web/src/join/local-data.js';
-import { addMember, OPERATOR, plus, startHarness, startRun, waitForRun, type Harness, type TaskLog } from './support/harness.js';
+import { addMember, OPERATOR, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
 
-// The run's model as TF.js builds it for an MLP without hidden layers (src/model/build.ts):
-// members load weights by name, so the run starts from tensors with those names.
-const SPECS = [
-  { name: 'output/kernel', shape: [2, 2] },
-  { name: 'output/bias', shape: [2] },
-];
+const SPECS = TWO_FEATURE_SPECS;
 
 let h: Harness;
 let browser: Browser;
@@ -32,10 +25,9 @@ let page: Page;
 let memberId: string;
 
 before(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
-  assert.equal(build.status, 0, 'the web pages must build');
+  buildWebPages();
   h = await startHarness({ openEnrollment: true, initialParameters: async () => makeParameters(SPECS) });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -50,17 +42,11 @@ interface Sent {
   body: Buffer | null;
 }
 
-/** A Node member whose "training" adds `c` to every weight, able to take part in secure rounds too. */
-function nodeMember(name: string, numExamples: number, c: number): TaskLog {
-  const log: TaskLog = addMember(h, name, numExamples, plus(c), (inner) => withSecureAggregation(inner, { memberId: () => log.client.credentials?.memberId, primitives: nodePrimitives }));
-  return log;
-}
-
 const sent: Sent[] = [];
 
 test('a browser member takes part in rounds and sends only protocol messages', async () => {
-  nodeMember('north-clinic', 100, 0.1);
-  nodeMember('south-hospital', 200, 0.2);
+  secureNodeMember(h, 'north-clinic', 100, 0.1);
+  secureNodeMember(h, 'south-hospital', 200, 0.2);
   page = await browser.newPage();
   page.on('request', (r) => sent.push({ method: r.method(), url: new URL(r.url()), contentType: r.headers()['content-type'] ?? '', body: r.postDataBuffer() }));
 

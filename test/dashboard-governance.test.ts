@@ -5,9 +5,9 @@
 // entry. Screenshots of the plan page go to test-results/dashboard-governance-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { buildWebPages, launchChromium } from './support/browser.js';
 import { validateAgreement } from '../src/governance/agreement.js';
 import type { AuditEntry } from '../src/governance/audit.js';
 import { generateIdentity, type Identity } from '../src/governance/identity.js';
@@ -40,8 +40,7 @@ async function api<T>(path: string, body?: unknown): Promise<T> {
 }
 
 before(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
-  assert.equal(build.status, 0, 'the dashboard must build');
+  buildWebPages();
   mkdirSync(SHOTS, { recursive: true });
   h = await startHarness({
     agreement: validateAgreement({
@@ -60,7 +59,7 @@ before(async () => {
     }),
   });
   ({ planId } = await api<{ planId: string }>('/v1/plans', plan));
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -3,9 +3,9 @@
 // then every main page is photographed at laptop and phone width into test-results/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { buildWebPages, launchChromium } from './support/browser.js';
 import { addMember, OPERATOR, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
 
 const SHOTS = 'test-results';
@@ -13,11 +13,10 @@ let h: Harness;
 let browser: Browser;
 
 before(async () => {
-  const build = spawnSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
-  assert.equal(build.status, 0, 'the dashboard must build');
+  buildWebPages();
   mkdirSync(SHOTS, { recursive: true });
   h = await startHarness();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
 });
 
 after(async () => {
