@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { ConcordError, ErrorCode, toConcordError } from '../protocol/errors.js';
 import type { DatasetDescriptor, TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
+import { answerTask } from './answer-task.js';
 import type { CoordinatorClient, Credentials } from './client.js';
 
 export interface TrainOutcome {
@@ -127,21 +128,8 @@ export async function runMember(options: MemberOptions): Promise<void> {
     signal.addEventListener('abort', stopBeat, { once: true });
     let bytesOut = 0;
     try {
-      const base = { taskId: header.taskId, runId: header.runId, round: header.round };
-      if (header.kind === 'secagg') {
-        if (!options.handler.secagg) throw new ConcordError(ErrorCode.FORBIDDEN, 'this member does not support secure aggregation');
-        const out = await options.handler.secagg(header, global);
-        bytesOut = await client.submitResult(
-          { ...base, kind: 'secagg', ...(header.stage !== undefined ? { stage: header.stage } : {}), payload: out.payload, numExamples: out.numExamples ?? 0, metrics: out.metrics ?? {} },
-          out.parameters,
-        );
-      } else if (header.kind === 'train') {
-        const out = await options.handler.train(header, requireModel(header, global));
-        bytesOut = await client.submitResult({ ...base, kind: 'train', numExamples: out.numExamples, metrics: out.metrics }, out.parameters);
-      } else {
-        const out = await options.handler.evaluate(header, requireModel(header, global));
-        bytesOut = await client.submitResult({ ...base, kind: 'evaluate', numExamples: out.numExamples, metrics: out.metrics });
-      }
+      const answer = await answerTask(options.handler, header, global);
+      bytesOut = await client.submitResult(answer.result, answer.parameters);
       options.onTask?.(header, { accepted: true, bytesIn, bytesOut });
     } catch (raw) {
       const error = toConcordError(raw);
@@ -162,11 +150,6 @@ export async function runMember(options: MemberOptions): Promise<void> {
       signal.removeEventListener('abort', stopBeat);
     }
   }
-}
-
-function requireModel(header: TaskHeader, global: Parameters | null): Parameters {
-  if (!global) throw new ConcordError(ErrorCode.INVALID_MESSAGE, `${header.kind} task carries no model`, { details: { field: 'tensors' } });
-  return global;
 }
 
 /** The saved enrollment, if it was made with `publicKey` (an older file or another key: none). */

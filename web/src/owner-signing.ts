@@ -4,6 +4,7 @@
 import { approvalSigningBytes, type UnsignedApproval } from '../../src/governance/approval-bytes.js';
 import { canonicalBytes } from '../../src/governance/canonical.js';
 import type { PlanApproval } from './api.js';
+import { base64url, sha256Hex } from './web-crypto.js';
 
 export interface OwnerIdentity {
   publicKey: string;
@@ -27,14 +28,10 @@ export function parseIdentity(text: string): OwnerIdentity {
   return { publicKey: record.publicKey as string, privateKey: record.privateKey as string };
 }
 
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
-const base64url = (bytes: ArrayBuffer) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-// Copied into a fresh ArrayBuffer: WebCrypto's typings want BufferSource over a plain ArrayBuffer.
-const buffer = (bytes: Uint8Array) => bytes.slice().buffer as ArrayBuffer;
 
 /** SHA-256 (hex) of the plan's canonical JSON: what planHash computes on the coordinator. */
 export async function planHashInBrowser(plan: unknown): Promise<string> {
-  return hex(await crypto.subtle.digest('SHA-256', buffer(canonicalBytes(plan))));
+  return sha256Hex(canonicalBytes(plan));
 }
 
 /** Signs `unsigned` with the owner's key; throws when the browser lacks Ed25519 or the key is refused. */
@@ -47,6 +44,6 @@ export async function signApproval(identity: OwnerIdentity, unsigned: UnsignedAp
     const name = error instanceof Error ? error.name : 'Error';
     throw new Error(`the key was refused (${name}): is the privateKey the one that belongs to this publicKey, and does this browser support Ed25519?`);
   }
-  const signature = await crypto.subtle.sign({ name: 'Ed25519' }, key, buffer(approvalSigningBytes(unsigned)));
+  const signature = await crypto.subtle.sign({ name: 'Ed25519' }, key, approvalSigningBytes(unsigned) as BufferSource);
   return { ...unsigned, signature: base64url(signature) };
 }

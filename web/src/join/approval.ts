@@ -9,20 +9,9 @@ import { canonicalBytes } from '../../../src/governance/canonical.js';
 import { parsePlan } from '../../../src/governance/plan-schema.js';
 import { ConcordError, ErrorCode } from '../../../src/protocol/errors.js';
 import { PlanApprovalSchema, type TaskHeader } from '../../../src/protocol/messages.js';
+import { fromBase64url, sha256Hex } from '../web-crypto.js';
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-
-function fromBase64url(text: string): Uint8Array {
-  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
-  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
-
-const toHex = (bytes: ArrayBuffer): string => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  return toHex(await crypto.subtle.digest('SHA-256', bytes as BufferSource));
-}
 
 /** The raw 32-byte key, or INVALID_ARGUMENT as src/governance/identity.ts's assertPublicKey says it. */
 export function ownerKeyBytes(ownerKey: string, field = 'ownerKey'): Uint8Array {

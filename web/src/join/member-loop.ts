@@ -8,6 +8,7 @@
 import type { MemberData } from '../../../src/data/dataset.js';
 import { withSecureAggregation } from '../../../src/node/secagg-handler.js';
 import { createTfjsHandler } from '../../../src/node/tfjs-handler.js';
+import { answerTask } from '../../../src/node/answer-task.js';
 import type { TaskHandler } from '../../../src/node/member.js';
 import { withPrivacyBudget } from '../../../src/node/privacy-guard.js';
 import type { PrivacyBudget } from '../../../src/privacy/dp/budget.js';
@@ -84,35 +85,21 @@ function declineReason(task: TaskHeader, data: LocalData): string | null {
 /** Training and every secure-aggregation stage touch the data (or commit to it); evaluation reports on the holdout only. */
 const needsApproval = (task: TaskHeader): boolean => task.kind === 'train' || task.kind === 'secagg';
 
+/** Tasks in which this member trains on its data: plain training, and the masking stage of secure aggregation. */
+const trainsHere = (task: TaskHeader): boolean => task.kind === 'train' || task.stage === 'collectMaskedVectors';
+
+/** Runs the task with the member stack (the node's answerTask), sends the result, and says what happened. */
 async function run(handler: TaskHandler, client: BrowserClient, header: TaskHeader, global: Parameters | null, options: MemberLoopOptions): Promise<void> {
-  const base = { taskId: header.taskId, runId: header.runId, round: header.round };
-  const model = (): Parameters => {
-    if (!global) throw new Error(`the ${header.kind} task carries no model`);
-    return global;
-  };
-  if (header.kind === 'secagg') {
-    if (header.stage === 'collectMaskedVectors') options.progress(`round ${header.round}: training for secure aggregation…`);
-    const out = await handler.secagg!(header, global);
-    await client.submitResult(
-      { ...base, kind: 'secagg', ...(header.stage !== undefined ? { stage: header.stage } : {}), payload: out.payload, numExamples: out.numExamples ?? 0, metrics: out.metrics ?? {} },
-      out.parameters,
-    );
-    if (header.stage === 'collectMaskedVectors') {
-      options.log(`round ${header.round}: masked update sent (${out.numExamples ?? 0} examples)`);
-      options.onTrained();
-    } else {
-      options.log(`round ${header.round}: secure aggregation ${header.stage} answered`);
-    }
-  } else if (header.kind === 'train') {
-    options.progress(`round ${header.round}: training…`);
-    const out = await handler.train(header, model());
-    await client.submitResult({ ...base, kind: 'train', numExamples: out.numExamples, metrics: out.metrics }, out.parameters);
-    options.log(`round ${header.round}: weights sent (${out.numExamples} examples)`);
-    options.onTrained();
+  if (trainsHere(header)) options.progress(`round ${header.round}: training…`);
+  const { result, parameters } = await answerTask(handler, header, global);
+  await client.submitResult(result, parameters);
+  if (header.kind === 'evaluate') {
+    options.log(`round ${header.round}: evaluated, accuracy ${Number(result.metrics.accuracy ?? NaN).toFixed(3)}`);
+  } else if (!trainsHere(header)) {
+    options.log(`round ${header.round}: secure aggregation ${header.stage} answered`);
   } else {
-    const out = await handler.evaluate(header, model());
-    await client.submitResult({ ...base, kind: 'evaluate', numExamples: out.numExamples, metrics: out.metrics });
-    options.log(`round ${header.round}: evaluated, accuracy ${Number(out.metrics.accuracy ?? NaN).toFixed(3)}`);
+    options.log(`round ${header.round}: ${header.kind === 'secagg' ? 'masked update' : 'weights'} sent (${result.numExamples} examples)`);
+    options.onTrained();
   }
 }
 
@@ -127,8 +114,6 @@ function trainingSummary(task: TaskHeader): string {
   if (task.plan) parts.push(`plan "${String((task.plan as { title?: unknown }).title ?? '?')}"`);
   return parts.length > 0 ? parts.join(', ') : 'plain federated training';
 }
-
-const trainsHere = (task: TaskHeader): boolean => task.kind === 'train' || task.stage === 'collectMaskedVectors';
 
 /** Long-polls for tasks and answers them until the page closes. */
 export async function serve(options: MemberLoopOptions): Promise<never> {

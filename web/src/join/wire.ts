@@ -6,10 +6,11 @@
 // Frames go through the Node member's own codec (src/protocol/frame.ts), which is browser-safe.
 
 import { SigningDomain, signingBytes } from '../../../src/governance/canonical.js';
+import { base64url, sha256Hex } from '../web-crypto.js';
 import { type LedgerStore, parseLedger } from '../../../src/node/privacy-guard.js';
 import { PrivacyBudgetLedger } from '../../../src/privacy/dp/budget.js';
 import { FRAME_CONTENT_TYPE, decodeFrame, encodeFrame } from '../../../src/protocol/frame.js';
-import { PROTOCOL_HEADER, PROTOCOL_VERSION, type DatasetDescriptor, type TaskHeader } from '../../../src/protocol/messages.js';
+import { PROTOCOL_HEADER, PROTOCOL_VERSION, type DatasetDescriptor, type ResultHeader, type TaskHeader } from '../../../src/protocol/messages.js';
 import type { Parameters } from '../../../src/protocol/tensors.js';
 
 export interface BrowserIdentity {
@@ -40,12 +41,6 @@ function idb<T>(mode: IDBTransactionMode, run: (store: IDBObjectStore) => IDBReq
       request.onerror = () => reject(request.error);
     };
   });
-}
-
-export function base64url(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 /** The key pair kept in this browser, made on first use. */
@@ -79,11 +74,6 @@ export function ledgerStore(memberName: string): LedgerStore {
 
 export const loadMember = (): Promise<StoredMember | undefined> => idb('readonly', (s) => s.get('member'));
 export const saveMember = (member: StoredMember): Promise<unknown> => idb('readwrite', (s) => s.put(member, 'member'));
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource));
-  return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 /** The concord-* headers of src/governance/signed-request.ts, made with WebCrypto. */
 export async function signHeaders(identity: BrowserIdentity, method: string, target: string, body: Uint8Array, member: string): Promise<Record<string, string>> {
@@ -123,9 +113,9 @@ export class BrowserClient {
     await this.request('POST', '/v1/members/heartbeat', this.id(), new TextEncoder().encode('{}'), 'application/json');
   }
 
-  async submitResult(header: Record<string, unknown>, parameters?: Parameters): Promise<void> {
+  async submitResult(header: Omit<ResultHeader, 'protocolVersion'>, parameters?: Parameters): Promise<void> {
     const body = encodeFrame({ protocolVersion: PROTOCOL_VERSION, ...header }, parameters);
-    await this.request('POST', `/v1/tasks/${encodeURIComponent(String(header.taskId))}/result`, this.id(), body, FRAME_CONTENT_TYPE);
+    await this.request('POST', `/v1/tasks/${encodeURIComponent(header.taskId)}/result`, this.id(), body, FRAME_CONTENT_TYPE);
   }
 
   async decline(taskId: string, reason: string): Promise<void> {
