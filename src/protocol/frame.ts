@@ -12,6 +12,7 @@
 // Plain Uint8Array, DataView and TextEncoder only, no Buffer or node:*, so the browser
 // member (web/src/join) bundles this very codec. Node callers may pass a Buffer in.
 
+import { assertLittleEndianHost } from './endian.js';
 import { ConcordError, ErrorCode } from './errors.js';
 import { type Parameters, type TensorSpec, totalSize } from './tensors.js';
 
@@ -19,8 +20,7 @@ export const FRAME_MAGIC = 0x444e4343; // the bytes "CCND" read as a u32 LE
 export const FRAME_CONTENT_TYPE = 'application/vnd.concord.frame';
 
 // Float32Array views below assume the host order equals the wire order.
-const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-if (!littleEndianHost) throw new Error('Concord needs a little-endian host');
+assertLittleEndianHost();
 
 const utf8Encoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF in the text, so such a header fails JSON.parse as it

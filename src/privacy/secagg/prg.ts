@@ -8,6 +8,7 @@
 // in a browser, @noble's runs at tens of MB/s. Both give the same stream, and both ends must
 // expand identically, so the byte order is fixed to little-endian.
 
+import { assertLittleEndianHost } from '../../protocol/endian.js';
 import type { SecAggPrimitives } from './primitives.js';
 
 export const MASK_INFO = 'concord-secagg-mask';
@@ -16,7 +17,7 @@ const CHUNK_WORDS = 1 << 16;
 const INTEGER_BATCH_WORDS = 1024;
 
 // Uint32Array views of the cipher stream assume the host order equals the wire order.
-if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('Concord needs a little-endian host');
+assertLittleEndianHost();
 
 /** The AES-256 key of a mask: HKDF-SHA256(seed, salt, info). */
 export function maskKey(primitives: SecAggPrimitives, seed: Uint8Array, salt: Uint8Array, info = MASK_INFO): Uint8Array {
