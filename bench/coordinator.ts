@@ -12,7 +12,6 @@ import { createCoordinator } from '../src/coordinator/server.js';
 import { RunConfigSchema } from '../src/protocol/messages.js';
 import { makeParameters, totalSize } from '../src/protocol/tensors.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
-import { createStrategy } from '../src/strategies/index.js';
 import { printTable } from './table.js';
 
 const SPECS = [
@@ -34,8 +33,8 @@ export async function benchCoordinator(options: { sizes?: number[]; rounds?: num
     const coordinator = await createCoordinator({
       storage,
       operatorToken: 'bench',
-      createStrategy: (c) => createStrategy(c.strategy),
       initialParameters: async () => makeParameters(SPECS, Float32Array.from({ length: totalSize(SPECS) }, (_, i) => Math.sin(i))),
+      parameterCount: () => totalSize(SPECS),
       retryDelayMs: 100,
     });
     const url = await coordinator.listen(0, '127.0.0.1');

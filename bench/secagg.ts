@@ -8,14 +8,12 @@
 
 import { createCipheriv } from 'node:crypto';
 import { createCoordinator } from '../src/coordinator/server.js';
-import { secureTrainPhase } from '../src/coordinator/secure-round.js';
 import { CoordinatorClient } from '../src/node/client.js';
 import { runMember, type TaskHandler } from '../src/node/member.js';
 import { withSecureAggregation } from '../src/node/secagg-handler.js';
 import { RunConfigSchema } from '../src/protocol/messages.js';
 import { makeParameters } from '../src/protocol/tensors.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
-import { createStrategy } from '../src/strategies/index.js';
 import { makeSecAggConfig } from '../src/privacy/secagg/protocol.js';
 import { expandMask } from '../src/privacy/secagg/prg.js';
 import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
@@ -175,11 +173,10 @@ export async function benchSecAggWire(N = 10, P = 100_000): Promise<SecAggWireRo
   const coordinator = await createCoordinator({
     storage,
     operatorToken: 'bench',
-    createStrategy: (config) => createStrategy(config.strategy),
     initialParameters: async () => makeParameters(specs),
+    parameterCount: () => P,
     retryDelayMs: 50,
     maxPollMs: 1000,
-    extensions: (run, strategy, board) => (run.config.secureAggregation ? { secureTrain: secureTrainPhase({ run, grid: board, strategy }) } : {}),
   });
   const url = await coordinator.listen(0, '127.0.0.1');
   const abort = new AbortController();

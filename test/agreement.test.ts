@@ -70,7 +70,12 @@ const config = (overrides: Record<string, unknown> = {}) =>
     ...overrides,
   });
 
-const clauses = (body: ErrorBody) => (body.error.details.violations as { clause: string }[]).map((v) => v.clause);
+/** The clauses a plain run breaks besides the one every plain run breaks (it needs an approved plan). */
+const clauses = (body: ErrorBody) => {
+  const all = (body.error.details.violations as { clause: string }[]).map((v) => v.clause);
+  assert.equal(all[0], 'approvals.plansNeed', 'a run without a plan is refused under any agreement');
+  return all.slice(1);
+};
 
 describe('the agreement in force', () => {
   it('refuses runs that break it, naming every violated clause, and audits the refusal', async () => {
@@ -103,7 +108,8 @@ describe('the agreement in force', () => {
 
     const entries = (await auditLog()).filter((e) => e.kind === 'run.refused');
     assert.equal(entries.length, 6);
-    assert.deepEqual((entries[0]!.data as { clauses: string[] }).clauses, ['allowedStrategies']);
+    assert.deepEqual((entries[0]!.data as { clauses: string[] }).clauses, ['approvals.plansNeed', 'allowedStrategies']);
+    assert.match((entries[0]!.data as { violations: string[] }).violations[0]!, /^approvals\.plansNeed: runs need a training plan approved by the owners of every dataset it uses; submit one with "concord plans submit"/);
     assert.equal((await h.storage.listRuns()).length, 0);
   });
 

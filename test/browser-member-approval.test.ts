@@ -13,7 +13,7 @@ import { generateIdentity, type Identity } from '../src/governance/identity.js';
 import { approvePlan, type PlanInput } from '../src/governance/plans.js';
 import { RunConfigSchema } from '../src/protocol/messages.js';
 import { makeParameters } from '../src/protocol/tensors.js';
-import { OPERATOR, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
+import { OPERATOR, startHarness, waitForRun, type Harness } from './support/harness.js';
 
 const SPECS = TWO_FEATURE_SPECS;
 const NAMES = ['north', 'south', 'browser-lab'] as const;
@@ -83,7 +83,15 @@ test('the page refuses a malformed owner key before enrolling', async () => {
 });
 
 test('with its owner key set, the browser member declines a run without an approved plan', async () => {
-  const runId = await startRun(h, { name: 'no-plan', rounds: 1, purpose: 'research', minAvailableMembers: 3, minTrainMembers: 2, fractionEvaluate: 0, minEvaluateMembers: 0, roundDeadlineSeconds: 30 });
+  // This coordinator refuses such a run (the agreement needs approved plans); a coordinator
+  // that does not check is played by storing the run directly and driving it.
+  const config = RunConfigSchema.parse({ model: { family: 'mlp', inputShape: [2], hidden: [], classes: 2 }, name: 'no-plan', rounds: 1, purpose: 'research', minAvailableMembers: 3, minTrainMembers: 2, fractionEvaluate: 0, minEvaluateMembers: 0, roundDeadlineSeconds: 30 });
+  const refused = await fetch(`${h.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: JSON.stringify(config) });
+  assert.equal(refused.status, 403);
+  assert.match(((await refused.json()) as { error: { message: string } }).error.message, /approvals\.plansNeed: runs need a training plan/);
+  const run = await h.storage.createRun(config, makeParameters(SPECS));
+  h.coordinator.startRun(run);
+  const runId = run.runId;
   assert.equal(await waitForRun(h, runId, 60_000), 'completed');
   const [round] = await h.storage.listRounds(runId);
   assert.ok(!round!.participants.includes(memberId), 'the browser did not train');

@@ -53,7 +53,7 @@ describe('secure aggregation with member processes killed at each stage', () => 
     h = await startSecureHarness({ specs: SPECS, initial: INITIAL });
     const procs = await startMembers(h.url, [{}, { dieOn: 'collectMaskedVectors' }, { dieOn: 'unmask' }, {}, {}]);
     await waitForMembers(h, 5, 45_000);
-    const runId = await startSecureRun(h, { model: { family: 'mlp', inputShape: [16], hidden: [], classes: 16 }, minAvailableMembers: 5, minTrainMembers: 3, maxRoundAttempts: 1, roundDeadlineSeconds: 30 });
+    const runId = await startSecureRun(h, { minAvailableMembers: 5, minTrainMembers: 3, maxRoundAttempts: 1, roundDeadlineSeconds: 30 });
     assert.equal(await waitForRun(h, runId, 45_000), 'completed', (await h.storage.getRun(runId))?.error ?? '');
     assert.equal(await exitSignal(procs.get('proc-1')!), 'SIGKILL');
     assert.equal(await exitSignal(procs.get('proc-2')!), 'SIGKILL');
@@ -83,7 +83,7 @@ describe('secure aggregation with member processes killed at each stage', () => 
     h = await startSecureHarness({ specs: SPECS, initial: INITIAL });
     const procs = await startMembers(h.url, [{}, { dieOn: 'setup' }, { dieOn: 'shareKeys' }, { dieAfter: 'collectMaskedVectors' }, {}]);
     await waitForMembers(h, 5, 45_000);
-    const runId = await startSecureRun(h, { model: { family: 'mlp', inputShape: [16], hidden: [], classes: 16 }, minAvailableMembers: 5, minTrainMembers: 3, maxRoundAttempts: 1, roundDeadlineSeconds: 30 });
+    const runId = await startSecureRun(h, { minAvailableMembers: 5, minTrainMembers: 3, maxRoundAttempts: 1, roundDeadlineSeconds: 30 });
     assert.equal(await waitForRun(h, runId, 45_000), 'failed');
     for (const k of [1, 2, 3]) assert.equal(await exitSignal(procs.get(`proc-${k}`)!), 'SIGKILL');
 

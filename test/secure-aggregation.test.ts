@@ -135,7 +135,7 @@ describe('secure aggregation over HTTP', () => {
     const deltas = weights.map((_, k) => syntheticDelta(k + 1, P));
     const logs = weights.map((w, k) => addSecureMember(h!, `org-${k}`, w, (g) => plusDelta(g, deltas[k]!)));
     await waitForMembers(h, 5);
-    const runId = await startSecureRun(h, { model: { family: 'mlp', inputShape: [100], hidden: [], classes: 200 }, minAvailableMembers: 5, minTrainMembers: 5, fractionEvaluate: 1, minEvaluateMembers: 1 });
+    const runId = await startSecureRun(h, { minAvailableMembers: 5, minTrainMembers: 5, fractionEvaluate: 1, minEvaluateMembers: 1 });
     assert.equal(await waitForRun(h, runId), 'completed', (await h.storage.getRun(runId))?.error ?? '');
 
     // The aggregate: plain FedAvg of the members' models, within 1.5·N·c·maxWeight/(Q·Σw) plus float32 rounding.
@@ -268,17 +268,8 @@ describe('secure aggregation over HTTP', () => {
     const specs: TensorSpec[] = [{ name: 'w', shape: [4, 5] }];
     const P = totalSize(specs);
     const initial = initialValues(P);
-    let dp: DifferentiallyPrivateStrategy | undefined;
     const adaptive = { targetQuantile: 0.5, clipLearningRate: 0.2, clippedCountStddev: 1 };
-    h = await startSecureHarness({
-      specs,
-      initial,
-      createStrategy: () => (dp = new DifferentiallyPrivateStrategy(new FedAvg(), { noiseMultiplier: 0.5, clippingNorm: 1, mode: 'distributed', adaptiveClipping: adaptive })),
-      configure: (strategy) => (round, instruction) => {
-        const s = (strategy as DifferentiallyPrivateStrategy).memberPrivacy(round)!;
-        return { ...instruction.config, privacy: { level: 'client', mode: 'distributed', clippingNorm: s.clippingNorm, noiseMultiplier: 0.5, noiseStddev: s.noiseStddev, indicatorNoiseStddev: s.indicatorNoiseStddev, samplingRate: 1 } };
-      },
-    });
+    h = await startSecureHarness({ specs, initial });
     // Update norms ≈ 0.5, 0.8, 2.6, 5.2 against C = 1: two unclipped, two clipped.
     const scales = [0.2, 0.3, 1, 2];
     const sent: { delta: Float32Array; unclipped: number }[] = [];
@@ -292,7 +283,12 @@ describe('secure aggregation over HTTP', () => {
       }),
     );
     await waitForMembers(h, 4);
-    const runId = await startSecureRun(h, { minAvailableMembers: 4, minTrainMembers: 4 });
+    // Client-level DP in distributed mode, as a run asks for it: members clip and noise, the coordinator only sums.
+    const runId = await startSecureRun(h, {
+      minAvailableMembers: 4,
+      minTrainMembers: 4,
+      differentialPrivacy: { level: 'client', mode: 'distributed', noiseMultiplier: 0.5, clippingNorm: 1, adaptiveClipping: adaptive, budget: { epsilon: 100, delta: 1e-5 } },
+    });
     assert.equal(await waitForRun(h, runId), 'completed', (await h.storage.getRun(runId))?.error ?? '');
 
     // m = 4 expected members, weight 1 each; quantization error ≤ N·c/(2Q) on the sum, Q = 2^29 − 1.
@@ -306,7 +302,9 @@ describe('secure aggregation over HTTP', () => {
     assert.ok(Math.abs(round!.trainMetrics.dpUnclippedFraction! - fraction) < 1e-6, `${round!.trainMetrics.dpUnclippedFraction} vs ${fraction}`);
     assert.equal(round!.trainMetrics.members, 4);
     assert.equal(round!.trainMetrics.dpClippingNorm, 1);
-    assert.ok(Math.abs(dp!.currentClippingNorm - nextClippingNorm(1, fraction, adaptive)) < 1e-6);
+    // The next round's clipping norm is the second value of the DP strategy's checkpointed state.
+    const state = (await h.storage.getCheckpoint(runId, 1))!.strategyState!;
+    assert.ok(Math.abs(state.data[1]! - nextClippingNorm(1, fraction, adaptive)) < 1e-6);
     for (const r of h.replies) assert.equal(r.header.metrics.dpUnclipped, undefined, 'the indicator never travels in the clear');
   });
 });
@@ -415,7 +413,7 @@ describe('secure train phase without HTTP', () => {
     let error = await refusal(runRecord({ secureAggregationOptions: { neighbors: 3 } }), new FedAvg());
     assert.equal(error.code, ErrorCode.INVALID_ARGUMENT);
     assert.equal(error.details.field, 'secureAggregationOptions.neighbors');
-    assert.match(error.message, /has no option "neighbors"; its options are: neighbours, threshold, clippingRange, bits/);
+    assert.match(error.message, /secureAggregationOptions\.neighbors: unknown field "neighbors"; did you mean `secureAggregationOptions\.neighbours`\?/);
     error = await refusal(runRecord({ secureAggregationOptions: { bits: 40 } }), new FedAvg());
     assert.equal(error.details.field, 'secureAggregationOptions.bits');
     error = await refusal(runRecord({ secureAggregationOptions: { neighbours: 2, threshold: 4 } }), new FedAvg());
@@ -435,10 +433,11 @@ describe('secure train phase without HTTP', () => {
     for (const name of ['krum', 'multikrum', 'fedmedian', 'fedtrimmedavg', 'fedavg-normbound']) {
       error = await refusal(runRecord({}), createStrategy({ name }));
       assert.equal(error.code, ErrorCode.INVALID_ARGUMENT);
-      assert.equal(error.message, `strategy ${name} needs individual updates; it cannot run with secure aggregation`);
+      assert.equal(error.details.field, 'strategy.name');
+      assert.match(error.message, new RegExp(`^secure aggregation: strategy\\.name: ${name} needs individual updates; it cannot run with secure aggregation`));
     }
     error = await refusal(runRecord({}), new DifferentiallyPrivateStrategy(createStrategy({ name: 'krum' }), { noiseMultiplier: 1, clippingNorm: 1, mode: 'distributed' }));
-    assert.match(error.message, /strategy krum needs individual updates/);
+    assert.match(error.message, /krum needs individual updates/);
     error = await refusal(runRecord({}), new DifferentiallyPrivateStrategy(new FedAvg(), { noiseMultiplier: 1, clippingNorm: 1 }));
     assert.equal(error.details.field, 'differentialPrivacy.mode');
   });

@@ -107,10 +107,10 @@ describe('a run with a resource plan', () => {
     assert.equal(infeasible.body.error!.details.field, 'plan');
     assert.match(infeasible.body.error!.message, /infeasible/);
     const bad = await postRun({ plan: { resources: { members: [{ name: 'a', capacity: 1, efficiency: 2 }] }, objective: 'max-compute' } });
-    assert.equal(bad.body.error!.details.field, 'plan.resources.members.0.efficiency');
+    assert.equal(bad.body.error!.details.field, 'plan.resources.members[0].efficiency');
     const unknownOption = await postRun({ plan: { resources, objective: 'max-compute', fairness: 0.1 } });
-    assert.equal(unknownOption.body.error!.details.field, 'plan');
-    assert.match(unknownOption.body.error!.message, /fairness/);
+    assert.equal(unknownOption.body.error!.details.field, 'plan.fairness');
+    assert.match(unknownOption.body.error!.message, /unknown field "fairness"/);
     const secret = await postRun({ secureAggregation: true, keepUpdates: true });
     assert.equal(secret.body.error!.details.field, 'keepUpdates');
     assert.deepEqual(await h.storage.listRuns(), []);

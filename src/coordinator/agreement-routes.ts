@@ -129,7 +129,7 @@ export async function createAgreementGovernance(options: AgreementGovernanceOpti
         const status = planStatus(record.plan, record.approvals, agreement);
         names = names.filter((n) => status.approvedBy.includes(n));
       }
-      const violations = checkRun(agreement, runRequest(config, names, record?.plan.datasets));
+      const violations = checkRun(agreement, { ...runRequest(config, names, record?.plan.datasets), fromPlan: record !== undefined });
       if (violations.length > 0) await refuse(actor, planId ?? config.name, 'run.refused', agreement, violations, 'this run');
     },
 

@@ -22,14 +22,9 @@ import { valueRun, type RunValuation, type ValuationMethod, type ValuationRound 
 
 export const VALUATION_METHODS = ['auto', 'exact', 'monte-carlo', 'loo'] as const;
 
-/** Whether a run stores members' updates: its keepUpdates, by default on unless updates are secret. */
+/** Whether a run stores members' updates: its keepUpdates, by default on unless updates are secret (the run compiler refuses both at once). */
 export function keepsUpdates(config: Pick<RunConfig, 'keepUpdates' | 'secureAggregation'>): boolean {
-  if (config.keepUpdates && config.secureAggregation) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'keepUpdates needs individual updates, which secure aggregation hides from the coordinator', {
-      details: { field: 'keepUpdates', expected: 'false (or absent) with secureAggregation', received: true },
-    });
-  }
-  return config.keepUpdates ?? !config.secureAggregation;
+  return !config.secureAggregation && (config.keepUpdates ?? true);
 }
 
 export interface ContributionOptions {

@@ -14,11 +14,13 @@
 // not combined.
 
 import { solvePlan, type PlanResult } from '../planning/plan.js';
-import { ConcordError, ErrorCode, isConcordError } from '../protocol/errors.js';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { RunConfig, TrainConfig } from '../protocol/messages.js';
 import type { Instruction, MemberRef } from '../strategies/strategy.js';
 import type { MemberRoundMetrics } from '../storage/storage.js';
+import { declaredResources } from './resource-routes.js';
 import type { RoundExtensions } from './round-loop.js';
+import { problemsOfError, type RunExtension } from './run-compiler.js';
 
 export type PlanPeriod = 'round' | 'run';
 
@@ -32,7 +34,7 @@ export interface SolvedRunPlan {
 const MAX_EPOCHS = 1000;
 
 function planError(field: string, message: string, expected: unknown, received: unknown, cause?: unknown): ConcordError {
-  return new ConcordError(ErrorCode.INVALID_ARGUMENT, `plan: ${message}`, { details: { field, expected, received }, ...(cause ? { cause } : {}) });
+  return new ConcordError(ErrorCode.INVALID_ARGUMENT, message, { details: { field, expected, received }, ...(cause ? { cause } : {}) });
 }
 
 /** Solves a run's plan, or returns null when it has none; a plan without an optimum is refused with the solver's reason. */
@@ -48,26 +50,34 @@ export async function solveRunPlan(config: RunConfig): Promise<SolvedRunPlan | n
       'plan',
     );
   }
-  let plan: PlanResult;
-  try {
-    plan = await solvePlan(resources as Parameters<typeof solvePlan>[0], options as Parameters<typeof solvePlan>[1]);
-  } catch (error) {
-    if (isConcordError(error) && error.code === ErrorCode.INVALID_ARGUMENT) {
-      // Resources errors name fields inside the resources document, option errors inside the plan.
-      const inner = String(error.details.field ?? '(root)');
-      const within = error.message.startsWith('resources:') ? 'plan.resources' : 'plan';
-      const field = inner === '(root)' ? within : `${within}.${inner}`;
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, error.message.startsWith('plan:') ? error.message : `plan: ${error.message}`, {
-        details: { ...error.details, field },
-        cause: error,
-      });
-    }
-    throw error;
-  }
+  const plan = await solvePlan(resources as Parameters<typeof solvePlan>[0], options as Parameters<typeof solvePlan>[1], { options: ['plan'], resources: ['plan', 'resources'] });
   if (plan.status !== 'optimal') throw planError('plan', `no plan (${plan.status}): ${plan.explanation ?? ''}`, 'a feasible, bounded plan', plan.status);
   const unitsPerRound = Object.fromEntries(plan.allocation.map((a) => [a.name, period === 'run' ? a.units / config.rounds : a.units]));
   return { plan, period, unitsPerRound };
 }
+
+/**
+ * A resource plan as a run extension. Without `resources`, the members' own declarations
+ * (`concord resources set`) are copied into the run, which keeps what it was planned with.
+ */
+export const resourcePlanExtension: RunExtension = {
+  field: 'plan',
+  async check(config, _strategies, { storage }) {
+    const plan = config.plan!;
+    if (plan.resources === undefined) {
+      const declared = await declaredResources(storage);
+      if (!declared) return [{ path: 'plan.resources', message: 'the run plan names no resources and no member has declared any (concord resources set)' }];
+      plan.resources = declared;
+    }
+    try {
+      await solveRunPlan(config);
+      return [];
+    } catch (error) {
+      return problemsOfError(error, ['plan']);
+    }
+  },
+  stages: (run) => planExtensions(run.config),
+};
 
 /**
  * Local epochs and a step cap that make a member with `numExamples` examples process about

@@ -13,59 +13,52 @@
 
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { DifferentialPrivacyConfig, RunConfig, TrainConfig } from '../protocol/messages.js';
+import type { Problem } from '../protocol/problems.js';
 import { epsilonOf, sampleLevelCharge } from '../privacy/dp/charges.js';
 import { DifferentiallyPrivateStrategy, withDifferentialPrivacy } from '../privacy/dp/dp-fedavg.js';
 import type { Instruction, MemberRef, Strategy } from '../strategies/strategy.js';
-import { withUpdateValidation } from '../strategies/validation.js';
 import type { PrivacyCharge, Storage } from '../storage/storage.js';
 import type { RoundExtensions } from './round-loop.js';
-import { checkSecureStrategy, parseSecureAggregationOptions } from './secure-round.js';
-
-const NEEDS_INDIVIDUAL_UPDATES = new Set(['fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']);
+import type { RunExtension } from './run-compiler.js';
 
 /** The mode client-level DP runs in unless the configuration says otherwise. */
 export function clientMode(config: RunConfig): 'central' | 'distributed' {
   return config.differentialPrivacy?.mode ?? (config.secureAggregation ? 'distributed' : 'central');
 }
 
-/** Wraps a run's strategy (update validation, client-level DP) and refuses combinations that cannot work. */
-export function withRunPrivacy(config: RunConfig, strategy: Strategy): Strategy {
-  if (config.secureAggregation && NEEDS_INDIVIDUAL_UPDATES.has(config.strategy.name)) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `strategy ${config.strategy.name} needs individual updates; it cannot run with secure aggregation, where the coordinator only sees their sum`, {
-      details: { field: 'strategy.name', received: config.strategy.name },
+/**
+ * Differential privacy as a run extension: client level wraps the strategy in DP-FedAvg
+ * (it needs a strategy that accepts one noised average); both levels set members' task
+ * privacy, check budgets before each round and charge them with the round.
+ */
+export const differentialPrivacyExtension: RunExtension = {
+  field: 'differentialPrivacy',
+  wrap(config, strategy) {
+    const dp = config.differentialPrivacy!;
+    if (dp.level !== 'client' || !strategy.traits.acceptsNoisedAverage) return strategy;
+    return withDifferentialPrivacy(strategy, {
+      noiseMultiplier: dp.noiseMultiplier,
+      clippingNorm: dp.clippingNorm,
+      mode: clientMode(config),
+      ...(dp.adaptiveClipping ? { adaptiveClipping: dp.adaptiveClipping } : {}),
     });
-  }
-  if (config.secureAggregation && config.updateValidation) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'update validation inspects each update, which secure aggregation hides from the coordinator', {
-      details: { field: 'updateValidation' },
-    });
-  }
-  if (config.updateValidation) strategy = withUpdateValidation(strategy, config.updateValidation);
-  const dp = config.differentialPrivacy;
-  if (!dp || dp.level !== 'client') return strategy;
-  const mode = clientMode(config);
-  if (config.secureAggregation && mode === 'central') {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'central DP clips each update on the coordinator, which secure aggregation hides from it; use mode "distributed"', {
-      details: { field: 'differentialPrivacy.mode', expected: 'distributed', received: mode },
-    });
-  }
-  return withDifferentialPrivacy(strategy, {
-    noiseMultiplier: dp.noiseMultiplier,
-    clippingNorm: dp.clippingNorm,
-    mode,
-    ...(dp.adaptiveClipping ? { adaptiveClipping: dp.adaptiveClipping } : {}),
-  });
-}
-
-/** The run's strategy, wrapped and checked; secure runs also get their options checked up front. */
-export function runStrategy(config: RunConfig, base: Strategy): Strategy {
-  const strategy = withRunPrivacy(config, base);
-  if (config.secureAggregation) {
-    parseSecureAggregationOptions(config.secureAggregationOptions);
-    checkSecureStrategy(strategy);
-  }
-  return strategy;
-}
+  },
+  check(config, { base }) {
+    const dp = config.differentialPrivacy!;
+    const problems: Problem[] = [];
+    if (dp.level === 'client' && !base.traits.acceptsNoisedAverage) {
+      problems.push({ path: 'strategy.name', message: `${base.name} inspects each update, so client-level differential privacy (noise on the average of clipped updates) cannot protect it; use a strategy that averages (fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad) or sample-level DP` });
+    }
+    if (dp.level === 'client' && config.secureAggregation && clientMode(config) === 'central') {
+      problems.push({ path: 'differentialPrivacy.mode', message: 'central DP clips each update on the coordinator, which secure aggregation hides from it; use mode "distributed"' });
+    }
+    if (dp.level === 'sample' && (dp.mode !== undefined || dp.adaptiveClipping !== undefined)) {
+      problems.push({ path: dp.mode !== undefined ? 'differentialPrivacy.mode' : 'differentialPrivacy.adaptiveClipping', message: 'applies to client-level DP only; sample-level DP clips each example inside the members' });
+    }
+    return problems;
+  },
+  stages: (run, strategy, _grid, storage) => privacyExtensions({ config: run.config, strategy, storage }),
+};
 
 /** A member dataset's budget key: `<member name>/<dataset name>`. */
 export function datasetIdOf(member: { name: string; datasetName?: string; dataset?: { name: string } }): string {

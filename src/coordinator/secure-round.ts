@@ -36,10 +36,12 @@ import { DifferentiallyPrivateStrategy } from '../privacy/dp/dp-fedavg.js';
 import { defaultNeighbourCount, defaultThreshold } from '../privacy/secagg/graph.js';
 import { type SecAggConfig, type SecAggRequest, type SecAggStage, encodeRingVector, makeSecAggConfig } from '../privacy/secagg/protocol.js';
 import { type SecAggResult, SecAggServer, type SecAggStep } from '../privacy/secagg/server.js';
+import { type Problem, parseWith, problemsError } from '../protocol/problems.js';
 import type { Failure, Strategy, TrainAggregate } from '../strategies/strategy.js';
 import type { MemberRoundMetrics, RunRecord } from '../storage/storage.js';
 import type { Grid, OutgoingTask, TaskReply } from './grid.js';
 import type { SecureTrainContext, SecureTrainOutcome } from './round-loop.js';
+import { problemsOfError, type RunExtension } from './run-compiler.js';
 
 export const SecureAggregationOptionsSchema = z
   .object({
@@ -59,37 +61,41 @@ export const SecureAggregationOptionsSchema = z
   .strict();
 export type SecureAggregationOptions = z.output<typeof SecureAggregationOptionsSchema>;
 
-/** Strategies that inspect individual updates (median, trimming, distances, per-update norms). */
-const NEEDS_INDIVIDUAL_UPDATES = new Set(['fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']);
-
 /** When each stage must be over, as a fraction of the time from the phase's start to the round deadline. */
 const STAGE_END: Record<SecAggStage, number> = { setup: 0.1, shareKeys: 0.2, collectMaskedVectors: 0.85, unmask: 1 };
 
-/** Parses RunConfig.secureAggregationOptions; an unknown or bad option is INVALID_ARGUMENT naming it. */
+/** Parses RunConfig.secureAggregationOptions; bad or unknown options are one INVALID_ARGUMENT listing them all. */
 export function parseSecureAggregationOptions(options: unknown): SecureAggregationOptions {
-  const result = SecureAggregationOptionsSchema.safeParse(options ?? {});
-  if (result.success) {
-    const { neighbours: k, threshold: t } = result.data;
-    // A secret has k + 1 holders (the member and its neighbours); more members cannot help here.
-    if (k !== undefined && t !== undefined && t > k + 1) {
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `secureAggregationOptions.threshold is ${t}; with ${k} neighbours a secret has only ${k + 1} holders`, {
-        details: { field: 'secureAggregationOptions.threshold', expected: `<= ${k + 1}`, received: t },
-      });
-    }
-    return result.data;
-  }
-  const issue = result.error.issues[0]!;
-  const known = Object.keys(SecureAggregationOptionsSchema.shape);
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0]!;
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `secureAggregationOptions has no option "${key}"; its options are: ${known.join(', ')}`, {
-      details: { field: `secureAggregationOptions.${key}`, expected: known, received: key },
+  const parsed = parseWith(SecureAggregationOptionsSchema, options ?? {}, 'secure aggregation options', { prefix: ['secureAggregationOptions'] });
+  const { neighbours: k, threshold: t } = parsed;
+  // A secret has k + 1 holders (the member and its neighbours); more members cannot help here.
+  if (k !== undefined && t !== undefined && t > k + 1) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `secureAggregationOptions.threshold is ${t}; with ${k} neighbours a secret has only ${k + 1} holders`, {
+      details: { field: 'secureAggregationOptions.threshold', expected: `<= ${k + 1}`, received: t },
     });
   }
-  const field = ['secureAggregationOptions', ...issue.path].join('.');
-  throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field}: ${issue.message}`, {
-    details: { field, expected: issue.message, received: issue.path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], options) },
-  });
+  return parsed;
+}
+
+/** What in a strategy (or a wrapper of it) needs each update, with the configuration field to change. */
+function individualNeeds(strategy: Strategy): Problem[] {
+  const problems: Problem[] = [];
+  for (let s: Strategy | undefined = strategy, depth = 0; s !== undefined; s = s.inner, depth++) {
+    if (s instanceof DifferentiallyPrivateStrategy) {
+      if (depth > 0) problems.push({ path: 'differentialPrivacy', message: `differential privacy must be the outermost strategy wrapper to run with secure aggregation; ${strategy.name} wraps it` });
+      if (s.options.mode !== 'distributed') {
+        problems.push({ path: 'differentialPrivacy.mode', message: 'differential privacy in central mode clips each update on the coordinator, which secure aggregation hides from it; use mode "distributed", where members clip and noise' });
+      }
+      continue;
+    }
+    if (s.traits.aggregates === 'sum') continue;
+    problems.push(
+      s.inner !== undefined
+        ? { path: 'updateValidation', message: `${s.name} inspects each update, which secure aggregation hides from the coordinator` }
+        : { path: 'strategy.name', message: `${s.name} needs individual updates; it cannot run with secure aggregation, where the coordinator only sees their sum (use a strategy that aggregates a weighted sum: fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad)` },
+    );
+  }
+  return problems;
 }
 
 /**
@@ -98,36 +104,34 @@ export function parseSecureAggregationOptions(options: unknown): SecureAggregati
  * mode, if that is what runs.
  */
 export function checkSecureStrategy(strategy: Strategy): DifferentiallyPrivateStrategy | null {
-  let dp: DifferentiallyPrivateStrategy | null = null;
-  for (let s: Strategy | undefined = strategy, depth = 0; s !== undefined; s = (s as { inner?: Strategy }).inner, depth++) {
-    // Wrappers (validation, DP) expose `inner`; each layer must be able to work on a sum.
-    if (s.name.endsWith('+validation')) {
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'update validation inspects each update, which secure aggregation hides from the coordinator', {
-        details: { field: 'updateValidation', expected: 'absent with secure aggregation', received: s.name },
-      });
-    }
-    if (NEEDS_INDIVIDUAL_UPDATES.has(s.name)) {
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `strategy ${s.name} needs individual updates; it cannot run with secure aggregation`, {
-        details: { field: 'strategy.name', expected: 'a strategy that aggregates a weighted sum (fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad)', received: s.name },
-      });
-    }
-    if (s instanceof DifferentiallyPrivateStrategy) {
-      if (depth > 0) {
-        throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `differential privacy must be the outermost strategy wrapper to run with secure aggregation; ${strategy.name} wraps it`, {
-          details: { field: 'strategy', expected: 'dp-<strategy>', received: strategy.name },
-        });
+  const problems = individualNeeds(strategy);
+  if (problems.length > 0) throw problemsError('secure aggregation', problems);
+  for (let s: Strategy | undefined = strategy; s !== undefined; s = s.inner) if (s instanceof DifferentiallyPrivateStrategy) return s;
+  return null;
+}
+
+/** Secure aggregation as a run extension: the train phase of every round becomes the SecAgg+ protocol. */
+export function secureAggregationExtension(options: { log?: (message: string) => void } = {}): RunExtension {
+  return {
+    field: 'secureAggregation',
+    // From the configuration and the strategy's traits, so every conflict is named at once;
+    // secureTrainPhase checks the wrapped strategy itself again when a round starts.
+    check(config, { base }) {
+      const problems: Problem[] = [];
+      if (base.traits.aggregates !== 'sum') {
+        problems.push({ path: 'strategy.name', message: `${base.name} needs individual updates; it cannot run with secure aggregation, where the coordinator only sees their sum (use a strategy that aggregates a weighted sum: fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad)` });
       }
-      if (s.options.mode !== 'distributed') {
-        throw new ConcordError(
-          ErrorCode.INVALID_ARGUMENT,
-          'differential privacy in central mode clips each update on the coordinator, which secure aggregation hides from it; use mode "distributed", where members clip and noise',
-          { details: { field: 'differentialPrivacy.mode', expected: 'distributed', received: s.options.mode } },
-        );
+      if (config.updateValidation) problems.push({ path: 'updateValidation', message: 'update validation inspects each update, which secure aggregation hides from the coordinator' });
+      if (config.keepUpdates === true) problems.push({ path: 'keepUpdates', message: 'keeping updates needs individual updates, which secure aggregation hides from the coordinator' });
+      try {
+        parseSecureAggregationOptions(config.secureAggregationOptions);
+      } catch (error) {
+        problems.push(...problemsOfError(error, ['secureAggregationOptions']));
       }
-      dp = s;
-    }
-  }
-  return dp;
+      return problems;
+    },
+    stages: (run, strategy, grid) => ({ secureTrain: secureTrainPhase({ run, grid, strategy, ...(options.log ? { log: options.log } : {}) }) }),
+  };
 }
 
 /** The public round seed: a hash of (run, round, attempt), so anyone can recompute the neighbour graph and no server can pick it. */

@@ -11,15 +11,9 @@ import { sha256Hex } from '../governance/digest.js';
 import { generateIdentity, type Identity } from '../governance/identity.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/frame.js';
-import {
-  PROTOCOL_HEADER,
-  PROTOCOL_VERSION,
-  RunConfigSchema,
-  assertProtocolVersion,
-  parseMessage,
-  type RunConfig,
-} from '../protocol/messages.js';
-import type { Parameters } from '../protocol/tensors.js';
+import { PROTOCOL_HEADER, PROTOCOL_VERSION, assertProtocolVersion, type RunConfig } from '../protocol/messages.js';
+import { type Parameters, totalSize } from '../protocol/tensors.js';
+import { parameterSpecs } from '../model/build.js';
 import type { Strategy } from '../strategies/strategy.js';
 import type { CompletedRound, MemberRecord, RunEvent, RunRecord, Storage } from '../storage/storage.js';
 import { AuditTrail, modelFrame } from './audit-trail.js';
@@ -27,16 +21,14 @@ import { Authenticator, keepRawJsonBodies } from './auth.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
 import { createAgreementGovernance } from './agreement-routes.js';
 import type { Agreement } from '../governance/agreement.js';
-import type { Grid } from './grid.js';
-import { keepsUpdates } from './contributions.js';
-import { composeExtensions } from './extensions.js';
 import { installErrorHandler } from './http-errors.js';
 import { registerInsightRoutes } from './insight-routes.js';
-import { declaredResources, registerResourceRoutes } from './resource-routes.js';
+import { registerResourceRoutes } from './resource-routes.js';
+import { buildRun, type CompiledRun, type RunContext, type RunExtension } from './run-compiler.js';
+import { standardRunExtensions } from './run-extensions.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
-import { planExtensions, solveRunPlan } from './plan-policy.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
-import { runFederation, type RoundExtensions, type ServerEvaluation } from './round-loop.js';
+import { runFederation, type ServerEvaluation } from './round-loop.js';
 import { TaskBoard, type TaskBoardOptions } from './task-board.js';
 
 export interface CoordinatorOptions {
@@ -53,9 +45,17 @@ export interface CoordinatorOptions {
   maxClockSkewMs?: number;
   /** Called once a round is committed (after the audit trail has recorded it). */
   onRoundSaved?: (run: RunRecord, round: CompletedRound) => void | Promise<void>;
-  createStrategy: (config: RunConfig) => Strategy;
   /** Initial global model of a new run. */
   initialParameters: (config: RunConfig) => Promise<Parameters>;
+  /** The model's parameter count, checked before anything is built. Default: the MLP manifest's size. */
+  parameterCount?: (config: RunConfig) => number;
+  /**
+   * The protections and stages runs may ask for (run-compiler.ts). Default: all of them
+   * (standardRunExtensions). A run that asks for one this list lacks is refused.
+   */
+  runExtensions?: readonly RunExtension[];
+  /** Replaces the strategy registry (tests and benchmarks that bring their own strategy). */
+  strategyFor?: (config: RunConfig) => Strategy;
   serverEvaluate?: (config: RunConfig, parameters: Parameters) => Promise<ServerEvaluation>;
   /**
    * Accuracy of a model on the validation set, for contribution valuation (many coalition
@@ -69,8 +69,6 @@ export interface CoordinatorOptions {
   board?: TaskBoardOptions;
   retryDelayMs?: number;
   onEvent?: (event: RunEvent) => void;
-  /** Privacy and governance stages for a run's rounds (secure aggregation, DP budgets). */
-  extensions?: (run: RunRecord, strategy: Strategy, board: Grid) => RoundExtensions;
   /**
    * The cooperation agreement to enforce (docs/agreement.example.yaml). Default: the version
    * stored by an earlier start, if any; without one nothing is enforced (the local demo).
@@ -182,34 +180,36 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
 
   app.post('/v1/runs', async (request) => {
     const caller = await auth.caller(request, 'runs:write');
-    const config = parseMessage(RunConfigSchema, request.body, 'run config');
-    if (config.planId !== undefined) {
+    if (typeof request.body === 'object' && request.body !== null && 'planId' in request.body) {
       throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'a run from a training plan is started with POST /v1/plans/:planId/start ("concord plans start")', { details: { field: 'planId', expected: 'absent' } });
     }
-    return { runId: await launch(config, caller.actor) };
+    return { runId: await launch(request.body, caller.actor) };
   });
   governance.register(app, auth, launch);
 
-  /** Checks a run (options, agreement) before anything is stored, then stores and starts it. */
-  async function launch(config: RunConfig, actor: string, planId?: string): Promise<string> {
-    options.createStrategy(config); // refuses bad strategy or privacy options before anything is stored
-    keepsUpdates(config); // refuses keepUpdates under secure aggregation
-    if (config.plan && !config.plan.resources) {
-      const declared = await declaredResources(storage);
-      if (!declared) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'the run plan names no resources and no member has declared any (concord resources set)', { details: { field: 'plan.resources' } });
-      config.plan.resources = declared; // the run keeps the declarations it was planned with
-    }
-    await solveRunPlan(config); // refuses a plan without an optimum, with the solver's reason
+  const runExtensions = options.runExtensions ?? standardRunExtensions();
+  const compileContext = (withInitial: boolean): RunContext => ({
+    storage,
+    extensions: runExtensions,
+    bodyLimitBytes: bodyLimit,
+    parameterCount: options.parameterCount ?? ((config) => totalSize(parameterSpecs(config.model))),
+    ...(withInitial ? { initialParameters: options.initialParameters } : {}),
+    ...(options.strategyFor ? { strategyFor: options.strategyFor } : {}),
+  });
+
+  /** Compiles a run (every check, all problems at once) and the agreement's clauses before anything is stored, then stores and starts it. */
+  async function launch(input: unknown, actor: string, planId?: string): Promise<string> {
+    const compiled = await buildRun(input, compileContext(true));
+    const config = compiled.config;
     await governance.assertRunAllowed(config, actor, planId); // every clause of the agreement in force
-    const initial = await options.initialParameters(config);
-    const run = await storage.createRun(config, initial);
+    const run = await storage.createRun(config, compiled.initial!);
     await audit.record({
       actor,
       kind: 'run.started',
       subject: run.runId,
       data: { name: config.name, configSha256: sha256Hex(canonicalJson(config)), strategy: config.strategy.name, rounds: config.rounds, ...(planId ? { planId } : {}) },
     });
-    startRun(run);
+    startRun(run, compiled);
     return run.runId;
   }
 
@@ -299,18 +299,20 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     return { runId: run.runId, status: 'stopped' };
   });
 
-  function startRun(run: RunRecord): void {
+  /** Drives a stored run: compiled at launch, or compiled again from its stored configuration when it resumes. */
+  function startRun(run: RunRecord, compiled?: CompiledRun): void {
     if (active.has(run.runId)) return;
     const abort = new AbortController();
     shutdown.signal.addEventListener('abort', () => abort.abort(), { once: true });
-    const strategy = options.createStrategy(run.config);
-    const grid = governance.gridFor(run, board);
-    const done = runFederation({
+    const done = (async () => {
+      const built = compiled ?? (await buildRun(run.config, compileContext(false)));
+      const grid = governance.gridFor(run, board);
+      await runFederation({
       run,
       storage,
       grid,
-      strategy,
-      ...(options.extensions || run.config.plan ? { extensions: composeExtensions(planExtensions(run.config), options.extensions?.(run, strategy, grid)) } : {}),
+      strategy: built.strategy,
+      extensions: built.stagesFor(run, grid),
       signal: abort.signal,
       ...(options.serverEvaluate ? { serverEvaluate: (p: Parameters) => options.serverEvaluate!(run.config, p) } : {}),
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
@@ -322,7 +324,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         await audit.roundSaved(run, round);
         await options.onRoundSaved?.(run, round);
       },
-    })
+    });
+    })()
       .catch(async (error: unknown) => {
         if (abort.signal.aborted) return;
         const message = error instanceof Error ? error.message : String(error);

@@ -20,9 +20,6 @@ import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { openStorage } from '../storage/index.js';
 import type { RunEvent, Storage } from '../storage/storage.js';
-import { createStrategy } from '../strategies/index.js';
-import { privacyExtensions, runStrategy } from './privacy-policy.js';
-import { secureTrainPhase } from './secure-round.js';
 import { createCoordinator, type Coordinator } from './server.js';
 
 export interface CoordinatorServiceOptions {
@@ -88,11 +85,6 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     ...(options.openEnrollment !== undefined ? { openEnrollment: options.openEnrollment } : {}),
     ...(tls ? { tls } : {}),
     ...(agreement ? { agreement } : {}),
-    createStrategy: (config) => runStrategy(config, createStrategy(config.strategy)),
-    extensions: (run, strategy, board) => ({
-      ...privacyExtensions({ config: run.config, strategy, storage }),
-      ...(run.config.secureAggregation ? { secureTrain: secureTrainPhase({ run, grid: board, strategy }) } : {}),
-    }),
     initialParameters: async (config: RunConfig): Promise<Parameters> => initialParameters(config.model, config.seed),
     ...(evalSet
       ? {

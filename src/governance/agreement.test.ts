@@ -100,7 +100,7 @@ describe('agreement parsing', () => {
     assert.match(at('members[1].name').message, /duplicate member name "hospital-a" \(also members\[0\]\.name\)/);
     assert.equal(at('members[1].publicKey').line, 9);
     assert.match(at('allowedStrategies[1]').message, /expected one of "fedavg", .*received "sgd-magic"/);
-    assert.deepEqual({ ...at('minContributor') }, { path: 'minContributor', message: 'unknown field (misspelled, or not part of this agreement format)', line: 13, column: 1 });
+    assert.deepEqual({ ...at('minContributor') }, { path: 'minContributor', message: 'unknown field "minContributor"; did you mean `minContributors`?', line: 13, column: 1 });
     assert.match(at('minContributors').message, /required field is missing/);
     assert.match(at('secureAggregation').message, /expected one of "required", "optional", received "sometimes"/);
     assert.match(at('differentialPrivacy.budgets.nowhere').message, /budget for unknown dataset "nowhere"/);

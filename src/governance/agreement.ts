@@ -10,9 +10,10 @@
 // line and column.
 
 import { readFile } from 'node:fs/promises';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { validateDocumentText, validateParsed } from '../protocol/document.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { type Problem, type RawProblem, formatProblems } from '../protocol/problems.js';
 import { ModelSpecSchema, StrategySpecSchema, type ModelSpec, type RunConfig } from '../protocol/messages.js';
 import { SigningDomain, canonicalBytes, signingBytes } from './canonical.js';
 import { isCountryCode } from './countries.js';
@@ -95,42 +96,27 @@ export type AgreementMember = Agreement['members'][number];
 
 // ---- parsing and validation -----------------------------------------------------------
 
-export interface AgreementIssue {
-  /** Dotted path of the field, e.g. `members[1].jurisdiction`; `(root)` for the whole document. */
-  path: string;
-  message: string;
-  /** 1-based position in the YAML source, when the agreement came from YAML. */
-  line?: number;
-  column?: number;
-}
-
-type Segment = string | number;
-interface RawIssue {
-  path: Segment[];
-  message: string;
-  /** Point at the key rather than its value (unknown or misplaced keys). */
-  atKey?: boolean;
-}
+/** A problem of an agreement: its field path, what is wrong and, for YAML input, where. */
+export type AgreementIssue = Problem;
 
 /** Parses and validates YAML text. `source` names the file in error messages (default "agreement"). */
 export function parseAgreement(text: string, options: { source?: string } = {}): Agreement {
   const source = options.source ?? 'agreement';
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((error) => {
-      const { line, col } = lineCounter.linePos(error.pos[0]);
-      return { path: '(root)', message: `YAML syntax: ${error.message}`, line, column: col };
-    });
-    throw invalidAgreement(source, issues);
+  try {
+    return validateDocumentText(AgreementSchema, text, { source, format: 'yaml', extra: crossCheck });
+  } catch (error) {
+    throw asAgreementError(source, error);
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  return checkAgreement(raw, source, (path, atKey) => locate(doc, lineCounter, path, atKey));
 }
 
 /** Validates an agreement that is already a JavaScript value (e.g. JSON from the API). */
 export function validateAgreement(value: unknown, options: { source?: string } = {}): Agreement {
-  return checkAgreement(value, options.source ?? 'agreement', () => undefined);
+  const source = options.source ?? 'agreement';
+  try {
+    return validateParsed(AgreementSchema, { value, locate: () => undefined }, source, crossCheck);
+  } catch (error) {
+    throw asAgreementError(source, error);
+  }
 }
 
 export async function loadAgreement(path: string): Promise<Agreement> {
@@ -143,54 +129,19 @@ export async function loadAgreement(path: string): Promise<Agreement> {
   return parseAgreement(text, { source: path });
 }
 
-function checkAgreement(raw: unknown, source: string, position: (path: Segment[], atKey: boolean) => { line: number; column: number } | undefined): Agreement {
-  const result = AgreementSchema.safeParse(raw);
-  const rawIssues = result.success ? [] : result.error.issues.flatMap((issue) => describeZodIssue(issue, raw));
-  rawIssues.push(...crossCheck(raw));
-  if (rawIssues.length === 0 && result.success) return result.data;
-  const seen = new Set<string>();
-  const issues: AgreementIssue[] = [];
-  for (const issue of rawIssues) {
-    const path = formatPath(issue.path);
-    const key = `${path}\u0000${issue.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    issues.push({ path, message: issue.message, ...position(issue.path, issue.atKey === true) });
-  }
-  issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
-  throw invalidAgreement(source, issues);
-}
-
-function invalidAgreement(source: string, issues: AgreementIssue[]): ConcordError {
-  const lines = issues.map((i) => `  ${i.line === undefined ? '' : `line ${i.line}, column ${i.column}: `}${i.path}: ${i.message}`);
+/** Every problem, each on its own line, under one heading that says what the document should have been. */
+function asAgreementError(source: string, error: unknown): unknown {
+  if (!(error instanceof ConcordError) || !Array.isArray(error.details.problems)) return error;
+  const issues = error.details.problems as Problem[];
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-  return new ConcordError(ErrorCode.INVALID_ARGUMENT, `${source} is not a valid cooperation agreement (${count}):\n${lines.join('\n')}`, {
-    details: { field: issues[0]?.path, issues },
+  return new ConcordError(ErrorCode.INVALID_ARGUMENT, `${source} is not a valid cooperation agreement (${count}):\n${formatProblems(issues)}`, {
+    details: { field: issues[0]?.path, problems: issues, issues },
   });
 }
 
-function describeZodIssue(issue: z.ZodIssue, raw: unknown): RawIssue[] {
-  switch (issue.code) {
-    case z.ZodIssueCode.invalid_type:
-      if (issue.received === 'undefined') return [{ path: issue.path, message: `required field is missing; expected ${issue.expected}` }];
-      return [{ path: issue.path, message: `expected ${issue.expected}, received ${issue.received} ${short(valueAt(raw, issue.path))}` }];
-    case z.ZodIssueCode.invalid_enum_value:
-      return [{ path: issue.path, message: `expected one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}, received ${short(issue.received)}` }];
-    case z.ZodIssueCode.invalid_literal:
-      return [{ path: issue.path, message: `expected ${JSON.stringify(issue.expected)}, received ${short(issue.received)}` }];
-    case z.ZodIssueCode.unrecognized_keys:
-      return issue.keys.map((key) => ({ path: [...issue.path, key], message: 'unknown field (misspelled, or not part of this agreement format)', atKey: true }));
-    case z.ZodIssueCode.too_small:
-    case z.ZodIssueCode.too_big:
-      return [{ path: issue.path, message: `${lowerFirst(issue.message)}, received ${short(valueAt(raw, issue.path))}` }];
-    default:
-      return [{ path: issue.path, message: lowerFirst(issue.message) }];
-  }
-}
-
 /** Rules that relate one part of the agreement to another; run on the raw value so they report alongside schema issues. */
-function crossCheck(raw: unknown): RawIssue[] {
-  const issues: RawIssue[] = [];
+function crossCheck(raw: unknown): RawProblem[] {
+  const issues: RawProblem[] = [];
   if (!isRecord(raw)) return issues;
   const members = Array.isArray(raw.members) ? raw.members : [];
   const names = new Map<string, number>();
@@ -262,53 +213,6 @@ function crossCheck(raw: unknown): RawIssue[] {
   return issues;
 }
 
-/** Line and column of the YAML node at `path`, or of its nearest existing ancestor. */
-function locate(doc: Document, lineCounter: LineCounter, path: Segment[], atKey: boolean): { line: number; column: number } | undefined {
-  let node: unknown = doc.contents;
-  let offset = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
-  for (const [index, segment] of path.entries()) {
-    if (isMap(node)) {
-      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
-      if (!pair) break;
-      // Point at the key when the value is absent (`key:` with nothing after it).
-      const target = (atKey && index === path.length - 1) || !pair.value ? pair.key : pair.value;
-      offset = (target as { range?: [number, number, number] } | null)?.range?.[0] ?? (pair.key as { range?: [number, number, number] }).range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof segment === 'number' && node.items[segment] !== undefined) {
-      node = node.items[segment];
-      offset = (node as { range?: [number, number, number] }).range?.[0] ?? offset;
-    } else {
-      break;
-    }
-  }
-  if (offset === undefined) return undefined;
-  const { line, col } = lineCounter.linePos(offset);
-  return { line, column: col };
-}
-
-function formatPath(path: Segment[]): string {
-  if (path.length === 0) return '(root)';
-  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-}
-
-function valueAt(raw: unknown, path: Segment[]): unknown {
-  let value = raw;
-  for (const segment of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string | number, unknown>)[segment];
-  }
-  return value;
-}
-
-function short(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function lowerFirst(text: string): string {
-  return text.charAt(0).toLowerCase() + text.slice(1);
-}
-
 function list(items: string[]): string {
   return items.length === 0 ? '(none)' : items.join(', ');
 }
@@ -340,6 +244,8 @@ export interface RunRequest {
   differentialPrivacy?: { epsilon: number; delta: number } | null;
   /** Dataset ids the run uses. Default: every dataset of every participant. */
   datasets?: string[];
+  /** Whether the run was started from a training plan; false refuses it, since every agreement makes plans need approvals. */
+  fromPlan?: boolean;
 }
 
 export interface Violation {
@@ -362,6 +268,10 @@ export function checkRun(agreement: Agreement, request: RunRequest, options: Che
   const violations: Violation[] = [];
   const add = (clause: string, text: string) => violations.push({ clause, message: `${clause}: ${text}` });
 
+  if (request.fromPlan === false) {
+    const rule = agreement.approvals.plansNeed;
+    add('approvals.plansNeed', `runs need a training plan approved by ${rule === 'all-data-owners' ? "the owners of every dataset it uses" : `${rule} data owner${rule === 1 ? '' : 's'}`}; submit one with "concord plans submit" and start it with "concord plans start" once approved`);
+  }
   if (!agreement.purposes.includes(request.purpose)) {
     add('purposes', `purpose ${JSON.stringify(request.purpose)} is not allowed; allowed purposes: ${agreement.purposes.map((p) => JSON.stringify(p)).join(', ')}`);
   }

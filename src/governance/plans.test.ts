@@ -82,18 +82,21 @@ describe('plans', () => {
     assert.equal(planStatus(plan, [approvePlan(plan, byA, { now: T0 }), rejection, changedMind], rule).state, 'approved');
   });
 
-  it('counts approvals under a numeric rule and ignores forged or foreign ones', () => {
+  it('counts approvals under a numeric rule and ignores forged, foreign and non-owners\' ones', () => {
     const rule = agreement(2);
     const forged = { ...approvePlan(plan, byC, { now: T0 }), member: 'hospital-b' };
     const other = approvePlan({ ...planInput, title: 'other' }, byB, { now: T0 });
-    let status = planStatus(plan, [approvePlan(plan, byC, { now: T0 }), forged, other], rule);
+    let status = planStatus(plan, [approvePlan(plan, byA, { now: T0 }), forged, other, approvePlan(plan, byC, { now: T0 })], rule);
     assert.equal(status.state, 'pending');
-    assert.deepEqual(status.approvedBy, ['lab-c']);
-    assert.deepEqual(status.ignored.map((i) => i.member), ['hospital-b', 'hospital-b']);
+    assert.deepEqual(status.approvedBy, ['hospital-a']);
+    assert.deepEqual(status.ignored.map((i) => i.member), ['hospital-b', 'hospital-b', 'lab-c']);
     assert.match(status.ignored[0]!.reason, /signature does not verify/);
     assert.match(status.ignored[1]!.reason, /another plan/);
-    status = planStatus(plan, [approvePlan(plan, byC, { now: T0 }), approvePlan(plan, byA, { now: T0 })], rule);
+    // lab-c owns neither ward-a nor ward-b: its approval is not one of the two the plan needs.
+    assert.match(status.ignored[2]!.reason, /owns none of the datasets the plan uses/);
+    status = planStatus(plan, [approvePlan(plan, byB, { now: T0 }), approvePlan(plan, byA, { now: T0 })], rule);
     assert.equal(status.state, 'approved');
+    assert.deepEqual([status.approvedBy.length, status.needed], [2, 2]);
   });
 
   it('is checked against the agreement like a run', () => {

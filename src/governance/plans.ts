@@ -95,6 +95,7 @@ export function planStatus(plan: Plan | PlanInput, approvals: readonly PlanAppro
   for (const approval of approvals) {
     const member = findMember(agreement, approval.member);
     if (!member) ignored.push({ member: approval.member, reason: 'not a member of the agreement' });
+    else if (!owners.includes(approval.member)) ignored.push({ member: approval.member, reason: 'owns none of the datasets the plan uses' });
     else if (approval.planHash !== hash) ignored.push({ member: approval.member, reason: `approval is for another plan (${approval.planHash.slice(0, 12)}…)` });
     else if (!verify(member.publicKey, approvalSigningBytes(approval), approval.signature)) ignored.push({ member: approval.member, reason: 'signature does not verify with the key in the agreement' });
     else {
@@ -113,7 +114,8 @@ export function planStatus(plan: Plan | PlanInput, approvals: readonly PlanAppro
   const needed = rule === 'all-data-owners' ? owners.length : rule;
   let state: PlanStatus['state'];
   if (rejected.some((a) => owners.includes(a.member))) state = 'rejected';
-  else if (rule !== 'all-data-owners' && agreement.members.length - rejected.length < rule) state = 'rejected';
+  // Only owners of the plan's datasets decide: fewer of them than the rule asks for can never approve it.
+  else if (rule !== 'all-data-owners' && owners.length < rule) state = 'rejected';
   else if (owners.length > 0 && (rule === 'all-data-owners' ? waitingFor.length === 0 : approvedBy.length >= rule)) state = 'approved';
   else state = 'pending';
   return { state, planHash: hash, needed, approvedBy, rejectedBy, waitingFor, ignored };

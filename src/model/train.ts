@@ -60,7 +60,11 @@ function logits(model: tf.LayersModel, x: tf.Tensor): tf.Tensor2D {
   throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `the model has no "${LOGITS_LAYER}" layer; build it with buildModel`, { details: { field: 'model', expected: `a layer named ${LOGITS_LAYER}` } });
 }
 
-function checkCompatible(model: tf.LayersModel, data: Dataset): { features: number; classes: number } {
+/**
+ * Data fits a model when each example has as many values as the model's input: examples
+ * are row-major, so MNIST's 784-vectors feed a model that takes [28, 28, 1] (reshaped here).
+ */
+function checkCompatible(model: tf.LayersModel, data: Dataset): { features: number; classes: number; inputShape: number[] } {
   const inputShape = model.inputs[0]!.shape.slice(1) as number[];
   const features = sizeOf(inputShape);
   const classes = model.outputs[0]!.shape[1] as number;
@@ -82,7 +86,7 @@ function checkCompatible(model: tf.LayersModel, data: Dataset): { features: numb
       });
     }
   }
-  return { features, classes };
+  return { features, classes, inputShape };
 }
 
 /** Adds `delta` to an on-device accumulator, disposing the old one. */
@@ -94,7 +98,7 @@ function accumulate(total: tf.Scalar, delta: tf.Tensor): tf.Scalar {
 
 export async function trainLocal(model: tf.LayersModel, data: Dataset, config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   if (options.dpSgd) return trainDpSgd(model, data, config, options.dpSgd, options);
-  const { features, classes } = checkCompatible(model, data);
+  const { classes, inputShape } = checkCompatible(model, data);
   const n = data.y.length;
   if (n === 0) return { numExamples: 0, metrics: { loss: 0, accuracy: 0 } };
   const mu = config.proximalMu ?? 0;
@@ -107,7 +111,7 @@ export async function trainLocal(model: tf.LayersModel, data: Dataset, config: T
     anchors = anchorTensors(model, options.globalParameters);
   }
 
-  const x = tf.tensor2d(data.x, [n, features]);
+  const x = tf.tensor(data.x, [n, ...inputShape]);
   const y = tf.tensor1d(data.y, 'int32');
   const optimizer = config.optimizer === 'adam' ? tf.train.adam(config.learningRate) : tf.train.sgd(config.learningRate);
   let metrics = { loss: 0, accuracy: 0 };
@@ -184,7 +188,7 @@ function anchorTensors(model: tf.LayersModel, global: Parameters): tf.Tensor[] {
 
 /** Mean cross-entropy and accuracy of the model on `data`. */
 export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize = 512): Promise<EvaluateResult> {
-  const { features, classes } = checkCompatible(model, data);
+  const { features, classes, inputShape } = checkCompatible(model, data);
   const n = data.y.length;
   if (n === 0) return { loss: 0, accuracy: 0, numExamples: 0 };
   let lossSum = tf.scalar(0);
@@ -192,7 +196,7 @@ export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize =
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const [loss, hits] = tf.tidy(() => {
-      const xb = tf.tensor2d(data.x.subarray(start * features, end * features), [end - start, features]);
+      const xb = tf.tensor(data.x.subarray(start * features, end * features), [end - start, ...inputShape]);
       const yb = tf.tensor1d(data.y.subarray(start, end), 'int32');
       const z = logits(model, xb);
       return [

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { formatPath, parseWith } from '../protocol/problems.js';
 import { unitsPerHour, type Resources } from './resources.js';
 
 export const PLAN_OBJECTIVES = ['max-compute', 'min-cost', 'min-carbon', 'min-time'] as const;
@@ -36,36 +37,26 @@ export type PlanOptionsInput = z.input<typeof PlanOptionsSchema>;
 export type PlanOptions = z.output<typeof PlanOptionsSchema> & { batchSize: number };
 
 function invalid(field: string, message: string, expected: unknown, received: unknown): ConcordError {
-  return new ConcordError(ErrorCode.INVALID_ARGUMENT, `plan: ${field}: ${message}`, { details: { field, expected, received } });
+  return new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field}: ${message}`, { details: { field, expected, received } });
 }
 
-export function parsePlanOptions(value: unknown, resources: Resources): PlanOptions {
-  const result = PlanOptionsSchema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const field = issue.path.join('.') || '(root)';
-    const received = issue.path.reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined), value);
-    if (issue.code === 'unrecognized_keys') {
-      const known = Object.keys(PlanOptionsSchema.shape);
-      throw invalid(field, `unknown option(s) ${issue.keys.join(', ')}; known: ${known.join(', ')}`, known, issue.keys);
-    }
-    throw invalid(field, issue.message, issue.message, received);
-  }
-  const options = result.data;
+export function parsePlanOptions(value: unknown, resources: Resources, prefix: readonly string[] = [], resourcesPrefix: readonly string[] = []): PlanOptions {
+  const options = parseWith(PlanOptionsSchema, value, 'plan options', { prefix });
+  const at = (field: string) => formatPath([...prefix, field]);
   if (options.objective !== 'max-compute' && options.demand === undefined) {
-    throw invalid('demand', `objective ${options.objective} needs a demand (effective compute to deliver)`, 'a number > 0', undefined);
+    throw invalid(at('demand'), `objective ${options.objective} needs a demand (effective compute to deliver)`, 'a number > 0', undefined);
   }
   if (options.batchSize !== undefined && !options.integer) {
-    throw invalid('batchSize', 'batchSize applies only to whole-batch plans; set integer: true', 'integer: true', options.batchSize);
+    throw invalid(at('batchSize'), 'batchSize applies only to whole-batch plans; set integer: true', 'integer: true', options.batchSize);
   }
   const n = resources.members.length;
   if (options.minShare * n > 1 + 1e-12) {
-    throw invalid('minShare', `a share of ${options.minShare} for each of ${n} members adds up to more than the whole work`, `at most ${1 / n}`, options.minShare);
+    throw invalid(at('minShare'), `a share of ${options.minShare} for each of ${n} members adds up to more than the whole work`, `at most ${1 / n}`, options.minShare);
   }
   if (options.objective === 'min-time') {
     resources.members.forEach((member, i) => {
       if (member.capacity !== 0 && unitsPerHour(member) === undefined) {
-        throw invalid(`members.${i}.unitsPerHour`, `objective min-time needs the speed of member "${member.name}"; give unitsPerHour or a capacity`, 'a number > 0', undefined);
+        throw invalid(formatPath([...resourcesPrefix, 'members', i, 'unitsPerHour']), `objective min-time needs the speed of member "${member.name}"; give unitsPerHour or a capacity`, 'a number > 0', undefined);
       }
     });
   }

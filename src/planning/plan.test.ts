@@ -188,13 +188,13 @@ test('bad options are INVALID_ARGUMENT errors naming the field', async () => {
   await expectError({ objective: 'max-compute', minShare: 0.6 }, 'minShare');
   await expectError({ objective: 'max-compute', budget: -1 }, 'budget');
   await expectError({ objective: 'max-compute', batchSize: 10 }, 'batchSize');
-  await expectError({ objective: 'max-compute', typo: 1 }, '(root)');
+  await expectError({ objective: 'max-compute', typo: 1 }, 'typo');
   await assert.rejects(
     solvePlan({ members: [{ name: 'C', capacity: null, efficiency: 0.5 }] }, { objective: 'min-time', demand: 1 }),
-    (e: unknown) => e instanceof ConcordError && e.details.field === 'members.0.unitsPerHour',
+    (e: unknown) => e instanceof ConcordError && e.details.field === 'members[0].unitsPerHour',
   );
   await assert.rejects(
     solvePlan({ members: [{ name: 'A', capacity: 10, efficiency: 1.5 }] }, { objective: 'max-compute' }),
-    (e: unknown) => e instanceof ConcordError && e.details.field === 'members.0.efficiency',
+    (e: unknown) => e instanceof ConcordError && e.details.field === 'members[0].efficiency',
   );
 });

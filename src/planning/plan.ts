@@ -66,9 +66,9 @@ function allocate(resources: Resources, units: readonly number[]): MemberAllocat
  * Plans the consortium's compute. `resources` is validated (and defaulted) here, so a raw
  * parsed resources file may be passed; bad input throws an INVALID_ARGUMENT naming the field.
  */
-export async function solvePlan(resources: ResourcesInput | Resources, options: PlanOptionsInput): Promise<PlanResult> {
-  const parsed = parseResources(resources);
-  const opts = parsePlanOptions(options, parsed);
+export async function solvePlan(resources: ResourcesInput | Resources, options: PlanOptionsInput, where: { options?: readonly string[]; resources?: readonly string[] } = {}): Promise<PlanResult> {
+  const parsed = parseResources(resources, where.resources);
+  const opts = parsePlanOptions(options, parsed, where.options, where.resources);
   const { program, scale } = buildPlanProgram(parsed, opts);
   const solution = await solveLp(program);
   const base = { objectiveName: opts.objective, objective: null, allocation: [], totals: null, binding: [], solverTimeMs: solution.timeMs };

@@ -4,7 +4,8 @@
 // INVALID_ARGUMENT that names it (e.g. `members.1.efficiency`) and what was expected.
 
 import { z } from 'zod';
-import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { validateDocumentText } from '../protocol/document.js';
+import { parseWith } from '../protocol/problems.js';
 
 /** World-average grid intensity (gCO₂/kWh), used when a member does not state its own. */
 export const DEFAULT_CARBON_INTENSITY = 475;
@@ -66,44 +67,14 @@ export type ResourceMemberInput = z.input<typeof ResourceMemberSchema>;
 export type Resources = z.output<typeof ResourcesSchema>;
 export type ResourcesInput = z.input<typeof ResourcesSchema>;
 
-function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
-  return path.reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string | number, unknown>)[k] : undefined), value);
+/** Validates a parsed resources document and fills in defaults; every problem is listed, under `prefix`. */
+export function parseResources(value: unknown, prefix: readonly string[] = []): Resources {
+  return parseWith(ResourcesSchema, value, 'resources', { prefix });
 }
 
-/** Validates a parsed resources document and fills in defaults. */
-export function parseResources(value: unknown): Resources {
-  const result = ResourcesSchema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const field = issue.path.join('.') || '(root)';
-  const received = valueAt(value, issue.path);
-  const memberIndex = issue.path[0] === 'members' && typeof issue.path[1] === 'number' ? issue.path[1] : undefined;
-  const memberName = memberIndex === undefined ? undefined : valueAt(value, ['members', memberIndex, 'name']);
-  const who = typeof memberName === 'string' && memberName !== '' ? ` (member "${memberName}")` : '';
-  if (issue.code === 'unrecognized_keys') {
-    const known = Object.keys(issue.path.length === 0 ? ResourcesSchema.innerType().shape : ResourceMemberSchema.shape);
-    const unknown = issue.keys.map((k) => `"${k}"`).join(', ');
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `resources: ${field}${who} has unknown field(s) ${unknown}; known fields: ${known.join(', ')}`, {
-      details: { field, expected: known, received: issue.keys },
-    });
-  }
-  throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `resources: ${field}${who}: ${issue.message}, received ${JSON.stringify(received) ?? 'nothing'}`, {
-    details: { field, expected: issue.message, received },
-  });
-}
-
-/** Parses the JSON text of a resources file. */
-export function parseResourcesJson(text: string): Resources {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `resources: not valid JSON (${(cause as Error).message})`, {
-      details: { field: '(root)', expected: 'a JSON object {"members": [...]}' },
-      cause,
-    });
-  }
-  return parseResources(value);
+/** Parses the JSON text of a resources file; problems name `source`, line and column. */
+export function parseResourcesJson(text: string, source = 'resources'): Resources {
+  return validateDocumentText(ResourcesSchema, text, { source, format: 'json' });
 }
 
 /** Units of work per hour while working: `unitsPerHour`, else `capacity` read as an hourly rate. */

@@ -78,14 +78,15 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'frame header is not valid JSON', { details: { field: 'frame.header' }, cause });
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw invalid('frame header must be a JSON object', 'frame.header', 'object', typeof header);
-  const h = header as FrameHeader;
+  // The manifest belongs to the frame; the message a schema validates is the rest of the header.
+  const { tensors, ...h } = header as FrameHeader;
   const payloadStart = 8 + headerLength + pad4(8 + headerLength);
   const payloadBytes = bytes.length - payloadStart;
-  if (h.tensors === undefined) {
+  if (tensors === undefined) {
     if (payloadBytes > 0) throw invalid(`frame carries ${payloadBytes} payload bytes but no tensor manifest`, 'tensors', 'a manifest', 'none');
     return { header: h };
   }
-  const specs = validateManifest(h.tensors);
+  const specs = validateManifest(tensors);
   const n = totalSize(specs);
   if (payloadBytes !== n * 4) {
     throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `manifest describes ${n} float32 values (${n * 4} bytes) but the payload has ${Math.max(payloadBytes, 0)} bytes`, {

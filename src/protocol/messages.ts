@@ -4,12 +4,16 @@
 
 import { z } from 'zod';
 import { ConcordError, ErrorCode } from './errors.js';
+import { parseWith } from './problems.js';
 
 export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_HEADER = 'concord-protocol-version';
 
 const finite = z.number().finite();
-const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-"');
+/** Names of members (and of what they enroll): letters, digits, ".", "_" or "-". */
+export const MEMBER_NAME = /^[A-Za-z0-9._-]+$/;
+export const MemberNameSchema = z.string().min(1).max(128).regex(MEMBER_NAME, 'letters, digits, ".", "_" or "-"');
+const name = MemberNameSchema;
 
 /** A model is described, not shipped as code: every party builds the same layers from this. */
 export const ModelSpecSchema = z.discriminatedUnion('family', [
@@ -19,14 +23,14 @@ export const ModelSpecSchema = z.discriminatedUnion('family', [
     hidden: z.array(z.number().int().positive().max(65_536)).max(16).default([]),
     classes: z.number().int().min(2).max(100_000),
     activation: z.enum(['relu', 'tanh', 'sigmoid']).default('relu'),
-  }),
+  }).strict(),
 ]);
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
 export const TrainConfigSchema = z.object({
-  epochs: z.number().int().min(1).max(1000),
-  batchSize: z.number().int().min(1).max(1_000_000),
-  learningRate: finite.positive(),
+  epochs: z.number().int().min(1).max(1000).default(1),
+  batchSize: z.number().int().min(1).max(1_000_000).default(32),
+  learningRate: finite.positive().default(0.05),
   optimizer: z.enum(['sgd', 'adam']).default('sgd'),
   /** FedProx proximal coefficient μ; 0 is plain local SGD. */
   proximalMu: finite.min(0).default(0),
@@ -53,21 +57,22 @@ export const TrainConfigSchema = z.object({
       /** Client level: the fraction of members sampled this round, as the coordinator claims it. */
       samplingRate: finite.min(0).max(1).default(1),
     })
+    .strict()
     .optional(),
-});
+}).strict();
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
 export const StrategySpecSchema = z.object({
   name: z.enum(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']),
   /** Strategy-specific options, validated by the strategy's own schema. */
   options: z.record(z.unknown()).default({}),
-});
+}).strict();
 export type StrategySpec = z.infer<typeof StrategySpecSchema>;
 
 export const PrivacyBudgetSchema = z.object({
   epsilon: finite.positive(),
   delta: finite.gt(0).lt(1),
-});
+}).strict();
 export type PrivacyBudget = z.infer<typeof PrivacyBudgetSchema>;
 
 export const DifferentialPrivacyConfigSchema = z.object({
@@ -83,11 +88,12 @@ export const DifferentialPrivacyConfigSchema = z.object({
   /** Client level, central mode: adaptive clipping (Andrew et al. 2021). */
   adaptiveClipping: z
     .object({ targetQuantile: finite.gt(0).lt(1).default(0.5), clipLearningRate: finite.positive().default(0.2), clippedCountStddev: finite.positive().optional() })
+    .strict()
     .optional(),
   /** Budget of every member dataset in this run, unless `budgets` names the member. */
   budget: PrivacyBudgetSchema,
   budgets: z.record(PrivacyBudgetSchema).default({}),
-});
+}).strict();
 export type DifferentialPrivacyConfig = z.infer<typeof DifferentialPrivacyConfigSchema>;
 
 export const RunConfigSchema = z.object({
@@ -106,7 +112,7 @@ export const RunConfigSchema = z.object({
   minAvailableMembers: z.number().int().min(1).default(2),
   fractionEvaluate: finite.min(0).max(1).default(1),
   minEvaluateMembers: z.number().int().min(0).default(1),
-  train: TrainConfigSchema.default({ epochs: 1, batchSize: 32, learningRate: 0.05 }),
+  train: TrainConfigSchema.default({}),
   roundDeadlineSeconds: finite.positive().max(86_400).default(120),
   /** How many times a round is tried before the run fails. */
   maxRoundAttempts: z.number().int().min(1).max(1000).default(5),
@@ -115,7 +121,7 @@ export const RunConfigSchema = z.object({
    * Screens each update before aggregation (shape, finiteness, delta norm against the
    * round's median) and keeps a reputation per member; off when absent.
    */
-  updateValidation: z.object({ maxNormRatio: finite.min(1).default(10), reputationDecay: finite.min(0).lt(1).default(0.8) }).optional(),
+  updateValidation: z.object({ maxNormRatio: finite.min(1).default(10), reputationDecay: finite.min(0).lt(1).default(0.8) }).strict().optional(),
   /** SecAgg+: the coordinator only ever sees the sum of members' masked updates. */
   secureAggregation: z.boolean().default(false),
   /** Secure-aggregation parameters (neighbours k, threshold, quantization); validated by privacy/secagg. */
@@ -132,10 +138,10 @@ export const RunConfigSchema = z.object({
    * round and how much. `resources` is a resources document — when absent, the members'
    * own declarations (`concord resources set`) are copied in when the run is created; the
    * other keys are plan options (objective, demand, budget, minShare, integer, batchSize)
-   * plus `period`. Validated by coordinator/plan-policy.ts.
+   * plus `period`. Validated, unknown keys refused, by coordinator/plan-policy.ts.
    */
-  plan: z.object({ resources: z.record(z.unknown()).optional() }).passthrough().optional(),
-});
+  plan: z.record(z.unknown()).optional(),
+}).strict();
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
@@ -145,7 +151,7 @@ export const DatasetDescriptorSchema = z.object({
   numHoldout: z.number().int().min(0),
   inputShape: z.array(z.number().int().positive()).max(4),
   classes: z.number().int().min(0),
-});
+}).strict();
 export type DatasetDescriptor = z.infer<typeof DatasetDescriptorSchema>;
 
 /**
@@ -160,13 +166,13 @@ export const EnrollRequestSchema = z.object({
   /** The member's Ed25519 public key: base64url of its 32 raw bytes. */
   publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'base64url of a 32-byte Ed25519 public key (43 characters)'),
   invitation: z.string().min(1).max(200).optional(),
-});
+}).strict();
 export type EnrollRequest = z.infer<typeof EnrollRequestSchema>;
 
 export const EnrollResponseSchema = z.object({
   protocolVersion: z.number().int(),
   memberId: z.string(),
-});
+}).strict();
 export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
 
 /** Header of the frame that carries a task from coordinator to member. */
@@ -178,7 +184,7 @@ export const PlanApprovalSchema = z.object({
   reason: z.string().max(2000).nullable(),
   at: z.number().int().min(0),
   signature: z.string().min(1).max(200),
-});
+}).strict();
 
 export const TaskHeaderSchema = z.object({
   protocolVersion: z.number().int(),
@@ -198,8 +204,12 @@ export const TaskHeaderSchema = z.object({
   plan: z.record(z.unknown()).optional(),
   /** This member's data owner's signed decision on that plan (governance/plans.ts). */
   approval: PlanApprovalSchema.optional(),
-});
+}).strict();
 export type TaskHeader = z.infer<typeof TaskHeaderSchema>;
+
+/** Bounds on what a member may report as metrics: they are stored and merged into every round's record. */
+export const MAX_METRICS = 64;
+export const MAX_METRIC_KEY_LENGTH = 64;
 
 /** Header of the frame that carries a result from member to coordinator. */
 export const ResultHeaderSchema = z.object({
@@ -211,8 +221,11 @@ export const ResultHeaderSchema = z.object({
   runId: z.string(),
   round: z.number().int().min(1),
   numExamples: z.number().int().min(0),
-  metrics: z.record(finite).default({}),
-});
+  metrics: z
+    .record(z.string().min(1).max(MAX_METRIC_KEY_LENGTH), finite)
+    .refine((m) => Object.keys(m).length <= MAX_METRICS, { message: `at most ${MAX_METRICS} metrics` })
+    .default({}),
+}).strict();
 export type ResultHeader = z.infer<typeof ResultHeaderSchema>;
 
 export const ErrorBodySchema = z.object({
@@ -227,16 +240,13 @@ export function assertProtocolVersion(version: unknown, field = 'protocolVersion
   }
 }
 
-/** Parses with a schema; a failure names the first offending field and what it expected. */
-export function parseMessage<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string): z.output<S> {
+/**
+ * Parses a message with its schema; a failure lists every problem, each naming its field,
+ * what was expected and, for an unknown key, the key that was probably meant.
+ */
+export function parseMessage<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string, code: ErrorCode = ErrorCode.INVALID_MESSAGE): z.output<S> {
   if (typeof value === 'object' && value !== null && 'protocolVersion' in value) {
     assertProtocolVersion((value as { protocolVersion: unknown }).protocolVersion);
   }
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const field = issue.path.join('.') || '(root)';
-  throw new ConcordError(ErrorCode.INVALID_MESSAGE, `${what}: ${field}: ${issue.message}`, {
-    details: { field, issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code })) },
-  });
+  return parseWith(schema, value, what, { code });
 }

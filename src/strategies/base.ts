@@ -6,7 +6,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { type Parameters, makeParameters } from '../protocol/tensors.js';
 import { weightedAverage } from '../core/aggregate.js';
 import { aggregateMetrics, checkEvaluateResults, checkTrainResults, selectForEvaluation, selectForTraining, totalExamples } from './common.js';
-import type { EvaluateAggregate, EvaluateResult, Failure, Instruction, RoundContext, Strategy, TrainAggregate, TrainResult } from './strategy.js';
+import { SUM_TRAITS, type EvaluateAggregate, type EvaluateResult, type Failure, type Instruction, type RoundContext, type Strategy, type StrategyTraits, type TrainAggregate, type TrainResult } from './strategy.js';
 
 /**
  * θ = Σ_k n_k θ_k / Σ_k n_k over checked results, with example-weighted metrics. Null when
@@ -22,6 +22,8 @@ export function averageTrainResults(current: Parameters, results: readonly Train
 
 export abstract class BaseStrategy implements Strategy {
   abstract readonly name: string;
+  /** A weighted average of updates; robust strategies, which inspect each update, override this. */
+  readonly traits: StrategyTraits = SUM_TRAITS;
 
   configureTrain(ctx: RoundContext): Instruction[] {
     return selectForTraining(ctx);

@@ -15,7 +15,7 @@ import { clipFactor, distancesTo, medianOf } from '../core/robust.js';
 import { BaseStrategy } from './base.js';
 import { aggregateMetrics, checkTrainResults, totalExamples } from './common.js';
 import { parseOptions } from './options.js';
-import type { Failure, TrainAggregate, TrainResult } from './strategy.js';
+import { INDIVIDUAL_TRAITS, type Failure, type TrainAggregate, type TrainResult } from './strategy.js';
 
 export const FedAvgNormBoundOptionsSchema = z
   .object({
@@ -27,6 +27,7 @@ export type FedAvgNormBoundOptions = z.input<typeof FedAvgNormBoundOptionsSchema
 
 export class FedAvgNormBound extends BaseStrategy {
   readonly name = 'fedavg-normbound';
+  override readonly traits = INDIVIDUAL_TRAITS;
   readonly normBound: number | undefined;
 
   constructor(options: FedAvgNormBoundOptions = {}) {

@@ -10,13 +10,14 @@ import { BaseStrategy } from './base.js';
 import { aggregateMetrics } from './common.js';
 import { parseOptions } from './options.js';
 import { robustCandidates } from './robust-common.js';
-import type { Failure, TrainAggregate, TrainResult } from './strategy.js';
+import { INDIVIDUAL_TRAITS, type Failure, type TrainAggregate, type TrainResult } from './strategy.js';
 
 export const FedMedianOptionsSchema = z.object({}).strict();
 export type FedMedianOptions = z.input<typeof FedMedianOptionsSchema>;
 
 export class FedMedian extends BaseStrategy {
   readonly name = 'fedmedian';
+  override readonly traits = INDIVIDUAL_TRAITS;
 
   constructor(options: FedMedianOptions = {}) {
     super();

@@ -11,7 +11,7 @@ import { BaseStrategy } from './base.js';
 import { aggregateMetrics } from './common.js';
 import { parseOptions } from './options.js';
 import { robustCandidates } from './robust-common.js';
-import type { Failure, TrainAggregate, TrainResult } from './strategy.js';
+import { INDIVIDUAL_TRAITS, type Failure, type TrainAggregate, type TrainResult } from './strategy.js';
 
 export const FedTrimmedAvgOptionsSchema = z
   .object({
@@ -23,6 +23,7 @@ export type FedTrimmedAvgOptions = z.input<typeof FedTrimmedAvgOptionsSchema>;
 
 export class FedTrimmedAvg extends BaseStrategy {
   readonly name = 'fedtrimmedavg';
+  override readonly traits = INDIVIDUAL_TRAITS;
   readonly beta: number;
 
   constructor(options: FedTrimmedAvgOptions = {}) {

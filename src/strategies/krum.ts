@@ -16,7 +16,7 @@ import { BaseStrategy } from './base.js';
 import { aggregateMetrics } from './common.js';
 import { parseOptions } from './options.js';
 import { maxTolerated, robustCandidates } from './robust-common.js';
-import type { Failure, TrainAggregate, TrainResult } from './strategy.js';
+import { INDIVIDUAL_TRAITS, type Failure, type TrainAggregate, type TrainResult } from './strategy.js';
 
 /** f: Byzantine members tolerated. Default per round ⌊(K − 3)/2⌋ (at least 0), K = members with examples. */
 const tolerated = z.number().int().min(0).optional();
@@ -33,6 +33,7 @@ export type KrumOptions = z.input<typeof KrumOptionsSchema>;
 export type MultiKrumOptions = z.input<typeof MultiKrumOptionsSchema>;
 
 abstract class KrumFamily extends BaseStrategy {
+  override readonly traits = INDIVIDUAL_TRAITS;
   readonly f: number | undefined;
   /** Member ids whose models made the last aggregate, best first. */
   lastSelected: string[] = [];

@@ -58,8 +58,27 @@ export interface EvaluateAggregate {
   metrics: Record<string, number>;
 }
 
+/**
+ * What a strategy needs, so that privacy and governance can ask instead of recognising
+ * strategies by name. `sum`: its aggregate is a function of the weighted sum of updates, so
+ * it works under secure aggregation (the coordinator sees only that sum) and on one noised
+ * average (client-level DP). `individual`: it inspects each update (medians, distances,
+ * per-update norms), which secure aggregation hides and DP noise on the sum does not cover.
+ */
+export interface StrategyTraits {
+  aggregates: 'sum' | 'individual';
+  /** Its aggregate of one noised, clipped average is meaningful (client-level DP-FedAvg wraps it). */
+  acceptsNoisedAverage: boolean;
+}
+
+export const SUM_TRAITS: StrategyTraits = { aggregates: 'sum', acceptsNoisedAverage: true };
+export const INDIVIDUAL_TRAITS: StrategyTraits = { aggregates: 'individual', acceptsNoisedAverage: false };
+
 export interface Strategy {
   readonly name: string;
+  readonly traits: StrategyTraits;
+  /** The strategy a wrapper (validation, DP) adds to; absent for a plain strategy. */
+  readonly inner?: Strategy;
   configureTrain(ctx: RoundContext): Instruction[];
   aggregateTrain(serverRound: number, current: Parameters, results: TrainResult[], failures: Failure[]): TrainAggregate | null;
   configureEvaluate(ctx: RoundContext): Instruction[];

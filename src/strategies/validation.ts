@@ -16,7 +16,7 @@ import { type Parameters, type TensorSpec, assertFinite, assertSameSpecs, sizeOf
 import { distancesTo, medianOf } from '../core/robust.js';
 import { parseOptions } from './options.js';
 import { ReputationBook, type ReputationSnapshot } from './reputation.js';
-import type { EvaluateAggregate, EvaluateResult, Failure, Instruction, RoundContext, Strategy, TrainAggregate, TrainResult } from './strategy.js';
+import { INDIVIDUAL_TRAITS, type EvaluateAggregate, type EvaluateResult, type Failure, type Instruction, type RoundContext, type Strategy, type TrainAggregate, type TrainResult } from './strategy.js';
 
 export const UpdateValidationOptionsSchema = z
   .object({
@@ -117,6 +117,8 @@ export interface ValidatedStrategy extends Strategy {
 
 class UpdateValidation implements ValidatedStrategy {
   readonly name: string;
+  /** It inspects each update's norm. */
+  readonly traits = INDIVIDUAL_TRAITS;
   readonly options: z.output<typeof UpdateValidationOptionsSchema>;
   private book: ReputationBook;
   private rejections: Failure[] = [];

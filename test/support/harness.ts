@@ -9,9 +9,7 @@ import { RunConfigSchema, type RunConfig, type RunConfigInput, type TaskHeader }
 import { makeParameters, type Parameters } from '../../src/protocol/tensors.js';
 import { SqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { createStrategy } from '../../src/strategies/index.js';
-import { privacyExtensions, runStrategy } from '../../src/coordinator/privacy-policy.js';
-import { secureTrainPhase } from '../../src/coordinator/secure-round.js';
+import type { RunExtension } from '../../src/coordinator/run-compiler.js';
 import type { ConcordError } from '../../src/protocol/errors.js';
 import type { Agreement } from '../../src/governance/agreement.js';
 
@@ -38,6 +36,8 @@ export interface HarnessOptions {
   validationAccuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
   /** A cooperation agreement to enforce; none by default. */
   agreement?: Agreement;
+  /** The protections and stages runs may ask for; default all (as the coordinator service composes it). */
+  runExtensions?: readonly RunExtension[];
   /** The model a run starts from; default zeros of SPECS. */
   initialParameters?: (config: RunConfig) => Promise<Parameters>;
 }
@@ -48,12 +48,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const coordinator = await createCoordinator({
     storage,
     operatorToken: OPERATOR,
-    // As the coordinator service composes it: privacy wraps the strategy and the round.
-    createStrategy: (config) => runStrategy(config, createStrategy(config.strategy)),
-    extensions: (run, strategy, board) => ({
-      ...privacyExtensions({ config: run.config, strategy, storage }),
-      ...(run.config.secureAggregation ? { secureTrain: secureTrainPhase({ run, grid: board, strategy }) } : {}),
-    }),
+    ...(options.runExtensions ? { runExtensions: options.runExtensions } : {}),
     initialParameters: options.initialParameters ?? (async () => makeParameters(SPECS)),
     retryDelayMs: 50,
     maxPollMs: 2000,

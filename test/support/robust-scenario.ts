@@ -10,7 +10,6 @@
 // members' data, so any gap to it is the attack's doing (or the defence's cost).
 
 import * as tf from '@tensorflow/tfjs';
-import { privacyExtensions, runStrategy } from '../../src/coordinator/privacy-policy.js';
 import { createCoordinator } from '../../src/coordinator/server.js';
 import { seededRandom, shuffle } from '../../src/core/random.js';
 import { type Dataset, type MemberData, subset } from '../../src/data/dataset.js';
@@ -26,7 +25,6 @@ import { createTfjsHandler } from '../../src/node/tfjs-handler.js';
 import { RunConfigSchema, type ModelSpec, type RunConfig, type RunConfigInput, type StrategySpec } from '../../src/protocol/messages.js';
 import { SqliteStorage } from '../../src/storage/sqlite.js';
 import type { RunEvent } from '../../src/storage/storage.js';
-import { createStrategy } from '../../src/strategies/index.js';
 import { labelFlip, scaled, signFlip } from './attacks.js';
 
 export const ATTACKS = ['none', 'sign-flip', 'scaled', 'label-flip', 'label-flip+scaled'] as const;
@@ -204,8 +202,6 @@ export async function runRobustScenario(options: RobustScenarioOptions = {}): Pr
   const coordinator = await createCoordinator({
     storage,
     operatorToken: OPERATOR,
-    createStrategy: (config) => runStrategy(config, createStrategy(config.strategy)),
-    extensions: (run, strategy) => privacyExtensions({ config: run.config, strategy, storage }),
     initialParameters: async (config: RunConfig) => initialParameters(config.model, config.seed),
     serverEvaluate: async (config: RunConfig, parameters) => {
       const model = evaluatorFor(config.model);

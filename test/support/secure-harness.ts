@@ -6,18 +6,18 @@
 
 import { createCoordinator, type Coordinator } from '../../src/coordinator/server.js';
 import type { Grid, TaskReply } from '../../src/coordinator/grid.js';
-import type { RoundExtensions } from '../../src/coordinator/round-loop.js';
-import { secureTrainPhase } from '../../src/coordinator/secure-round.js';
+import type { RunExtension } from '../../src/coordinator/run-compiler.js';
+import { standardRunExtensions } from '../../src/coordinator/run-extensions.js';
+import { secureAggregationExtension } from '../../src/coordinator/secure-round.js';
 import { CoordinatorClient } from '../../src/node/client.js';
 import { runMember, type TaskHandler, type TrainOutcome } from '../../src/node/member.js';
 import { withSecureAggregation } from '../../src/node/secagg-handler.js';
 import { nodePrimitives } from '../../src/privacy/secagg/primitives-node.js';
 import type { ConcordError } from '../../src/protocol/errors.js';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type TaskHeader } from '../../src/protocol/messages.js';
-import { makeParameters, type Parameters, type TensorSpec } from '../../src/protocol/tensors.js';
+import { makeParameters, totalSize, type Parameters, type TensorSpec } from '../../src/protocol/tensors.js';
 import { SqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { createStrategy } from '../../src/strategies/index.js';
 import type { Strategy } from '../../src/strategies/strategy.js';
 
 export const OPERATOR = 'op-secure-test';
@@ -27,8 +27,6 @@ export interface SecureHarnessOptions {
   initial: Float32Array;
   /** Default: the registry's strategy for config.strategy. */
   createStrategy?: (config: RunConfig) => Strategy;
-  /** Per-member task settings (e.g. distributed DP), given the run's strategy. */
-  configure?: (strategy: Strategy) => RoundExtensions['configure'];
   /** SQLite file; default in memory. */
   dbFile?: string;
 }
@@ -55,25 +53,14 @@ export async function startSecureHarness(options: SecureHarnessOptions): Promise
   const coordinator = await createCoordinator({
     storage,
     operatorToken: OPERATOR,
-    createStrategy: options.createStrategy ?? ((config) => createStrategy(config.strategy)),
+    ...(options.createStrategy ? { strategyFor: options.createStrategy } : {}),
     initialParameters: async () => makeParameters(options.specs, new Float32Array(options.initial)),
+    parameterCount: () => totalSize(options.specs),
     retryDelayMs: 50,
     maxPollMs: 1000,
     board: { onlineWindowMs: 1500, heartbeatTimeoutMs: 1500 },
-    extensions: (run, strategy, board) => {
-      if (!run.config.secureAggregation) return {};
-      const tapped: Grid = {
-        available: () => board.available(),
-        waitForMembers: (count, signal) => board.waitForMembers(count, signal),
-        async sendAndReceive(tasks, o) {
-          const out = await board.sendAndReceive(tasks, o);
-          replies.push(...out.replies);
-          return out;
-        },
-      };
-      const configure = options.configure?.(strategy);
-      return { secureTrain: secureTrainPhase({ run, grid: tapped, strategy, log: (m) => logs.push(m) }), ...(configure ? { configure } : {}) };
-    },
+    // The standard extensions, with the secure train phase seeing a grid that records every reply.
+    runExtensions: standardRunExtensions().map((e) => (e.field !== 'secureAggregation' ? e : tappedSecureAggregation(replies, logs))),
   });
   coordinator.app.addHook('preHandler', async (request) => {
     if (request.method === 'POST' && request.body !== undefined) {
@@ -191,4 +178,23 @@ export async function waitForMembers(h: SecureHarness, count: number, timeoutMs 
     if (Date.now() > deadline) throw new Error(`only ${h.coordinator.board.available().length} of ${count} members came online`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+function tappedSecureAggregation(replies: TaskReply[], logs: string[]): RunExtension {
+  const secure = secureAggregationExtension({ log: (m) => logs.push(m) });
+  return {
+    ...secure,
+    stages: (run, strategy, grid, storage) => {
+      const tapped: Grid = {
+        available: () => grid.available(),
+        waitForMembers: (count, signal) => grid.waitForMembers(count, signal),
+        async sendAndReceive(tasks, o) {
+          const out = await grid.sendAndReceive(tasks, o);
+          replies.push(...out.replies);
+          return out;
+        },
+      };
+      return secure.stages!(run, strategy, tapped, storage);
+    },
+  };
 }

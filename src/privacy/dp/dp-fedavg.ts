@@ -39,7 +39,7 @@ import { z } from 'zod';
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { type Parameters, type TensorSpec, makeParameters, totalSize } from '../../protocol/tensors.js';
 import type { Random } from '../../core/random.js';
-import type { EvaluateAggregate, EvaluateResult, Failure, Instruction, RoundContext, Strategy, TrainAggregate, TrainResult } from '../../strategies/strategy.js';
+import type { EvaluateAggregate, EvaluateResult, Failure, Instruction, RoundContext, Strategy, StrategyTraits, TrainAggregate, TrainResult } from '../../strategies/strategy.js';
 import { aggregateMetrics, checkTrainResults } from '../../strategies/common.js';
 import { parseOptions } from '../../strategies/options.js';
 import { DEFAULT_ORDERS, computeRdp, epsilonFromRdp } from '../rdp.js';
@@ -147,6 +147,8 @@ function invalid(field: string, message: string, expected: unknown, received: un
 
 export class DifferentiallyPrivateStrategy implements Strategy {
   readonly name: string;
+  /** Distributed: members clip and noise, the coordinator needs only their sum. Central: it clips each update itself. */
+  readonly traits: StrategyTraits;
   readonly options: z.output<typeof DifferentialPrivacyOptionsSchema>;
   private readonly random: Random;
   private readonly initialClippingNorm: number;
@@ -161,6 +163,7 @@ export class DifferentiallyPrivateStrategy implements Strategy {
     const { random, ...rest } = options ?? ({} as DifferentialPrivacyOptions);
     this.name = `dp-${inner.name}`;
     this.options = parseOptions(this.name, DifferentialPrivacyOptionsSchema, rest);
+    this.traits = { aggregates: this.options.mode === 'distributed' ? 'sum' : 'individual', acceptsNoisedAverage: false };
     if (random !== undefined && typeof random !== 'function') throw invalid('random', 'random must be a function returning uniforms in [0, 1)', 'function', typeof random);
     this.random = random ?? secureRandom;
     // Adaptive norms live in float32 from the start, so a checkpoint restores them exactly.

@@ -1,0 +1,228 @@
+// The one place a run is built from its configuration: compileRun checks everything that can
+// be checked before any member is asked to work, and returns either what the round loop
+// needs (the strategy, wrapped by the run's protections, and the round stages of the stored
+// run) or every problem at once. The coordinator, the demo (through the coordinator's API)
+// and the tests all start runs through it.
+//
+// Protections and stages are extensions (RunExtension): secure aggregation, differential
+// privacy, update validation, a resource plan. A coordinator is composed with a list of
+// them. It fails closed: a configuration that asks for something (REQUESTS below) that no
+// extension of this coordinator honours is refused, never run without it.
+
+import { ConcordError, ErrorCode, isConcordError } from '../protocol/errors.js';
+import { RunConfigSchema, type RunConfig } from '../protocol/messages.js';
+import { type PathSegment, type Problem, check, formatPath, problemsError } from '../protocol/problems.js';
+import { type Parameters, totalSize } from '../protocol/tensors.js';
+import { createStrategy } from '../strategies/index.js';
+import type { Strategy } from '../strategies/strategy.js';
+import type { MemberRecord, RunRecord, Storage } from '../storage/storage.js';
+import { composeExtensions } from './extensions.js';
+import type { Grid } from './grid.js';
+import type { RoundExtensions } from './round-loop.js';
+
+/** Configuration fields that ask for a protection or a stage, and whether a run asks for it. */
+export const REQUESTS = {
+  secureAggregation: (config: RunConfig) => config.secureAggregation,
+  differentialPrivacy: (config: RunConfig) => config.differentialPrivacy !== undefined,
+  updateValidation: (config: RunConfig) => config.updateValidation !== undefined,
+  plan: (config: RunConfig) => config.plan !== undefined,
+} as const;
+export type RequestField = keyof typeof REQUESTS;
+
+const DESCRIPTIONS: Record<RequestField, string> = {
+  secureAggregation: 'secure aggregation',
+  differentialPrivacy: 'differential privacy',
+  updateValidation: 'update validation',
+  plan: 'resource plans',
+};
+
+export interface ExtensionContext {
+  storage: Storage;
+  /** Unrevoked members enrolled now. */
+  members: readonly MemberRecord[];
+}
+
+export interface RunExtension {
+  /** The configuration field it honours; it takes part only in runs that set it. */
+  readonly field: RequestField;
+  /** Wraps the run's strategy (extensions wrap in list order, the first innermost). */
+  wrap?(config: RunConfig, strategy: Strategy): Strategy;
+  /**
+   * Problems of the configuration for this extension, given the registry's strategy and the
+   * wrapped one. May normalize `config` (e.g. fill in declared resources); the stored run
+   * keeps what it was checked with.
+   */
+  check?(config: RunConfig, strategies: { base: Strategy; wrapped: Strategy }, context: ExtensionContext): Problem[] | Promise<Problem[]>;
+  /** Its stages in every round of the stored run. */
+  stages?(run: RunRecord, strategy: Strategy, grid: Grid, storage: Storage): RoundExtensions;
+}
+
+export interface RunContext {
+  storage: Storage;
+  /** The extensions this coordinator was composed with. */
+  extensions: readonly RunExtension[];
+  /** Largest request body the coordinator accepts: every member's upload must fit. */
+  bodyLimitBytes: number;
+  /** Builds the model's initial parameters (a model that cannot be built is a problem). Omitted for a run that is resumed. */
+  initialParameters?: (config: RunConfig) => Promise<Parameters>;
+  /** The model's parameter count, without building it. */
+  parameterCount: (config: RunConfig) => number;
+  /** The registry's strategy for the configuration; tests and benchmarks may replace it. */
+  strategyFor?: (config: RunConfig) => Strategy;
+}
+
+export interface CompiledRun {
+  ok: true;
+  /** The configuration as checked (defaults applied, declared resources filled in). */
+  config: RunConfig;
+  strategy: Strategy;
+  /** Round 0's model, when the context could build it. */
+  initial: Parameters | null;
+  /** The round stages of the stored run over `grid`. */
+  stagesFor(run: RunRecord, grid: Grid): RoundExtensions;
+}
+
+export type CompileResult = CompiledRun | { ok: false; problems: Problem[] };
+
+/** Models beyond this many parameters are refused before anything is allocated (1 GiB of float32). */
+export const MAX_MODEL_PARAMETERS = 2 ** 28;
+/** Room for a result frame's header and manifest next to its tensors. */
+const FRAME_OVERHEAD_BYTES = 16 * 1024;
+
+export async function compileRun(input: unknown, context: RunContext): Promise<CompileResult> {
+  const parsed = check(RunConfigSchema, input);
+  if (!parsed.ok) return { ok: false, problems: parsed.problems };
+  const config = parsed.value;
+  const problems: Problem[] = [];
+  const members = (await context.storage.listMembers()).filter((m) => !m.revoked);
+
+  // Every protection the run asks for needs an extension that honours it.
+  const active = context.extensions.filter((e) => REQUESTS[e.field](config));
+  for (const field of Object.keys(REQUESTS) as RequestField[]) {
+    if (REQUESTS[field](config) && !active.some((e) => e.field === field)) {
+      problems.push({ path: field, message: `this coordinator was composed without ${DESCRIPTIONS[field]}, so it cannot honour it; the run is refused rather than run without it` });
+    }
+  }
+
+  problems.push(...modelProblems(config, members, context));
+
+  const strategyFor = context.strategyFor ?? ((c: RunConfig) => createStrategy(c.strategy));
+  let base: Strategy | undefined;
+  problems.push(...collect(() => void (base = strategyFor(config)), ['strategy']));
+  let strategy = base;
+  // With bad options, the strategy's defaults still say what it needs (traits do not depend
+  // on options), so the other checks can report their problems in the same answer.
+  if (!base) {
+    try {
+      base = strategyFor({ ...config, strategy: { ...config.strategy, options: {} } });
+    } catch {
+      // no stand-in: the strategy's own problems are all there is to say about it
+    }
+  }
+  if (strategy) {
+    for (const e of active) {
+      if (!e.wrap) continue;
+      const before: Strategy = strategy;
+      problems.push(...collect(() => void (strategy = e.wrap!(config, before)), [e.field]));
+    }
+  }
+  if (base) {
+    for (const e of active) {
+      if (!e.check) continue;
+      try {
+        problems.push(...(await e.check(config, { base, wrapped: strategy ?? base }, { storage: context.storage, members })));
+      } catch (error) {
+        problems.push(...problemsOfError(error, [e.field]));
+      }
+    }
+  }
+
+  let initial: Parameters | null = null;
+  if (problems.length === 0 && context.initialParameters) {
+    try {
+      initial = await context.initialParameters(config);
+    } catch (error) {
+      problems.push(...problemsOfError(error, ['model'], 'the model cannot be built: '));
+    }
+  }
+  if (problems.length > 0 || !strategy) return { ok: false, problems };
+  const wrapped: Strategy = strategy;
+  return {
+    ok: true,
+    config,
+    strategy: wrapped,
+    initial,
+    stagesFor: (run, grid) => composeExtensions(...active.map((e) => e.stages?.(run, wrapped, grid, context.storage))),
+  };
+}
+
+/** compileRun, throwing one INVALID_ARGUMENT that lists every problem. */
+export async function buildRun(input: unknown, context: RunContext): Promise<CompiledRun> {
+  const result = await compileRun(input, context);
+  if (!result.ok) throw problemsError('run config', result.problems);
+  return result;
+}
+
+/** Size, request-body fit, and fit to the data members enrolled with. */
+function modelProblems(config: RunConfig, members: readonly MemberRecord[], context: RunContext): Problem[] {
+  const problems: Problem[] = [];
+  const model = config.model;
+  let count: number;
+  try {
+    count = context.parameterCount(config);
+  } catch (error) {
+    return problemsOfError(error, ['model'], 'the model cannot be built: ');
+  }
+  if (!Number.isSafeInteger(count) || count > MAX_MODEL_PARAMETERS) {
+    problems.push({ path: 'model', message: `the model has ${count.toLocaleString('en-US')} parameters; at most ${MAX_MODEL_PARAMETERS.toLocaleString('en-US')} are supported` });
+    return problems;
+  }
+  const updateBytes = 4 * (count + 1) + FRAME_OVERHEAD_BYTES;
+  if (updateBytes > context.bodyLimitBytes) {
+    problems.push({
+      path: 'model',
+      message: `the model has ${count.toLocaleString('en-US')} parameters, so each member's update is about ${mib(updateBytes)}, more than the ${mib(context.bodyLimitBytes)} this coordinator accepts in a request (--max-body-mb); use a smaller model or raise the limit`,
+    });
+  }
+  const inputs = totalSize([{ name: 'input', shape: model.inputShape }]);
+  const misfits = members.filter((m) => m.dataset.inputShape.length > 0 && totalSize([{ name: 'input', shape: m.dataset.inputShape }]) !== inputs);
+  if (misfits.length > 0) {
+    problems.push({
+      path: 'model.inputShape',
+      message: `[${model.inputShape.join(', ')}] takes ${inputs} values per example, but the data of ${misfits.map((m) => `${m.name} has ${totalSize([{ name: 'input', shape: m.dataset.inputShape }])} ([${m.dataset.inputShape.join(', ')}])`).join(', ')}`,
+    });
+  }
+  const tooMany = members.filter((m) => m.dataset.classes > model.classes);
+  if (tooMany.length > 0) {
+    problems.push({ path: 'model.classes', message: `${model.classes} classes, but ${tooMany.map((m) => `${m.name}'s data has ${m.dataset.classes}`).join(', ')}` });
+  }
+  return problems;
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
+
+function collect(fn: () => void, path: PathSegment[]): Problem[] {
+  try {
+    fn();
+    return [];
+  } catch (error) {
+    return problemsOfError(error, path);
+  }
+}
+
+/** A refusal thrown by a part (its problems, or its one field and message) as problems. */
+export function problemsOfError(error: unknown, fallback: PathSegment[], prefix = ''): Problem[] {
+  if (!isConcordError(error) || (error.code !== ErrorCode.INVALID_ARGUMENT && error.code !== ErrorCode.INVALID_MESSAGE && error.code !== ErrorCode.SHAPE_MISMATCH)) {
+    if (isConcordError(error) || !(error instanceof Error)) throw error;
+    return [{ path: formatPath(fallback), message: `${prefix}${error.message}` }];
+  }
+  const listed = error.details.problems;
+  if (Array.isArray(listed) && listed.length > 0) return listed as Problem[];
+  const field = typeof error.details.field === 'string' && error.details.field !== '' ? error.details.field : formatPath(fallback);
+  return [{ path: field, message: `${prefix}${error.message}` }];
+}
+
+/** Throws CONCORD_ERR_INVALID_ARGUMENT naming `field` (for extension checks that find one problem). */
+export function refuse(field: string, message: string): never {
+  throw new ConcordError(ErrorCode.INVALID_ARGUMENT, message, { details: { field } });
+}

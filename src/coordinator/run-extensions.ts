@@ -1,0 +1,18 @@
+// The extensions a coordinator is composed with unless told otherwise: every protection and
+// stage a run configuration can ask for. Order matters where they wrap the strategy: update
+// validation screens updates inside differential privacy, which must be outermost.
+
+import { resourcePlanExtension } from './plan-policy.js';
+import { differentialPrivacyExtension } from './privacy-policy.js';
+import type { RunExtension } from './run-compiler.js';
+import { secureAggregationExtension } from './secure-round.js';
+import { updateValidationExtension } from './validation-policy.js';
+
+export function standardRunExtensions(options: { secureAggregationLog?: (message: string) => void } = {}): RunExtension[] {
+  return [
+    updateValidationExtension,
+    differentialPrivacyExtension,
+    secureAggregationExtension(options.secureAggregationLog ? { log: options.secureAggregationLog } : {}),
+    resourcePlanExtension,
+  ];
+}
