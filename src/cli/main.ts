@@ -1,4 +1,6 @@
 // `concord` — the command line. Every command has --help; commands that report take --json.
+// Registering the commands loads only commander and small modules; each action imports
+// what it needs when it runs (options.ts lazyAction), so --help starts as fast as Node.
 
 import { Command } from 'commander';
 import { registerAgreementCommands } from './agreement-commands.js';
@@ -8,6 +10,7 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerGovernanceCommands } from './governance-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerNodeCommand } from './node-command.js';
+import { fail } from './options.js';
 import { registerPlanCommand } from './plan-command.js';
 import { registerResourcesCommands } from './resources-commands.js';
 import { registerPrivacyCommand } from './privacy-command.js';
@@ -32,4 +35,5 @@ registerResourcesCommands(program);
 registerSharingCommands(program);
 registerDataCommands(program);
 
-await program.parseAsync(process.argv);
+// Actions report their own errors (fail); what still escapes is a bug, exit 70.
+await program.parseAsync(process.argv).catch((error: unknown) => fail(error, false));

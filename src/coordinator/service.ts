@@ -23,6 +23,7 @@ import type { RunEvent, Storage } from '../storage/storage.js';
 import { createStrategy } from '../strategies/index.js';
 import { privacyExtensions, runStrategy } from './privacy-policy.js';
 import { secureTrainPhase } from './secure-round.js';
+import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createCoordinator, type Coordinator } from './server.js';
 
 export interface CoordinatorServiceOptions {
@@ -57,9 +58,6 @@ export interface CoordinatorService {
   storage: Storage;
   close(): Promise<void>;
 }
-
-export const DEFAULT_DB = '.concord/coordinator.sqlite';
-export const DEFAULT_PORT = 8470;
 
 export async function startCoordinatorService(options: CoordinatorServiceOptions = {}): Promise<CoordinatorService> {
   await initBackend();
@@ -109,7 +107,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
-  const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1');
+  const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST);
   return {
     url,
     operatorToken,

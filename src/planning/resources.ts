@@ -5,9 +5,8 @@
 
 import { z } from 'zod';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { DEFAULT_CARBON_INTENSITY } from './constants.js';
 
-/** World-average grid intensity (gCO₂/kWh), used when a member does not state its own. */
-export const DEFAULT_CARBON_INTENSITY = 475;
 
 const finite = (expected: string) =>
   z.number({ invalid_type_error: `expected ${expected}`, required_error: `required: ${expected}` }).finite(`expected ${expected}`);
