@@ -7,6 +7,7 @@ import { registerAgreementCommands } from './agreement-commands.js';
 import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerDataCommands } from './data-commands.js';
 import { registerDemoCommand } from './demo-command.js';
+import { EX_USAGE } from './exit-codes.js';
 import { registerGovernanceCommands } from './governance-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerNodeCommand } from './node-command.js';
@@ -20,7 +21,10 @@ import { registerSharingCommands } from './sharing-commands.js';
 const program = new Command('concord')
   .description('Federated learning for consortia whose data never leaves its owner')
   .version('0.1.0')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Commander has printed the problem (and the help); a usage error is EX_USAGE, not its 1.
+  // Set before the commands are added, which inherit it.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EX_USAGE));
 
 registerDemoCommand(program);
 registerCoordinatorCommand(program);

@@ -1,6 +1,6 @@
 // Shared CLI plumbing that every command registration needs and that costs nothing to load:
 // the coordinator's address, option parsers, lazily loaded actions, reading the files a
-// person names, and reporting errors. Talking to the coordinator is
+// person names, and reporting errors with their exit code. Talking to the coordinator is
 // in operator-api.ts, loaded only by the actions that do.
 
 import type { Command } from 'commander';
@@ -8,6 +8,7 @@ import { InvalidArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../coordinator/defaults.js';
 import { ConcordError, ErrorCode, toConcordError } from '../protocol/errors.js';
+import { exitCodeOf } from './exit-codes.js';
 
 export const DEFAULT_COORDINATOR = `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;
 
@@ -74,10 +75,21 @@ export function parseJson(text: string, file: string, field: string): unknown {
   }
 }
 
-/** Prints an error the way a person (or, with --json, a program) wants it, and exits non-zero. */
+/**
+ * Node's own I/O errors that no module turned into a ConcordError: about a file or port a
+ * person named, not bugs, so they get the codes of a missing file, a busy port or an I/O error.
+ */
+function fromSystemError(raw: unknown): unknown {
+  const e = raw as NodeJS.ErrnoException;
+  if (!(raw instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return raw;
+  const code = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? ErrorCode.NOT_FOUND : e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' ? ErrorCode.UNAVAILABLE : ErrorCode.STORAGE;
+  return new ConcordError(code, e.message, { details: { ...(e.path ? { received: e.path } : {}), reason: e.code }, cause: raw });
+}
+
+/** Prints an error the way a person (or, with --json, a program) wants it, and exits with its code (exit-codes.ts). */
 export function fail(raw: unknown, json: boolean): never {
-  const error = toConcordError(raw);
+  const error = toConcordError(fromSystemError(raw));
   if (json) process.stdout.write(JSON.stringify({ error: error.toJSON() }) + '\n');
   else process.stderr.write(`concord: ${error.message}${error.details.field ? ` [${error.details.field}]` : ''} (${error.code})\n`);
-  process.exit(error.code === ErrorCode.INTERNAL ? 70 : 1);
+  process.exit(exitCodeOf(error.code));
 }
