@@ -3,31 +3,18 @@
 // (prestart) and the tests (run-tests.mjs: tests spawn the CLI) build it first; checking
 // mtimes costs milliseconds where even an incremental tsc takes seconds. `--force` always builds.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { filesUnder, mtime, newest } from './mtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Written only after tsc succeeds: a failed build is never taken for a fresh one.
 const stamp = join(root, 'dist', '.built');
 
-const mtime = (path) => {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return -1;
-  }
-};
-const sources = [
-  join(root, 'tsconfig.json'),
-  join(root, 'tsconfig.build.json'),
-  ...readdirSync(join(root, 'src'), { recursive: true })
-    .map((f) => join(root, 'src', String(f)))
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')),
-];
-const newest = Math.max(...sources.map(mtime));
+const sources = [join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'), ...filesUnder(join(root, 'src')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))];
 
-if (process.argv.includes('--force') || mtime(stamp) < newest) {
+if (process.argv.includes('--force') || mtime(stamp) < newest(sources)) {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   if (mtime(tsc) < 0) {
     // An install without devDependencies: bin/concord.mjs then says what is missing.
