@@ -3,6 +3,7 @@
 
 import { cpus, totalmem } from 'node:os';
 import { benchAggregation } from './aggregation.js';
+import { benchCliStartup } from './cli-startup.js';
 import { benchCodec } from './codec.js';
 import { benchCoordinator } from './coordinator.js';
 import { benchRobust } from './robust.js';
@@ -18,6 +19,7 @@ const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'robust', run: () => benchRobust({ quick }) },
   { name: 'secagg', run: () => benchSecAgg({ quick }) },
   { name: 'coordinator', run: () => benchCoordinator(quick ? { sizes: [10, 100], rounds: 2 } : {}) },
+  { name: 'cli-startup', run: () => benchCliStartup({ quick }) },
 ];
 
 console.log(`Concord benchmarks${quick ? ' (quick)' : ''}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);

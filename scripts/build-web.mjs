@@ -2,27 +2,18 @@
 // file. Runs from `npm ci` (prepare), `npm start` (prestart) and `npm test`, so nobody
 // has to know the front end needs building. `--force` always builds.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { filesUnder, mtime, newest } from './mtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const web = join(root, 'web');
 const built = join(web, 'dist', 'index.html');
 
-const mtime = (path) => {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return -1;
-  }
-};
-const under = (dir) => readdirSync(join(root, dir), { recursive: true }).map((f) => join(root, dir, String(f)));
 // The pages bundle modules from src/ too (the browser member runs the Node member's handlers).
-const sources = [join(web, 'index.html'), join(web, 'join.html'), join(web, 'vite.config.ts'), ...under('web/src'), ...under('src').filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))];
-const newest = Math.max(...sources.map(mtime));
+const sources = [join(web, 'index.html'), join(web, 'join.html'), join(web, 'vite.config.ts'), ...filesUnder(join(web, 'src')), ...filesUnder(join(root, 'src')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))];
 
-if (process.argv.includes('--force') || mtime(built) < newest) {
+if (process.argv.includes('--force') || mtime(built) < newest(sources)) {
   const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
   if (mtime(vite) < 0) {
     // An install without devDependencies: the coordinator then answers `/` with how to build.

@@ -56,7 +56,7 @@ it('enforces the agreement and trains on a plan both owners approved', { timeout
   let outsiderLog = '';
   outsider.stderr!.on('data', (d: Buffer) => (outsiderLog += d.toString()));
   outsider.stdout!.on('data', (d: Buffer) => (outsiderLog += d.toString()));
-  assert.equal(await exited(outsider), 1);
+  assert.equal(await exited(outsider), 77); // EX_NOPERM
   assert.match(outsiderLog, /org-x is not a member of process-test/);
 
   node('org-a', owners['org-a'].publicKey);
@@ -80,7 +80,7 @@ it('enforces the agreement and trains on a plan both owners approved', { timeout
   const planId = json(submitted.stdout).planId as string;
 
   const early = await concordRun(['plans', 'start', planId, ...conn]);
-  assert.equal(early.code, 1);
+  assert.equal(early.code, 77); // EX_NOPERM: not yet approved
   assert.deepEqual((json(early.stdout).error as { details: { waitingFor: string[] } }).details.waitingFor, ['org-a', 'org-b']);
 
   for (const name of ['org-a', 'org-b']) {

@@ -76,7 +76,7 @@ describe('concord CLI', () => {
     const other: ModelSpec = { family: 'mlp', inputShape: [4], hidden: [5], classes: 2, activation: 'relu' };
     await exportTfjsModel(other, makeParameters(parameterSpecs(other)), join(dir, 'other'));
     const { code, stderr } = await concordRun(['fuse', '--model', join(dir, 'a'), '--model', join(dir, 'other'), '--out', join(dir, 'x')]);
-    assert.equal(code, 1);
+    assert.equal(code, 65);
     assert.match(stderr, /CONCORD_ERR_SHAPE_MISMATCH/);
     assert.match(stderr, /dense_1\/kernel/);
   });
@@ -96,10 +96,33 @@ describe('concord CLI', () => {
 
   it('explains bad arguments', async () => {
     let r = await concordRun(['fuse', '--model', join(dir, 'a'), '--model', join(dir, 'b'), '--lambda', 'abc', '--out', join(dir, 'y')]);
-    assert.notEqual(r.code, 0);
+    assert.equal(r.code, 64);
     assert.match(r.stderr, /--lambda must be a number, got "abc"/);
     r = await concordRun(['export', '--run', 'run_missing', '--out', join(dir, 'z'), '--db', join(dir, 'empty.sqlite'), '--json']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 66);
     assert.equal(JSON.parse(r.stdout).error.code, 'CONCORD_ERR_NOT_FOUND');
+  });
+
+  it('exits with sysexits codes: 64 usage, 65 bad data, 66 missing input, 69 unreachable', async () => {
+    const cases: [string[], number, RegExp][] = [
+      [['plan', '--resources', 'examples/resources.json', '--integr'], 64, /unknown option '--integr'/],
+      [['plan'], 64, /required option '--resources <file>' not specified/],
+      [['run', 'show'], 64, /missing required argument 'runId'/],
+      [['privacy', 'epsilon', '--steps'], 64, /option '--steps <T>' argument missing/],
+      [['demo', '--rounds', 'many'], 64, /--rounds must be an integer, got "many"/],
+      [['frobnicate'], 64, /unknown command 'frobnicate'/],
+      [['data', 'images', '--data', 'mnist:member=0,members=x', '--out', join(dir, 'digits')], 65, /CONCORD_ERR_INVALID_ARGUMENT/],
+      [['plan', '--resources', 'examples/resources.json', '--objective', 'max-fun'], 65, /--objective must be one of/],
+      [['plan', '--resources', join(dir, 'missing.json')], 66, /cannot read --resources .*missing\.json.*CONCORD_ERR_NOT_FOUND/],
+      [['fuse', '--model', join(dir, 'nothing-here'), '--model', join(dir, 'b'), '--out', join(dir, 'w')], 66, /not a TensorFlow.js model directory/],
+      // Node's own file errors are the person's, not bugs: an --out below a regular file.
+      [['agreement', 'propose', 'docs/agreement.example.yaml', '--out', join('README.md', 'proposal.json')], 66, /ENOTDIR.*CONCORD_ERR_NOT_FOUND/],
+      [['status', '--coordinator', 'http://127.0.0.1:1', '--token', 'op_x'], 69, /CONCORD_ERR_UNAVAILABLE/],
+    ];
+    for (const [args, expected, message] of cases) {
+      const { code, stderr } = await concordRun(args);
+      assert.equal(code, expected, `concord ${args.join(' ')}: ${stderr}`);
+      assert.match(stderr, message, `concord ${args.join(' ')}`);
+    }
   });
 });

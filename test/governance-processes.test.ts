@@ -40,7 +40,7 @@ it('serves pinned HTTPS, admits an invited node, revokes it, and detects every t
   // Only a client that pins the coordinator's certificate gets through.
   for (const ca of [[], ['--ca', stranger.certFile]]) {
     const refused = await concordRun(['invite', '--name', 'org-0', ...conn, ...ca]);
-    assert.equal(refused.code, 1);
+    assert.equal(refused.code, 69); // EX_UNAVAILABLE
     const error = json(refused.stdout).error as { code: string; message: string; details: { reason: string } };
     assert.equal(error.code, ErrorCode.UNAVAILABLE);
     assert.equal(error.details.reason, 'tls');
@@ -81,7 +81,7 @@ it('serves pinned HTTPS, admits an invited node, revokes it, and detects every t
   assert.equal(revoked.code, 0, revoked.stderr);
   assert.equal(json(revoked.stdout).name, 'org-0');
   // Its next request is refused as FORBIDDEN, which stops the node with the reason.
-  assert.equal(await exited(node), 1);
+  assert.equal(await exited(node), 77); // EX_NOPERM
   assert.match(nodeLog, /"code":"CONCORD_ERR_FORBIDDEN","message":"member \S+ has been revoked"/);
 
   const verified = await concordRun(['audit', 'verify', ...conn, '--ca', server.certFile]);

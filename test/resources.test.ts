@@ -38,7 +38,7 @@ it('members declare resources, signed; plans use the declarations (the seed exam
   assert.equal(r.code, 0, r.stderr + r.stdout);
   // Bad declarations are refused with the field named.
   r = await set('B', '--capacity', '200', '--efficiency', '1.5');
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 65); // EX_DATAERR
   assert.equal(JSON.parse(r.stdout).error.details.field, 'efficiency');
   // Only the member itself can declare: another key under B's id is refused.
   const impostor = new CoordinatorClient(h.url, { credentials: { memberId: (await h.storage.getMemberByName('B'))!.memberId } });

@@ -1,8 +1,11 @@
-// `concord demo` (what `npm start` runs): a whole consortium on this machine, on real data.
+// `concord demo` (what `npm start` runs): a whole consortium on this machine, on real data
+// (demo-action.ts).
 
 import type { Command } from 'commander';
-import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
-import { fail, parseIntOption, parseNumberOption } from './options.js';
+import { DEMO_DEFAULTS } from '../demo/options.js';
+import { lazyAction, parseIntOption, parseNumberOption } from './options.js';
+
+const actions = () => import('./demo-action.js');
 
 export function registerDemoCommand(program: Command): void {
   const d = DEMO_DEFAULTS;
@@ -28,30 +31,5 @@ export function registerDemoCommand(program: Command): void {
     .option('--no-baseline', 'skip the centralized baseline')
     .option('--dir <dir>', 'where the demo keeps its database and logs (wiped first)', d.dir)
     .option('--quiet', 'print only the JSON summary')
-    .action(async (opts: typeof DEMO_DEFAULTS & { quiet?: boolean }) => {
-      try {
-        const started = Date.now();
-        const log = opts.quiet ? () => undefined : (line: string) => process.stderr.write(line + '\n');
-        const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, partition: opts.partition as typeof d.partition, log });
-        log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; inspect with: concord export --db ${summary.db} --run ${summary.runId} --out model`);
-        const { rounds, members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, privacy, contributions, co2Grams } = summary;
-        const line: Record<string, unknown> = { rounds, members, accuracy: round4(accuracy), centralizedAccuracy: centralizedAccuracy === null ? null : round4(centralizedAccuracy), seconds: Math.round(seconds * 10) / 10, bytesPerMemberPerRound };
-        if (privacy) {
-          line.privacy = {
-            ...privacy,
-            epsilon: privacy.epsilon === null ? null : round4(privacy.epsilon),
-            accuracyWithoutPrivacy: round4(privacy.accuracyWithoutPrivacy),
-            accuracyCost: round4(privacy.accuracyCost),
-          };
-        }
-        line.contributions = contributions === null ? null : Object.fromEntries(Object.entries(contributions).map(([name, phi]) => [name, round4(phi)]));
-        line.co2Grams = Math.round(co2Grams * 100) / 100;
-        process.stdout.write(JSON.stringify(line) + '\n');
-        process.exit(0);
-      } catch (error) {
-        fail(error, false);
-      }
-    });
+    .action(lazyAction(actions, 'demo'));
 }
-
-const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;

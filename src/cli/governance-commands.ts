@@ -1,25 +1,13 @@
 // `concord invite`, `concord tokens …`, `concord members …` and `concord audit …`: who may
-// join and act, and the tamper-evident record of what was done. The audit log can be
-// verified against a running coordinator or, offline, straight from its database file.
+// join and act, and the tamper-evident record of what was done. What the commands do is in
+// governance-actions.ts, loaded when one runs.
 
 import { InvalidArgumentError, type Command } from 'commander';
-import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { toJsonLines, verifyChain, type AuditEntry, type ChainVerification } from '../governance/audit.js';
-import { assertPublicKey, fingerprint } from '../governance/identity.js';
-import { ROLES, SCOPES, type ApiTokenRecord } from '../governance/roles.js';
-import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { parseStorageUrl } from '../storage/index.js';
-import { SqliteStorage } from '../storage/sqlite.js';
-import type { MemberRecord } from '../storage/storage.js';
-import { coordinatorUrl, fail, operatorRequest, operatorToken } from './options.js';
+import { ROLES, SCOPES } from '../governance/roles.js';
+import { lazyAction } from './options.js';
 import { withConn } from './run-commands.js';
 
-interface Conn {
-  coordinator?: string;
-  token?: string;
-  json?: boolean;
-}
+const actions = () => import('./governance-actions.js');
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -32,32 +20,13 @@ export function parseDuration(name: string) {
   };
 }
 
-const print = (json: boolean | undefined, value: unknown, human: string): void => {
-  process.stdout.write(json ? JSON.stringify(value) + '\n' : human + '\n');
-};
-
 export function registerGovernanceCommands(program: Command): void {
   withConn(program.command('invite'))
     .description('create a single-use, expiring invitation; the code is shown once (give it to the member out of band)')
     .option('--name <name>', 'only this member name may redeem it')
     .option('--role <role>', `role of the invitee: ${ROLES.join(', ')}`, 'member')
     .option('--expires <duration>', 'how long the code stays valid, e.g. 12h, 7d', parseDuration('--expires'))
-    .action(async (opts: Conn & { name?: string; role: string; expires?: number }) => {
-      try {
-        const body = { role: opts.role, ...(opts.name ? { name: opts.name } : {}), ...(opts.expires !== undefined ? { expiresInMs: opts.expires } : {}) };
-        const created = await operatorRequest<{ code: string; invitationId: string; role: string; memberName: string | null; expiresAt: number }>(
-          coordinatorUrl(opts.coordinator),
-          operatorToken(opts.token),
-          'POST',
-          '/v1/invitations',
-          body,
-        );
-        const how = created.role === 'member' ? `concord node --name ${created.memberName ?? 'NAME'} --invitation ${created.code} …` : `concord tokens redeem --invitation ${created.code} --name NAME`;
-        print(opts.json, created, `invitation ${created.invitationId} (${created.role}${created.memberName ? ` ${created.memberName}` : ''}), valid until ${new Date(created.expiresAt).toISOString()}:\n${created.code}\nredeem with: ${how}`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'invite'));
 
   const tokens = program.command('tokens').description('scoped API tokens for researchers, auditors and operators');
 
@@ -67,88 +36,33 @@ export function registerGovernanceCommands(program: Command): void {
     .option('--scopes <list>', `comma-separated subset of the role's scopes (default: all of them); known: ${SCOPES.join(', ')}`)
     .option('--expires <duration>', 'lifetime, e.g. 30d (default: no expiry)', parseDuration('--expires'))
     .option('--label <text>', 'who or what the token is for')
-    .action(async (opts: Conn & { role: string; scopes?: string; expires?: number; label?: string }) => {
-      try {
-        const body = {
-          role: opts.role,
-          ...(opts.scopes ? { scopes: opts.scopes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-          ...(opts.expires !== undefined ? { expiresInMs: opts.expires } : {}),
-          ...(opts.label ? { label: opts.label } : {}),
-        };
-        const created = await operatorRequest<Omit<ApiTokenRecord, 'tokenHash'> & { token: string }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'POST', '/v1/tokens', body);
-        print(opts.json, created, `${created.role} token ${created.tokenId} (${created.scopes.join(', ')})${created.expiresAt ? `, expires ${new Date(created.expiresAt).toISOString()}` : ''}:\n${created.token}`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'tokensCreate'));
 
   withConn(tokens.command('list'))
     .description('list API tokens (ids, roles, scopes; never the secrets)')
-    .action(async (opts: Conn) => {
-      try {
-        const { tokens: list } = await operatorRequest<{ tokens: Omit<ApiTokenRecord, 'tokenHash'>[] }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', '/v1/tokens');
-        print(opts.json, { tokens: list }, list.map((t) => `${t.tokenId}  ${t.role.padEnd(10)}  ${t.revokedAt ? 'REVOKED' : 'active '}  ${t.label ?? ''}  ${t.scopes.join(',')}`).join('\n') || 'no API tokens');
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'tokensList'));
 
   withConn(tokens.command('revoke'))
     .description('revoke an API token by its id')
     .argument('<tokenId>')
-    .action(async (tokenId: string, opts: Conn) => {
-      try {
-        const revoked = await operatorRequest<Omit<ApiTokenRecord, 'tokenHash'>>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'POST', `/v1/tokens/${encodeURIComponent(tokenId)}/revoke`);
-        print(opts.json, revoked, `revoked token ${revoked.tokenId}`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'tokensRevoke'));
 
   withConn(tokens.command('redeem'))
     .description('trade a researcher/auditor invitation for an API token (no token needed)')
     .requiredOption('--invitation <code>', 'the invitation code')
     .requiredOption('--name <name>', 'your name, recorded in the audit log')
-    .action(async (opts: Conn & { invitation: string; name: string }) => {
-      try {
-        const created = await operatorRequest<Omit<ApiTokenRecord, 'tokenHash'> & { token: string }>(coordinatorUrl(opts.coordinator), '-', 'POST', '/v1/invitations/redeem', {
-          invitation: opts.invitation,
-          name: opts.name,
-        });
-        print(opts.json, created, `${created.role} token ${created.tokenId}:\n${created.token}`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'tokensRedeem'));
 
   const members = program.command('members').description('enrolled member nodes');
 
   withConn(members.command('list'))
     .description('members with their key fingerprints')
-    .action(async (opts: Conn) => {
-      try {
-        const { members: list } = await operatorRequest<{ members: (MemberRecord & { online: boolean })[] }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', '/v1/members');
-        print(
-          opts.json,
-          { members: list },
-          list.map((m) => `${m.name.padEnd(16)} ${m.memberId}  key ${m.publicKey ? fingerprint(m.publicKey) : '(none: must enroll again)'}  ${m.revoked ? 'REVOKED' : m.online ? 'online' : 'offline'}`).join('\n') || 'no members',
-        );
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'membersList'));
 
   withConn(members.command('revoke'))
     .description('revoke a member: its requests are refused from now on and it leaves any round in progress')
     .argument('<member>', 'member name or id')
-    .action(async (member: string, opts: Conn) => {
-      try {
-        const revoked = await operatorRequest<{ memberId: string; name: string }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'POST', `/v1/members/${encodeURIComponent(member)}/revoke`);
-        print(opts.json, revoked, `revoked ${revoked.name} (${revoked.memberId})`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'membersRevoke'));
 
   const audit = program.command('audit').description('the hash-chained audit log, signed by the coordinator');
   const auditSource = (c: Command): Command =>
@@ -159,94 +73,10 @@ export function registerGovernanceCommands(program: Command): void {
   auditSource(audit.command('verify'))
     .description('check every entry: order, links, hashes and signatures; names the first bad entry and exits 1 if any')
     .option('--expect-head <seq:hash>', 'the newest entry you saw before (reveals entries removed from the end)')
-    .action(async (opts: AuditSource & { expectHead?: string }) => {
-      try {
-        const { entries, publicKey, problem } = await readAudit(opts);
-        const expectedHead = opts.expectHead ? parseHead(opts.expectHead) : undefined;
-        const result: ChainVerification = problem ?? verifyChain(entries, publicKey, expectedHead ? { expectedHead } : {});
-        const key = fingerprint(publicKey);
-        if (result.ok) {
-          print(opts.json, { ...result, coordinatorKey: key }, `audit log OK: ${result.count} entries${result.head ? `, head ${result.head.seq}:${result.head.hash}` : ''}; signed by ${key}`);
-        } else {
-          print(opts.json, { ...result, coordinatorKey: key }, `audit log BROKEN at entry ${result.firstBad} (${result.problem}): ${result.reason}; ${result.verified} entries before it verified (key ${key})`);
-          process.exitCode = 1;
-        }
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'auditVerify'));
 
   auditSource(audit.command('export'))
     .description('write the log as JSON lines (one canonical entry per line), the form auditors verify')
     .requiredOption('--out <file>', 'output file, e.g. audit.jsonl')
-    .action(async (opts: AuditSource & { out: string }) => {
-      try {
-        const { entries, publicKey } = await readAudit(opts);
-        await writeFile(opts.out, toJsonLines(entries));
-        const last = entries.at(-1);
-        print(opts.json, { out: opts.out, count: entries.length, head: last ? { seq: last.seq, hash: last.hash } : null, publicKey }, `wrote ${entries.length} entries to ${opts.out} (coordinator key ${publicKey})`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
-}
-
-interface AuditSource extends Conn {
-  db?: string;
-  publicKey?: string;
-}
-
-/** The entries and the key to check them with; `problem` when the served key is not the pinned one. */
-async function readAudit(opts: AuditSource): Promise<{ entries: AuditEntry[]; publicKey: string; problem?: ChainVerification }> {
-  if (opts.publicKey) assertPublicKey(opts.publicKey, '--public-key');
-  if (opts.db) {
-    const target = parseStorageUrl(opts.db);
-    if (target.kind !== 'sqlite') throw new ConcordError(ErrorCode.INVALID_ARGUMENT, '--db must be a SQLite file for offline verification', { details: { field: '--db', received: opts.db } });
-    const publicKey = opts.publicKey ?? (await keyBeside(target.path));
-    // Opened without migrating: verifying must not change the evidence.
-    const storage = new SqliteStorage(target.path);
-    try {
-      return { entries: await storage.listAudit(), publicKey };
-    } finally {
-      await storage.close();
-    }
-  }
-  const url = coordinatorUrl(opts.coordinator);
-  const token = operatorToken(opts.token);
-  // The identity endpoint is public; the token is sent but not needed.
-  const identity = await operatorRequest<{ publicKey: string }>(url, token, 'GET', '/v1/identity');
-  const entries: AuditEntry[] = [];
-  for (let fromSeq = 1; ; ) {
-    const page = await operatorRequest<{ entries: AuditEntry[] }>(url, token, 'GET', `/v1/audit?fromSeq=${fromSeq}&limit=5000`);
-    entries.push(...page.entries);
-    if (page.entries.length < 5000) break;
-    fromSeq = Math.max(...page.entries.map((e) => e.seq)) + 1;
-  }
-  const publicKey = opts.publicKey ?? identity.publicKey;
-  if (publicKey !== identity.publicKey) {
-    return {
-      entries,
-      publicKey,
-      problem: { ok: false, firstBad: 1, problem: 'bad-signature', reason: `the coordinator now presents key ${fingerprint(identity.publicKey)}, not the pinned ${fingerprint(publicKey)}`, verified: 0 },
-    };
-  }
-  return { entries, publicKey };
-}
-
-async function keyBeside(dbPath: string): Promise<string> {
-  const file = join(dirname(dbPath), 'coordinator.identity.json');
-  let parsed: { publicKey?: unknown };
-  try {
-    parsed = JSON.parse(await readFile(file, 'utf8')) as { publicKey?: unknown };
-  } catch (cause) {
-    throw new ConcordError(ErrorCode.NOT_FOUND, `no coordinator key: cannot read ${file} (${(cause as Error).message}); pass --public-key`, { details: { field: '--public-key' }, cause });
-  }
-  assertPublicKey(parsed.publicKey, `${file}: publicKey`);
-  return parsed.publicKey;
-}
-
-function parseHead(value: string): { seq: number; hash: string } {
-  const match = /^(\d+):([0-9a-f]{64})$/.exec(value.trim());
-  if (!match) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, '--expect-head must be SEQ:HASH (the hash as 64 hex digits)', { details: { field: '--expect-head', received: value } });
-  return { seq: Number(match[1]), hash: match[2]! };
+    .action(lazyAction(actions, 'auditExport'));
 }

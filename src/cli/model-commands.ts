@@ -1,17 +1,12 @@
 // `concord export` (a round's global model as a standard TF.js model) and
-// `concord fuse` (one-shot model fusion θ = Σ λ_k θ_k of independently trained models).
+// `concord fuse` (one-shot model fusion θ = Σ λ_k θ_k of independently trained models);
+// model-actions.ts does the work.
 
 import type { Command } from 'commander';
-import { fuseParameters } from '../core/fusion.js';
-import { initBackend } from '../model/backend.js';
-import { exportTfjsModel } from '../model/export.js';
-import { readModelFiles, writeModelFiles } from '../model/model-files.js';
-import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { decodeFrame } from '../protocol/frame.js';
-import { ModelSpecSchema, parseMessage } from '../protocol/messages.js';
-import { openStorage } from '../storage/index.js';
-import { DEFAULT_DB } from '../coordinator/service.js';
-import { fail, operatorRequest, operatorToken, parseIntOption, parseNumberOption } from './options.js';
+import { DEFAULT_DB } from '../coordinator/defaults.js';
+import { lazyAction, parseIntOption, parseNumberOption } from './options.js';
+
+const actions = () => import('./model-actions.js');
 
 export function registerModelCommands(program: Command): void {
   program
@@ -24,37 +19,7 @@ export function registerModelCommands(program: Command): void {
     .option('--coordinator <url>', 'read from a running coordinator instead of a database')
     .option('--token <token>', 'operator token (with --coordinator)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { run: string; round?: number; out: string; db: string; coordinator?: string; token?: string; json?: boolean }) => {
-      try {
-        let exported: { model: unknown; round: number; parameters: import('../protocol/tensors.js').Parameters };
-        if (opts.coordinator) {
-          const query = opts.round === undefined ? '' : `?round=${opts.round}`;
-          const bytes = await operatorRequest<Uint8Array>(opts.coordinator, operatorToken(opts.token), 'GET', `/v1/runs/${encodeURIComponent(opts.run)}/model${query}`);
-          const frame = decodeFrame(bytes);
-          exported = { model: frame.header.model, round: Number(frame.header.round), parameters: frame.parameters! };
-        } else {
-          const storage = await openStorage(opts.db);
-          try {
-            const run = await storage.getRun(opts.run);
-            if (!run) throw new ConcordError(ErrorCode.NOT_FOUND, `no run ${opts.run} in ${opts.db}`, { details: { field: '--run', received: opts.run } });
-            const last = (await storage.lastRound(run.runId))?.round ?? 0;
-            const round = opts.round ?? last;
-            const parameters = round === 0 ? await storage.getInitialParameters(run.runId) : (await storage.getCheckpoint(run.runId, round))?.parameters;
-            if (!parameters) throw new ConcordError(ErrorCode.NOT_FOUND, `run ${run.runId} has no completed round ${round} (last completed: ${last})`, { details: { field: '--round', expected: `0..${last}`, received: round } });
-            exported = { model: run.config.model, round, parameters };
-          } finally {
-            await storage.close();
-          }
-        }
-        const spec = parseMessage(ModelSpecSchema, exported.model, 'model spec');
-        await initBackend();
-        await exportTfjsModel(spec, exported.parameters, opts.out);
-        const result = { runId: opts.run, round: exported.round, out: opts.out, parameters: exported.parameters.data.length };
-        process.stdout.write(opts.json ? JSON.stringify(result) + '\n' : `wrote round ${result.round} of run ${opts.run} to ${opts.out}/model.json (${result.parameters} parameters)\n`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'exportModel'));
 
   program
     .command('fuse')
@@ -63,22 +28,5 @@ export function registerModelCommands(program: Command): void {
     .option('--lambda <λ...>', 'weights: one λ for two models, or one per model summing to 1 (default: equal)', (v: string, prev: number[] | undefined) => [...(prev ?? []), parseNumberOption('--lambda')(v)])
     .requiredOption('--out <dir>', 'output directory')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { model: string[]; lambda?: number[]; out: string; json?: boolean }) => {
-      try {
-        if (opts.model.length < 2) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'fuse needs at least two --model directories', { details: { field: '--model', expected: '>= 2', received: opts.model.length } });
-        const k = opts.model.length;
-        let lambdas = opts.lambda ?? Array.from({ length: k }, () => 1 / k);
-        if (k === 2 && lambdas.length === 1) lambdas = [lambdas[0]!, 1 - lambdas[0]!];
-        if (lambdas.length !== k) {
-          throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `give one --lambda per model (${k}), or a single λ for two models; got ${lambdas.length}`, { details: { field: '--lambda', expected: k, received: lambdas.length } });
-        }
-        const models = await Promise.all(opts.model.map((dir) => readModelFiles(dir)));
-        const fused = fuseParameters(models.map((m) => m.parameters), lambdas);
-        await writeModelFiles(opts.out, models[0]!.modelJson, fused);
-        const result = { out: opts.out, models: opts.model, lambdas, parameters: fused.data.length };
-        process.stdout.write(opts.json ? JSON.stringify(result) + '\n' : `fused ${k} models with λ = [${lambdas.join(', ')}] into ${opts.out}\n`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'fuseModels'));
 }

@@ -1,10 +1,10 @@
-// `concord node`: run a member node next to its data until SIGINT/SIGTERM.
+// `concord node`: run a member node next to its data until SIGINT/SIGTERM (node-action.ts).
 
 import type { Command } from 'commander';
-import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { DEFAULT_CARBON_INTENSITY, DEFAULT_POWER_WATTS } from '../node/energy.js';
-import { runMemberService } from '../node/service.js';
-import { coordinatorUrl, fail, parseNumberOption } from './options.js';
+import { lazyAction, parseNumberOption } from './options.js';
+
+const actions = () => import('./node-action.js');
 
 export function registerNodeCommand(program: Command): void {
   program
@@ -22,37 +22,5 @@ export function registerNodeCommand(program: Command): void {
     .option('--carbon-intensity <g>', "grid carbon intensity where this node runs, gCO2e/kWh (default: world average)", parseNumberOption('--carbon-intensity'), DEFAULT_CARBON_INTENSITY)
     .option('--owner-key <key|file>', "the data owner's public key (base64url, or an identity/key file); the node then trains only on plans this owner approved")
     .option('--json', 'machine-readable log lines')
-    .action(async (opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; ownerKey?: string; powerWatts: number; carbonIntensity: number; json?: boolean }) => {
-      const json = Boolean(opts.json);
-      const abort = new AbortController();
-      process.once('SIGINT', () => abort.abort());
-      process.once('SIGTERM', () => abort.abort());
-      try {
-        await runMemberService({
-          coordinator: coordinatorUrl(opts.coordinator),
-          name: opts.name,
-          data: opts.data,
-          stateDir: opts.stateDir,
-          ...optional('invitation', opts.invitation ?? process.env.CONCORD_INVITATION),
-          ...optional('caFile', opts.ca ?? process.env.CONCORD_CA),
-          ...optional('ownerKey', opts.ownerKey),
-          ...(opts.privacyBudget !== undefined ? { privacyBudget: { epsilon: opts.privacyBudget, delta: opts.privacyDelta } } : {}),
-          energy: { powerWatts: nonNegative(opts.powerWatts, '--power-watts'), carbonIntensity: nonNegative(opts.carbonIntensity, '--carbon-intensity') },
-          signal: abort.signal,
-          log: (line) => process.stderr.write(json ? JSON.stringify({ member: opts.name, message: line }) + '\n' : `[${opts.name}] ${line}\n`),
-        });
-        process.exit(0);
-      } catch (error) {
-        fail(error, json);
-      }
-    });
-}
-
-function nonNegative(value: number, field: string): number {
-  if (!(value >= 0)) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field} must be a number >= 0, got ${value}`, { details: { field, expected: '>= 0', received: value } });
-  return value;
-}
-
-function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
-  return value ? ({ [key]: value } as Record<K, string>) : {};
+    .action(lazyAction(actions, 'runNode'));
 }

@@ -70,9 +70,9 @@ test('privacy noise --json: the noise multiplier noiseForEpsilon finds, and it m
   assert.ok(computeEpsilon({ ...args, noiseMultiplier: out.noiseMultiplier }).epsilon <= 7.3291);
 });
 
-test('invalid input goes through fail() naming the flag: JSON error with --json, exit 1', async () => {
+test('invalid input goes through fail() naming the flag: JSON error with --json, exit 65 (EX_DATAERR)', async () => {
   const bad = await concord('privacy', 'epsilon', '--sampling-rate', '1.5', '--noise-multiplier', '1', '--steps', '10', '--delta', '1e-5', '--json');
-  assert.equal(bad.exitCode, 1);
+  assert.equal(bad.exitCode, 65);
   const { error } = JSON.parse(bad.stdout) as { error: { code: string; message: string; details: { field: string } } };
   assert.equal(error.code, 'CONCORD_ERR_INVALID_ARGUMENT');
   assert.equal(error.details.field, '--sampling-rate');
@@ -89,12 +89,12 @@ test('invalid input goes through fail() naming the flag: JSON error with --json,
   ];
   for (const [args, field] of cases) {
     const run = await concord('privacy', ...args, '--json');
-    assert.equal(run.exitCode, 1, args.join(' '));
+    assert.equal(run.exitCode, 65, args.join(' '));
     assert.equal((JSON.parse(run.stdout) as { error: { details: { field: string } } }).error.details.field, field, args.join(' '));
   }
 
   const human = await concord('privacy', 'noise', '--sampling-rate', '0.1', '--steps', '10', '--delta', '2', '--epsilon', '1');
-  assert.equal(human.exitCode, 1);
+  assert.equal(human.exitCode, 65);
   assert.equal(human.stdout, '');
   assert.match(human.stderr, /^concord: --delta is 2; expected a number in \(0, 1\) \[--delta\] \(CONCORD_ERR_INVALID_ARGUMENT\)\n$/);
 });

@@ -1,15 +1,11 @@
-// `concord run start|list|show` and `concord status`: the operator's view of runs.
+// `concord run start|list|show` and `concord status`: the operator's view of runs. What
+// the commands do is in run-actions.ts, loaded when one runs.
 
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { RunConfigSchema, parseMessage } from '../protocol/messages.js';
-import type { MemberRecord, RoundSummary, RunRecord } from '../storage/storage.js';
-import type { RunFootprint } from '../coordinator/footprint.js';
-import type { PlanExecution } from '../coordinator/plan-policy.js';
-import { coordinatorUrl, fail, operatorRequest, operatorToken, useCa } from './options.js';
-import { formatFootprint, formatPlanExecution, gramsText } from './sharing-format.js';
+import { lazyAction } from './options.js';
 
-interface Conn {
+/** The options of every command that talks to a coordinator (withConn). */
+export interface Conn {
   coordinator?: string;
   token?: string;
   json?: boolean;
@@ -21,22 +17,9 @@ export const withConn = (c: Command): Command =>
     .option('--token <token>', 'operator or API token (or $CONCORD_OPERATOR_TOKEN, or .concord/operator-token)')
     .option('--ca <file>', "PEM of the coordinator's CA or self-signed certificate to pin for HTTPS (or $CONCORD_CA)")
     .option('--json', 'machine-readable output')
-    .hook('preAction', (command) => useCa((command.opts() as { ca?: string }).ca));
+    .hook('preAction', async (command) => (await import('./operator-api.js')).useCa((command.opts() as { ca?: string }).ca));
 
-export function formatRound(r: RoundSummary, total: number): string {
-  const acc = r.evalMetrics.accuracy;
-  const test = r.serverEval?.metrics.accuracy;
-  return [
-    `round ${String(r.round).padStart(String(total).length)}/${total}`,
-    `${r.participants.length} reported${r.failures.length ? `, ${r.failures.length} dropped` : ''}`,
-    `loss ${r.evalLoss?.toFixed(4) ?? '-'}`,
-    `holdout acc ${acc !== undefined ? acc.toFixed(4) : '-'}`,
-    ...(test !== undefined ? [`test acc ${test.toFixed(4)}`] : []),
-    ...(r.trainMetrics.plannedUnits !== undefined ? [`work ${r.trainMetrics.examplesProcessed ?? 0}/${r.trainMetrics.plannedUnits} planned`] : []),
-    ...(r.trainMetrics.energyJoules !== undefined ? [`${(r.trainMetrics.energyJoules / 3600).toFixed(2)} Wh`] : []),
-    `${((r.completedAt - r.startedAt) / 1000).toFixed(1)} s`,
-  ].join(' · ');
-}
+const actions = () => import('./run-actions.js');
 
 export function registerRunCommands(program: Command): void {
   const run = program.command('run').description('start and inspect federated training runs');
@@ -45,98 +28,11 @@ export function registerRunCommands(program: Command): void {
     .description('start a run from a JSON run configuration (see README: configuration)')
     .requiredOption('--config <file>', 'run configuration JSON')
     .option('--watch', 'print each round as it completes until the run ends')
-    .action(async (opts: Conn & { config: string; watch?: boolean }) => {
-      try {
-        const url = coordinatorUrl(opts.coordinator);
-        const token = operatorToken(opts.token);
-        const config = parseMessage(RunConfigSchema, JSON.parse(await readFile(opts.config, 'utf8')), `run config ${opts.config}`);
-        const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
-        if (opts.json && !opts.watch) return void process.stdout.write(JSON.stringify({ runId }) + '\n');
-        if (!opts.json) process.stdout.write(`started run ${runId}\n`);
-        if (opts.watch) {
-          const final = await watchRun(url, token, runId, (r, total) => {
-            process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : formatRound(r, total) + '\n');
-          });
-          if (opts.json) process.stdout.write(JSON.stringify({ runId, status: final.status, error: final.error }) + '\n');
-          else process.stdout.write(`run ${runId} ${final.status}${final.error ? `: ${final.error}` : ''}\n`);
-          if (final.status !== 'completed') process.exitCode = 1;
-        }
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+    .action(lazyAction(actions, 'startRun'));
 
-  withConn(run.command('list'))
-    .description('list runs')
-    .action(async (opts: Conn) => {
-      try {
-        const { runs } = await operatorRequest<{ runs: RunRecord[] }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', '/v1/runs');
-        if (opts.json) return void process.stdout.write(JSON.stringify({ runs }) + '\n');
-        if (runs.length === 0) return void process.stdout.write('no runs yet\n');
-        for (const r of runs) process.stdout.write(`${r.runId}  ${r.status.padEnd(9)}  ${r.config.name}  ${r.config.strategy.name}  ${r.config.rounds} rounds${r.error ? `  (${r.error})` : ''}\n`);
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+  withConn(run.command('list')).description('list runs').action(lazyAction(actions, 'listRuns'));
 
-  withConn(run.command('show'))
-    .description('show a run and its rounds')
-    .argument('<runId>')
-    .action(async (runId: string, opts: Conn) => {
-      try {
-        const url = coordinatorUrl(opts.coordinator);
-        const token = operatorToken(opts.token);
-        const path = `/v1/runs/${encodeURIComponent(runId)}`;
-        const body = await operatorRequest<{ run: RunRecord; rounds: RoundSummary[] }>(url, token, 'GET', path);
-        const { plan } = await operatorRequest<{ plan: PlanExecution | null }>(url, token, 'GET', `${path}/plan`);
-        const footprint = await operatorRequest<RunFootprint>(url, token, 'GET', `${path}/footprint`);
-        if (opts.json) return void process.stdout.write(JSON.stringify({ ...body, plan, footprint }) + '\n');
-        process.stdout.write(`run ${body.run.runId} (${body.run.config.name}): ${body.run.status}${body.run.error ? ` — ${body.run.error}` : ''}\n`);
-        for (const r of body.rounds) process.stdout.write(formatRound(r, body.run.config.rounds) + '\n');
-        if (plan) process.stdout.write(formatPlanExecution(plan));
-        if (footprint.members.length > 0) process.stdout.write(formatFootprint(footprint));
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
+  withConn(run.command('show')).description('show a run and its rounds').argument('<runId>').action(lazyAction(actions, 'showRun'));
 
-  withConn(program.command('status'))
-    .description('members (online or not) and runs at a glance')
-    .action(async (opts: Conn) => {
-      try {
-        const url = coordinatorUrl(opts.coordinator);
-        const token = operatorToken(opts.token);
-        const { members } = await operatorRequest<{ members: (MemberRecord & { online: boolean })[] }>(url, token, 'GET', '/v1/members');
-        const { runs } = await operatorRequest<{ runs: RunRecord[] }>(url, token, 'GET', '/v1/runs');
-        const { datasets } = await operatorRequest<{ datasets: { datasetId: string; epsilon: number; delta: number; budget: number | null; charges: number }[] }>(url, token, 'GET', '/v1/privacy');
-        const footprints = await Promise.all(runs.map((r) => operatorRequest<RunFootprint>(url, token, 'GET', `/v1/runs/${encodeURIComponent(r.runId)}/footprint`)));
-        if (opts.json) return void process.stdout.write(JSON.stringify({ coordinator: url, members, runs, privacy: datasets, footprints: Object.fromEntries(runs.map((r, i) => [r.runId, footprints[i]])) }) + '\n');
-        process.stdout.write(`coordinator ${url}\nmembers (${members.length}):\n`);
-        for (const m of members) process.stdout.write(`  ${m.name.padEnd(16)} ${m.online ? 'online ' : 'offline'}  ${m.dataset.numExamples} examples (${m.dataset.name})${m.revoked ? '  REVOKED' : ''}\n`);
-        process.stdout.write(`runs (${runs.length}):\n`);
-        runs.forEach((r, i) => process.stdout.write(`  ${r.runId}  ${r.status.padEnd(9)}  ${r.config.name}  ${gramsText(footprints[i]!.total.co2Grams)}\n`));
-        const latest = footprints.length - 1;
-        if (latest >= 0 && footprints[latest]!.members.length > 0) {
-          process.stdout.write(`latest run ${runs[latest]!.runId}: `);
-          process.stdout.write(formatFootprint(footprints[latest]!));
-        }
-        if (datasets.length > 0) {
-          process.stdout.write('privacy budgets (ε spent / budget at δ):\n');
-          for (const d of datasets) process.stdout.write(`  ${d.datasetId.padEnd(40)} ${d.epsilon.toFixed(3)} / ${d.budget ?? '∞'}  (δ=${d.delta}, ${d.charges} charges)\n`);
-        }
-      } catch (error) {
-        fail(error, Boolean(opts.json));
-      }
-    });
-}
-
-/** Polls a run and reports each newly completed round; resolves when the run ends. */
-export async function watchRun(url: string, token: string, runId: string, onRound: (r: RoundSummary, total: number) => void, pollMs = 300): Promise<RunRecord> {
-  let seen = 0;
-  for (;;) {
-    const { run, rounds } = await operatorRequest<{ run: RunRecord; rounds: RoundSummary[] }>(url, token, 'GET', `/v1/runs/${encodeURIComponent(runId)}`);
-    for (const r of rounds) if (r.round > seen) { onRound(r, run.config.rounds); seen = r.round; }
-    if (run.status !== 'running' && run.status !== 'pending') return run;
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
+  withConn(program.command('status')).description('members (online or not) and runs at a glance').action(lazyAction(actions, 'showStatus'));
 }

@@ -19,8 +19,7 @@ import type { Parameters } from '../protocol/tensors.js';
 import type { Storage } from '../storage/storage.js';
 import { shareRewards, type BenefitShares } from '../valuation/benefit-sharing.js';
 import { valueRun, type RunValuation, type ValuationMethod, type ValuationRound } from '../valuation/federated.js';
-
-export const VALUATION_METHODS = ['auto', 'exact', 'monte-carlo', 'loo'] as const;
+import { VALUATION_METHODS } from '../valuation/methods.js';
 
 /** Whether a run stores members' updates: its keepUpdates, by default on unless updates are secret (the run compiler refuses both at once). */
 export function keepsUpdates(config: Pick<RunConfig, 'keepUpdates' | 'secureAggregation'>): boolean {

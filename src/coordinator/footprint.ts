@@ -14,7 +14,7 @@
 // data there once: (training + holdout examples) × (features + label) × 4 bytes, the
 // float32 form Concord holds data in.
 
-import { DEFAULT_CARBON_INTENSITY } from '../planning/resources.js';
+import { DEFAULT_CARBON_INTENSITY } from '../planning/constants.js';
 import type { DatasetDescriptor } from '../protocol/messages.js';
 import type { MemberRoundMetrics } from '../storage/storage.js';
 

@@ -20,6 +20,7 @@ import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { openStorage } from '../storage/index.js';
 import type { RunEvent, Storage } from '../storage/storage.js';
+import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createCoordinator, type Coordinator } from './server.js';
 
 export interface CoordinatorServiceOptions {
@@ -54,9 +55,6 @@ export interface CoordinatorService {
   storage: Storage;
   close(): Promise<void>;
 }
-
-export const DEFAULT_DB = '.concord/coordinator.sqlite';
-export const DEFAULT_PORT = 8470;
 
 export async function startCoordinatorService(options: CoordinatorServiceOptions = {}): Promise<CoordinatorService> {
   await initBackend();
@@ -101,7 +99,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
-  const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1');
+  const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST);
   return {
     url,
     operatorToken,

@@ -79,7 +79,7 @@ test('csvSource: loads a file; a missing file is an error naming the path', asyn
     const d = await source.load();
     assert.deepEqual([...d.x], [0, 1, 1, 0]);
     assert.deepEqual([...d.y], [1, 0]);
-    await assert.rejects(csvSource(join(dir, 'missing.csv')).load(), concordError({ field: 'path', received: join(dir, 'missing.csv') }));
+    await assert.rejects(csvSource(join(dir, 'missing.csv')).load(), concordError({ field: 'path', received: join(dir, 'missing.csv') }, ErrorCode.NOT_FOUND));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

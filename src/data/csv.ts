@@ -156,7 +156,7 @@ export function csvSource(path: string, options: Omit<CsvOptions, 'file'> = {}):
       try {
         text = await readFile(path, 'utf8');
       } catch (cause) {
-        throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `cannot read CSV file ${path}`, { details: { field: 'path', expected: 'a readable CSV file', received: path }, cause });
+        throw new ConcordError(ErrorCode.NOT_FOUND, `cannot read CSV file ${path}: ${(cause as Error).message}`, { details: { field: 'path', expected: 'a readable CSV file', received: path }, cause });
       }
       return readCsvDataset(text, { ...options, file: path }).dataset;
     },

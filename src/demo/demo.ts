@@ -20,66 +20,11 @@ import { evaluate, trainLocal } from '../model/train.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { RunConfigInput } from '../protocol/messages.js';
 import type { MemberRecord, MemberRoundMetrics, RoundSummary, RunRecord } from '../storage/storage.js';
-import { formatRound, watchRun } from '../cli/run-commands.js';
+import { formatRound, watchRun } from '../cli/run-actions.js';
 import type { ContributionReport } from '../coordinator/contributions.js';
 import type { RunFootprint } from '../coordinator/footprint.js';
-import { operatorRequest } from '../cli/options.js';
-
-export interface DemoOptions {
-  members: number;
-  rounds: number;
-  partition: 'iid' | 'dirichlet' | 'shards';
-  alpha: number;
-  strategy: string;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  hidden: number[];
-  seed: number;
-  /** Digits held out from every member for the final test. */
-  testSize: number;
-  /** Skip the centralized baseline (saves time in tests). */
-  baseline: boolean;
-  /** State and logs go here; wiped at start. */
-  dir: string;
-  /** Secure aggregation (SecAgg+) in the private run. */
-  secure: boolean;
-  /** Sample-level differential privacy (DP-SGD in every member) in the private run. */
-  dp: boolean;
-  noiseMultiplier: number;
-  clippingNorm: number;
-  /** ε budget of every member dataset (δ = 1e-5). */
-  epsilonBudget: number;
-  /** DP-SGD trains with fewer local epochs (each costs ε) and a larger step (clipped, noisy gradients). */
-  dpEpochs: number;
-  dpLearningRate: number;
-  log: (line: string) => void;
-}
-
-export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
-  members: 5,
-  rounds: 25,
-  partition: 'dirichlet',
-  alpha: 0.5,
-  strategy: 'fedavg',
-  epochs: 2,
-  batchSize: 32,
-  learningRate: 0.05,
-  hidden: [128],
-  seed: 42,
-  testSize: 1000,
-  baseline: true,
-  dir: '.concord/demo',
-  secure: false,
-  dp: false,
-  noiseMultiplier: 1.3,
-  clippingNorm: 1,
-  epsilonBudget: 8,
-  dpEpochs: 1,
-  dpLearningRate: 0.25,
-};
-
-export const DEMO_DELTA = 1e-5;
+import { operatorRequest } from '../cli/operator-api.js';
+import { DEMO_DELTA, type DemoOptions } from './options.js';
 
 export interface DemoSummary {
   rounds: number;

@@ -19,11 +19,17 @@ interface ModelJson {
 }
 
 export async function readModelFiles(dir: string): Promise<{ modelJson: ModelJson; parameters: Parameters }> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'model.json'), 'utf8');
+  } catch (cause) {
+    throw new ConcordError(ErrorCode.NOT_FOUND, `${dir} is not a TensorFlow.js model directory: cannot read model.json (${(cause as Error).message})`, { details: { field: 'model', received: dir }, cause });
+  }
   let modelJson: ModelJson;
   try {
-    modelJson = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as ModelJson;
+    modelJson = JSON.parse(text) as ModelJson;
   } catch (cause) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${dir} is not a TensorFlow.js model directory: cannot read model.json`, { details: { field: 'model', received: dir }, cause });
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${dir}/model.json is not JSON`, { details: { field: 'model', received: dir }, cause });
   }
   if (!Array.isArray(modelJson.weightsManifest)) {
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${dir}/model.json has no weightsManifest`, { details: { field: 'weightsManifest' } });
@@ -31,7 +37,7 @@ export async function readModelFiles(dir: string): Promise<{ modelJson: ModelJso
   const specs: TensorSpec[] = [];
   const chunks: Float32Array[] = [];
   for (const group of modelJson.weightsManifest) {
-    const bytes = Buffer.concat(await Promise.all(group.paths.map((p) => readFile(join(dir, p)))));
+    const bytes = Buffer.concat(await Promise.all(group.paths.map((p) => readShard(dir, p))));
     let offset = 0;
     for (const w of group.weights) {
       if (w.dtype !== 'float32') {
@@ -64,4 +70,12 @@ export async function writeModelFiles(dir: string, modelJson: ModelJson, paramet
   };
   await writeFile(join(dir, 'weights.bin'), new Uint8Array(parameters.data.buffer, parameters.data.byteOffset, parameters.data.byteLength));
   await writeFile(join(dir, 'model.json'), JSON.stringify(out));
+}
+
+async function readShard(dir: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(join(dir, path));
+  } catch (cause) {
+    throw new ConcordError(ErrorCode.NOT_FOUND, `${dir}/model.json names the weight file ${path}, which cannot be read (${(cause as Error).message})`, { details: { field: 'weightsManifest.paths', received: path }, cause });
+  }
 }

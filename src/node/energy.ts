@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DEFAULT_CARBON_INTENSITY } from '../planning/resources.js';
+import { DEFAULT_CARBON_INTENSITY } from '../planning/constants.js';
 import type { TrainingMeter } from './tfjs-handler.js';
 
 /** What a small server's CPU package draws under load, when the node declares nothing. */

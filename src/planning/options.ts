@@ -5,10 +5,8 @@
 import { z } from 'zod';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { formatPath, parseWith } from '../protocol/problems.js';
+import { PLAN_OBJECTIVES } from './constants.js';
 import { unitsPerHour, type Resources } from './resources.js';
-
-export const PLAN_OBJECTIVES = ['max-compute', 'min-cost', 'min-carbon', 'min-time'] as const;
-export type PlanObjective = (typeof PLAN_OBJECTIVES)[number];
 
 const finite = z.number().finite();
 

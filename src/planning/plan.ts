@@ -6,7 +6,8 @@
 import { isBinding } from './lp.js';
 import { solveLp } from './highs.js';
 import { explainInfeasible, explainUnbounded, planIsFeasible } from './explain.js';
-import { parsePlanOptions, type PlanObjective, type PlanOptionsInput } from './options.js';
+import type { PlanObjective } from './constants.js';
+import { parsePlanOptions, type PlanOptionsInput } from './options.js';
 import { buildPlanProgram, presentGroups, type PlanConstraintGroup } from './program.js';
 import { carbonGramsPerUnit, parseResources, type Resources, type ResourcesInput } from './resources.js';
 

@@ -6,9 +6,8 @@
 import { z } from 'zod';
 import { validateDocumentText } from '../protocol/document.js';
 import { parseWith } from '../protocol/problems.js';
+import { DEFAULT_CARBON_INTENSITY } from './constants.js';
 
-/** World-average grid intensity (gCO₂/kWh), used when a member does not state its own. */
-export const DEFAULT_CARBON_INTENSITY = 475;
 
 const finite = (expected: string) =>
   z.number({ invalid_type_error: `expected ${expected}`, required_error: `required: ${expected}` }).finite(`expected ${expected}`);

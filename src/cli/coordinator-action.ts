@@ -1,0 +1,50 @@
+// What `concord coordinator` does (registered in coordinator-command.ts): run the
+// coordinator service until SIGINT/SIGTERM.
+
+import { startCoordinatorService } from '../coordinator/service.js';
+import { fingerprint } from '../governance/identity.js';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { RunConfigSchema, parseMessage } from '../protocol/messages.js';
+import { readJsonFile } from './options.js';
+
+export async function startCoordinator(opts: { port: number; host: string; db: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
+  const json = Boolean(opts.json);
+  const say = (event: Record<string, unknown>, human: string): void => {
+    if (json) process.stdout.write(JSON.stringify(event) + '\n');
+    else process.stdout.write(human + '\n');
+  };
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together', { details: { field: opts.tlsCert ? '--tls-key' : '--tls-cert' } });
+  }
+  const service = await startCoordinatorService({
+    ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
+    openEnrollment: opts.openEnrollment,
+    ...(opts.agreement ? { agreementFile: opts.agreement } : {}),
+    port: opts.port,
+    host: opts.host,
+    db: opts.db,
+    ...(opts.operatorToken ? { operatorToken: opts.operatorToken } : {}),
+    ...(opts.evalData ? { evalData: opts.evalData } : {}),
+    bodyLimitBytes: opts.maxBodyMb * 1024 * 1024,
+    onEvent: (e) => say({ event: e.kind, runId: e.runId, round: e.round, message: e.message }, `[${e.runId}] ${e.message}`),
+  });
+  const key = fingerprint(service.publicKey);
+  say(
+    { event: 'listening', url: service.url, db: opts.db, coordinatorKey: key, openEnrollment: opts.openEnrollment },
+    `Concord coordinator listening on ${service.url} (state in ${opts.db}); audit key ${key}; ${opts.openEnrollment ? 'open enrollment' : 'enrollment by invitation only'}`,
+  );
+  if (opts.run) {
+    const config = parseMessage(RunConfigSchema, await readJsonFile(opts.run, '--run'), `run config ${opts.run}`);
+    const res = await service.coordinator.app.inject({ method: 'POST', url: '/v1/runs', headers: { authorization: `Bearer ${service.operatorToken}` }, payload: config });
+    const body = res.json() as { runId?: string; error?: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
+    if (!body.runId) throw new ConcordError(body.error?.code ?? ErrorCode.INTERNAL, body.error?.message ?? 'could not start the run', { details: { ...body.error?.details, source: opts.run } });
+    say({ event: 'run-created', runId: body.runId }, `started run ${body.runId}`);
+  }
+  const stop = async (): Promise<void> => {
+    await service.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+

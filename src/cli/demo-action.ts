@@ -1,0 +1,28 @@
+// What `concord demo` does (registered in demo-command.ts): run the demo consortium and
+// print its one-line JSON summary.
+
+import { runDemo } from '../demo/demo.js';
+import { DEMO_DEFAULTS, type DemoOptions } from '../demo/options.js';
+
+export async function demo(opts: typeof DEMO_DEFAULTS & { quiet?: boolean }): Promise<void> {
+  const started = Date.now();
+  const log = opts.quiet ? () => undefined : (line: string) => process.stderr.write(line + '\n');
+  const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, partition: opts.partition as DemoOptions['partition'], log });
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; inspect with: concord export --db ${summary.db} --run ${summary.runId} --out model`);
+  const { rounds, members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, privacy, contributions, co2Grams } = summary;
+  const line: Record<string, unknown> = { rounds, members, accuracy: round4(accuracy), centralizedAccuracy: centralizedAccuracy === null ? null : round4(centralizedAccuracy), seconds: Math.round(seconds * 10) / 10, bytesPerMemberPerRound };
+  if (privacy) {
+    line.privacy = {
+      ...privacy,
+      epsilon: privacy.epsilon === null ? null : round4(privacy.epsilon),
+      accuracyWithoutPrivacy: round4(privacy.accuracyWithoutPrivacy),
+      accuracyCost: round4(privacy.accuracyCost),
+    };
+  }
+  line.contributions = contributions === null ? null : Object.fromEntries(Object.entries(contributions).map(([name, phi]) => [name, round4(phi)]));
+  line.co2Grams = Math.round(co2Grams * 100) / 100;
+  process.stdout.write(JSON.stringify(line) + '\n');
+  process.exit(0);
+}
+
+const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;
