@@ -16,7 +16,7 @@ await Promise.all(
     runMember({
       client: new CoordinatorClient(url!),
       name: `${prefix}-${i}`,
-      dataset: { name: 'none', numExamples: 100, numHoldout: 0, inputShape: [1], classes: 2 },
+      dataset: { name: 'none', numExamples: 100, numHoldout: 100, inputShape: [784], classes: 10 },
       handler: {
         train: async (_task, global) => ({ parameters: global, numExamples: 100, metrics: { loss: 0 } }),
         evaluate: async () => ({ numExamples: 100, metrics: { loss: 0 } }),

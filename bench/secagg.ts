@@ -189,7 +189,7 @@ export async function benchSecAggWire(N = 10, P = 100_000): Promise<SecAggWireRo
     void runMember({
       client,
       name: `wire-${k}`,
-      dataset: { name: 'bench', numExamples: 100 + k, numHoldout: 0, inputShape: [1], classes: 2 },
+      dataset: { name: 'bench', numExamples: 100 + k, numHoldout: 1, inputShape: [1], classes: 2 },
       handler: withSecureAggregation(inner, { memberId: () => client.credentials?.memberId, primitives: nodePrimitives }),
       signal: abort.signal,
       pollMs: 500,

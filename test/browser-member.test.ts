@@ -210,6 +210,13 @@ test('with secure aggregation, client-level DP and FedProx the browser member cl
   assert.ok(Math.abs(norm - 0.5) < 0.05, `the browser's update is in the sum, clipped to C = 0.5 (norm ${norm})`);
   await page.getByText(/^run .*: secure aggregation .*client-level DP \(update clipped to 0\.5, noise σ .* added here\), FedProx \(μ = 0\.1\)$/).waitFor({ timeout: 10_000 });
 
+  // A round that started over logs a task id that is one long word (as on a loaded machine,
+  // where a retried round's old task is refused): it wraps instead of widening the page.
+  await page.evaluate(() => {
+    const line = document.createElement('li');
+    line.textContent = `round 1 train: result not accepted: CONCORD_ERR_STALE_ROUND: task run_${'x'.repeat(20)}.r1.secagg.${'f'.repeat(60)} is not open`;
+    document.querySelector('[data-testid=log]')!.append(line);
+  });
   // The page after these rounds, at laptop and phone width, for people to look at.
   mkdirSync('test-results', { recursive: true });
   for (const [width, height] of [[1280, 800], [390, 844]] as const) {

@@ -2,14 +2,15 @@
 // model fusion on real files, and clear errors for bad arguments.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportTfjsModel } from '../src/model/export.js';
 import { initialParameters, parameterSpecs } from '../src/model/build.js';
 import { makeParameters, totalSize } from '../src/protocol/tensors.js';
-import type { ModelSpec } from '../src/protocol/messages.js';
+import { RunConfigSchema, type ModelSpec } from '../src/protocol/messages.js';
+import { SqliteStorage } from '../src/storage/sqlite.js';
 import { concordRun } from './support/processes.js';
 
 let dir = '';
@@ -101,6 +102,42 @@ describe('concord CLI', () => {
     r = await concordRun(['export', '--run', 'run_missing', '--out', join(dir, 'z'), '--db', join(dir, 'empty.sqlite'), '--json']);
     assert.equal(r.code, 66);
     assert.equal(JSON.parse(r.stdout).error.code, 'CONCORD_ERR_NOT_FOUND');
+    assert.match(JSON.parse(r.stdout).error.message, /there is no coordinator database at .*empty\.sqlite; a command that reads one never creates it/);
+    await assert.rejects(stat(join(dir, 'empty.sqlite')), 'the mistyped database was not created');
+  });
+
+  it('refuses to export the untrained model of a failed run, saying why', async () => {
+    const db = join(dir, 'failed.sqlite');
+    const storage = new SqliteStorage(db);
+    await storage.migrate();
+    const config = RunConfigSchema.parse({ model: { family: 'mlp', inputShape: [2], classes: 2 }, rounds: 3 });
+    const run = await storage.createRun(config, initialParameters(config.model));
+    await storage.setRunStatus(run.runId, 'failed', 'round 1 failed 5 times; last: only 1 of the minimum 2 members reported');
+    await storage.close();
+    const r = await concordRun(['export', '--run', run.runId, '--out', join(dir, 'failed-model'), '--db', db]);
+    assert.equal(r.code, 65, r.stderr);
+    assert.match(r.stderr, /run run_\S+ failed \(round 1 failed 5 times; last: only 1 of the minimum 2 members reported\), so it has no final model/);
+    await assert.rejects(stat(join(dir, 'failed-model')), 'nothing was written');
+    // Asked for explicitly, the initial model is exported.
+    const explicit = await concordRun(['export', '--run', run.runId, '--round', '0', '--out', join(dir, 'failed-model'), '--db', db]);
+    assert.equal(explicit.code, 0, explicit.stderr);
+  });
+
+  it('names the file, line and column of a broken run configuration, and every unknown key with the one meant', async () => {
+    const broken = join(dir, 'broken.json');
+    await writeFile(broken, '{\n  "model": {"family": "mlp", "inputShape": [2], "classes": 2},\n  "rounds": 2,\n}\n');
+    let r = await concordRun(['run', 'start', '--config', broken, '--token', 'op_x', '--coordinator', 'http://127.0.0.1:1']);
+    assert.equal(r.code, 65, r.stderr);
+    assert.match(r.stderr, /broken\.json has 1 problem:\n {2}line 4, column 1: \(root\): JSON syntax: /);
+    const typos = join(dir, 'typos.json');
+    await writeFile(typos, JSON.stringify({ model: { family: 'mlp', inputShape: [2], classes: 2 }, rounds: 2, secureAggregaton: true, train: { epoch: 2 } }, null, 2));
+    r = await concordRun(['run', 'start', '--config', typos, '--token', 'op_x', '--coordinator', 'http://127.0.0.1:1']);
+    assert.equal(r.code, 65, r.stderr);
+    assert.match(r.stderr, /line 12, column 5: train\.epoch: unknown field "epoch"; did you mean `train\.epochs`\?/);
+    assert.match(r.stderr, /line 10, column 3: secureAggregaton: unknown field "secureAggregaton"; did you mean `secureAggregation`\?/);
+    r = await concordRun(['run', 'start', '--config', join(dir, 'nowhere.json'), '--token', 'op_x', '--coordinator', 'http://127.0.0.1:1']);
+    assert.equal(r.code, 66, r.stderr);
+    assert.match(r.stderr, /cannot read --config .*nowhere\.json: there is no such file/);
   });
 
   it('exits with sysexits codes: 64 usage, 65 bad data, 66 missing input, 69 unreachable', async () => {

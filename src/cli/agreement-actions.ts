@@ -4,11 +4,11 @@
 import { writeFile } from 'node:fs/promises';
 import { agreementHash, parseAgreement, signAgreement, validateAgreement, type Agreement, type AgreementSignature } from '../governance/agreement.js';
 import { loadIdentity } from '../governance/identity.js';
-import { approvePlan, planHash, type Plan, type PlanApproval, type PlanStatus } from '../governance/plans.js';
+import { PlanSchema, approvePlan, planHash, type Plan, type PlanApproval, type PlanStatus } from '../governance/plans.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { PlanRecord } from '../storage/storage.js';
 import { operatorRequest, operatorToken } from './operator-api.js';
-import { coordinatorUrl, parseJson, readInputFile, readJsonFile } from './options.js';
+import { coordinatorUrl, parseJson, readConfigFile, readInputFile } from './options.js';
 import type { Conn } from './run-commands.js';
 
 /** A proposed agreement version travelling between data owners for signatures. */
@@ -32,7 +32,7 @@ const call = <T>(opts: Conn, method: string, path: string, body?: unknown): Prom
 async function readProposal(file: string): Promise<Proposal> {
   const text = await readInputFile(file, 'proposal');
   if (text.trimStart().startsWith('{')) {
-    const raw = parseJson(text, file, 'proposal') as Partial<Proposal>;
+    const raw = (await parseJson(text, file)) as Partial<Proposal>;
     const agreement = validateAgreement(raw.agreement, { source: file });
     return { agreement, hash: agreementHash(agreement), signatures: raw.signatures ?? [] };
   }
@@ -78,8 +78,9 @@ export async function agreementSubmit(file: string, opts: Conn): Promise<void> {
 }
 
 export async function plansSubmit(opts: Conn & { file: string }): Promise<void> {
-  const raw = (await readJsonFile(opts.file, '--file')) as Record<string, unknown>;
-  const view = await call<PlanView>(opts, 'POST', '/v1/plans', { createdAt: Date.now(), ...raw });
+  // Checked here too, so every problem is named with its line in the file.
+  const plan = await readConfigFile(opts.file, '--file', PlanSchema, (value) => ({ createdAt: Date.now(), ...(value as object) }));
+  const view = await call<PlanView>(opts, 'POST', '/v1/plans', plan);
   print(opts.json, view, `submitted ${describePlan(view)}\nplan hash ${view.planHash}`);
 }
 

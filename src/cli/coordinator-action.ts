@@ -4,8 +4,8 @@
 import { startCoordinatorService } from '../coordinator/service.js';
 import { fingerprint } from '../governance/identity.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { RunConfigSchema, parseMessage } from '../protocol/messages.js';
-import { readJsonFile } from './options.js';
+import { RunConfigSchema } from '../protocol/messages.js';
+import { readConfigFile } from './options.js';
 
 export async function startCoordinator(opts: { port: number; host: string; db: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
@@ -34,7 +34,7 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
     `Concord coordinator listening on ${service.url} (state in ${opts.db}); audit key ${key}; ${opts.openEnrollment ? 'open enrollment' : 'enrollment by invitation only'}`,
   );
   if (opts.run) {
-    const config = parseMessage(RunConfigSchema, await readJsonFile(opts.run, '--run'), `run config ${opts.run}`);
+    const config = await readConfigFile(opts.run, '--run', RunConfigSchema);
     const res = await service.coordinator.app.inject({ method: 'POST', url: '/v1/runs', headers: { authorization: `Bearer ${service.operatorToken}` }, payload: config });
     const body = res.json() as { runId?: string; error?: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
     if (!body.runId) throw new ConcordError(body.error?.code ?? ErrorCode.INTERNAL, body.error?.message ?? 'could not start the run', { details: { ...body.error?.details, source: opts.run } });

@@ -8,7 +8,7 @@ import { toJsonLines, verifyChain, type AuditEntry, type ChainVerification } fro
 import { assertPublicKey, fingerprint } from '../governance/identity.js';
 import type { ApiTokenRecord } from '../governance/roles.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { parseStorageUrl } from '../storage/index.js';
+import { assertDatabaseExists, parseStorageUrl } from '../storage/index.js';
 import { SqliteStorage } from '../storage/sqlite.js';
 import type { MemberRecord } from '../storage/storage.js';
 import { operatorRequest, operatorToken } from './operator-api.js';
@@ -106,8 +106,9 @@ async function readAudit(opts: AuditSource): Promise<{ entries: AuditEntry[]; pu
   if (opts.db) {
     const target = parseStorageUrl(opts.db);
     if (target.kind !== 'sqlite') throw new ConcordError(ErrorCode.INVALID_ARGUMENT, '--db must be a SQLite file for offline verification', { details: { field: '--db', received: opts.db } });
+    // Opened without migrating: verifying must not change the evidence (nor create a database).
+    assertDatabaseExists(target.path);
     const publicKey = opts.publicKey ?? (await keyBeside(target.path));
-    // Opened without migrating: verifying must not change the evidence.
     const storage = new SqliteStorage(target.path);
     try {
       return { entries: await storage.listAudit(), publicKey };

@@ -1,5 +1,6 @@
 // What `concord export` and `concord fuse` do (registered in model-commands.ts).
 
+import { modelRound } from '../coordinator/model-round.js';
 import { fuseParameters } from '../core/fusion.js';
 import { initBackend } from '../model/backend.js';
 import { exportTfjsModel } from '../model/export.js';
@@ -19,14 +20,14 @@ export async function exportModel(opts: { run: string; round?: number; out: stri
     const frame = decodeFrame(bytes);
     exported = { model: frame.header.model, round: Number(frame.header.round), parameters: frame.parameters! };
   } else {
-    const storage = await openStorage(opts.db);
+    const storage = await openStorage(opts.db, { existing: true });
     try {
       const run = await storage.getRun(opts.run);
       if (!run) throw new ConcordError(ErrorCode.NOT_FOUND, `no run ${opts.run} in ${opts.db}`, { details: { field: '--run', received: opts.run } });
       const last = (await storage.lastRound(run.runId))?.round ?? 0;
-      const round = opts.round ?? last;
+      const round = modelRound(run, last, opts.round);
       const parameters = round === 0 ? await storage.getInitialParameters(run.runId) : (await storage.getCheckpoint(run.runId, round))?.parameters;
-      if (!parameters) throw new ConcordError(ErrorCode.NOT_FOUND, `run ${run.runId} has no completed round ${round} (last completed: ${last})`, { details: { field: '--round', expected: `0..${last}`, received: round } });
+      if (!parameters) throw new ConcordError(ErrorCode.STORAGE, `run ${run.runId} has round ${round} but no checkpoint for it`, { details: { field: '--round', received: round } });
       exported = { model: run.config.model, round, parameters };
     } finally {
       await storage.close();

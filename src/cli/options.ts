@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
+import type { ZodTypeAny, output } from 'zod';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../coordinator/defaults.js';
 import { ConcordError, ErrorCode, toConcordError } from '../protocol/errors.js';
 import { exitCodeOf } from './exit-codes.js';
@@ -52,27 +53,37 @@ export function lazyAction<M>(load: () => Promise<M>, name: Actions<M>): (...arg
   };
 }
 
-/** The text of a file a person named with `field` (e.g. --config); a missing one is NOT_FOUND. */
+/** The text of a file a person named with `field` (e.g. --config); a missing one is NOT_FOUND, said in words. */
 export async function readInputFile(file: string, field: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (cause) {
-    throw new ConcordError(ErrorCode.NOT_FOUND, `cannot read ${field} ${file}: ${(cause as Error).message}`, { details: { field, received: file }, cause });
+    const code = (cause as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'there is no such file' : code === 'EISDIR' ? 'it is a directory, not a file' : code === 'EACCES' ? 'permission denied' : (cause as Error).message;
+    throw new ConcordError(ErrorCode.NOT_FOUND, `cannot read ${field} ${file}: ${why}`, { details: { field, received: file }, cause });
   }
 }
 
-/** A JSON file a person named with `field`. */
+/** A JSON file a person named with `field`; a syntax error names the file, line and column. */
 export async function readJsonFile(file: string, field: string): Promise<unknown> {
-  return parseJson(await readInputFile(file, field), file, field);
+  return parseJson(await readInputFile(file, field), file);
 }
 
-/** JSON text read from `file`; text that is not JSON is INVALID_ARGUMENT, not a crash. */
-export function parseJson(text: string, file: string, field: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field} ${file} is not JSON: ${(cause as Error).message}`, { details: { field, expected: 'JSON', received: file }, cause });
-  }
+/** JSON text read from `file`; text that is not JSON is INVALID_ARGUMENT naming the line and column, not a crash. */
+export async function parseJson(text: string, file: string): Promise<unknown> {
+  const { parseDocumentText } = await import('../protocol/document.js');
+  return parseDocumentText(text, { source: file, format: 'json' }).value;
+}
+
+/**
+ * A configuration file (JSON, or YAML by its extension) validated by `schema`: every
+ * problem at once, each with its line and column. `complete` adds what the file need not say.
+ */
+export async function readConfigFile<S extends ZodTypeAny>(file: string, field: string, schema: S, complete: (value: unknown) => unknown = (v) => v): Promise<output<S>> {
+  const text = await readInputFile(file, field);
+  const { parseDocumentText, validateParsed } = await import('../protocol/document.js');
+  const doc = parseDocumentText(text, { source: file });
+  return validateParsed(schema, { ...doc, value: complete(doc.value) }, file);
 }
 
 /**
@@ -90,6 +101,10 @@ function fromSystemError(raw: unknown): unknown {
 export function fail(raw: unknown, json: boolean): never {
   const error = toConcordError(fromSystemError(raw));
   if (json) process.stdout.write(JSON.stringify({ error: error.toJSON() }) + '\n');
-  else process.stderr.write(`concord: ${error.message}${error.details.field ? ` [${error.details.field}]` : ''} (${error.code})\n`);
+  else {
+    // A list of problems already names each field; a single refusal gets its field appended.
+    const field = error.details.field && !Array.isArray(error.details.problems) ? ` [${error.details.field}]` : '';
+    process.stderr.write(`concord: ${error.message}${field} (${error.code})\n`);
+  }
   process.exit(exitCodeOf(error.code));
 }

@@ -12,7 +12,7 @@ export async function planResources(opts: { resources: string; objective: string
       details: { field: '--objective', expected: PLAN_OBJECTIVES, received: opts.objective },
     });
   }
-  const plan = await solvePlan(parseResourcesJson(await readInputFile(opts.resources, '--resources')), {
+  const plan = await solvePlan(parseResourcesJson(await readInputFile(opts.resources, '--resources'), opts.resources), {
     objective: opts.objective as PlanObjective,
     ...(opts.demand !== undefined ? { demand: opts.demand } : {}),
     ...(opts.budget !== undefined ? { budget: opts.budget } : {}),

@@ -2,10 +2,10 @@
 
 import type { RunFootprint } from '../coordinator/footprint.js';
 import type { PlanExecution } from '../coordinator/plan-policy.js';
-import { RunConfigSchema, parseMessage } from '../protocol/messages.js';
+import { RunConfigSchema } from '../protocol/messages.js';
 import type { MemberRecord, RoundSummary, RunRecord } from '../storage/storage.js';
 import { operatorRequest, operatorToken } from './operator-api.js';
-import { coordinatorUrl, readJsonFile } from './options.js';
+import { coordinatorUrl, readConfigFile } from './options.js';
 import type { Conn } from './run-commands.js';
 import { formatFootprint, formatPlanExecution, gramsText } from './sharing-format.js';
 
@@ -27,7 +27,7 @@ export function formatRound(r: RoundSummary, total: number): string {
 export async function startRun(opts: Conn & { config: string; watch?: boolean }): Promise<void> {
   const url = coordinatorUrl(opts.coordinator);
   const token = operatorToken(opts.token);
-  const config = parseMessage(RunConfigSchema, await readJsonFile(opts.config, '--config'), `run config ${opts.config}`);
+  const config = await readConfigFile(opts.config, '--config', RunConfigSchema);
   const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
   if (opts.json && !opts.watch) return void process.stdout.write(JSON.stringify({ runId }) + '\n');
   if (!opts.json) process.stdout.write(`started run ${runId}\n`);

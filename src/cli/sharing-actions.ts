@@ -60,7 +60,7 @@ async function offline<T>(opts: SourceOptions, fn: (storage: Storage, accuracy: 
     const evaluator = createAccuracyEvaluator(await loadDataset(opts.evalData));
     accuracy = (config, p) => evaluator(config.model, p);
   }
-  const storage = await openStorage(opts.db!);
+  const storage = await openStorage(opts.db!, { existing: true });
   try {
     return await fn(storage, accuracy);
   } finally {

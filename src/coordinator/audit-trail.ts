@@ -5,9 +5,10 @@
 // spent, and refusals — those rate-limited per caller, so that an attacker who cannot
 // authenticate cannot flood the log either.
 //
-// Recording never fails the operation it describes: a storage error is reported through
-// `onError` and the operation goes on (the missing entry then shows as a gap to nobody,
-// which is why `onError` should reach a person).
+// A round's entries are written in the round's own transaction (roundEntries): no round is
+// stored without its record. Other records never fail the operation they describe: a
+// storage error is reported through `onError` and the operation goes on (the missing entry
+// then shows as a gap to nobody, which is why `onError` should reach a person).
 
 import { AuditLog, type AuditEntry, type AuditInput, type AuditStore } from '../governance/audit.js';
 import { sha256Hex } from '../governance/digest.js';
@@ -103,44 +104,50 @@ export class AuditTrail {
     await this.record({ actor: 'coordinator', kind, subject: event.runId, data: { round: event.round, message: event.message } });
   }
 
-  /** The round's model hash and participants, then the privacy it spent (with ε spent so far per dataset). */
-  async roundSaved(run: RunRecord, round: CompletedRound): Promise<void> {
-    await this.record({
-      actor: 'coordinator',
-      kind: 'round.aggregated',
-      subject: run.runId,
-      data: {
-        round: round.round,
-        modelSha256: sha256Hex(modelFrame(run, round.round, round.parameters)),
-        participants: [...round.participants],
-        failures: round.failures.map((f) => f.memberId),
-        attempts: round.attempts,
+  /**
+   * The entries of a completed round — its model hash and participants, then the privacy it
+   * spent (with ε spent so far per dataset, this round included) — as a builder that
+   * storage.saveRound runs inside the round's own transaction: the round is not stored
+   * without its record, nor the record without the round.
+   */
+  async roundEntries(run: RunRecord, round: CompletedRound): Promise<(last: AuditEntry | undefined) => AuditEntry[]> {
+    const at = this.now();
+    const inputs: AuditInput[] = [
+      {
+        at,
+        actor: 'coordinator',
+        kind: 'round.aggregated',
+        subject: run.runId,
+        data: {
+          round: round.round,
+          modelSha256: sha256Hex(modelFrame(run, round.round, round.parameters)),
+          participants: [...round.participants],
+          failures: round.failures.map((f) => f.memberId),
+          attempts: round.attempts,
+        },
       },
-    });
+    ];
     const charges = round.privacyCharges ?? [];
     const dp = run.config.differentialPrivacy;
-    if (charges.length === 0 || !dp) return;
-    const spent = [];
-    for (const c of charges) {
-      const budget = budgetFor(dp, c.datasetId.split('/')[0]!);
-      let epsilon: number | null = null;
-      try {
-        epsilon = finiteOrNull(epsilonOf(await this.storage.listPrivacyCharges(c.datasetId), budget.delta));
-      } catch (error) {
-        this.onError(error, { actor: 'coordinator', kind: 'privacy.charged', subject: run.runId });
+    if (charges.length > 0 && dp) {
+      const spent = [];
+      for (const c of charges) {
+        const budget = budgetFor(dp, c.datasetId.split('/')[0]!);
+        const history = [...(await this.storage.listPrivacyCharges(c.datasetId)), ...charges.filter((o) => o.datasetId === c.datasetId)];
+        spent.push({
+          memberId: c.memberId,
+          datasetId: c.datasetId,
+          samplingRate: c.samplingRate,
+          noiseMultiplier: c.noiseMultiplier,
+          steps: c.steps,
+          epsilonSpent: finiteOrNull(epsilonOf(history, budget.delta)),
+          budgetEpsilon: budget.epsilon,
+          delta: budget.delta,
+        });
       }
-      spent.push({
-        memberId: c.memberId,
-        datasetId: c.datasetId,
-        samplingRate: c.samplingRate,
-        noiseMultiplier: c.noiseMultiplier,
-        steps: c.steps,
-        epsilonSpent: epsilon,
-        budgetEpsilon: budget.epsilon,
-        delta: budget.delta,
-      });
+      inputs.push({ at, actor: 'coordinator', kind: 'privacy.charged', subject: run.runId, data: { round: round.round, level: dp.level, charges: spent } });
     }
-    await this.record({ actor: 'coordinator', kind: 'privacy.charged', subject: run.runId, data: { round: round.round, level: dp.level, charges: spent } });
+    return this.log.following(inputs);
   }
 }
 

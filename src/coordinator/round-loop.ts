@@ -10,6 +10,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Parameters } from '../protocol/tensors.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import type { EvaluateResult, Failure, Instruction, MemberRef, Strategy, TrainAggregate, TrainResult } from '../strategies/strategy.js';
+import type { AuditEntry } from '../governance/audit.js';
 import type { CompletedRound, MemberRoundMetrics, MemberUpdate, PrivacyCharge, RunEvent, RunRecord, Storage } from '../storage/storage.js';
 import { keepsUpdates } from './contributions.js';
 import { workTotals } from './footprint.js';
@@ -68,7 +69,9 @@ export interface FederationOptions {
   /** Pause between failed attempts of a round. Default 2 s. */
   retryDelayMs?: number;
   onEvent?: (event: RunEvent) => void;
-  /** Called once a round is committed, e.g. to log the new model's hash in the audit trail. */
+  /** The audit entries that record a completed round, committed in the round's own transaction. */
+  roundAudit?: (round: CompletedRound) => Promise<(last: AuditEntry | undefined) => AuditEntry[]>;
+  /** Called once a round is committed. */
   onRoundSaved?: (round: CompletedRound) => void | Promise<void>;
   extensions?: RoundExtensions;
 }
@@ -227,7 +230,7 @@ export async function runFederation(options: FederationOptions): Promise<void> {
       privacyCharges,
       ...(updates.length > 0 ? { updates } : {}),
     };
-    await storage.saveRound(completed);
+    await storage.saveRound(completed, await options.roundAudit?.(completed));
     await options.onRoundSaved?.(completed);
     await event(round, 'round-completed', `round ${round}: ${participants.length} members reported, ${trainFailures.length} dropped`);
     return { ok: true, parameters: next };

@@ -23,6 +23,7 @@ import { createAgreementGovernance } from './agreement-routes.js';
 import type { Agreement } from '../governance/agreement.js';
 import { installErrorHandler } from './http-errors.js';
 import { registerInsightRoutes } from './insight-routes.js';
+import { modelRound } from './model-round.js';
 import { registerResourceRoutes } from './resource-routes.js';
 import { buildRun, type CompiledRun, type RunContext, type RunExtension } from './run-compiler.js';
 import { standardRunExtensions } from './run-extensions.js';
@@ -43,7 +44,7 @@ export interface CoordinatorOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** How far a member's request timestamp may be from this clock. Default 60 000 ms. */
   maxClockSkewMs?: number;
-  /** Called once a round is committed (after the audit trail has recorded it). */
+  /** Called once a round is committed (with the audit entries that record it). */
   onRoundSaved?: (run: RunRecord, round: CompletedRound) => void | Promise<void>;
   /** Initial global model of a new run. */
   initialParameters: (config: RunConfig) => Promise<Parameters>;
@@ -119,7 +120,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
 
   /** The member a signed request comes from; nothing of an unauthenticated caller reaches the board. */
   const memberOf = (request: FastifyRequest): Promise<MemberRecord> => auth.member(request);
-  const ref = (m: MemberRecord) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples, datasetName: m.dataset.name });
+  const ref = (m: MemberRecord) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples, numHoldout: m.dataset.numHoldout, datasetName: m.dataset.name });
 
   app.get('/v1/health', async () => ({ protocolVersion: PROTOCOL_VERSION, status: 'ok' }));
 
@@ -246,17 +247,14 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   app.get<{ Params: { runId: string }; Querystring: { round?: string } }>('/v1/runs/:runId/model', async (request, reply) => {
     await auth.caller(request, 'runs:read');
     const run = await runOf(request.params.runId);
-    const last = await storage.lastRound(run.runId);
-    const round = request.query.round === undefined ? (last?.round ?? 0) : Number(request.query.round);
-    if (!Number.isInteger(round) || round < 0) {
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'round must be a non-negative integer', { details: { field: 'round', received: request.query.round } });
+    const last = (await storage.lastRound(run.runId))?.round ?? 0;
+    const asked = request.query.round === undefined ? undefined : Number(request.query.round);
+    if (asked !== undefined && (!/^\d+$/.test(request.query.round!) || !Number.isSafeInteger(asked))) {
+      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `round must be a non-negative integer, received ${JSON.stringify(request.query.round)}`, { details: { field: 'round', received: request.query.round } });
     }
+    const round = modelRound(run, last, asked);
     const parameters = round === 0 ? await storage.getInitialParameters(run.runId) : (await storage.getCheckpoint(run.runId, round))?.parameters;
-    if (!parameters) {
-      throw new ConcordError(ErrorCode.NOT_FOUND, `run ${run.runId} has no completed round ${round} (last completed: ${last?.round ?? 0})`, {
-        details: { field: 'round', expected: `0..${last?.round ?? 0}`, received: round },
-      });
-    }
+    if (!parameters) throw new ConcordError(ErrorCode.STORAGE, `run ${run.runId} has round ${round} but no checkpoint for it`, { details: { field: 'round', received: round } });
     return reply.type(FRAME_CONTENT_TYPE).send(modelFrame(run, round, parameters));
   });
 
@@ -320,8 +318,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         void audit.runEvent(event);
         options.onEvent?.(event);
       },
+      roundAudit: (round: CompletedRound) => audit.roundEntries(run, round),
       onRoundSaved: async (round: CompletedRound) => {
-        await audit.roundSaved(run, round);
         await options.onRoundSaved?.(run, round);
       },
     });

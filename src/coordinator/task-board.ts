@@ -60,6 +60,7 @@ export class TaskBoard implements Grid {
       state.lastSeen = this.now();
       state.name = member.name;
       state.numExamples = member.numExamples;
+      if (member.numHoldout !== undefined) state.numHoldout = member.numHoldout;
       if (member.datasetName !== undefined) state.datasetName = member.datasetName;
     } else {
       this.members.set(member.memberId, { ...member, lastSeen: this.now(), queue: [], waiter: null });
@@ -83,7 +84,9 @@ export class TaskBoard implements Grid {
     const out: MemberRef[] = [];
     for (const m of this.members.values()) {
       const fresh = now - m.lastSeen <= (busy.has(m.memberId) ? this.heartbeatTimeoutMs : this.onlineWindowMs);
-      if (m.waiter || fresh) out.push({ memberId: m.memberId, name: m.name, numExamples: m.numExamples, ...(m.datasetName !== undefined ? { datasetName: m.datasetName } : {}) });
+      if (m.waiter || fresh) {
+        out.push({ memberId: m.memberId, name: m.name, numExamples: m.numExamples, ...(m.numHoldout !== undefined ? { numHoldout: m.numHoldout } : {}), ...(m.datasetName !== undefined ? { datasetName: m.datasetName } : {}) });
+      }
     }
     return out.sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
   }
@@ -236,6 +239,15 @@ export class TaskBoard implements Grid {
     if (header.round !== t.round) {
       throw new ConcordError(ErrorCode.STALE_ROUND, `result is for round ${header.round} but the task belongs to round ${t.round}`, {
         details: { field: 'round', expected: t.round, received: header.round },
+      });
+    }
+    // A result's weight in the average is its example count: bounded by what the member enrolled with.
+    const member = this.members.get(t.memberId);
+    const enrolled = t.kind === 'evaluate' ? member?.numHoldout : member?.numExamples;
+    if (enrolled !== undefined && header.numExamples > enrolled) {
+      const what = t.kind === 'evaluate' ? 'holdout examples' : 'examples';
+      throw new ConcordError(ErrorCode.INVALID_MESSAGE, `numExamples is ${header.numExamples}, but this member enrolled with ${enrolled} ${what}; a result cannot weigh more than the data behind it`, {
+        details: { field: 'numExamples', expected: `<= ${enrolled}`, received: header.numExamples },
       });
     }
     if (t.kind === 'secagg') {

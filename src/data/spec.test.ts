@@ -84,6 +84,9 @@ test('parseDataSpec: errors name the key and what was expected', () => {
   ];
   for (const [spec, details] of cases) assert.throws(() => parseDataSpec(spec), concordError(details), spec);
   assert.throws(() => parseDataSpec('mnist:member=1,members=5,alpha=zero'), /alpha must be a finite number > 0, received "zero"/);
+  // A misspelled key or source says what was probably meant.
+  assert.throws(() => parseDataSpec('mnist:member=1,members=5,partiton=iid'), /unknown key "partiton"; did you mean "partition"\?/);
+  assert.throws(() => parseDataSpec('mnsit:member=1,members=5'), /unknown data source "mnsit"; did you mean "mnist:…"\?/);
 });
 
 test('planSplits: test set apart from members, shares disjoint and covering, pool = union of train splits', () => {

@@ -13,6 +13,7 @@
 
 import { basename } from 'node:path';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { closestName } from '../protocol/problems.js';
 import { type Dataset, type MemberData, assertDataset, subset } from './dataset.js';
 import { csvSource } from './csv.js';
 import { loadMnist } from './mnist.js';
@@ -47,7 +48,8 @@ export function parseDataSpec(spec: string): DataSpec {
   const source = colon < 0 ? spec : spec.slice(0, colon);
   const tokens = colon < 0 || colon === spec.length - 1 ? [] : spec.slice(colon + 1).split(',');
   if (source !== 'mnist' && source !== 'csv') {
-    throw specError(spec, 'source', 'mnist or csv', source, `unknown data source "${source}"; expected mnist:… or csv:FILE,…`);
+    const meant = closestName(source, ['mnist', 'csv']);
+    throw specError(spec, 'source', 'mnist or csv', source, `unknown data source "${source}"; ${meant ? `did you mean "${meant}:…"? ` : ''}expected mnist:… or csv:FILE,…`);
   }
   let path: string | undefined;
   if (source === 'csv') {
@@ -67,7 +69,10 @@ export function parseDataSpec(spec: string): DataSpec {
       continue;
     }
     const key = token.slice(0, eq).trim();
-    if (!allowed.includes(key)) throw specError(spec, key, `one of ${allowed.join(', ')}`, key, `unknown key "${key}"; expected one of ${allowed.join(', ')}`);
+    if (!allowed.includes(key)) {
+      const meant = closestName(key, allowed);
+      throw specError(spec, key, `one of ${allowed.join(', ')}`, key, `unknown key "${key}"; ${meant ? `did you mean "${meant}"?` : `expected one of ${allowed.join(', ')}`}`);
+    }
     if (values.has(key)) throw specError(spec, key, 'each key once', token, `key "${key}" is given twice`);
     values.set(key, token.slice(eq + 1).trim());
   }

@@ -243,6 +243,19 @@ export class AuditLog {
     return this.signer.publicKey;
   }
 
+  /**
+   * Entries for `inputs` that follow whatever entry is last when they are stored: for a
+   * store that appends them inside a transaction of its own (a round and its audit entries
+   * commit together). Synchronous, so the transaction need not wait.
+   */
+  following(inputs: readonly AuditInput[]): (last: AuditEntry | undefined) => AuditEntry[] {
+    return (last) => {
+      const out: AuditEntry[] = [];
+      for (const input of inputs) out.push(appendEntry(out.at(-1) ?? last, input, this.signer));
+      return out;
+    };
+  }
+
   record(input: AuditInput): Promise<AuditEntry> {
     const run = async (): Promise<AuditEntry> => {
       const retries = this.options.maxRetries ?? 3;

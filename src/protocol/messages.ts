@@ -222,8 +222,13 @@ export const ResultHeaderSchema = z.object({
   round: z.number().int().min(1),
   numExamples: z.number().int().min(0),
   metrics: z
-    .record(z.string().min(1).max(MAX_METRIC_KEY_LENGTH), finite)
-    .refine((m) => Object.keys(m).length <= MAX_METRICS, { message: `at most ${MAX_METRICS} metrics` })
+    .record(finite)
+    .superRefine((m, ctx) => {
+      const keys = Object.keys(m);
+      if (keys.length > MAX_METRICS) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `at most ${MAX_METRICS} metrics, received ${keys.length}` });
+      const long = keys.find((k) => k.length === 0 || k.length > MAX_METRIC_KEY_LENGTH);
+      if (long !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `metric names have 1 to ${MAX_METRIC_KEY_LENGTH} characters, received one of ${long.length}` });
+    })
     .default({}),
 }).strict();
 export type ResultHeader = z.infer<typeof ResultHeaderSchema>;

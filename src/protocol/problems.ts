@@ -43,7 +43,7 @@ export function closestName(name: string, known: readonly string[]): string | un
   }
   if (best === undefined) return undefined;
   // A typo is a few edits of a name of some length; "a" is not a misspelling of "seed".
-  const limit = Math.max(1, Math.min(3, Math.floor(Math.max(name.length, best.length) / 3)));
+  const limit = Math.max(1, Math.min(3, Math.ceil(Math.max(name.length, best.length) / 3)));
   const prefix = best.toLowerCase().startsWith(lower) || lower.startsWith(best.toLowerCase());
   return bestDistance <= limit || (prefix && Math.min(lower.length, best.length) >= 3) ? best : undefined;
 }

@@ -325,7 +325,7 @@ export class SqliteStorage implements Storage {
 
   // ---- rounds ----
 
-  async saveRound(round: CompletedRound): Promise<void> {
+  async saveRound(round: CompletedRound, audit?: (last: AuditEntry | undefined) => AuditEntry[]): Promise<void> {
     return this.op(`saving round ${round.round} of run ${round.runId}`, () => {
       if (!Number.isInteger(round.round) || round.round < 1) {
         throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `round must be a positive integer, received ${round.round}`, {
@@ -387,6 +387,7 @@ export class SqliteStorage implements Storage {
           updates.forEach((u, seq) => {
             insertUpdate.run(round.runId, round.round, seq, u.memberId, u.numExamples, u.encoded.manifest, u.encoded.bytes);
           });
+          if (audit) for (const entry of audit(this.lastAuditEntry())) this.insertAudit(entry);
         })
         .immediate();
     });
@@ -567,27 +568,30 @@ export class SqliteStorage implements Storage {
   // ---- audit log ----
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    return this.op('appending to the audit log', () =>
-      this.db
-        .transaction(() => {
-          const last = (this.sql('SELECT MAX(seq) AS last FROM audit_log').get() as { last: number | null }).last ?? 0;
-          if (entry.seq !== last + 1) {
-            throw new ConcordError(ErrorCode.CONFLICT, `audit entry ${entry.seq} cannot follow entry ${last}`, { details: { field: 'seq', expected: last + 1, received: entry.seq } });
-          }
-          this.sql('INSERT INTO audit_log (seq, at, actor, kind, subject, data, prev_hash, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-            entry.seq,
-            entry.at,
-            entry.actor,
-            entry.kind,
-            entry.subject,
-            canonicalJson(entry.data),
-            entry.prevHash,
-            entry.hash,
-            entry.signature,
-          );
-        })
-        .immediate(),
+    return this.op('appending to the audit log', () => this.db.transaction(() => this.insertAudit(entry)).immediate());
+  }
+
+  /** Inside a transaction: the entry must follow the last one exactly. */
+  private insertAudit(entry: AuditEntry): void {
+    const last = (this.sql('SELECT MAX(seq) AS last FROM audit_log').get() as { last: number | null }).last ?? 0;
+    if (entry.seq !== last + 1) {
+      throw new ConcordError(ErrorCode.CONFLICT, `audit entry ${entry.seq} cannot follow entry ${last}`, { details: { field: 'seq', expected: last + 1, received: entry.seq } });
+    }
+    this.sql('INSERT INTO audit_log (seq, at, actor, kind, subject, data, prev_hash, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+      entry.seq,
+      entry.at,
+      entry.actor,
+      entry.kind,
+      entry.subject,
+      canonicalJson(entry.data),
+      entry.prevHash,
+      entry.hash,
+      entry.signature,
     );
+  }
+
+  private lastAuditEntry(): AuditEntry | undefined {
+    return mapOptional(this.sql('SELECT seq, at, actor, kind, subject, data, prev_hash, hash, signature FROM audit_log ORDER BY seq DESC LIMIT 1').get() as AuditRow | undefined, toAuditEntry);
   }
 
   async listAudit(options: { fromSeq?: number; limit?: number } = {}): Promise<AuditEntry[]> {
@@ -603,9 +607,7 @@ export class SqliteStorage implements Storage {
   }
 
   async lastAudit(): Promise<AuditEntry | undefined> {
-    return this.op('reading the audit log', () =>
-      mapOptional(this.sql('SELECT seq, at, actor, kind, subject, data, prev_hash, hash, signature FROM audit_log ORDER BY seq DESC LIMIT 1').get() as AuditRow | undefined, toAuditEntry),
-    );
+    return this.op('reading the audit log', () => this.lastAuditEntry());
   }
 
   // ---- agreement and plans ----

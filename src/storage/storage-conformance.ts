@@ -469,6 +469,31 @@ export function storageConformance(name: string, make: () => Promise<Storage>): 
           assert.deepEqual(await s.listMemberMetrics(run.runId), [{ ...member, loss: null, round: 1 }]);
         }));
 
+      it("commits a round's audit entries in the round's transaction, and neither without the other", () =>
+        withStore(async (s) => {
+          const identity = generateIdentity();
+          const log = new AuditLog({ append: (e) => s.appendAudit(e), list: (o) => s.listAudit(o), count: () => s.countAudit(), last: () => s.lastAudit() }, identity);
+          await log.record({ actor: 'operator', kind: 'run.started', subject: 'r' });
+          const run = await s.createRun(runConfig('r'), smallParameters(0));
+          const entries = log.following([
+            { actor: 'coordinator', kind: 'round.aggregated', subject: run.runId, data: { round: 1 } },
+            { actor: 'coordinator', kind: 'privacy.charged', subject: run.runId, data: { round: 1 } },
+          ]);
+          await s.saveRound(completedRound(run.runId, 1), entries);
+          const stored = await s.listAudit();
+          assert.deepEqual(stored.map((e) => [e.seq, e.kind]), [[1, 'run.started'], [2, 'round.aggregated'], [3, 'privacy.charged']]);
+          assert.equal(verifyChain(stored, identity.publicKey).ok, true);
+
+          // An audit entry that cannot be stored (here: it does not follow the log) leaves the round unstored too.
+          const stale = (): AuditEntry[] => [appendEntry(undefined, { actor: 'coordinator', kind: 'round.aggregated', subject: run.runId }, identity)];
+          await rejectsWith(s.saveRound(completedRound(run.runId, 2), stale), ErrorCode.CONFLICT, 'seq');
+          assert.equal((await s.lastRound(run.runId))!.round, 1);
+          assert.equal(await s.countAudit(), 3);
+          // A builder that throws does the same.
+          await assert.rejects(s.saveRound(completedRound(run.runId, 2), () => { throw new Error('signing failed'); }), /signing failed/);
+          assert.equal((await s.lastRound(run.runId))!.round, 1);
+        }));
+
       it('rejects a round stored twice as CONFLICT and leaves the store unchanged', () =>
         withStore(async (s) => {
           const run = await s.createRun(runConfig('r'), smallParameters(0));

@@ -126,7 +126,12 @@ export interface Storage {
   getInitialParameters(runId: string): Promise<Parameters | undefined>;
 
   /** Atomic: either the whole round is stored or none of it. Storing a round twice is a CONFLICT error. */
-  saveRound(round: CompletedRound): Promise<void>;
+  /**
+   * Stores a completed round in one transaction. `audit` gives the entries that record it,
+   * built from the audit log's last entry inside that transaction, so the round and its
+   * audit entries commit (or fail) together.
+   */
+  saveRound(round: CompletedRound, audit?: (last: AuditEntry | undefined) => AuditEntry[]): Promise<void>;
   lastRound(runId: string): Promise<RoundSummary | undefined>;
   listRounds(runId: string): Promise<RoundSummary[]>;
   getCheckpoint(runId: string, round: number): Promise<{ parameters: Parameters; strategyState: Parameters | null } | undefined>;

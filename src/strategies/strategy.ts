@@ -10,6 +10,8 @@ export interface MemberRef {
   memberId: string;
   name: string;
   numExamples: number;
+  /** Holdout examples the member enrolled with; bounds the weight of its evaluations. */
+  numHoldout?: number;
   /** Name of the dataset the member enrolled with (its descriptor). */
   datasetName?: string;
 }

@@ -127,7 +127,7 @@ export function addSecureMember(
   void runMember({
     client,
     name,
-    dataset: { name: 'synthetic', numExamples, numHoldout: 1, inputShape: [2], classes: 2 },
+    dataset: { name: 'synthetic', numExamples, numHoldout: numExamples, inputShape: [2], classes: 2 },
     handler,
     signal: abort.signal,
     pollMs: 500,

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   await runMember({
     client,
     name: settings.name,
-    dataset: { name: 'synthetic', numExamples: settings.numExamples, numHoldout: 1, inputShape: [2], classes: 2 },
+    dataset: { name: 'synthetic', numExamples: settings.numExamples, numHoldout: settings.numExamples, inputShape: [2], classes: 2 },
     handler,
     signal: abort.signal,
     pollMs: 500,
