@@ -101,6 +101,7 @@ export async function runMember(options: MemberOptions): Promise<void> {
       const task = await client.nextTask(options.pollMs ?? 20_000, signal);
       reachable();
       if (!task) continue;
+      log(`round ${task.header.round} ${task.header.stage ?? task.header.kind}: working on task ${task.header.taskId}`);
       await runTask(task.header, task.parameters, task.bytes);
     } catch (raw) {
       if (signal.aborted) break;
