@@ -186,6 +186,51 @@ describe('bad input is rejected with a specific error; the round goes on', () =>
   });
 });
 
+describe('content types', () => {
+  it('a correctly signed request with a wrong or missing content type is refused as an unsupported content type, not as a bad signature', async () => {
+    h = await startHarness();
+    const client = new CoordinatorClient(h.url);
+    const { memberId } = await client.enroll('typed', { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 });
+    const send = async (path: string, body: string | Uint8Array, contentType: string | undefined): Promise<{ status: number; error: ErrorBody['error'] }> => {
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      const headers: Record<string, string> = { ...signRequest(client.identity, { method: 'POST', path, body: bytes, memberId }) };
+      if (contentType !== undefined) headers['content-type'] = contentType;
+      const res = await fetch(h!.url + path, { method: 'POST', headers, body: bytes as BodyInit });
+      return { status: res.status, error: ((await res.json()) as ErrorBody).error };
+    };
+    const expected = ['application/json', FRAME_CONTENT_TYPE];
+    for (const [path, body, contentType] of [
+      ['/v1/members/heartbeat', '{}', 'text/plain'],
+      ['/v1/members/heartbeat', '{}', 'text/plain; charset=utf-8'],
+      ['/v1/tasks/some-task/decline', '{"reason":"no"}', 'text/plain'],
+      ['/v1/tasks/some-task/result', encodeFrame({ protocolVersion: 1 }), 'application/octet-stream'],
+      ['/v1/tasks/some-task/result', encodeFrame({ protocolVersion: 1 }), undefined],
+    ] as const) {
+      const { status, error } = await send(path, body, contentType);
+      const what = `${path} as ${contentType ?? 'no content type'}`;
+      assert.equal(status, 400, what);
+      assert.equal(error.code, ErrorCode.INVALID_MESSAGE, what);
+      assert.equal(error.details.field, 'content-type', what);
+      assert.deepEqual(error.details.expected, expected, what);
+      assert.equal(error.details.received, contentType ?? null, what);
+      const named = contentType === undefined ? 'no content-type header' : JSON.stringify(contentType);
+      assert.ok(error.message.startsWith('unsupported content type') && error.message.includes(named), `${what}: ${error.message}`);
+      assert.match(error.message, /send application\/json \(JSON bodies\) or application\/vnd\.concord\.frame \(task results\)/, what);
+    }
+    // JSON where a frame belongs: the result route names both.
+    const { status, error } = await send('/v1/tasks/some-task/result', '{}', 'application/json');
+    assert.equal(status, 400);
+    assert.equal(error.message, `results must be sent as ${FRAME_CONTENT_TYPE}, received "application/json"`);
+    // The same signed heartbeat with its content type goes through.
+    const ok = await fetch(`${h.url}/v1/members/heartbeat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signRequest(client.identity, { method: 'POST', path: '/v1/members/heartbeat', body: Buffer.from('{}'), memberId }) },
+      body: '{}',
+    });
+    assert.equal(ok.status, 200);
+  });
+});
+
 interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown> };
 }

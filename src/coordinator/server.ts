@@ -23,7 +23,7 @@ import type { Parameters } from '../protocol/tensors.js';
 import type { Strategy } from '../strategies/strategy.js';
 import type { CompletedRound, MemberRecord, RunEvent, RunRecord, Storage } from '../storage/storage.js';
 import { AuditTrail, modelFrame } from './audit-trail.js';
-import { Authenticator, keepRawJsonBodies } from './auth.js';
+import { Authenticator, installBodyParsers } from './auth.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
 import { createAgreementGovernance } from './agreement-routes.js';
 import type { Agreement } from '../governance/agreement.js';
@@ -109,8 +109,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     ? (Fastify({ logger: false, bodyLimit, forceCloseConnections: true, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
     : Fastify({ logger: false, bodyLimit, forceCloseConnections: true });
   installErrorHandler(app, bodyLimit);
-  keepRawJsonBodies(app, bodyLimit);
-  app.addContentTypeParser(FRAME_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  installBodyParsers(app, bodyLimit);
   app.addHook('onRequest', async (request) => {
     const version = request.headers[PROTOCOL_HEADER];
     if (version !== undefined && request.url.startsWith('/v1/')) assertProtocolVersion(Number(version), `header ${PROTOCOL_HEADER}`);
@@ -157,7 +156,10 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     const member = await memberOf(request);
     board.heartbeat(ref(member));
     if (!Buffer.isBuffer(request.body)) {
-      throw new ConcordError(ErrorCode.INVALID_MESSAGE, `results must be sent as ${FRAME_CONTENT_TYPE}`, { details: { field: 'content-type', expected: FRAME_CONTENT_TYPE } });
+      const received = request.headers['content-type'];
+      throw new ConcordError(ErrorCode.INVALID_MESSAGE, `results must be sent as ${FRAME_CONTENT_TYPE}, received ${received === undefined ? 'no content type' : JSON.stringify(received)}`, {
+        details: { field: 'content-type', expected: FRAME_CONTENT_TYPE, received: received ?? null },
+      });
     }
     board.submit(member.memberId, request.params.taskId, request.body);
     return { accepted: true };
