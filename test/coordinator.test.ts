@@ -186,6 +186,24 @@ describe('bad input is rejected with a specific error; the round goes on', () =>
   });
 });
 
+describe('protocol version header', () => {
+  it('a header that is no version number is named as received, with the version expected', async () => {
+    const { url } = (h = await startHarness());
+    for (const text of ['abc', '1.0', '1; 2']) {
+      const res = await fetch(`${url}/v1/health`, { headers: { 'concord-protocol-version': text } });
+      assert.equal(res.status, 400, text);
+      const { error } = (await res.json()) as ErrorBody;
+      assert.equal(error.code, ErrorCode.PROTOCOL_VERSION);
+      assert.equal(error.message, `header concord-protocol-version must be a protocol version number, received ${JSON.stringify(text)}; this side speaks version ${PROTOCOL_VERSION}`);
+      assert.deepEqual([error.details.field, error.details.expected, error.details.received], ['header concord-protocol-version', PROTOCOL_VERSION, text]);
+    }
+    // A number is compared as before, and the right one passes.
+    const other = (await (await fetch(`${url}/v1/health`, { headers: { 'concord-protocol-version': '02' } })).json()) as ErrorBody;
+    assert.equal(other.error.message, `peer speaks protocol version 2, this side speaks version ${PROTOCOL_VERSION}`);
+    assert.equal((await fetch(`${url}/v1/health`, { headers: { 'concord-protocol-version': String(PROTOCOL_VERSION) } })).status, 200);
+  });
+});
+
 describe('content types', () => {
   it('a correctly signed request with a wrong or missing content type is refused as an unsupported content type, not as a bad signature', async () => {
     h = await startHarness();

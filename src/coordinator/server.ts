@@ -15,7 +15,7 @@ import {
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   RunConfigSchema,
-  assertProtocolVersion,
+  assertProtocolHeader,
   parseMessage,
   type RunConfig,
 } from '../protocol/messages.js';
@@ -112,7 +112,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   installBodyParsers(app, bodyLimit);
   app.addHook('onRequest', async (request) => {
     const version = request.headers[PROTOCOL_HEADER];
-    if (version !== undefined && request.url.startsWith('/v1/')) assertProtocolVersion(Number(version), `header ${PROTOCOL_HEADER}`);
+    if (version !== undefined && request.url.startsWith('/v1/')) assertProtocolHeader(version);
   });
   app.addHook('onSend', async (_request, reply) => {
     reply.header(PROTOCOL_HEADER, String(PROTOCOL_VERSION));

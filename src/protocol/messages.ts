@@ -227,6 +227,19 @@ export function assertProtocolVersion(version: unknown, field = 'protocolVersion
   }
 }
 
+/**
+ * Checks the protocol-version header's text: a number must be this side's version, and
+ * anything else is named as received (the header travels as text, so Number() would
+ * make "abc" null in the message and "" version 0).
+ */
+export function assertProtocolHeader(value: string | string[]): void {
+  const text = Array.isArray(value) ? value.join(', ') : value;
+  if (/^\d{1,9}$/.test(text.trim())) return assertProtocolVersion(Number(text), `header ${PROTOCOL_HEADER}`);
+  throw new ConcordError(ErrorCode.PROTOCOL_VERSION, `header ${PROTOCOL_HEADER} must be a protocol version number, received ${JSON.stringify(text.slice(0, 100))}; this side speaks version ${PROTOCOL_VERSION}`, {
+    details: { field: `header ${PROTOCOL_HEADER}`, expected: PROTOCOL_VERSION, received: text.slice(0, 100) },
+  });
+}
+
 /** Parses with a schema; a failure names the first offending field and what it expected. */
 export function parseMessage<S extends z.ZodTypeAny>(schema: S, value: unknown, what: string): z.output<S> {
   if (typeof value === 'object' && value !== null && 'protocolVersion' in value) {
