@@ -204,6 +204,38 @@ describe('protocol version header', () => {
   });
 });
 
+describe('numeric query parameters', () => {
+  it('a round or waitMs that is no non-negative integer is refused with 400 naming it', async () => {
+    const harness = (h = await startHarness());
+    const runId = await startRun(harness, { rounds: 1 }); // waits for members that never come; it only has to exist
+    const get = async (path: string, headers: Record<string, string> = { authorization: `Bearer ${OPERATOR}` }) => {
+      const res = await fetch(harness.url + path, { headers });
+      return { status: res.status, body: (await res.json()) as ErrorBody & { members?: unknown[] } };
+    };
+    for (const route of ['metrics', 'model']) {
+      for (const round of ['abc', '1.5', '-1', '1e400', '0x']) {
+        const { status, body } = await get(`/v1/runs/${runId}/${route}?round=${encodeURIComponent(round)}`);
+        assert.equal(status, 400, `${route} round=${round}`);
+        assert.equal(body.error.code, ErrorCode.INVALID_ARGUMENT);
+        assert.deepEqual([body.error.details.field, body.error.details.expected, body.error.details.received], ['round', 'a non-negative integer', round]);
+        assert.equal(body.error.message, `round must be a non-negative integer, got ${JSON.stringify(round)}`);
+      }
+    }
+    const metrics = await get(`/v1/runs/${runId}/metrics?round=1`);
+    assert.equal(metrics.status, 200);
+    assert.deepEqual(metrics.body.members, []);
+
+    // A member's long-poll: the wait is a number of milliseconds too.
+    const client = new CoordinatorClient(harness.url);
+    const { memberId } = await client.enroll('poller', { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 });
+    const path = '/v1/tasks/next?waitMs=soon';
+    const { status, body } = await get(path, signRequest(client.identity, { method: 'GET', path, memberId }));
+    assert.equal(status, 400);
+    assert.equal(body.error.details.field, 'waitMs');
+    assert.match(body.error.message, /^waitMs must be a non-negative integer, got "soon"/);
+  });
+});
+
 describe('content types', () => {
   it('a correctly signed request with a wrong or missing content type is refused as an unsupported content type, not as a bad signature', async () => {
     h = await startHarness();

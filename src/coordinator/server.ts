@@ -35,6 +35,7 @@ import { registerInsightRoutes } from './insight-routes.js';
 import { declaredResources, registerResourceRoutes } from './resource-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { planExtensions, solveRunPlan } from './plan-policy.js';
+import { countParam, type Query } from './query.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
 import { runFederation, type RoundExtensions, type ServerEvaluation } from './round-loop.js';
 import { TaskBoard, type TaskBoardOptions } from './task-board.js';
@@ -136,7 +137,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   });
   app.get('/v1/tasks/next', async (request, reply) => {
     const member = await memberOf(request);
-    const waitMs = Math.min(Math.max(Number((request.query as { waitMs?: string }).waitMs ?? 0) || 0, 0), maxPollMs);
+    const waitMs = Math.min(countParam(request.query as Query, 'waitMs') ?? 0, maxPollMs);
     const closed = new AbortController();
     request.raw.once('close', () => closed.abort());
     reply.raw.once('close', () => closed.abort());
@@ -241,7 +242,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   app.get<{ Params: { runId: string }; Querystring: { round?: string } }>('/v1/runs/:runId/metrics', async (request) => {
     await auth.caller(request, 'runs:read');
     await runOf(request.params.runId);
-    const round = request.query.round === undefined ? undefined : Number(request.query.round);
+    const round = countParam(request.query, 'round');
     return { members: await storage.listMemberMetrics(request.params.runId, round) };
   });
 
@@ -249,10 +250,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     await auth.caller(request, 'runs:read');
     const run = await runOf(request.params.runId);
     const last = await storage.lastRound(run.runId);
-    const round = request.query.round === undefined ? (last?.round ?? 0) : Number(request.query.round);
-    if (!Number.isInteger(round) || round < 0) {
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, 'round must be a non-negative integer', { details: { field: 'round', received: request.query.round } });
-    }
+    const round = countParam(request.query, 'round') ?? last?.round ?? 0;
     const parameters = round === 0 ? await storage.getInitialParameters(run.runId) : (await storage.getCheckpoint(run.runId, round))?.parameters;
     if (!parameters) {
       throw new ConcordError(ErrorCode.NOT_FOUND, `run ${run.runId} has no completed round ${round} (last completed: ${last?.round ?? 0})`, {
