@@ -9,7 +9,8 @@ export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_HEADER = 'concord-protocol-version';
 
 const finite = z.number().finite();
-const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-"');
+/** A member's name: what it enrolls as, and what names its files in a node's state dir. */
+export const MemberNameSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-"');
 
 /** A model is described, not shipped as code: every party builds the same layers from this. */
 export const ModelSpecSchema = z.discriminatedUnion('family', [
@@ -155,7 +156,7 @@ export type DatasetDescriptor = z.infer<typeof DatasetDescriptorSchema>;
  */
 export const EnrollRequestSchema = z.object({
   protocolVersion: z.number().int(),
-  name,
+  name: MemberNameSchema,
   dataset: DatasetDescriptorSchema,
   /** The member's Ed25519 public key: base64url of its 32 raw bytes. */
   publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'base64url of a 32-byte Ed25519 public key (43 characters)'),
