@@ -186,6 +186,101 @@ describe('bad input is rejected with a specific error; the round goes on', () =>
   });
 });
 
+describe('protocol version header', () => {
+  it('a header that is no version number is named as received, with the version expected', async () => {
+    const { url } = (h = await startHarness());
+    for (const text of ['abc', '1.0', '1; 2']) {
+      const res = await fetch(`${url}/v1/health`, { headers: { 'concord-protocol-version': text } });
+      assert.equal(res.status, 400, text);
+      const { error } = (await res.json()) as ErrorBody;
+      assert.equal(error.code, ErrorCode.PROTOCOL_VERSION);
+      assert.equal(error.message, `header concord-protocol-version must be a protocol version number, received ${JSON.stringify(text)}; this side speaks version ${PROTOCOL_VERSION}`);
+      assert.deepEqual([error.details.field, error.details.expected, error.details.received], ['header concord-protocol-version', PROTOCOL_VERSION, text]);
+    }
+    // A number is compared as before, and the right one passes.
+    const other = (await (await fetch(`${url}/v1/health`, { headers: { 'concord-protocol-version': '02' } })).json()) as ErrorBody;
+    assert.equal(other.error.message, `peer speaks protocol version 2, this side speaks version ${PROTOCOL_VERSION}`);
+    assert.equal((await fetch(`${url}/v1/health`, { headers: { 'concord-protocol-version': String(PROTOCOL_VERSION) } })).status, 200);
+  });
+});
+
+describe('numeric query parameters', () => {
+  it('a round or waitMs that is no non-negative integer is refused with 400 naming it', async () => {
+    const harness = (h = await startHarness());
+    const runId = await startRun(harness, { rounds: 1 }); // waits for members that never come; it only has to exist
+    const get = async (path: string, headers: Record<string, string> = { authorization: `Bearer ${OPERATOR}` }) => {
+      const res = await fetch(harness.url + path, { headers });
+      return { status: res.status, body: (await res.json()) as ErrorBody & { members?: unknown[] } };
+    };
+    for (const route of ['metrics', 'model']) {
+      for (const round of ['abc', '1.5', '-1', '1e400', '0x']) {
+        const { status, body } = await get(`/v1/runs/${runId}/${route}?round=${encodeURIComponent(round)}`);
+        assert.equal(status, 400, `${route} round=${round}`);
+        assert.equal(body.error.code, ErrorCode.INVALID_ARGUMENT);
+        assert.deepEqual([body.error.details.field, body.error.details.expected, body.error.details.received], ['round', 'a non-negative integer', round]);
+        assert.equal(body.error.message, `round must be a non-negative integer, got ${JSON.stringify(round)}`);
+      }
+    }
+    const metrics = await get(`/v1/runs/${runId}/metrics?round=1`);
+    assert.equal(metrics.status, 200);
+    assert.deepEqual(metrics.body.members, []);
+
+    // A member's long-poll: the wait is a number of milliseconds too.
+    const client = new CoordinatorClient(harness.url);
+    const { memberId } = await client.enroll('poller', { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 });
+    const path = '/v1/tasks/next?waitMs=soon';
+    const { status, body } = await get(path, signRequest(client.identity, { method: 'GET', path, memberId }));
+    assert.equal(status, 400);
+    assert.equal(body.error.details.field, 'waitMs');
+    assert.match(body.error.message, /^waitMs must be a non-negative integer, got "soon"/);
+  });
+});
+
+describe('content types', () => {
+  it('a correctly signed request with a wrong or missing content type is refused as an unsupported content type, not as a bad signature', async () => {
+    h = await startHarness();
+    const client = new CoordinatorClient(h.url);
+    const { memberId } = await client.enroll('typed', { name: 'd', numExamples: 1, numHoldout: 0, inputShape: [2], classes: 2 });
+    const send = async (path: string, body: string | Uint8Array, contentType: string | undefined): Promise<{ status: number; error: ErrorBody['error'] }> => {
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      const headers: Record<string, string> = { ...signRequest(client.identity, { method: 'POST', path, body: bytes, memberId }) };
+      if (contentType !== undefined) headers['content-type'] = contentType;
+      const res = await fetch(h!.url + path, { method: 'POST', headers, body: bytes as BodyInit });
+      return { status: res.status, error: ((await res.json()) as ErrorBody).error };
+    };
+    const expected = ['application/json', FRAME_CONTENT_TYPE];
+    for (const [path, body, contentType] of [
+      ['/v1/members/heartbeat', '{}', 'text/plain'],
+      ['/v1/members/heartbeat', '{}', 'text/plain; charset=utf-8'],
+      ['/v1/tasks/some-task/decline', '{"reason":"no"}', 'text/plain'],
+      ['/v1/tasks/some-task/result', encodeFrame({ protocolVersion: 1 }), 'application/octet-stream'],
+      ['/v1/tasks/some-task/result', encodeFrame({ protocolVersion: 1 }), undefined],
+    ] as const) {
+      const { status, error } = await send(path, body, contentType);
+      const what = `${path} as ${contentType ?? 'no content type'}`;
+      assert.equal(status, 400, what);
+      assert.equal(error.code, ErrorCode.INVALID_MESSAGE, what);
+      assert.equal(error.details.field, 'content-type', what);
+      assert.deepEqual(error.details.expected, expected, what);
+      assert.equal(error.details.received, contentType ?? null, what);
+      const named = contentType === undefined ? 'no content-type header' : JSON.stringify(contentType);
+      assert.ok(error.message.startsWith('unsupported content type') && error.message.includes(named), `${what}: ${error.message}`);
+      assert.match(error.message, /send application\/json \(JSON bodies\) or application\/vnd\.concord\.frame \(task results\)/, what);
+    }
+    // JSON where a frame belongs: the result route names both.
+    const { status, error } = await send('/v1/tasks/some-task/result', '{}', 'application/json');
+    assert.equal(status, 400);
+    assert.equal(error.message, `results must be sent as ${FRAME_CONTENT_TYPE}, received "application/json"`);
+    // The same signed heartbeat with its content type goes through.
+    const ok = await fetch(`${h.url}/v1/members/heartbeat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signRequest(client.identity, { method: 'POST', path: '/v1/members/heartbeat', body: Buffer.from('{}'), memberId }) },
+      body: '{}',
+    });
+    assert.equal(ok.status, 200);
+  });
+});
+
 interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown> };
 }

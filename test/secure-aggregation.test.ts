@@ -13,14 +13,16 @@ import { afterEach, describe, it } from 'node:test';
 import { seededRandom } from '../src/core/random.js';
 import type { Grid, OutgoingTask, TaskReply } from '../src/coordinator/grid.js';
 import type { SecureTrainContext } from '../src/coordinator/round-loop.js';
-import { secureTrainPhase } from '../src/coordinator/secure-round.js';
+import { secureRoundSeed, secureTrainPhase } from '../src/coordinator/secure-round.js';
 import type { TaskHandler } from '../src/node/member.js';
 import { MASKED_VECTOR_TENSOR, withSecureAggregation } from '../src/node/secagg-handler.js';
 import { nextClippingNorm } from '../src/privacy/dp/adaptive-clipping.js';
 import { DifferentiallyPrivateStrategy } from '../src/privacy/dp/dp-fedavg.js';
 import { privatizeUpdate } from '../src/privacy/dp/member.js';
 import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
+import { makeSecAggConfig } from '../src/privacy/secagg/protocol.js';
 import { quantizationErrorBound, quantizeUpdate } from '../src/privacy/secagg/quantize.js';
+import { SecAggServer } from '../src/privacy/secagg/server.js';
 import { type ConcordError, ErrorCode } from '../src/protocol/errors.js';
 import { decodeFrame, encodeFrame } from '../src/protocol/frame.js';
 import { PROTOCOL_VERSION, ResultHeaderSchema, RunConfigSchema, type RunConfigInput, type TaskHeader, parseMessage } from '../src/protocol/messages.js';
@@ -398,6 +400,45 @@ describe('secure train phase without HTTP', () => {
     // θ + (1·Δ_A + 3·Δ_B) / 4
     const expected = [0.5 + (1 - 3) / 4, -0.25 + 2 / 4, 1 + (3 + 3) / 4, 0 + 4 / 4, 2 + (5 - 3) / 4, -1 + 6 / 4];
     assertClose(outcome.aggregate!.parameters.data, expected, () => 1e-6, 'aggregate');
+  });
+
+  /** `handler`, except that it declines setup, as a member that drops out before sharing keys. */
+  const declinesSetup = (handler: TaskHandler): TaskHandler => ({
+    ...handler,
+    secagg: async (task, g) => {
+      if (task.stage === 'setup') throw new Error('gone before setup');
+      return handler.secagg!(task, g);
+    },
+  });
+  /** The neighbours the phase's round-1 graph gives `memberId` (the graph is public: seed, N, k). */
+  const neighboursOf = (ids: string[], k: number, t: number, memberId: string): string[] =>
+    new SecAggServer(makeSecAggConfig({ memberIds: ids, vectorLength: 6, roundSeed: secureRoundSeed('run_test', 1, 1), neighbours: k, threshold: t })).neighboursOf(memberId).sort();
+
+  it('a member excluded because its neighbours dropped out is named, with those neighbours, and the round goes on', async () => {
+    const ids = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'];
+    const gone = neighboursOf(ids, 2, 2, 'A'); // k = 2: a cycle, so only A loses all its neighbours
+    const handlers = new Map(ids.map((id) => [id, gone.includes(id) ? declinesSetup(arithmetic(id, [1, 1, 1, 1, 1, 1], 1)) : arithmetic(id, [1, 1, 1, 1, 1, 1], 1)]));
+    const phase = secureTrainPhase({ run: runRecord({ secureAggregationOptions: { neighbours: 2, threshold: 2 } }), grid: memoryGrid(handlers, new Map(ids.map((id) => [id, 1]))), strategy: new FedAvg() });
+    const outcome = await phase(context(ids));
+    const reasons = new Map(outcome.failures.map((f) => [f.memberId, f.reason]));
+    assert.equal(reasons.get('A'), `secure aggregation setup: excluded, only 0 of its 2 neighbours remain (${gone.join(', ')} gone); its secrets need 1`);
+    for (const id of gone) assert.equal(reasons.get(id), 'secure aggregation setup: declined by the member: gone before setup');
+    assert.deepEqual(outcome.participants, ids.filter((id) => id !== 'A' && !gone.includes(id)));
+  });
+
+  it('when exclusions leave too few members, the error names each excluded member and the neighbours it lacked', async () => {
+    const ids = ['A', 'B', 'C', 'D']; // k = 3: everyone is everyone's neighbour; t = 3
+    const handlers = new Map(ids.map((id) => [id, id === 'C' || id === 'D' ? declinesSetup(arithmetic(id, [1, 1, 1, 1, 1, 1], 1)) : arithmetic(id, [1, 1, 1, 1, 1, 1], 1)]));
+    const phase = secureTrainPhase({ run: runRecord({ secureAggregationOptions: { neighbours: 3, threshold: 3 } }), grid: memoryGrid(handlers, new Map(ids.map((id) => [id, 1]))), strategy: new FedAvg() });
+    await assert.rejects(phase(context(ids)), (e: ConcordError) => {
+      assert.equal(e.code, ErrorCode.NOT_ENOUGH_MEMBERS);
+      // The server's own message, then every member's reason.
+      assert.match(e.message, /^secure aggregation failed after setup: only 0 members remain after setup \(excluded for want of neighbours: A, only 1 of its 3 neighbours remains \(C, D gone\); its secrets need 2; B, only 0 of its 3 neighbours remain \(A, C, D gone\); its secrets need 2\); secure aggregation needs at least the threshold, 3/);
+      assert.ok(e.message.includes('A: secure aggregation setup: excluded, only 1 of its 3 neighbours remains (C, D gone); its secrets need 2'), e.message);
+      assert.ok(e.message.includes('C: secure aggregation setup: declined by the member: gone before setup'), e.message);
+      assert.deepEqual((e.details.excluded as { memberId: string; missing: string[] }[]).map((x) => [x.memberId, x.missing]), [['A', ['C', 'D']], ['B', ['A', 'C', 'D']]]);
+      return true;
+    });
   });
 
   it('refuses bad options, strategies that need individual updates, and central DP at the start of the phase', async () => {

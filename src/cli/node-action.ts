@@ -3,16 +3,20 @@
 
 import { runMemberService } from '../node/service.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { coordinatorUrl } from './options.js';
+import { MemberNameSchema } from '../protocol/messages.js';
+import { DEFAULT_COORDINATOR, coordinatorUrl } from './options.js';
 
 export async function runNode(opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; ownerKey?: string; powerWatts: number; carbonIntensity: number; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
+  // Checked before the data loads: a node that cannot enroll should say so at once.
+  const coordinator = coordinatorAddress(opts.coordinator);
+  const name = memberName(opts.name);
   await runMemberService({
-    coordinator: coordinatorUrl(opts.coordinator),
-    name: opts.name,
+    coordinator,
+    name,
     data: opts.data,
     stateDir: opts.stateDir,
     ...optional('invitation', opts.invitation ?? process.env.CONCORD_INVITATION),
@@ -24,6 +28,32 @@ export async function runNode(opts: { coordinator?: string; name: string; data: 
     log: (line) => process.stderr.write(json ? JSON.stringify({ member: opts.name, message: line }) + '\n' : `[${opts.name}] ${line}\n`),
   });
   process.exit(0);
+}
+
+/** --name, checked by the rule the coordinator's enrollment applies (protocol/messages.ts). */
+function memberName(name: string): string {
+  const result = MemberNameSchema.safeParse(name);
+  if (result.success) return result.data;
+  const rule = result.error.issues[0]!.message;
+  throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--name ${JSON.stringify(name)} is not a member name (${rule})`, { details: { field: '--name', expected: rule, received: name } });
+}
+
+/** The coordinator's base URL (--coordinator, $CONCORD_COORDINATOR or the default); only http(s) with a host, no query. */
+function coordinatorAddress(flag: string | undefined): string {
+  const field = flag === undefined && process.env.CONCORD_COORDINATOR !== undefined ? 'CONCORD_COORDINATOR' : '--coordinator';
+  const text = coordinatorUrl(flag);
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // not a URL at all, e.g. 127.0.0.1:8470 without its scheme
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.search !== '' || url.hash !== '') {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field} must be an http:// or https:// URL such as ${DEFAULT_COORDINATOR}, got ${JSON.stringify(text)}`, {
+      details: { field, expected: 'http(s)://host[:port][/path]', received: text },
+    });
+  }
+  return text;
 }
 
 function nonNegative(value: number, field: string): number {

@@ -1,7 +1,8 @@
 // Who is calling the coordinator, and may they do this? Two kinds of callers:
 // - member nodes sign every request with their Ed25519 key (governance/signed-request.ts);
 //   the signature covers method, path and query, and the exact body bytes, so the raw
-//   bytes of JSON bodies are kept beside the parsed value;
+//   bytes of JSON bodies are kept beside the parsed value (and no other kind of body is
+//   read);
 // - people and programs present a bearer token: the operator's bootstrap token (role
 //   operator) or an API token (governance/roles.ts) whose scopes must include the one the
 //   endpoint names.
@@ -12,6 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NonceCache, SignatureHeader, verifyRequest, type KeyLookup } from '../governance/signed-request.js';
 import { ROLE_SCOPES, apiTokenId, authorize, tokenMatches, type Role, type Scope } from '../governance/roles.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { FRAME_CONTENT_TYPE } from '../protocol/frame.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
 import type { AuditTrail } from './audit-trail.js';
 import { bearerToken, sameToken } from './tokens.js';
@@ -39,22 +41,37 @@ export interface AuthenticatorOptions {
 
 const rawBodies = new WeakMap<IncomingMessage, Buffer>();
 
+/** The only request bodies the coordinator reads: JSON and binary frames. */
+export const BODY_CONTENT_TYPES = ['application/json', FRAME_CONTENT_TYPE] as const;
+
 /**
- * Replaces Fastify's JSON parser by one that keeps the body's bytes, which signatures
- * cover. Parsing (and its protection against prototype poisoning) stays Fastify's own.
+ * Makes JSON and frames the only bodies the coordinator parses, both kept as the bytes
+ * that signatures cover. Fastify's other parsers (text/plain) would hand a route a body
+ * whose bytes are gone, so a signed request would fail as a bad signature; refused as an
+ * unsupported content type instead (http-errors.ts). JSON parsing (and its protection
+ * against prototype poisoning) stays Fastify's own.
  */
-export function keepRawJsonBodies(app: FastifyInstance, bodyLimit: number): void {
+export function installBodyParsers(app: FastifyInstance, bodyLimit: number): void {
   const parse = app.getDefaultJsonParser('error', 'ignore');
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (request, body, done) => {
     rawBodies.set(request.raw, body as Buffer);
     parse(request, body as unknown as string, done);
   });
+  app.addContentTypeParser(FRAME_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
 }
 
 /** The exact bytes of the request body (JSON or frame); undefined when it had none. */
 export function rawBodyOf(request: FastifyRequest): Uint8Array | undefined {
   return Buffer.isBuffer(request.body) ? request.body : rawBodies.get(request.raw);
+}
+
+/** A body the coordinator does not read: names what came and what it takes. */
+export function unsupportedContentType(received: string | undefined): ConcordError {
+  const what = received === undefined ? 'unsupported content type: the request has a body but no content-type header' : `unsupported content type ${JSON.stringify(received)}`;
+  return new ConcordError(ErrorCode.INVALID_MESSAGE, `${what}; send ${BODY_CONTENT_TYPES[0]} (JSON bodies) or ${BODY_CONTENT_TYPES[1]} (task results)`, {
+    details: { field: 'content-type', expected: [...BODY_CONTENT_TYPES], received: received ?? null },
+  });
 }
 
 export class Authenticator {
@@ -129,9 +146,12 @@ export class Authenticator {
    * member the request claims to be (after lookup ran), for the refusal's audit bucket.
    */
   async verify(request: FastifyRequest, lookup: KeyLookup, known: () => MemberRecord | undefined): Promise<string> {
+    const body = rawBodyOf(request);
+    // A parsed body whose bytes were not kept cannot be checked against its signature.
+    if (request.body !== undefined && body === undefined) throw unsupportedContentType(request.headers['content-type']);
     try {
       return await verifyRequest(
-        { method: request.method, path: request.url, body: rawBodyOf(request), headers: request.headers },
+        { method: request.method, path: request.url, body, headers: request.headers },
         lookup,
         { now: this.now(), maxSkewMs: this.maxSkewMs, nonceCache: this.nonces },
       );

@@ -4,7 +4,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
+import { generateIdentity } from '../governance/identity.js';
+import { createApiToken } from '../governance/roles.js';
+import { ErrorCode } from '../protocol/errors.js';
 import { SqliteStorage } from '../storage/sqlite.js';
+import { AuditTrail } from './audit-trail.js';
+import { Authenticator } from './auth.js';
+import { installErrorHandler } from './http-errors.js';
 import { dashboardEvents, registerDashboardRoutes, type DashboardSnapshot } from './dashboard-routes.js';
 
 const snapshot = (over: Partial<DashboardSnapshot> = {}): DashboardSnapshot => ({
@@ -66,5 +72,71 @@ test('built files are served with their content type and cached as immutable, ex
     await app.close();
     await storage.close();
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the event stream checks its token on every poll and ends, saying why, once it is revoked or expires', { timeout: 30_000 }, async () => {
+  const storage = new SqliteStorage(':memory:');
+  await storage.migrate();
+  let clock = Date.now();
+  const auth = new Authenticator({ storage, operatorToken: 'op-stream-test', audit: new AuditTrail({ storage, identity: generateIdentity() }), now: () => clock });
+  const app = Fastify();
+  installErrorHandler(app, 1024);
+  registerDashboardRoutes(app, { storage, authorize: (request, scope) => auth.caller(request, scope), publicKey: '', pollMs: 20 });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const revocable = createApiToken({ role: 'auditor', expiresAt: null, now: clock });
+  const expiring = createApiToken({ role: 'auditor', expiresAt: clock + 60_000, now: clock });
+  await storage.addApiToken(revocable.record);
+  await storage.addApiToken(expiring.record);
+
+  /** Opens a stream and reads it until its first event, then hands back the rest of it. */
+  const open = async (token: string): Promise<{ first: string; rest: () => Promise<string> }> => {
+    const response = await fetch(`${url}/v1/events/stream?token=${encodeURIComponent(token)}`);
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let first = '';
+    while (!first.includes('event: ')) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, 'the stream ended before its first event');
+      first += decoder.decode(value, { stream: true });
+    }
+    return {
+      first,
+      async rest() {
+        let text = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return text;
+          text += decoder.decode(value, { stream: true });
+        }
+      },
+    };
+  };
+  const closedEvent = (text: string) => {
+    const data = /event: closed\ndata: (.*)\n/.exec(text)?.[1];
+    assert.ok(data, `a closed event in ${JSON.stringify(text)}`);
+    return (JSON.parse(data) as { error: { code: string; message: string; details: { reason: string } } }).error;
+  };
+
+  try {
+    const a = await open(revocable.token);
+    assert.match(a.first, /event: runs/);
+    await storage.revokeApiToken(revocable.record.tokenId, clock);
+    const afterRevocation = closedEvent(await a.rest());
+    assert.equal(afterRevocation.code, ErrorCode.UNAUTHENTICATED);
+    assert.equal(afterRevocation.details.reason, 'revoked');
+    assert.match(afterRevocation.message, new RegExp(`API token ${revocable.record.tokenId} was revoked`));
+
+    const b = await open(expiring.token);
+    clock += 60_000;
+    const afterExpiry = closedEvent(await b.rest());
+    assert.equal(afterExpiry.details.reason, 'expired');
+    assert.match(afterExpiry.message, /expired at/);
+    // And it cannot come back.
+    assert.equal((await fetch(`${url}/v1/events/stream?token=${encodeURIComponent(expiring.token)}`)).status, 401);
+  } finally {
+    await app.close();
+    await storage.close();
   }
 });

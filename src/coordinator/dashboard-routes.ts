@@ -5,6 +5,8 @@
 // change, whichever process or run made it, and cannot slow a round down.
 // A browser's EventSource cannot send headers, so the stream also accepts the bearer
 // token as `?token=`; every other call of the dashboard sends the Authorization header.
+// A stream outlives the check made when it opened, so every poll checks the token again:
+// once it is revoked or expires the stream says why (event `closed`) and ends.
 
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyChain } from '../governance/audit.js';
 import type { Scope } from '../governance/roles.js';
+import { toConcordError } from '../protocol/errors.js';
 import type { Storage } from '../storage/storage.js';
 
 export interface DashboardRouteOptions {
@@ -129,11 +132,21 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     raw.write(`retry: 2000\n\n`);
     let last: DashboardSnapshot | null = null;
     let busy = false;
+    let ended = false;
     const tick = async () => {
-      if (busy) return;
+      if (busy || ended) return;
       busy = true;
       try {
+        try {
+          await authorize(request, 'runs:read');
+        } catch (error) {
+          // Fail closed: whatever the reason the token no longer passes, nothing more is sent.
+          if (!ended) raw.write(`event: closed\ndata: ${JSON.stringify({ error: toConcordError(error).toJSON() })}\n\n`);
+          end();
+          return;
+        }
         const next = await dashboardSnapshot(storage);
+        if (ended) return;
         for (const e of dashboardEvents(last, next)) raw.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
         last = next;
       } catch {
@@ -145,6 +158,8 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
     const poll = setInterval(() => void tick(), pollMs);
     const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), keepAliveMs);
     const end = () => {
+      if (ended) return;
+      ended = true;
       clearInterval(poll);
       clearInterval(keepAlive);
       streams.delete(end);

@@ -3,6 +3,7 @@
 
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ConcordError, ErrorCode, toConcordError } from '../protocol/errors.js';
+import { unsupportedContentType } from './auth.js';
 
 const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.INVALID_ARGUMENT]: 400,
@@ -27,16 +28,14 @@ export function httpStatusOf(code: ErrorCode): number {
 }
 
 /** Fastify's own errors (body too large, bad content type, bad JSON) get our codes too. */
-function fromFastify(error: FastifyError, bodyLimit: number): ConcordError {
+function fromFastify(error: FastifyError, bodyLimit: number, contentType: string | undefined): ConcordError {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ConcordError(ErrorCode.PAYLOAD_TOO_LARGE, `request body exceeds the limit of ${bodyLimit} bytes`, {
         details: { field: 'body', expected: `<= ${bodyLimit} bytes` },
       });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ConcordError(ErrorCode.INVALID_MESSAGE, `unsupported content type; send application/json or application/vnd.concord.frame`, {
-        details: { field: 'content-type' },
-      });
+      return unsupportedContentType(contentType);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new ConcordError(ErrorCode.INVALID_MESSAGE, `request body is not valid JSON: ${error.message}`, { details: { field: 'body' } });
@@ -50,7 +49,7 @@ function fromFastify(error: FastifyError, bodyLimit: number): ConcordError {
 
 export function installErrorHandler(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((raw: FastifyError | ConcordError, request, reply) => {
-    const error = raw instanceof ConcordError ? raw : fromFastify(raw, bodyLimit);
+    const error = raw instanceof ConcordError ? raw : fromFastify(raw, bodyLimit, request.headers['content-type']);
     const status = httpStatusOf(error.code);
     if (status >= 500) request.log.error({ err: raw }, error.message);
     void reply.code(status).type('application/json').send({ error: error.toJSON() });

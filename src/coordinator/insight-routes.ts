@@ -12,6 +12,7 @@ import { VALUATION_METHODS } from '../valuation/methods.js';
 import { runContributions, withShares, type ContributionOptions, type ContributionReport } from './contributions.js';
 import { runFootprint } from './footprint.js';
 import { planExecution } from './plan-policy.js';
+import { numberParam, type Query } from './query.js';
 import { collectRunReport } from './run-report.js';
 
 export interface InsightRouteOptions {
@@ -20,16 +21,6 @@ export interface InsightRouteOptions {
   authorize: (request: FastifyRequest) => Promise<void>;
   /** Validation accuracy of a model, for contributions; absent when the coordinator has no validation set. */
   accuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
-}
-
-type Query = Record<string, string | undefined>;
-
-function numberParam(query: Query, key: string, check: (n: number) => boolean, expected: string): number | undefined {
-  const raw = query[key];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!check(n)) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${key} must be ${expected}, got ${JSON.stringify(raw)}`, { details: { field: key, expected, received: raw } });
-  return n;
 }
 
 /** Contribution settings from a query string: method, rewardPool, permutations, truncationTolerance, seed, lastRounds. */

@@ -35,7 +35,7 @@ import { MASKED_VECTOR_TENSOR, maskedVectorSpec } from '../privacy/secagg/wire.j
 import { DifferentiallyPrivateStrategy } from '../privacy/dp/dp-fedavg.js';
 import { defaultNeighbourCount, defaultThreshold } from '../privacy/secagg/graph.js';
 import { type SecAggConfig, type SecAggRequest, type SecAggStage, encodeRingVector, makeSecAggConfig } from '../privacy/secagg/protocol.js';
-import { type SecAggResult, SecAggServer, type SecAggStep } from '../privacy/secagg/server.js';
+import { type SecAggResult, SecAggServer, type SecAggStep, describeExclusion } from '../privacy/secagg/server.js';
 import { type Problem, parseWith, problemsError } from '../protocol/problems.js';
 import type { Failure, Strategy, TrainAggregate } from '../strategies/strategy.js';
 import type { MemberRoundMetrics, RunRecord } from '../storage/storage.js';
@@ -185,6 +185,13 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
     const span = Math.max(0, context.deadline - started);
     log(`round ${round}: secure aggregation of ${config.memberIds.length} members (k = ${config.neighbours}, t = ${config.threshold}, ${config.bits} bits, ±${config.clippingRange})`);
 
+    /** Members the server left out after `after` for want of neighbours: named with the neighbours they lacked. */
+    const noteExclusions = (after: SecAggStage): void => {
+      for (const e of server.excluded()) {
+        if (e.after === after) failures.set(e.memberId, `secure aggregation ${after}: excluded, ${describeExclusion(e)}`);
+      }
+    };
+
     let stage: SecAggStage = 'setup';
     let requests: Map<string, SecAggRequest> = server.start();
     let result: SecAggResult;
@@ -204,12 +211,10 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
       const deadline = Math.min(context.deadline, started + Math.round(span * STAGE_END[stage]));
       const exchanged = await grid.sendAndReceive(tasks, { deadline, signal });
       if (signal.aborted) return { aggregate: null, participants: [], failures: [], members: [] };
-      const answered = new Set<string>();
       for (const reply of exchanged.replies) {
         tally(tallies, reply, stage);
         try {
           server.receive(readReply(reply, stage, config.vectorLength + 1));
-          answered.add(reply.memberId);
         } catch (error) {
           const reason = isConcordError(error) ? `reply refused (${error.code}): ${error.message}` : 'reply refused';
           failures.set(reply.memberId, `secure aggregation ${stage}: ${reason}`);
@@ -221,6 +226,7 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
       try {
         step = server.advance();
       } catch (error) {
+        noteExclusions(stage);
         if (isConcordError(error) && error.code === ErrorCode.NOT_ENOUGH_MEMBERS) {
           throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `secure aggregation failed after ${stage}: ${error.message}${describe(failures)}`, { details: error.details, cause: error });
         }
@@ -230,9 +236,7 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
         result = step.result;
         break;
       }
-      for (const id of answered) {
-        if (!step.requests.has(id)) failures.set(id, `secure aggregation ${stage}: excluded, too few of its neighbours remain to hold its secrets`);
-      }
+      noteExclusions(stage);
       // After collectMaskedVectors the contributors are fixed: stop before unmasking a sum too small to release.
       if (step.requests.size < run.config.minTrainMembers) {
         const what = stage === 'collectMaskedVectors' ? 'sent a masked update' : `remain after ${stage}`;

@@ -11,13 +11,13 @@ import { sha256Hex } from '../governance/digest.js';
 import { generateIdentity, type Identity } from '../governance/identity.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/frame.js';
-import { PROTOCOL_HEADER, PROTOCOL_VERSION, assertProtocolVersion, type RunConfig } from '../protocol/messages.js';
+import { PROTOCOL_HEADER, PROTOCOL_VERSION, assertProtocolHeader, type RunConfig } from '../protocol/messages.js';
 import { type Parameters, totalSize } from '../protocol/tensors.js';
 import { parameterSpecs } from '../model/build.js';
 import type { Strategy } from '../strategies/strategy.js';
 import type { CompletedRound, MemberRecord, RunEvent, RunRecord, Storage } from '../storage/storage.js';
 import { AuditTrail, modelFrame } from './audit-trail.js';
-import { Authenticator, keepRawJsonBodies } from './auth.js';
+import { Authenticator, installBodyParsers } from './auth.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
 import { createAgreementGovernance } from './agreement-routes.js';
 import type { Agreement } from '../governance/agreement.js';
@@ -28,6 +28,7 @@ import { registerResourceRoutes } from './resource-routes.js';
 import { buildRun, type CompiledRun, type RunContext, type RunExtension } from './run-compiler.js';
 import { standardRunExtensions } from './run-extensions.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { countParam, type Query } from './query.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
 import { runFederation, type ServerEvaluation } from './round-loop.js';
 import { TaskBoard, type TaskBoardOptions } from './task-board.js';
@@ -108,11 +109,10 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     ? (Fastify({ logger: false, bodyLimit, forceCloseConnections: true, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
     : Fastify({ logger: false, bodyLimit, forceCloseConnections: true });
   installErrorHandler(app, bodyLimit);
-  keepRawJsonBodies(app, bodyLimit);
-  app.addContentTypeParser(FRAME_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  installBodyParsers(app, bodyLimit);
   app.addHook('onRequest', async (request) => {
     const version = request.headers[PROTOCOL_HEADER];
-    if (version !== undefined && request.url.startsWith('/v1/')) assertProtocolVersion(Number(version), `header ${PROTOCOL_HEADER}`);
+    if (version !== undefined && request.url.startsWith('/v1/')) assertProtocolHeader(version);
   });
   app.addHook('onSend', async (_request, reply) => {
     reply.header(PROTOCOL_HEADER, String(PROTOCOL_VERSION));
@@ -136,7 +136,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   });
   app.get('/v1/tasks/next', async (request, reply) => {
     const member = await memberOf(request);
-    const waitMs = Math.min(Math.max(Number((request.query as { waitMs?: string }).waitMs ?? 0) || 0, 0), maxPollMs);
+    const waitMs = Math.min(countParam(request.query as Query, 'waitMs') ?? 0, maxPollMs);
     const closed = new AbortController();
     request.raw.once('close', () => closed.abort());
     reply.raw.once('close', () => closed.abort());
@@ -156,7 +156,10 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     const member = await memberOf(request);
     board.heartbeat(ref(member));
     if (!Buffer.isBuffer(request.body)) {
-      throw new ConcordError(ErrorCode.INVALID_MESSAGE, `results must be sent as ${FRAME_CONTENT_TYPE}`, { details: { field: 'content-type', expected: FRAME_CONTENT_TYPE } });
+      const received = request.headers['content-type'];
+      throw new ConcordError(ErrorCode.INVALID_MESSAGE, `results must be sent as ${FRAME_CONTENT_TYPE}, received ${received === undefined ? 'no content type' : JSON.stringify(received)}`, {
+        details: { field: 'content-type', expected: FRAME_CONTENT_TYPE, received: received ?? null },
+      });
     }
     board.submit(member.memberId, request.params.taskId, request.body);
     return { accepted: true };
@@ -240,7 +243,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   app.get<{ Params: { runId: string }; Querystring: { round?: string } }>('/v1/runs/:runId/metrics', async (request) => {
     await auth.caller(request, 'runs:read');
     await runOf(request.params.runId);
-    const round = request.query.round === undefined ? undefined : Number(request.query.round);
+    const round = countParam(request.query, 'round');
     return { members: await storage.listMemberMetrics(request.params.runId, round) };
   });
 
@@ -248,11 +251,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     await auth.caller(request, 'runs:read');
     const run = await runOf(request.params.runId);
     const last = (await storage.lastRound(run.runId))?.round ?? 0;
-    const asked = request.query.round === undefined ? undefined : Number(request.query.round);
-    if (asked !== undefined && (!/^\d+$/.test(request.query.round!) || !Number.isSafeInteger(asked))) {
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `round must be a non-negative integer, received ${JSON.stringify(request.query.round)}`, { details: { field: 'round', received: request.query.round } });
-    }
-    const round = modelRound(run, last, asked);
+    const round = modelRound(run, last, countParam(request.query, 'round'));
     const parameters = round === 0 ? await storage.getInitialParameters(run.runId) : (await storage.getCheckpoint(run.runId, round))?.parameters;
     if (!parameters) throw new ConcordError(ErrorCode.STORAGE, `run ${run.runId} has round ${round} but no checkpoint for it`, { details: { field: 'round', received: round } });
     return reply.type(FRAME_CONTENT_TYPE).send(modelFrame(run, round, parameters));

@@ -2,6 +2,9 @@
 // them, and results come back through submit(). It also decides who is online (polled
 // recently, or busy with a task and still sending heartbeats) and fails tasks whose
 // member went silent, so a vanished member costs a round seconds, not its whole deadline.
+// A member works on one task at a time and polls only between tasks (node/member.ts, the
+// browser's join/member-loop.ts), so a poll while it holds a delivered task means that task
+// is lost (the member restarted, or the delivery never reached it): it fails at once.
 
 import { randomBytes } from 'node:crypto';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
@@ -157,6 +160,7 @@ export class TaskBoard implements Grid {
   /** Long-poll: resolves with the member's next task, or null after waitMs. */
   poll(member: MemberRef, waitMs: number, signal: AbortSignal): Promise<DeliveredTask | null> {
     this.seen(member);
+    this.failDelivered(member.memberId, 'the member asked for new work while this task was open: it restarted or lost the task');
     const state = this.members.get(member.memberId)!;
     const next = this.takeQueued(state);
     if (next || waitMs <= 0) return Promise.resolve(next ? this.deliver(next) : null);
@@ -269,6 +273,10 @@ export class TaskBoard implements Grid {
       bytesIn: body.byteLength,
       seconds: (this.now() - state.deliveredAt) / 1000,
     };
+  }
+
+  private failDelivered(memberId: string, reason: string): void {
+    for (const t of [...this.tasks.values()]) if (t.task.memberId === memberId && t.status === 'delivered') this.fail(t, reason);
   }
 
   private takeQueued(member: MemberState): TaskState | null {

@@ -68,7 +68,7 @@ export class CoordinatorClient {
   async enroll(name: string, dataset: DatasetDescriptor): Promise<Credentials> {
     const body = { protocolVersion: PROTOCOL_VERSION, name, dataset, publicKey: this.identity.publicKey, ...(this.invitation ? { invitation: this.invitation } : {}) };
     const response = await this.request('POST', '/v1/members/enroll', { body: JSON.stringify(body), contentType: 'application/json', signAs: name });
-    const parsed = parseMessage(EnrollResponseSchema, await response.json(), 'enroll response');
+    const parsed = parseMessage(EnrollResponseSchema, await this.read(() => response.json()), 'enroll response');
     this.credentials = { memberId: parsed.memberId };
     return this.credentials;
   }
@@ -77,7 +77,7 @@ export class CoordinatorClient {
   async nextTask(waitMs: number, signal?: AbortSignal): Promise<ReceivedTask | null> {
     const response = await this.request('GET', `/v1/tasks/next?waitMs=${Math.round(waitMs)}`, { signAs: this.memberId(), ...(signal ? { signal } : {}) });
     if (response.status === 204) return null;
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const bytes = new Uint8Array(await this.read(() => response.arrayBuffer(), signal));
     const frame = decodeFrame(bytes);
     const header = parseMessage(TaskHeaderSchema, frame.header, 'task header');
     if (!frame.parameters && header.kind !== 'secagg') throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'task carries no parameters', { details: { field: 'tensors' } });
@@ -102,6 +102,16 @@ export class CoordinatorClient {
 
   async decline(taskId: string, reason: string): Promise<void> {
     await this.request('POST', `/v1/tasks/${encodeURIComponent(taskId)}/decline`, { signAs: this.memberId(), body: JSON.stringify({ reason }), contentType: 'application/json' });
+  }
+
+  /** Reads a response body; a connection lost mid-body is unreachable, like one lost before the answer. */
+  private async read<T>(body: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    try {
+      return await body();
+    } catch (cause) {
+      if (signal?.aborted || cause instanceof SyntaxError) throw cause;
+      throw unreachableError(this.url, cause, 'coordinator');
+    }
   }
 
   private memberId(): string {

@@ -37,8 +37,9 @@ export function readCa(file: string, field = '--ca'): Buffer {
 const TLS_ERROR = /CERT|SELF_SIGNED|TLS|SSL|ISSUER/;
 
 /**
- * The error for a request that never got an answer. A certificate the client does not
- * trust is named as such, since retrying will not help and it may be an impostor.
+ * The error for a request that never got an answer: `details.reason` is `unreachable`
+ * (refused, reset, timed out: worth retrying) or `tls`, a certificate the client does not
+ * trust, named as such since retrying will not help and it may be an impostor.
  */
 export function unreachableError(url: string, cause: unknown, field: string): ConcordError {
   for (let e: unknown = cause, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
@@ -50,5 +51,5 @@ export function unreachableError(url: string, cause: unknown, field: string): Co
       });
     }
   }
-  return new ConcordError(ErrorCode.UNAVAILABLE, `coordinator at ${url} is unreachable`, { details: { field }, cause });
+  return new ConcordError(ErrorCode.UNAVAILABLE, `coordinator at ${url} is unreachable`, { details: { field, reason: 'unreachable' }, cause });
 }

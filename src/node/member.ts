@@ -2,7 +2,8 @@
 // TaskHandler (TF.js training in tfjs-handler.ts; tests and benchmarks plug in others),
 // and send the result back. While a task runs it sends heartbeats so the coordinator can
 // tell a slow member from a vanished one. If the coordinator goes away it retries with
-// exponential backoff and jitter, and picks up where the coordinator resumes.
+// exponential backoff and jitter, and picks up where the coordinator resumes; a refusal
+// that retrying cannot heal stops it with the reason (recovery.ts decides which is which).
 
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -11,6 +12,7 @@ import type { DatasetDescriptor, TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { answerTask } from './answer-task.js';
 import type { CoordinatorClient, Credentials } from './client.js';
+import { recoveryFor, type Exchange } from './recovery.js';
 
 export interface TrainOutcome {
   parameters: Parameters;
@@ -70,54 +72,59 @@ export async function runMember(options: MemberOptions): Promise<void> {
   const log = options.log ?? (() => undefined);
   const backoff = options.backoffMs ?? { initial: 250, max: 10_000 };
   let delayMs = backoff.initial;
-  let unreachableSince: number | null = null;
+  let failingSince: number | null = null;
 
   const wait = async (): Promise<void> => {
     const jittered = delayMs * (0.5 + Math.random() / 2);
     await sleep(jittered, signal);
     delayMs = Math.min(delayMs * 2, backoff.max);
   };
-  const reachable = (): void => {
-    if (unreachableSince !== null) log(`coordinator reachable again after ${((Date.now() - unreachableSince) / 1000).toFixed(1)} s`);
-    unreachableSince = null;
+  const answering = (): void => {
+    if (failingSince !== null) log(`coordinator answering again after ${((Date.now() - failingSince) / 1000).toFixed(1)} s`);
+    failingSince = null;
     delayMs = backoff.initial;
   };
-  const unreachable = (error: ConcordError): void => {
-    if (unreachableSince === null) {
-      unreachableSince = Date.now();
+  const failing = (error: ConcordError): void => {
+    if (failingSince === null) {
+      failingSince = Date.now();
       log(`${error.message}; retrying with backoff`);
     }
   };
 
   if (!client.credentials && options.credentialsFile) client.credentials = await readCredentials(options.credentialsFile, client.identity.publicKey);
 
+  let during: Exchange = 'enroll';
   while (!signal.aborted) {
     try {
       if (!client.credentials) {
+        during = 'enroll';
         const credentials = await client.enroll(options.name, options.dataset);
         if (options.credentialsFile) await writeCredentials(options.credentialsFile, credentials, client.identity.publicKey);
         log(`enrolled as ${options.name} (${credentials.memberId})`);
       }
+      during = 'poll';
       const task = await client.nextTask(options.pollMs ?? 20_000, signal);
-      reachable();
+      answering();
       if (!task) continue;
+      log(`round ${task.header.round} ${task.header.stage ?? task.header.kind}: working on task ${task.header.taskId}`);
+      during = 'result';
       await runTask(task.header, task.parameters, task.bytes);
     } catch (raw) {
       if (signal.aborted) break;
       const error = toConcordError(raw);
-      if (error.code === ErrorCode.UNAVAILABLE) {
-        unreachable(error);
-        await wait();
-      } else if (error.code === ErrorCode.UNAUTHENTICATED && client.credentials) {
-        // The coordinator no longer knows us (e.g. a fresh database): enroll again, signed
-        // with the same key (a name it still knows accepts only that key).
-        log(`coordinator rejected our request (${error.message}); enrolling again`);
-        client.credentials = null;
-      } else if (error.code === ErrorCode.CONFLICT || error.code === ErrorCode.PROTOCOL_VERSION || error.code === ErrorCode.FORBIDDEN) {
-        throw error; // needs a person: name taken, incompatible versions, or revoked
-      } else {
-        log(`error: ${error.code}: ${error.message}`);
-        await wait();
+      switch (recoveryFor(error, during)) {
+        case 'retry':
+          failing(error);
+          await wait();
+          break;
+        case 'enroll-again':
+          // The coordinator no longer knows our id (e.g. a fresh database): enroll again, signed
+          // with the same key (a name it still knows accepts only that key).
+          log(`coordinator rejected our request (${error.message}); enrolling again`);
+          client.credentials = null;
+          break;
+        default:
+          throw error; // needs a person: the error says what
       }
     }
   }
@@ -126,25 +133,35 @@ export async function runMember(options: MemberOptions): Promise<void> {
     const beat = setInterval(() => void client.heartbeat().catch(() => undefined), options.heartbeatMs ?? 5000);
     const stopBeat = (): void => clearInterval(beat);
     signal.addEventListener('abort', stopBeat, { once: true });
-    let bytesOut = 0;
+    const what = `round ${header.round} ${header.stage ?? header.kind}`;
     try {
-      const answer = await answerTask(options.handler, header, global);
-      bytesOut = await client.submitResult(answer.result, answer.parameters);
-      options.onTask?.(header, { accepted: true, bytesIn, bytesOut });
-    } catch (raw) {
-      const error = toConcordError(raw);
-      if (error.code === ErrorCode.UNAVAILABLE) throw error;
-      if (error.code === ErrorCode.FORBIDDEN) {
-        log(`round ${header.round} ${header.stage ?? header.kind}: declined: ${error.message}`);
-        await client.decline(header.taskId, error.message).catch(() => undefined);
-        options.onTask?.(header, { accepted: false, error, bytesIn, bytesOut });
+      let answer: Awaited<ReturnType<typeof answerTask>>;
+      try {
+        answer = await answerTask(options.handler, header, global);
+      } catch (raw) {
+        const error = toConcordError(raw);
+        // FORBIDDEN is the handler's refusal (e.g. its own privacy budget); anything else failed here.
+        const reason = error.code === ErrorCode.FORBIDDEN ? error.message : `the task failed on the member: ${error.code}: ${error.message}`;
+        log(`${what}: declined: ${reason}`);
+        // Tell the coordinator at once, so the round need not wait for its deadline.
+        await client.decline(header.taskId, reason.slice(0, 2000)).catch(() => undefined);
+        options.onTask?.(header, { accepted: false, error, bytesIn, bytesOut: 0 });
         return;
       }
-      log(`round ${header.round} ${header.kind}: result not accepted: ${error.code}: ${error.message}`);
-      // Tell the coordinator at once, so the round need not wait for its deadline. (If the
-      // coordinator itself refused the result, the task is already closed and this is a no-op.)
-      await client.decline(header.taskId, `the task failed on the member: ${error.code}: ${error.message}`.slice(0, 2000)).catch(() => undefined);
-      options.onTask?.(header, { accepted: false, error, bytesIn, bytesOut });
+      try {
+        const bytesOut = await client.submitResult(answer.result, answer.parameters);
+        options.onTask?.(header, { accepted: true, bytesIn, bytesOut });
+      } catch (raw) {
+        const error = toConcordError(raw);
+        const recovery = recoveryFor(error, 'result');
+        if (recovery === 'retry' || recovery === 'enroll-again') throw error; // lost on the way, not refused
+        options.onTask?.(header, { accepted: false, error, bytesIn, bytesOut: 0 });
+        if (recovery === 'stop') throw error;
+        log(`${what}: result not accepted: ${error.code}: ${error.message}`);
+        // A result the coordinator refused has closed its task already; one it never read (too
+        // large, not encodable) has not, and is declined so the round need not wait for it.
+        await client.decline(header.taskId, `the result was not accepted: ${error.code}: ${error.message}`.slice(0, 2000)).catch(() => undefined);
+      }
     } finally {
       stopBeat();
       signal.removeEventListener('abort', stopBeat);

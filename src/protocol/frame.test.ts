@@ -88,9 +88,27 @@ test('malformed frames are refused, naming the field', () => {
   assert.throws(() => decodeFrame(withHeaderText('{"tensors":[{"name":"w","shape":[-1]}]}')), failsWith(ErrorCode.INVALID_MESSAGE, 'tensors[0].shape'));
 });
 
+test('a header that is not valid UTF-8 is refused, not read with replacement characters', () => {
+  // {"taskId":"a\xFFb"}: a lone 0xFF byte, and an overlong encoding of "/" (0xC0 0xAF).
+  for (const bad of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80]]) {
+    const json = [...new TextEncoder().encode('{"taskId":"a'), ...bad, ...new TextEncoder().encode('b"}')];
+    const frame = withHeaderBytes(Uint8Array.from(json));
+    assert.throws(
+      () => decodeFrame(frame),
+      (e: unknown) => failsWith(ErrorCode.INVALID_MESSAGE, 'frame.header')(e) && (e as Error).message === 'frame header is not valid UTF-8',
+      bad.map((b) => b.toString(16)).join(' '),
+    );
+  }
+  // Valid multi-byte text still decodes.
+  assert.deepEqual(decodeFrame(withHeaderText('{"taskId":"tâche-✓-𝄞"}')).header, { taskId: 'tâche-✓-𝄞' });
+});
+
 /** A frame whose header is exactly `text`, with no payload. */
 function withHeaderText(text: string): Uint8Array {
-  const json = new TextEncoder().encode(text);
+  return withHeaderBytes(new TextEncoder().encode(text));
+}
+
+function withHeaderBytes(json: Uint8Array): Uint8Array {
   const out = new Uint8Array(8 + json.length + ((4 - ((8 + json.length) % 4)) % 4));
   new DataView(out.buffer).setUint32(0, FRAME_MAGIC, true);
   new DataView(out.buffer).setUint32(4, json.length, true);

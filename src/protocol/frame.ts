@@ -24,8 +24,9 @@ assertLittleEndianHost();
 
 const utf8Encoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF in the text, so such a header fails JSON.parse as it
-// always did instead of being silently stripped.
-const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+// always did instead of being silently stripped; fatal refuses invalid UTF-8 instead of
+// replacing it with U+FFFD, which would let two different headers read the same.
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true });
 
 export interface FrameHeader {
   tensors?: TensorSpec[];
@@ -71,9 +72,15 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (magic !== FRAME_MAGIC) throw invalid('frame does not start with the magic bytes "CCND"', 'frame.magic', 'CCND', String.fromCharCode(...bytes.subarray(0, 4)));
   const headerLength = view.getUint32(4, true);
   if (8 + headerLength > bytes.length) throw invalid(`frame header claims ${headerLength} bytes but only ${bytes.length - 8} follow`, 'frame.headerLength', `<= ${bytes.length - 8}`, headerLength);
+  let text: string;
+  try {
+    text = utf8Decoder.decode(bytes.subarray(8, 8 + headerLength));
+  } catch (cause) {
+    throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'frame header is not valid UTF-8', { details: { field: 'frame.header', expected: 'UTF-8 JSON' }, cause });
+  }
   let header: unknown;
   try {
-    header = JSON.parse(utf8Decoder.decode(bytes.subarray(8, 8 + headerLength)));
+    header = JSON.parse(text);
   } catch (cause) {
     throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'frame header is not valid JSON', { details: { field: 'frame.header' }, cause });
   }

@@ -10,10 +10,8 @@ export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_HEADER = 'concord-protocol-version';
 
 const finite = z.number().finite();
-/** Names of members (and of what they enroll): letters, digits, ".", "_" or "-". */
-export const MEMBER_NAME = /^[A-Za-z0-9._-]+$/;
-export const MemberNameSchema = z.string().min(1).max(128).regex(MEMBER_NAME, 'letters, digits, ".", "_" or "-"');
-const name = MemberNameSchema;
+/** A member's name: what it enrolls as, and what names its files in a node's state dir. */
+export const MemberNameSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-"');
 
 /** A model is described, not shipped as code: every party builds the same layers from this. */
 export const ModelSpecSchema = z.discriminatedUnion('family', [
@@ -161,7 +159,7 @@ export type DatasetDescriptor = z.infer<typeof DatasetDescriptorSchema>;
  */
 export const EnrollRequestSchema = z.object({
   protocolVersion: z.number().int(),
-  name,
+  name: MemberNameSchema,
   dataset: DatasetDescriptorSchema,
   /** The member's Ed25519 public key: base64url of its 32 raw bytes. */
   publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'base64url of a 32-byte Ed25519 public key (43 characters)'),
@@ -243,6 +241,19 @@ export function assertProtocolVersion(version: unknown, field = 'protocolVersion
       details: { field, expected: PROTOCOL_VERSION, received: version },
     });
   }
+}
+
+/**
+ * Checks the protocol-version header's text: a number must be this side's version, and
+ * anything else is named as received (the header travels as text, so Number() would
+ * make "abc" null in the message and "" version 0).
+ */
+export function assertProtocolHeader(value: string | string[]): void {
+  const text = Array.isArray(value) ? value.join(', ') : value;
+  if (/^\d{1,9}$/.test(text.trim())) return assertProtocolVersion(Number(text), `header ${PROTOCOL_HEADER}`);
+  throw new ConcordError(ErrorCode.PROTOCOL_VERSION, `header ${PROTOCOL_HEADER} must be a protocol version number, received ${JSON.stringify(text.slice(0, 100))}; this side speaks version ${PROTOCOL_VERSION}`, {
+    details: { field: `header ${PROTOCOL_HEADER}`, expected: PROTOCOL_VERSION, received: text.slice(0, 100) },
+  });
 }
 
 /**

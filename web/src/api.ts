@@ -123,6 +123,11 @@ export function openStream(token: string, onChange: (kind: LiveKind, data: unkno
   }
   source.onopen = () => onState(true);
   source.onerror = () => onState(false);
+  // The coordinator ends the stream once the token is revoked or expires; reconnecting cannot help.
+  source.addEventListener('closed', () => {
+    source.close();
+    onState(false);
+  });
   return () => source.close();
 }
 

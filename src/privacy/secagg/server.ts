@@ -9,8 +9,9 @@
 // Dropouts: U1 ⊇ U2 ⊇ U3 ⊇ U4 are the members that answered setup, shareKeys,
 // collectMaskedVectors and unmask. A member whose neighbourhood has shrunk below t − 1 before
 // it has masked anything is excluded (its secrets could not be recovered), which may
-// exclude others in turn. A member of U3 that misses unmask still counts: its self-mask is
-// rebuilt from its neighbours' shares. The round fails with NOT_ENOUGH_MEMBERS, naming the
+// exclude others in turn; excluded() names each such member and the neighbours it lacked.
+// A member of U3 that misses unmask still counts: its self-mask is rebuilt from its
+// neighbours' shares. The round fails with NOT_ENOUGH_MEMBERS, naming the
 // member and the shortfall, when a secret it needs has fewer than t shares.
 
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
@@ -62,6 +63,24 @@ export interface Shortfall {
   available: number;
 }
 
+/** A member left out before masking because too few of its neighbours remained to hold its secrets. */
+export interface Exclusion {
+  memberId: string;
+  /** The stage after which it was excluded; it takes no part in the next. */
+  after: SecAggStage;
+  /** Its neighbours that were gone by then: dropped out, or excluded before it. */
+  missing: string[];
+  /** Neighbours it still had, and how many its secrets need (t − 1; with itself, t holders). */
+  remaining: number;
+  needed: number;
+}
+
+/** "only 1 of its 4 neighbours remains (m1, m2, m3 gone); its secrets need 2". */
+export function describeExclusion(e: Exclusion): string {
+  const total = e.remaining + e.missing.length;
+  return `only ${e.remaining} of its ${total} neighbours ${e.remaining === 1 ? 'remains' : 'remain'} (${e.missing.join(', ')} gone); its secrets need ${e.needed}`;
+}
+
 interface MemberKeys {
   advertised: AdvertisedKeys;
   /** Raw X25519 public key, checked on arrival. */
@@ -90,6 +109,7 @@ export class SecAggServer {
   private readonly selfMaskShares = new Map<number, Share[]>();
   private readonly maskKeyShares = new Map<number, Share[]>();
   private readonly dropouts: Record<SecAggStage, string[]> = { setup: [], shareKeys: [], collectMaskedVectors: [], unmask: [] };
+  private readonly exclusions: Exclusion[] = [];
 
   constructor(config: SecAggConfig) {
     this.config = validateSecAggConfig(config);
@@ -108,6 +128,11 @@ export class SecAggServer {
   /** Neighbour ids of a member, as every party computes them from the round seed. */
   neighboursOf(memberId: string): string[] {
     return [...this.neighbours[this.memberIndex(memberId, 'memberId')]!].map((i) => this.ids[i]!);
+  }
+
+  /** Members excluded so far for want of neighbours, and which neighbours they lacked. */
+  excluded(): Exclusion[] {
+    return this.exclusions.map((e) => ({ ...e, missing: [...e.missing] }));
   }
 
   /** Stage setup: the same request to every member. */
@@ -232,7 +257,7 @@ export class SecAggServer {
   }
 
   private closeSetup(): SecAggStep {
-    const u1 = this.prune(this.closeStage('setup'), 'shareKeys');
+    const u1 = this.prune(this.closeStage('setup'), 'setup', 'shareKeys');
     this.requireMembers(u1, 'setup');
     const requests = new Map<string, SecAggRequest>();
     for (const u of u1) {
@@ -244,7 +269,7 @@ export class SecAggServer {
   }
 
   private closeShareKeys(): SecAggStep {
-    const u2 = this.prune(this.closeStage('shareKeys'), 'collectMaskedVectors');
+    const u2 = this.prune(this.closeStage('shareKeys'), 'shareKeys', 'collectMaskedVectors');
     this.requireMembers(u2, 'shareKeys');
     this.u2 = u2;
     const requests = new Map<string, SecAggRequest>();
@@ -363,7 +388,7 @@ export class SecAggServer {
    * Excludes, until none is left, members with fewer than t − 1 neighbours in the set: their
    * secrets could never be rebuilt. Called before anything is masked, so it is safe.
    */
-  private prune(set: Set<number>, nextStage: SecAggStage): Set<number> {
+  private prune(set: Set<number>, after: SecAggStage, nextStage: SecAggStage): Set<number> {
     const t = this.config.threshold;
     const kept = new Set(set);
     for (let changed = true; changed; ) {
@@ -374,6 +399,8 @@ export class SecAggServer {
         if (n < t) {
           kept.delete(u);
           this.dropouts[nextStage].push(this.ids[u]!);
+          const missing = [...this.neighbours[u]!].filter((v) => !kept.has(v)).sort((a, b) => a - b).map((v) => this.ids[v]!);
+          this.exclusions.push({ memberId: this.ids[u]!, after, missing, remaining: n - 1, needed: t - 1 });
           changed = true;
         }
       }
@@ -385,8 +412,10 @@ export class SecAggServer {
     const t = this.config.threshold;
     if (set.size >= t) return;
     this.current = 'done';
-    throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `only ${set.size} members remain after ${stage}; secure aggregation needs at least the threshold, ${t}`, {
-      details: { field: 'members', expected: `>= ${t}`, received: set.size, stage },
+    const excluded = this.exclusions.filter((e) => e.after === stage);
+    const why = excluded.length === 0 ? '' : ` (excluded for want of neighbours: ${excluded.map((e) => `${e.memberId}, ${describeExclusion(e)}`).join('; ')})`;
+    throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `only ${set.size} members remain after ${stage}${why}; secure aggregation needs at least the threshold, ${t}`, {
+      details: { field: 'members', expected: `>= ${t}`, received: set.size, stage, excluded },
     });
   }
 
