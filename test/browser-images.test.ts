@@ -171,8 +171,8 @@ test('a folder written by `concord data images` trains in a 784-input MNIST run 
   const mnistRun = await startHarness({ openEnrollment: true, initialParameters: async () => makeParameters(specs) });
   const member = await browser.newPage();
   try {
-    addMember(mnistRun, 'north', 100, plus(0.01));
-    addMember(mnistRun, 'south', 100, plus(0.02));
+    addMember(mnistRun, 'north', 100, plus(0.01), undefined, { dataset: { inputShape: [784], classes: 10 } });
+    addMember(mnistRun, 'south', 100, plus(0.02), undefined, { dataset: { inputShape: [784], classes: 10 } });
     await member.goto(`${mnistRun.url}/join`);
     await member.getByTestId('image-folder').setInputFiles(out);
     const summary = (await member.getByTestId('data-summary').textContent({ timeout: 20_000 }))!;

@@ -43,6 +43,12 @@ function slowMembers(names: string[]): void {
 
 const roundShown = async (page: Page) => Number((await page.getByTestId('round-count').textContent())!.match(/Round (\d+)/)![1]);
 const pointsShown = async (page: Page) => Number(await page.locator('figure.chart').first().getAttribute('data-points'));
+/** The round count and the chart's points read in one go: a round may complete between two separate reads. */
+const roundAndPoints = (page: Page) =>
+  page.evaluate(() => ({
+    round: Number(document.querySelector('[data-testid=round-count]')?.textContent?.match(/Round (\d+)/)?.[1]),
+    points: Number(document.querySelector('figure.chart')?.getAttribute('data-points')),
+  }));
 
 test('the run page follows a live run without reloading', async () => {
   slowMembers(['north-clinic', 'south-hospital', 'east-lab']);
@@ -55,8 +61,7 @@ test('the run page follows a live run without reloading', async () => {
   assert.ok(!page.url().includes(OPERATOR), 'the token is taken off the address');
 
   await page.waitForFunction(() => /Round [1-9]/.test(document.querySelector('[data-testid=round-count]')?.textContent ?? ''), null, { timeout: 20_000 });
-  const firstRound = await roundShown(page);
-  const firstPoints = await pointsShown(page);
+  const { round: firstRound, points: firstPoints } = await roundAndPoints(page);
   assert.equal(firstPoints, firstRound, 'one chart point per completed round');
   await page.waitForFunction(
     (n) => Number(document.querySelector('[data-testid=round-count]')?.textContent?.match(/Round (\d+)/)?.[1]) > n,

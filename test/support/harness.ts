@@ -87,7 +87,7 @@ export function addMember(
   numExamples: number,
   train: (global: Parameters, task: TaskHeader) => Parameters | Promise<Parameters>,
   wrap: (handler: TaskHandler) => TaskHandler | Promise<TaskHandler> = (x) => x,
-  options: { invitation?: string } = {},
+  options: { invitation?: string; /** What the member says its data looks like; default 2 features, 2 classes. */ dataset?: { inputShape: number[]; classes: number } } = {},
 ): TaskLog {
   const abort = new AbortController();
   h.members.push(abort);
@@ -104,7 +104,7 @@ export function addMember(
   void Promise.resolve(wrap(handler)).then((wrapped) => runMember({
     client,
     name,
-    dataset: { name: 'synthetic', numExamples, numHoldout: numExamples, inputShape: [2], classes: 2 },
+    dataset: { name: 'synthetic', numExamples, numHoldout: numExamples, inputShape: [2], classes: 2, ...options.dataset },
     handler: wrapped,
     signal: abort.signal,
     pollMs: 1000,
@@ -133,7 +133,8 @@ export async function startRun(h: Harness, config: Partial<RunConfigInput>): Pro
     headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
     body: JSON.stringify(full),
   });
-  const body = (await response.json()) as { runId: string };
+  const body = (await response.json()) as { runId?: string };
+  if (!body.runId) throw new Error(`run not started: ${JSON.stringify(body)}`);
   return body.runId;
 }
 
