@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { registerWasmGradientKernels } from './kernels/index.js';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -34,9 +35,15 @@ export async function initBackend(preferred?: BackendName, options: BackendOptio
   const wanted = preferred ?? backendFromEnvironment();
   const warn = options.warn ?? console.warn;
   if (wanted === 'wasm') {
-    if (tf.engine().backendName === 'wasm') return 'wasm';
+    if (tf.engine().backendName === 'wasm') {
+      registerWasmGradientKernels();
+      return 'wasm';
+    }
     try {
-      if (await tf.setBackend('wasm')) return 'wasm';
+      if (await tf.setBackend('wasm')) {
+        registerWasmGradientKernels();
+        return 'wasm';
+      }
       warn('TensorFlow.js: the WASM backend did not start; training on the slower cpu backend');
     } catch (error) {
       warn(`TensorFlow.js: the WASM backend failed (${error instanceof Error ? error.message : String(error)}); training on the slower cpu backend`);

@@ -1,0 +1,118 @@
+// Each gradient kernel registered for WebAssembly against the CPU backend's own kernel, on
+// random shapes, strides and paddings: first the kernel alone (same inputs, same attributes),
+// then the gradients of the public ops (conv2d, conv1d, depthwiseConv2d, separableConv2d,
+// gather) that reach it through TF.js' autodiff.
+
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../../core/random.js';
+import { initBackend } from '../backend.js';
+import { registerWasmGradientKernels } from './index.js';
+
+const random = seededRandom(20, 11);
+const uniform = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
+const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Runs `fn` on a backend and returns every output's values. */
+async function on(backend: 'cpu' | 'wasm', fn: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => [fn()].flat().map((t) => t.dataSync() as Float32Array)).map((v) => v.slice());
+}
+
+function assertClose(cpu: Float32Array[], wasm: Float32Array[], what: string): void {
+  assert.equal(cpu.length, wasm.length);
+  cpu.forEach((c, k) => {
+    assert.equal(c.length, wasm[k]!.length, `${what}: output ${k} size`);
+    // Sums of up to a few hundred float32 products: relative to the magnitude of the result.
+    const scale = Math.max(1, ...Array.from(c, Math.abs));
+    const worst = c.reduce((m, v, i) => Math.max(m, Math.abs(v - wasm[k]![i]!)), 0);
+    assert.ok(worst <= 5e-5 * scale, `${what}: output ${k} differs from the CPU backend by ${worst} (scale ${scale})`);
+  });
+}
+
+/** A convolution geometry the WASM forward kernels agree with TF.js on: no stride larger than the kernel. */
+function geometry(): { x: number[]; k: [number, number]; s: [number, number]; pad: 'same' | 'valid' } {
+  const k: [number, number] = [pick([1, 2, 3, 5]), pick([1, 2, 3, 4])];
+  const s: [number, number] = [Math.min(k[0], pick([1, 2, 3])), Math.min(k[1], pick([1, 2, 3]))];
+  return { x: [pick([1, 2, 3]), k[0] + pick([0, 3, 6]), k[1] + pick([1, 4, 7]), pick([1, 2, 3])], k, s, pad: pick(['same', 'valid'] as const) };
+}
+
+before(async () => {
+  await initBackend('wasm');
+  registerWasmGradientKernels();
+});
+
+describe('WASM gradient kernels against the CPU backend', () => {
+  it('Conv2DBackpropFilter, alone and as the filter gradient of conv2d and conv1d', async () => {
+    for (let trial = 0; trial < 12; trial++) {
+      const g = geometry();
+      const out = pick([1, 2, 4]);
+      const filterShape: [number, number, number, number] = [g.k[0], g.k[1], g.x[3]!, out];
+      const x = uniform(size(g.x));
+      const w = uniform(size(filterShape));
+      const outShape = tf.tidy(() => tf.conv2d(tf.zeros(g.x as [number, number, number, number]) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, g.s, g.pad).shape) as [number, number, number, number];
+      const dy = uniform(size(outShape));
+      const kernel = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, g.x as [number, number, number, number]), dy: tf.tensor4d(dy, outShape) }, { strides: g.s, pad: g.pad, dataFormat: 'NHWC', filterShape }) as tf.Tensor;
+      assertClose(await on('cpu', kernel), await on('wasm', kernel), `kernel ${JSON.stringify(g)}`);
+      const grads = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, g.s, g.pad), tf.tensor4d(dy, outShape))))([tf.tensor4d(x, g.x as [number, number, number, number]), tf.tensor4d(w, filterShape)]);
+      assertClose(await on('cpu', grads), await on('wasm', grads), `conv2d gradients ${JSON.stringify(g)}`);
+    }
+    // Conv1D runs as a Conv2D of height 1.
+    const inputs = [uniform(2 * 17 * 5), uniform(3 * 5 * 4)];
+    const conv1d = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv1d(a as tf.Tensor3D, b as tf.Tensor3D, 1, 'same'))))([tf.tensor3d(inputs[0]!, [2, 17, 5]), tf.tensor3d(inputs[1]!, [3, 5, 4])]);
+    assertClose(await on('cpu', conv1d), await on('wasm', conv1d), 'conv1d gradients');
+  });
+
+  it('DepthwiseConv2dNativeBackpropFilter and …Input, alone and through depthwiseConv2d and separableConv2d', async () => {
+    for (let trial = 0; trial < 12; trial++) {
+      const g = geometry();
+      const multiplier = pick([1, 2]);
+      const filterShape: [number, number, number, number] = [g.k[0], g.k[1], g.x[3]!, multiplier];
+      const x = uniform(size(g.x));
+      const w = uniform(size(filterShape));
+      const outShape = tf.tidy(() => tf.depthwiseConv2d(tf.zeros(g.x as [number, number, number, number]) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, g.s, g.pad).shape) as [number, number, number, number];
+      const dy = uniform(size(outShape));
+      const attrs = { strides: g.s, pad: g.pad, dilations: 1 };
+      const filterKernel = () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: tf.tensor4d(x, g.x as [number, number, number, number]), dy: tf.tensor4d(dy, outShape) }, { ...attrs, filterShape }) as tf.Tensor;
+      assertClose(await on('cpu', filterKernel), await on('wasm', filterKernel), `filter kernel ${JSON.stringify(g)}`);
+      const inputKernel = () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: tf.tensor4d(dy, outShape), filter: tf.tensor4d(w, filterShape) }, { ...attrs, inputShape: g.x }) as tf.Tensor;
+      assertClose(await on('cpu', inputKernel), await on('wasm', inputKernel), `input kernel ${JSON.stringify(g)}`);
+      const grads = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, g.s, g.pad), tf.tensor4d(dy, outShape))))([tf.tensor4d(x, g.x as [number, number, number, number]), tf.tensor4d(w, filterShape)]);
+      assertClose(await on('cpu', grads), await on('wasm', grads), `depthwiseConv2d gradients ${JSON.stringify(g)}`);
+    }
+    const x = uniform(2 * 9 * 9 * 3);
+    const depthwise = uniform(3 * 3 * 3 * 2);
+    const pointwise = uniform(1 * 1 * 6 * 4);
+    const separable = () =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.square(tf.separableConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, 1, 'same'))))([
+        tf.tensor4d(x, [2, 9, 9, 3]),
+        tf.tensor4d(depthwise, [3, 3, 3, 2]),
+        tf.tensor4d(pointwise, [1, 1, 6, 4]),
+      ]);
+    assertClose(await on('cpu', separable), await on('wasm', separable), 'separableConv2d gradients');
+  });
+
+  it('UnsortedSegmentSum, alone and as the gradient of an embedding lookup with repeated tokens', async () => {
+    for (const [rows, width, segments] of [[24, 8, 13], [7, 1, 3], [100, 16, 5]] as const) {
+      const x = uniform(rows * width);
+      const ids = Int32Array.from({ length: rows }, () => Math.floor(random() * segments));
+      const kernel = () => tf.engine().runKernel('UnsortedSegmentSum', { x: tf.tensor2d(x, [rows, width]), segmentIds: tf.tensor1d(ids, 'int32') }, { numSegments: segments }) as tf.Tensor;
+      assertClose(await on('cpu', kernel), await on('wasm', kernel), `segment sum ${rows}×${width} into ${segments}`);
+    }
+    const table = uniform(50 * 8);
+    const tokens = Int32Array.from({ length: 4 * 6 }, () => Math.floor(random() * 13));
+    const embedding = () => tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor2d(tokens, [4, 6], 'int32')))))(tf.tensor2d(table, [50, 8]));
+    assertClose(await on('cpu', embedding), await on('wasm', embedding), 'embedding gradient');
+  });
+
+  it('leaves no tensors behind', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    tf.tidy(() => void tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))([tf.ones([2, 8, 8, 3]), tf.ones([3, 3, 3, 4])]));
+    tf.tidy(() => void tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, tf.tensor1d([1, 1, 2], 'int32'))))(tf.ones([4, 3])));
+    tf.tidy(() => void tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))([tf.ones([1, 7, 7, 2]), tf.ones([3, 3, 2, 2])]));
+    assert.equal(tf.memory().numTensors, before);
+  });
+});
