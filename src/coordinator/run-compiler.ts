@@ -13,6 +13,7 @@ import { ConcordError, ErrorCode, isConcordError } from '../protocol/errors.js';
 import { RunConfigSchema, type RunConfig } from '../protocol/messages.js';
 import { type PathSegment, type Problem, check, formatPath, problemsError } from '../protocol/problems.js';
 import { type Parameters, totalSize } from '../protocol/tensors.js';
+import { familyOf, type ModelFamily } from '../model/families/index.js';
 import { createStrategy } from '../strategies/index.js';
 import type { Strategy } from '../strategies/strategy.js';
 import type { MemberRecord, RunRecord, Storage } from '../storage/storage.js';
@@ -65,8 +66,8 @@ export interface RunContext {
   bodyLimitBytes: number;
   /** Builds the model's initial parameters (a model that cannot be built is a problem). Omitted for a run that is resumed. */
   initialParameters?: (config: RunConfig) => Promise<Parameters>;
-  /** The model's parameter count, without building it. */
-  parameterCount: (config: RunConfig) => number;
+  /** The model's parameter count, without building it. Default: its family's count. */
+  parameterCount?: (config: RunConfig) => number;
   /** The registry's strategy for the configuration; tests and benchmarks may replace it. */
   strategyFor?: (config: RunConfig) => Strategy;
 }
@@ -165,11 +166,22 @@ export async function buildRun(input: unknown, context: RunContext): Promise<Com
 
 /** Size, request-body fit, and fit to the data members enrolled with. */
 function modelProblems(config: RunConfig, members: readonly MemberRecord[], context: RunContext): Problem[] {
-  const problems: Problem[] = [];
   const model = config.model;
+  let family: ModelFamily;
+  try {
+    family = familyOf(model);
+  } catch (error) {
+    return problemsOfError(error, ['model', 'family']);
+  }
+  const problems: Problem[] = [...(family.check?.(model) ?? [])];
+  if (problems.length > 0) return problems;
+  const dpSgd = family.support(model).dpSgd;
+  if (config.differentialPrivacy?.level === 'sample' && dpSgd !== true) {
+    problems.push({ path: 'differentialPrivacy.level', message: `the ${model.family} model cannot train with DP-SGD: ${dpSgd.reason}; use client-level DP or change the model` });
+  }
   let count: number;
   try {
-    count = context.parameterCount(config);
+    count = context.parameterCount ? context.parameterCount(config) : family.parameterCount(model);
   } catch (error) {
     return problemsOfError(error, ['model'], 'the model cannot be built: ');
   }
@@ -184,17 +196,18 @@ function modelProblems(config: RunConfig, members: readonly MemberRecord[], cont
       message: `the model has ${count.toLocaleString('en-US')} parameters, so each member's update is about ${mib(updateBytes)}, more than the ${mib(context.bodyLimitBytes)} this coordinator accepts in a request (--max-body-mb); use a smaller model or raise the limit`,
     });
   }
-  const inputs = totalSize([{ name: 'input', shape: model.inputShape }]);
+  const io = familyOf(model).io(model);
+  const inputs = totalSize([{ name: 'input', shape: io.inputShape }]);
   const misfits = members.filter((m) => m.dataset.inputShape.length > 0 && totalSize([{ name: 'input', shape: m.dataset.inputShape }]) !== inputs);
   if (misfits.length > 0) {
     problems.push({
       path: 'model.inputShape',
-      message: `[${model.inputShape.join(', ')}] takes ${inputs} values per example, but the data of ${misfits.map((m) => `${m.name} has ${totalSize([{ name: 'input', shape: m.dataset.inputShape }])} ([${m.dataset.inputShape.join(', ')}])`).join(', ')}`,
+      message: `[${io.inputShape.join(', ')}] takes ${inputs} values per example, but the data of ${misfits.map((m) => `${m.name} has ${totalSize([{ name: 'input', shape: m.dataset.inputShape }])} ([${m.dataset.inputShape.join(', ')}])`).join(', ')}`,
     });
   }
-  const tooMany = members.filter((m) => m.dataset.classes > model.classes);
+  const tooMany = members.filter((m) => m.dataset.classes > io.classes);
   if (tooMany.length > 0) {
-    problems.push({ path: 'model.classes', message: `${model.classes} classes, but ${tooMany.map((m) => `${m.name}'s data has ${m.dataset.classes}`).join(', ')}` });
+    problems.push({ path: 'model.classes', message: `${io.classes} classes, but ${tooMany.map((m) => `${m.name}'s data has ${m.dataset.classes}`).join(', ')}` });
   }
   return problems;
 }

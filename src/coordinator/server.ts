@@ -12,8 +12,7 @@ import { generateIdentity, type Identity } from '../governance/identity.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/frame.js';
 import { PROTOCOL_HEADER, PROTOCOL_VERSION, assertProtocolHeader, type RunConfig } from '../protocol/messages.js';
-import { type Parameters, totalSize } from '../protocol/tensors.js';
-import { parameterSpecs } from '../model/build.js';
+import type { Parameters } from '../protocol/tensors.js';
 import type { Strategy } from '../strategies/strategy.js';
 import type { CompletedRound, MemberRecord, RunEvent, RunRecord, Storage } from '../storage/storage.js';
 import { AuditTrail, modelFrame } from './audit-trail.js';
@@ -49,7 +48,7 @@ export interface CoordinatorOptions {
   onRoundSaved?: (run: RunRecord, round: CompletedRound) => void | Promise<void>;
   /** Initial global model of a new run. */
   initialParameters: (config: RunConfig) => Promise<Parameters>;
-  /** The model's parameter count, checked before anything is built. Default: the MLP manifest's size. */
+  /** The model's parameter count, checked before anything is built. Default: its family's count. */
   parameterCount?: (config: RunConfig) => number;
   /**
    * The protections and stages runs may ask for (run-compiler.ts). Default: all of them
@@ -196,7 +195,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     storage,
     extensions: runExtensions,
     bodyLimitBytes: bodyLimit,
-    parameterCount: options.parameterCount ?? ((config) => totalSize(parameterSpecs(config.model))),
+    ...(options.parameterCount ? { parameterCount: options.parameterCount } : {}),
     ...(withInitial ? { initialParameters: options.initialParameters } : {}),
     ...(options.strategyFor ? { strategyFor: options.strategyFor } : {}),
   });

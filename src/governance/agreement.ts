@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { validateDocumentText, validateParsed } from '../protocol/document.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { type Problem, type RawProblem, formatProblems } from '../protocol/problems.js';
-import { ModelSpecSchema, StrategySpecSchema, type ModelSpec, type RunConfig } from '../protocol/messages.js';
+import { MODEL_FAMILY_NAMES, StrategySpecSchema, type ModelSpec, type RunConfig } from '../protocol/messages.js';
 import { SigningDomain, canonicalBytes, signingBytes } from './canonical.js';
 import { isCountryCode } from './countries.js';
 import { sha256Hex } from './digest.js';
@@ -42,7 +42,7 @@ const jurisdiction = z.string().refine(isCountryCode, (value) => ({
 
 export const STRATEGY_NAMES = StrategySpecSchema.shape.name.options;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
-export const MODEL_FAMILIES = ModelSpecSchema.options.map((o) => o.shape.family.value) as [ModelSpec['family'], ...ModelSpec['family'][]];
+export const MODEL_FAMILIES = MODEL_FAMILY_NAMES as unknown as [ModelSpec['family'], ...ModelSpec['family'][]];
 export type ModelFamily = ModelSpec['family'];
 
 const BudgetSchema = z.object({ epsilon: finite.positive(), delta: finite.min(0).lt(1) }).strict();

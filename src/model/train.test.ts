@@ -39,7 +39,7 @@ function blobs(n: number, seed: number): Dataset {
   return { x, y, inputShape: [2], classes: 3 };
 }
 
-function withWeights(spec: ModelSpec, values: number[]): tf.Sequential {
+function withWeights(spec: ModelSpec, values: number[]): tf.LayersModel {
   const model = buildModel(spec, 0);
   setParameters(model, { specs: getParameters(model).specs, data: Float32Array.from(values) });
   return model;

@@ -14,11 +14,15 @@ import { featureSize } from '../data/dataset.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import { type Parameters, assertSameSpecs, sizeOf } from '../protocol/tensors.js';
-import { LOGITS_LAYER } from './build.js';
+import type { ModelSpec } from '../protocol/messages.js';
+import { LOGITS_LAYER, logitsModel } from './build.js';
+import { feed } from './families/index.js';
 import { type DpSgdOptions, trainDpSgd } from './dp-train.js';
 import { weightSpecs } from './weights.js';
 
 export interface TrainOptions {
+  /** The model's spec: how batches become its inputs (token ids, …) and its weight decay. Default: features as they are. */
+  spec?: ModelSpec;
   /** The round's global model; required when config.proximalMu > 0. */
   globalParameters?: Parameters;
   /** Called after each epoch (0-based) with its mean cross-entropy and training accuracy. */
@@ -50,14 +54,22 @@ const YIELD_EVERY_MS = 100;
 // setImmediate where it exists (Node); browsers, where a member can also train, have only timers.
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
-/** Applies every layer up to and including the logits layer. */
-function logits(model: tf.LayersModel, x: tf.Tensor): tf.Tensor2D {
-  let h = x;
-  for (const layer of model.layers) {
-    h = layer.apply(h) as tf.Tensor;
-    if (layer.name === LOGITS_LAYER) return h as tf.Tensor2D;
+/**
+ * The logits of a batch: the model up to its logits layer, with dropout and batch
+ * normalisation in training mode when `training` is set.
+ */
+export function logits(model: tf.LayersModel, x: tf.Tensor, spec?: ModelSpec, training = false): tf.Tensor2D {
+  if (!model.layers.some((l) => l.name === LOGITS_LAYER)) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `the model has no "${LOGITS_LAYER}" layer; build it with buildModel`, { details: { field: 'model', expected: `a layer named ${LOGITS_LAYER}` } });
   }
-  throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `the model has no "${LOGITS_LAYER}" layer; build it with buildModel`, { details: { field: 'model', expected: `a layer named ${LOGITS_LAYER}` } });
+  return logitsModel(model).apply(spec ? feed(spec, x) : x, { training }) as tf.Tensor2D;
+}
+
+/** λ·Σ w² over the kernels (the spec's l2 weight decay), as Keras' kernel regularizer adds it. */
+function weightDecay(variables: readonly tf.Variable[], names: readonly string[], l2: number): tf.Scalar | null {
+  if (!(l2 > 0)) return null;
+  const kernels = variables.filter((_, i) => names[i]!.endsWith('/kernel'));
+  return kernels.length === 0 ? null : (tf.mul(l2, tf.addN(kernels.map((v) => tf.sum(tf.square(v))))) as tf.Scalar);
 }
 
 /**
@@ -103,6 +115,8 @@ export async function trainLocal(model: tf.LayersModel, data: Dataset, config: T
   if (n === 0) return { numExamples: 0, metrics: { loss: 0, accuracy: 0 } };
   const mu = config.proximalMu ?? 0;
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const names = model.trainableWeights.map((w) => w.originalName);
+  const l2 = (options.spec && 'l2' in options.spec ? options.spec.l2 : undefined) ?? 0;
   let anchors: tf.Tensor[] = [];
   if (mu > 0) {
     if (!options.globalParameters) {
@@ -137,13 +151,15 @@ export async function trainLocal(model: tf.LayersModel, data: Dataset, config: T
         let hits: tf.Scalar | undefined;
         const cost = optimizer.minimize(
           () => {
-            const z = logits(model, xb!);
+            const z = logits(model, xb!, options.spec, true);
             const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(yb as tf.Tensor1D, classes), z) as tf.Scalar;
             hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yb!), 'float32')) as tf.Scalar);
-            if (mu === 0) return ce;
+            const decay = weightDecay(variables, names, l2);
+            if (mu === 0 && decay === null) return ce;
             dataLoss = tf.keep(ce);
-            const proximal = tf.addN(variables.map((v, i) => tf.sum(tf.squaredDifference(v, anchors[i]!))));
-            return tf.add(ce, tf.mul(mu / 2, proximal)) as tf.Scalar;
+            let total: tf.Scalar = decay === null ? ce : tf.add(ce, decay);
+            if (mu > 0) total = tf.add(total, tf.mul(mu / 2, tf.addN(variables.map((v, i) => tf.sum(tf.squaredDifference(v, anchors[i]!)))))) as tf.Scalar;
+            return total;
           },
           true,
           variables,
@@ -187,7 +203,7 @@ function anchorTensors(model: tf.LayersModel, global: Parameters): tf.Tensor[] {
 }
 
 /** Mean cross-entropy and accuracy of the model on `data`. */
-export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize = 512): Promise<EvaluateResult> {
+export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize = 512, spec?: ModelSpec): Promise<EvaluateResult> {
   const { features, classes, inputShape } = checkCompatible(model, data);
   const n = data.y.length;
   if (n === 0) return { loss: 0, accuracy: 0, numExamples: 0 };
@@ -198,7 +214,7 @@ export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize =
     const [loss, hits] = tf.tidy(() => {
       const xb = tf.tensor(data.x.subarray(start * features, end * features), [end - start, ...inputShape]);
       const yb = tf.tensor1d(data.y.subarray(start, end), 'int32');
-      const z = logits(model, xb);
+      const z = logits(model, xb, spec);
       return [
         tf.losses.softmaxCrossEntropy(tf.oneHot(yb, classes), z, undefined, undefined, tf.Reduction.SUM),
         tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yb), 'float32')),

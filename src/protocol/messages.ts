@@ -13,17 +13,21 @@ const finite = z.number().finite();
 /** A member's name: what it enrolls as, and what names its files in a node's state dir. */
 export const MemberNameSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-"');
 
-/** A model is described, not shipped as code: every party builds the same layers from this. */
-export const ModelSpecSchema = z.discriminatedUnion('family', [
-  z.object({
-    family: z.literal('mlp'),
-    inputShape: z.array(z.number().int().positive()).min(1).max(4),
-    hidden: z.array(z.number().int().positive().max(65_536)).max(16).default([]),
-    classes: z.number().int().min(2).max(100_000),
-    activation: z.enum(['relu', 'tanh', 'sigmoid']).default('relu'),
-  }).strict(),
-]);
-export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+/** A model is described, not shipped as code: every party builds the same layers from this (protocol/models/). */
+export {
+  ModelSpecSchema,
+  MODEL_FAMILY_NAMES,
+  type ModelSpec,
+  type ModelFamilyName,
+  type SpecOf,
+  type CnnSpec,
+  type LayersSpec,
+  type MfSpec,
+  type MlpSpec,
+  type TextSpec,
+  type TransformerSpec,
+} from './models/index.js';
+import { ModelSpecSchema } from './models/index.js';
 
 export const TrainConfigSchema = z.object({
   epochs: z.number().int().min(1).max(1000).default(1),

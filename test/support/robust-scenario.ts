@@ -93,7 +93,7 @@ const OPERATOR = 'op-robust-scenario';
 // Reused across runs: TF.js models are not freed by garbage collection, and a matrix of
 // runs would otherwise build 7 new models each time.
 const handlers = new Map<string, TaskHandler>();
-const evaluators = new Map<string, tf.Sequential>();
+const evaluators = new Map<string, tf.LayersModel>();
 const testSets = new Map<number, Dataset>();
 
 function dataSpec(o: Required<Pick<RobustScenarioOptions, 'members' | 'partition' | 'alpha' | 'seed' | 'testSize'>>, member: number): string {
@@ -131,7 +131,7 @@ function attackerHandler(attack: AttackName, honest: TaskHandler, poisoned: Task
   }
 }
 
-function evaluatorFor(model: ModelSpec): tf.Sequential {
+function evaluatorFor(model: ModelSpec): tf.LayersModel {
   const key = JSON.stringify(model);
   let evaluator = evaluators.get(key);
   if (!evaluator) evaluators.set(key, (evaluator = buildModel(model)));

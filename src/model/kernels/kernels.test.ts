@@ -45,7 +45,7 @@ before(async () => {
 });
 
 describe('WASM gradient kernels against the CPU backend', () => {
-  it('Conv2DBackpropFilter, alone and as the filter gradient of conv2d and conv1d', async () => {
+  it('Conv2DBackpropFilter and the faster Conv2DBackpropInput, alone and as the gradients of conv2d and conv1d', async () => {
     for (let trial = 0; trial < 12; trial++) {
       const g = geometry();
       const out = pick([1, 2, 4]);
@@ -56,6 +56,8 @@ describe('WASM gradient kernels against the CPU backend', () => {
       const dy = uniform(size(outShape));
       const kernel = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, g.x as [number, number, number, number]), dy: tf.tensor4d(dy, outShape) }, { strides: g.s, pad: g.pad, dataFormat: 'NHWC', filterShape }) as tf.Tensor;
       assertClose(await on('cpu', kernel), await on('wasm', kernel), `kernel ${JSON.stringify(g)}`);
+      const inputKernel = () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dy, outShape), filter: tf.tensor4d(w, filterShape) }, { strides: g.s, pad: g.pad, dataFormat: 'NHWC', inputShape: g.x }) as tf.Tensor;
+      assertClose(await on('cpu', inputKernel), await on('wasm', inputKernel), `input kernel ${JSON.stringify(g)}`);
       const grads = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, g.s, g.pad), tf.tensor4d(dy, outShape))))([tf.tensor4d(x, g.x as [number, number, number, number]), tf.tensor4d(w, filterShape)]);
       assertClose(await on('cpu', grads), await on('wasm', grads), `conv2d gradients ${JSON.stringify(g)}`);
     }

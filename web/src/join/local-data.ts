@@ -5,6 +5,7 @@
 // (counts, input shape, classes) is ever sent, at enrollment.
 
 import type { DatasetDescriptor, ModelSpec } from '../../../src/protocol/messages.js';
+import { familyOf } from '../../../src/model/families/index.js';
 
 export interface LocalData {
   name: string;
@@ -104,12 +105,13 @@ export function schemaMismatch(data: LocalData, model: ModelSpec): string | null
   // Element counts are compared, not shapes: rows are row-major pixels (height, width,
   // channel), as MNIST's own 784-vectors are, so a run whose model takes [784] fits 28×28
   // grayscale images.
-  const inputs = model.inputShape.reduce((a, b) => a * b, 1);
+  const io = familyOf(model).io(model);
+  const inputs = io.inputShape.reduce((a, b) => a * b, 1);
   if (inputs !== data.features) {
-    const shape = `shape [${model.inputShape.join(', ')}]`;
+    const shape = `shape [${io.inputShape.join(', ')}]`;
     if (data.inputShape.length > 1) return `the run's model takes ${inputs} inputs (${shape}); these images are ${data.inputShape.join('×')} = ${data.features}`;
     return `the run's model takes ${inputs} input features (${shape}) but this data has ${data.features}`;
   }
-  if (data.classes > model.classes) return `the run's model has ${model.classes} classes but this data has labels up to ${data.classes - 1}`;
+  if (data.classes > io.classes) return `the run's model has ${io.classes} classes but this data has labels up to ${data.classes - 1}`;
   return null;
 }
