@@ -41,10 +41,18 @@ export function initialParameters(spec: ModelSpec, seed = 0): Parameters {
   return initialWeights(parameterSpecs(spec), seed);
 }
 
+const specsOfModels = new WeakMap<tf.LayersModel, ModelSpec>();
+
 export function buildModel(spec: ModelSpec, seed = 0): tf.LayersModel {
   const model = familyOf(spec).build(spec);
   setParameters(model, initialWeights(weightSpecs(model), seed));
+  specsOfModels.set(model, spec);
   return model;
+}
+
+/** The spec a model was built from (training asks it how batches become inputs, and for weight decay). */
+export function specOf(model: tf.LayersModel): ModelSpec | undefined {
+  return specsOfModels.get(model);
 }
 
 const logitModels = new WeakMap<tf.LayersModel, tf.LayersModel>();

@@ -20,6 +20,12 @@
 // releases a noisy step (skipping it would reveal that no one was drawn), and the divisor is
 // the expected L, never the realised lot size, which depends on who was drawn.
 //
+// Models that are not a plain stack of Dense layers (convolutions, embeddings, recurrent
+// layers, attention, dropout) take the general path: each example of the lot is its own
+// microbatch of one (as TF Privacy does with num_microbatches = lot size), its gradient over
+// all trainable weights computed by autodiff, clipped and added. That costs a forward and
+// backward pass per example rather than per lot; the result is the same clipped sum.
+//
 // FedProx is supported: the proximal gradient μ(w − w_global) does not depend on the data, so
 // it is added after the noise without changing the guarantee; Adam likewise only
 // post-processes privatized gradients. Not covered by the guarantee: the loss and accuracy
@@ -36,6 +42,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import { type Parameters, assertSameSpecs, sizeOf } from '../protocol/tensors.js';
 import { LOGITS_LAYER } from './build.js';
+import { checkCompatible, logits } from './forward.js';
 import type { TrainOptions, TrainResult } from './train.js';
 import { weightSpecs } from './weights.js';
 
@@ -110,6 +117,16 @@ export function denseLayers(model: tf.LayersModel): DenseLayer[] {
     if (layer.name === LOGITS_LAYER) return layers;
   }
   throw invalid('model', `a layer named ${LOGITS_LAYER}`, undefined, `the model has no "${LOGITS_LAYER}" layer; build it with buildModel`);
+}
+
+/** The Dense layers of a plain Dense stack (the fast path), or null for any other model. */
+export function plainDenseLayers(model: tf.LayersModel): DenseLayer[] | null {
+  try {
+    return denseLayers(model);
+  } catch (error) {
+    if (error instanceof ConcordError && error.code === ErrorCode.INVALID_ARGUMENT) return null;
+    throw error;
+  }
 }
 
 /** The variables DP-SGD trains, in model.trainableWeights order (kernel, bias of each layer). */
@@ -207,6 +224,46 @@ export function clippedGradientSum(layers: readonly DenseLayer[], x: tf.Tensor2D
 }
 
 /**
+ * The same clipped sum for any model, one example at a time: g_i by autodiff of example i's
+ * cross-entropy over `variables`, scaled by min(1, C/‖g_i‖). `x` holds the lot's examples
+ * ([B, ...inputShape]); `loss` maps a batch of them and their labels to the summed loss.
+ */
+export function microbatchClippedSum(variables: readonly tf.Variable[], x: tf.Tensor, y: tf.Tensor1D, clippingNorm: number, forward: (x: tf.Tensor) => tf.Tensor2D): ClippedGradientSum {
+  const count = x.shape[0]!;
+  let sums: tf.Tensor[] = variables.map((v) => tf.zerosLike(v));
+  let lossSum: tf.Scalar = tf.scalar(0);
+  let hits: tf.Scalar = tf.scalar(0);
+  const norms: tf.Scalar[] = [];
+  for (let i = 0; i < count; i++) {
+    const next = tf.tidy(() => {
+      const xi = tf.slice(x, [i], [1]);
+      const yi = tf.slice(y, [i], [1]);
+      let hit: tf.Scalar | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const z = forward(xi);
+        hit = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yi), 'float32')) as tf.Scalar);
+        return tf.neg(tf.sum(tf.mul(tf.oneHot(yi, z.shape[1]), tf.logSoftmax(z)))) as tf.Scalar;
+      }, variables as tf.Variable[]);
+      const gradients = variables.map((v) => grads[v.name]!);
+      const norm = tf.sqrt(tf.addN(gradients.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+      const factor = tf.div(clippingNorm, tf.maximum(norm, clippingNorm));
+      return {
+        sums: sums.map((s, k) => tf.add(s, tf.mul(gradients[k]!, factor))),
+        lossSum: tf.add(lossSum, value) as tf.Scalar,
+        hits: tf.add(hits, hit!) as tf.Scalar,
+        norm,
+      };
+    });
+    tf.dispose([...sums, lossSum, hits]);
+    ({ sums, lossSum, hits } = next);
+    norms.push(next.norm);
+  }
+  const stacked = norms.length > 0 ? tf.stack(norms) : tf.zeros([0]);
+  tf.dispose(norms);
+  return { sums, norms: stacked as tf.Tensor1D, lossSum, hits };
+}
+
+/**
  * A Poisson lot: each of the n indices independently with probability q, ascending. Gaps
  * between drawn indices are geometric, so it costs about qn uniforms rather than n.
  */
@@ -232,7 +289,8 @@ function checkDpOptions(dp: DpSgdOptions): void {
   }
 }
 
-function checkData(model: tf.LayersModel, data: Dataset, layers: readonly DenseLayer[]): { features: number } {
+function checkData(model: tf.LayersModel, data: Dataset, layers: readonly DenseLayer[] | null): { inputShape: number[] } {
+  if (!layers) return { inputShape: checkCompatible(model, data).inputShape };
   const features = layers[0]!.kernel.shape[0]!;
   const classes = layers[layers.length - 1]!.kernel.shape[1]!;
   if (featureSize(data) !== features) {
@@ -249,7 +307,7 @@ function checkData(model: tf.LayersModel, data: Dataset, layers: readonly DenseL
     const label = data.y[i]!;
     if (!(label >= 0 && label < classes)) throw invalid(`data.y[${i}]`, `0..${classes - 1}`, label, `example ${i} has label ${label} but the model has ${classes} classes`);
   }
-  return { features };
+  return { inputShape: [features] };
 }
 
 /** The global weights as constants aligned with `variables`. */
@@ -288,11 +346,14 @@ function noiseTensors(variables: readonly tf.Variable[], stddev: number, random:
  */
 export async function trainDpSgd(model: tf.LayersModel, data: Dataset, config: TrainConfig, dp: DpSgdOptions, options: TrainOptions = {}): Promise<DpTrainResult> {
   checkDpOptions(dp);
-  const layers = denseLayers(model);
-  const { features } = checkData(model, data, layers);
+  // The fast path for plain Dense stacks; every other model, one example at a time.
+  const layers = plainDenseLayers(model);
+  const { inputShape } = checkData(model, data, layers);
   const n = data.y.length;
   if (n === 0) return { numExamples: 0, metrics: { loss: 0, accuracy: 0 }, dpSteps: 0, dpSamplingRate: 0 };
-  const variables = layerVariables(layers);
+  const variables = layers ? layerVariables(layers) : model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const lotSumOf = (xb: tf.Tensor, yb: tf.Tensor1D): ClippedGradientSum =>
+    layers ? clippedGradientSum(layers, tf.reshape(xb, [xb.shape[0]!, -1]) as tf.Tensor2D, yb, dp.clippingNorm) : microbatchClippedSum(variables, xb, yb, dp.clippingNorm, (xi) => logits(model, xi, true));
   const mu = config.proximalMu ?? 0;
   let anchors: tf.Tensor[] = [];
   if (mu > 0) {
@@ -307,7 +368,7 @@ export async function trainDpSgd(model: tf.LayersModel, data: Dataset, config: T
   const q = expectedLot / n;
   const stepsPerEpoch = Math.ceil(n / config.batchSize);
   const stddev = dp.noiseMultiplier * dp.clippingNorm;
-  const x = tf.tensor2d(data.x, [n, features]);
+  const x = tf.tensor(data.x, [n, ...inputShape]);
   const y = tf.tensor1d(data.y, 'int32');
   const optimizer = config.optimizer === 'adam' ? tf.train.adam(config.learningRate) : tf.train.sgd(config.learningRate);
   let metrics = { loss: 0, accuracy: 0 };
@@ -328,7 +389,7 @@ export async function trainDpSgd(model: tf.LayersModel, data: Dataset, config: T
           let hits = hitSum;
           if (lot.length > 0) {
             const index = tf.tensor1d(lot, 'int32');
-            const lotSum = clippedGradientSum(layers, tf.gather(x, index), tf.gather(y, index), dp.clippingNorm);
+            const lotSum = lotSumOf(tf.gather(x, index), tf.gather(y, index) as tf.Tensor1D);
             sums = lotSum.sums;
             loss = tf.add(lossSum, lotSum.lossSum);
             hits = tf.add(hitSum, lotSum.hits);

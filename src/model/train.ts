@@ -10,19 +10,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { seededRandom, shuffle } from '../core/random.js';
 import type { Dataset } from '../data/dataset.js';
-import { featureSize } from '../data/dataset.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import { type Parameters, assertSameSpecs, sizeOf } from '../protocol/tensors.js';
-import type { ModelSpec } from '../protocol/messages.js';
-import { LOGITS_LAYER, logitsModel } from './build.js';
-import { feed } from './families/index.js';
+import { specOf } from './build.js';
+import { checkCompatible, logits } from './forward.js';
 import { type DpSgdOptions, trainDpSgd } from './dp-train.js';
 import { weightSpecs } from './weights.js';
 
 export interface TrainOptions {
-  /** The model's spec: how batches become its inputs (token ids, …) and its weight decay. Default: features as they are. */
-  spec?: ModelSpec;
   /** The round's global model; required when config.proximalMu > 0. */
   globalParameters?: Parameters;
   /** Called after each epoch (0-based) with its mean cross-entropy and training accuracy. */
@@ -54,51 +50,11 @@ const YIELD_EVERY_MS = 100;
 // setImmediate where it exists (Node); browsers, where a member can also train, have only timers.
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
-/**
- * The logits of a batch: the model up to its logits layer, with dropout and batch
- * normalisation in training mode when `training` is set.
- */
-export function logits(model: tf.LayersModel, x: tf.Tensor, spec?: ModelSpec, training = false): tf.Tensor2D {
-  if (!model.layers.some((l) => l.name === LOGITS_LAYER)) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `the model has no "${LOGITS_LAYER}" layer; build it with buildModel`, { details: { field: 'model', expected: `a layer named ${LOGITS_LAYER}` } });
-  }
-  return logitsModel(model).apply(spec ? feed(spec, x) : x, { training }) as tf.Tensor2D;
-}
-
 /** λ·Σ w² over the kernels (the spec's l2 weight decay), as Keras' kernel regularizer adds it. */
 function weightDecay(variables: readonly tf.Variable[], names: readonly string[], l2: number): tf.Scalar | null {
   if (!(l2 > 0)) return null;
   const kernels = variables.filter((_, i) => names[i]!.endsWith('/kernel'));
   return kernels.length === 0 ? null : (tf.mul(l2, tf.addN(kernels.map((v) => tf.sum(tf.square(v))))) as tf.Scalar);
-}
-
-/**
- * Data fits a model when each example has as many values as the model's input: examples
- * are row-major, so MNIST's 784-vectors feed a model that takes [28, 28, 1] (reshaped here).
- */
-function checkCompatible(model: tf.LayersModel, data: Dataset): { features: number; classes: number; inputShape: number[] } {
-  const inputShape = model.inputs[0]!.shape.slice(1) as number[];
-  const features = sizeOf(inputShape);
-  const classes = model.outputs[0]!.shape[1] as number;
-  if (featureSize(data) !== features) {
-    throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `the data has ${featureSize(data)} features per example but the model takes ${features}`, {
-      details: { field: 'data.inputShape', expected: inputShape, received: data.inputShape },
-    });
-  }
-  if (data.x.length !== data.y.length * features) {
-    throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `the data has ${data.y.length} labels but ${data.x.length / features} examples`, {
-      details: { field: 'data.x', expected: data.y.length * features, received: data.x.length },
-    });
-  }
-  for (let i = 0; i < data.y.length; i++) {
-    const label = data.y[i]!;
-    if (!(label >= 0 && label < classes)) {
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `example ${i} has label ${label} but the model has ${classes} classes`, {
-        details: { field: `data.y[${i}]`, expected: `0..${classes - 1}`, received: label },
-      });
-    }
-  }
-  return { features, classes, inputShape };
 }
 
 /** Adds `delta` to an on-device accumulator, disposing the old one. */
@@ -116,7 +72,8 @@ export async function trainLocal(model: tf.LayersModel, data: Dataset, config: T
   const mu = config.proximalMu ?? 0;
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const names = model.trainableWeights.map((w) => w.originalName);
-  const l2 = (options.spec && 'l2' in options.spec ? options.spec.l2 : undefined) ?? 0;
+  const spec = specOf(model);
+  const l2 = (spec && 'l2' in spec ? spec.l2 : undefined) ?? 0;
   let anchors: tf.Tensor[] = [];
   if (mu > 0) {
     if (!options.globalParameters) {
@@ -151,7 +108,7 @@ export async function trainLocal(model: tf.LayersModel, data: Dataset, config: T
         let hits: tf.Scalar | undefined;
         const cost = optimizer.minimize(
           () => {
-            const z = logits(model, xb!, options.spec, true);
+            const z = logits(model, xb!, true);
             const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(yb as tf.Tensor1D, classes), z) as tf.Scalar;
             hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yb!), 'float32')) as tf.Scalar);
             const decay = weightDecay(variables, names, l2);
@@ -203,7 +160,7 @@ function anchorTensors(model: tf.LayersModel, global: Parameters): tf.Tensor[] {
 }
 
 /** Mean cross-entropy and accuracy of the model on `data`. */
-export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize = 512, spec?: ModelSpec): Promise<EvaluateResult> {
+export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize = 512): Promise<EvaluateResult> {
   const { features, classes, inputShape } = checkCompatible(model, data);
   const n = data.y.length;
   if (n === 0) return { loss: 0, accuracy: 0, numExamples: 0 };
@@ -214,7 +171,7 @@ export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize =
     const [loss, hits] = tf.tidy(() => {
       const xb = tf.tensor(data.x.subarray(start * features, end * features), [end - start, ...inputShape]);
       const yb = tf.tensor1d(data.y.subarray(start, end), 'int32');
-      const z = logits(model, xb, spec);
+      const z = logits(model, xb);
       return [
         tf.losses.softmaxCrossEntropy(tf.oneHot(yb, classes), z, undefined, undefined, tf.Reduction.SUM),
         tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yb), 'float32')),
