@@ -1,0 +1,205 @@
+// The conformance suite every model family runs: a manifest with stable names whose size is
+// the analytic parameter count, initial weights that are the same in every process, training
+// that lowers the loss, DP-SGD or a clear refusal, and an export that plain
+// @tensorflow/tfjs (in a process with no Concord code) loads and predicts with identically.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../../core/random.js';
+import type { Dataset } from '../../data/dataset.js';
+import { ModelSpecSchema, type ModelSpec } from '../../protocol/messages.js';
+import { totalSize } from '../../protocol/tensors.js';
+import { initBackend } from '../backend.js';
+import { buildModel, initialParameters, parameterSpecs } from '../build.js';
+import { exportTfjsModel } from '../export.js';
+import { evaluate, trainLocal } from '../train.js';
+import { getParameters } from '../weights.js';
+import { familyOf } from './index.js';
+
+interface Sample {
+  spec: ModelSpec;
+  /** Learnable data that fits the spec: the label is a function of the input. */
+  data: (n: number, seed: number) => Dataset;
+}
+
+/** Images whose label is the quadrant holding the brightest blob. */
+function quadrantImages(height: number, width: number, channels: number) {
+  return (n: number, seed: number): Dataset => {
+    const random = seededRandom(seed);
+    const size = height * width * channels;
+    const x = new Float32Array(n * size);
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const label = i % 4;
+      y[i] = label;
+      for (let p = 0; p < size; p++) x[i * size + p] = 0.2 * random();
+      const top = label < 2 ? 0 : Math.floor(height / 2);
+      const left = label % 2 === 0 ? 0 : Math.floor(width / 2);
+      for (let r = top; r < top + Math.floor(height / 2); r++) for (let c = left; c < left + Math.floor(width / 2); c++) x[i * size + (r * width + c) * channels] = 1;
+    }
+    return { x, y, inputShape: [height, width, channels], classes: 4 };
+  };
+}
+
+export const SAMPLES: Sample[] = [
+  { spec: ModelSpecSchema.parse({ family: 'mlp', inputShape: [8, 8, 1], hidden: [16, 8], classes: 4, dropout: 0.1, batchNorm: true, l2: 1e-4 }), data: quadrantImages(8, 8, 1) },
+  {
+    spec: ModelSpecSchema.parse({ family: 'cnn', inputShape: [8, 8, 1], conv: [{ filters: 4, kernelSize: 3, pool: 2 }, { filters: 6, kernelSize: 3, padding: 'valid', dropout: 0.1 }], dense: [8], dropout: 0.1, classes: 4 }),
+    data: quadrantImages(8, 8, 1),
+  },
+];
+
+const sha = (data: Float32Array): string => createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+let dir = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'concord-families-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs a script in a fresh Node process and returns its stdout. */
+function node(args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: process.cwd() });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${err}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+describe('every model family', () => {
+  it('initial weights are the same in another process (manifest names and values)', async () => {
+    const script = join(dir, 'initial.mts');
+    await writeFile(
+      script,
+      `import { initialParameters } from ${JSON.stringify(new URL('../build.js', import.meta.url).href.replace(/\.js$/, '.ts'))};
+       import { createHash } from 'node:crypto';
+       const specs = JSON.parse(await new Promise((r) => { let s = ''; process.stdin.on('data', (d) => (s += d)); process.stdin.on('end', () => r(s)); }));
+       const out = specs.map((spec) => { const p = initialParameters(spec, 5); return { names: p.specs.map((s) => s.name), sha: createHash('sha256').update(new Uint8Array(p.data.buffer)).digest('hex') }; });
+       process.stdout.write(JSON.stringify(out));`,
+    );
+    const remote = JSON.parse(await node(['--import', 'tsx', script], JSON.stringify(SAMPLES.map((s) => s.spec)))) as { names: string[]; sha: string }[];
+    SAMPLES.forEach((sample, i) => {
+      const local = initialParameters(sample.spec, 5);
+      assert.deepEqual(remote[i]!.names, local.specs.map((s) => s.name), sample.spec.family);
+      assert.equal(remote[i]!.sha, sha(local.data), `${sample.spec.family}: the same initial values in both processes`);
+      assert.notEqual(sha(initialParameters(sample.spec, 6).data), sha(local.data), 'another seed, other values');
+    });
+  });
+
+  for (const sample of SAMPLES) {
+    const family = sample.spec.family;
+    describe(family, () => {
+      it('manifest: stable, unsuffixed names; its size is the analytic parameter count', () => {
+        const specs = parameterSpecs(sample.spec);
+        assert.equal(totalSize(specs), familyOf(sample.spec).parameterCount(sample.spec));
+        const a = buildModel(sample.spec, 1);
+        const b = buildModel(sample.spec, 1);
+        try {
+          for (const m of [a, b]) assert.deepEqual(m.weights.map((w) => w.originalName), specs.map((s) => s.name));
+          assert.ok(specs.every((s) => /^[a-z_0-9]+\/[a-z_]+$/.test(s.name)), specs.map((s) => s.name).join(', '));
+        } finally {
+          a.dispose();
+          b.dispose();
+        }
+      });
+
+      it('trains: the loss falls and holdout accuracy beats chance', async () => {
+        const model = buildModel(sample.spec, 2);
+        try {
+          const train = sample.data(96, 1);
+          const test = sample.data(48, 2);
+          const before = await evaluate(model, test);
+          await trainLocal(model, train, { epochs: 8, batchSize: 16, learningRate: 0.01, optimizer: 'adam', proximalMu: 0, seed: 3 });
+          const after = await evaluate(model, test);
+          assert.ok(after.loss < before.loss, `${family}: loss ${before.loss} → ${after.loss}`);
+          assert.ok(after.accuracy > 0.5, `${family}: accuracy ${after.accuracy} (chance 0.25)`);
+        } finally {
+          model.dispose();
+        }
+      });
+
+      it('DP-SGD: trains with every example clipped, or is refused with the reason', async () => {
+        const support = familyOf(sample.spec).support(sample.spec).dpSgd;
+        if (support !== true) {
+          assert.match(support.reason, /\w{10,}/, 'a reason a person can read');
+          return;
+        }
+        const model = buildModel(sample.spec, 2);
+        try {
+          const result = await trainLocal(model, sample.data(32, 1), { epochs: 1, batchSize: 8, learningRate: 0.1, optimizer: 'sgd', proximalMu: 0, seed: 0 }, { dpSgd: { clippingNorm: 1, noiseMultiplier: 1 } });
+          assert.equal(result.dpSteps, 4);
+          assert.ok(getParameters(model).data.every(Number.isFinite));
+        } finally {
+          model.dispose();
+        }
+      });
+
+      it('exports a model that plain @tensorflow/tfjs loads, in a process without Concord, and predicts identically', async () => {
+        const out = join(dir, `export-${family}`);
+        const parameters = initialParameters(sample.spec, 7);
+        await exportTfjsModel(sample.spec, parameters, out);
+        const server = await serve(out);
+        const examples = sample.data(5, 9);
+        try {
+          const script = join(dir, `load-${family}.mjs`);
+          await writeFile(
+            script,
+            `import * as tf from ${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs')).href)};
+             await tf.setBackend('cpu');
+             const model = await tf.loadLayersModel(${JSON.stringify(`${server.url}/model.json`)});
+             const x = tf.tensor(${JSON.stringify(Array.from(examples.x))}, ${JSON.stringify([5, ...examples.inputShape])});
+             process.stdout.write(JSON.stringify(Array.from(model.predict(x).dataSync())));`,
+          );
+          const loaded = JSON.parse(await node([script])) as number[];
+          // The same weights here, on the CPU backend too, for a like-for-like comparison.
+          await tf.setBackend('cpu');
+          const reference = buildModel(sample.spec, 7);
+          const want = tf.tidy(() => Array.from((reference.predict(tf.tensor(examples.x, [5, ...examples.inputShape])) as tf.Tensor).dataSync()));
+          reference.dispose();
+          await initBackend('wasm');
+          assert.equal(loaded.length, want.length);
+          loaded.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5, `${family}: prediction ${i}: ${v} vs ${want[i]}`));
+          const json = JSON.parse(await readFile(join(out, 'model.json'), 'utf8')) as { weightsManifest: { weights: { name: string }[] }[] };
+          assert.deepEqual(json.weightsManifest[0]!.weights.map((w) => w.name), parameterSpecs(sample.spec).map((s) => s.name));
+        } finally {
+          await server.close();
+        }
+      });
+    });
+  }
+});
+
+/** Serves `root` read-only on 127.0.0.1 at an ephemeral port. */
+async function serve(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(async (req, res) => {
+    try {
+      const body = await readFile(join(root, new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/+/, '')));
+      res.writeHead(200, { 'content-type': req.url?.endsWith('.json') ? 'application/json' : 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
