@@ -38,7 +38,7 @@ describe('concord CLI', () => {
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'stdout holds only the summary line');
     const summary = JSON.parse(lines[0]!) as Record<string, number | null> & { contributions: Record<string, number> };
-    assert.deepEqual(Object.keys(summary), ['rounds', 'members', 'accuracy', 'centralizedAccuracy', 'seconds', 'bytesPerMemberPerRound', 'contributions', 'co2Grams']);
+    assert.deepEqual(Object.keys(summary), ['task', 'rounds', 'members', 'accuracy', 'centralizedAccuracy', 'seconds', 'bytesPerMemberPerRound', 'contributions', 'co2Grams']);
     // Contributions of the three members add up to the accuracy the rounds added (efficiency), here most of it.
     assert.deepEqual(Object.keys(summary.contributions).sort(), ['member-a', 'member-b', 'member-c']);
     const gained = Object.values(summary.contributions).reduce((s, v) => s + v, 0);

@@ -9,8 +9,8 @@ export async function demo(opts: typeof DEMO_DEFAULTS & { quiet?: boolean }): Pr
   const log = opts.quiet ? () => undefined : (line: string) => process.stderr.write(line + '\n');
   const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, partition: opts.partition as DemoOptions['partition'], log });
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; inspect with: concord export --db ${summary.db} --run ${summary.runId} --out model`);
-  const { rounds, members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, privacy, contributions, co2Grams } = summary;
-  const line: Record<string, unknown> = { rounds, members, accuracy: round4(accuracy), centralizedAccuracy: centralizedAccuracy === null ? null : round4(centralizedAccuracy), seconds: Math.round(seconds * 10) / 10, bytesPerMemberPerRound };
+  const { task, rounds, members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, privacy, contributions, co2Grams } = summary;
+  const line: Record<string, unknown> = { task, rounds, members, accuracy: round4(accuracy), centralizedAccuracy: centralizedAccuracy === null ? null : round4(centralizedAccuracy), seconds: Math.round(seconds * 10) / 10, bytesPerMemberPerRound };
   if (privacy) {
     line.privacy = {
       ...privacy,

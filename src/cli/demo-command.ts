@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { DEMO_DEFAULTS } from '../demo/options.js';
+import { DEMO_TASKS, DEMO_TASK_NAMES } from '../demo/tasks.js';
 import { lazyAction, parseIntOption, parseNumberOption } from './options.js';
 
 const actions = () => import('./demo-action.js');
@@ -11,15 +12,16 @@ export function registerDemoCommand(program: Command): void {
   const d = DEMO_DEFAULTS;
   program
     .command('demo')
-    .description('run a local consortium: a coordinator and member processes federating on real MNIST digits; ends with one JSON summary line on stdout')
+    .description('run a local consortium: a coordinator and member processes federating on real data; ends with one JSON summary line on stdout')
+    .option('--task <name>', `what to learn: ${DEMO_TASK_NAMES.map((n) => `${n} (${DEMO_TASKS[n]!.description})`).join('; ')}`, d.task)
     .option('--members <n>', 'member organizations', parseIntOption('--members'), d.members)
-    .option('--rounds <n>', 'federated rounds', parseIntOption('--rounds'), d.rounds)
+    .option('--rounds <n>', "federated rounds (default: the task's)", parseIntOption('--rounds'))
     .option('--partition <kind>', 'iid | dirichlet | shards', d.partition)
     .option('--alpha <α>', 'Dirichlet concentration (smaller = more skewed)', parseNumberOption('--alpha'), d.alpha)
     .option('--strategy <name>', 'fedavg | fedprox | fedavgm | fedadam | fedyogi | fedadagrad | fedmedian | fedtrimmedavg | krum | multikrum | fedavg-normbound', d.strategy)
-    .option('--epochs <n>', 'local epochs per round', parseIntOption('--epochs'), d.epochs)
-    .option('--batch-size <n>', 'local batch size', parseIntOption('--batch-size'), d.batchSize)
-    .option('--learning-rate <lr>', 'local SGD learning rate', parseNumberOption('--learning-rate'), d.learningRate)
+    .option('--epochs <n>', "local epochs per round (default: the task's)", parseIntOption('--epochs'))
+    .option('--batch-size <n>', "local batch size (default: the task's)", parseIntOption('--batch-size'))
+    .option('--learning-rate <lr>', "local learning rate (default: the task's)", parseNumberOption('--learning-rate'))
     .option('--seed <n>', 'seed for partitions, initial weights and selection', parseIntOption('--seed'), d.seed)
     .option('--secure', 'secure aggregation (SecAgg+): the coordinator only sees the sum of updates')
     .option('--dp', 'differential privacy: DP-SGD inside every member, with a per-dataset ε budget')

@@ -5,7 +5,7 @@
 
 import { dirichlet, iid, shards, splitHoldout, stratifiedSample } from './partition.js';
 
-export type PartitionName = 'iid' | 'dirichlet' | 'shards';
+export type PartitionName = 'iid' | 'dirichlet' | 'shards' | 'source';
 
 export interface SplitOptions {
   /** Examples held out from every member as the global test set. Default 0. */
@@ -37,7 +37,8 @@ export interface SplitPlan {
  */
 export const TEST_SET_SEED = 0;
 
-export function planSplits(labels: ArrayLike<number>, options: SplitOptions = {}): SplitPlan {
+/** `groups` (source ids per example) are needed by partition 'source' only: member m owns the groups g with g mod members = m. */
+export function planSplits(labels: ArrayLike<number>, options: SplitOptions = {}, groups?: ArrayLike<number>): SplitPlan {
   const members = options.members ?? 1;
   const seed = options.seed ?? 0;
   const { selected: test, rest } = stratifiedSample(labels, options.test ?? 0, TEST_SET_SEED);
@@ -53,6 +54,12 @@ export function planSplits(labels: ArrayLike<number>, options: SplitOptions = {}
     case 'shards':
       parts = shards(restLabels, members, options.shardsPerMember ?? 2, seed);
       break;
+    case 'source': {
+      if (!groups) throw new Error('partition source needs the source of every example');
+      parts = Array.from({ length: members }, () => [] as number[]);
+      rest.forEach((index, i) => parts[groups[index]! % members]!.push(i));
+      break;
+    }
   }
   return {
     test,

@@ -4,11 +4,16 @@
 //   mnist:test,test=1000          the global test set (never given to a member)
 //   mnist:pool,members=5,…        the centralized baseline: the union of all members' train splits
 //   csv:path/to/file.csv,label=diagnosis,holdout=0.2,seed=1
+//   spam:member=0,members=5,partition=source,vocab=20000,length=200,cls=1
 //
 // `member` is 0-based. Keys: member, members (default 1), partition (iid | dirichlet |
 // shards, default iid), alpha (0.5), shards (per member, 2), min (smallest Dirichlet
 // share, 10), seed (0), holdout (0.2), test (1000 for mnist, 0 for csv); for csv also
 // label (column name, default 'label') and classes (agreed label values, '|'-separated).
+// spam is the SpamAssassin mail corpus, tokenized by the consortium's hashing tokenizer
+// (data/tokenizer.ts): vocab (ids, default 20000), length (tokens per email, 200), cls
+// (1 to start each sequence with [CLS], for transformers); its partition may also be
+// 'source', which gives member i the source folders i, i + members, … whole.
 // The path of a csv spec may not contain a comma.
 
 import { basename } from 'node:path';
@@ -17,27 +22,31 @@ import { closestName } from '../protocol/problems.js';
 import { type Dataset, type MemberData, assertDataset, subset } from './dataset.js';
 import { csvSource } from './csv.js';
 import { loadMnist } from './mnist.js';
+import { spamAssassinDataset } from './spamassassin.js';
 import { type PartitionName, type SplitOptions, type SplitPlan, planSplits, pooledTrainIndices } from './plan.js';
 
 export type DataSelection = 'member' | 'test' | 'pool' | 'all';
 
 export interface DataSpec {
-  source: 'mnist' | 'csv';
+  source: 'mnist' | 'csv' | 'spam';
   /** CSV file (source 'csv'). */
   path?: string;
   /** CSV label column. */
   label?: string;
   /** CSV agreed class labels. */
   classes?: string[];
+  /** Text (spam): the tokenizer the consortium agreed on. */
+  tokenizer?: { vocabSize: number; length: number; cls: boolean };
   /** 'all' is every example outside the test set; 'member' needs `member`. */
   select: DataSelection;
   member?: number;
   split: Required<SplitOptions>;
 }
 
-const PARTITIONS: readonly PartitionName[] = ['iid', 'dirichlet', 'shards'];
+const PARTITIONS: readonly PartitionName[] = ['iid', 'dirichlet', 'shards', 'source'];
 const COMMON_KEYS = ['member', 'members', 'partition', 'alpha', 'shards', 'min', 'seed', 'holdout', 'test'];
-const CSV_KEYS = ['label', 'classes'];
+const SOURCE_KEYS: Record<DataSpec['source'], string[]> = { mnist: [], csv: ['label', 'classes'], spam: ['vocab', 'length', 'cls'] };
+const SOURCES = Object.keys(SOURCE_KEYS) as DataSpec['source'][];
 
 function specError(spec: string, field: string, expected: string, received: unknown, message: string): ConcordError {
   return new ConcordError(ErrorCode.INVALID_ARGUMENT, `data spec "${spec}": ${message}`, { details: { field, expected, received } });
@@ -47,16 +56,16 @@ export function parseDataSpec(spec: string): DataSpec {
   const colon = spec.indexOf(':');
   const source = colon < 0 ? spec : spec.slice(0, colon);
   const tokens = colon < 0 || colon === spec.length - 1 ? [] : spec.slice(colon + 1).split(',');
-  if (source !== 'mnist' && source !== 'csv') {
-    const meant = closestName(source, ['mnist', 'csv']);
-    throw specError(spec, 'source', 'mnist or csv', source, `unknown data source "${source}"; ${meant ? `did you mean "${meant}:…"? ` : ''}expected mnist:… or csv:FILE,…`);
+  if (!SOURCES.includes(source as DataSpec['source'])) {
+    const meant = closestName(source, SOURCES);
+    throw specError(spec, 'source', SOURCES.join(' or '), source, `unknown data source "${source}"; ${meant ? `did you mean "${meant}:…"? ` : ''}expected mnist:…, csv:FILE,… or spam:…`);
   }
   let path: string | undefined;
   if (source === 'csv') {
     path = tokens.shift()?.trim();
     if (!path) throw specError(spec, 'path', 'a CSV file path after "csv:"', '', 'a csv spec starts with the file path, e.g. csv:data.csv,label=diagnosis');
   }
-  const allowed = source === 'csv' ? [...COMMON_KEYS, ...CSV_KEYS] : COMMON_KEYS;
+  const allowed = [...COMMON_KEYS, ...SOURCE_KEYS[source as DataSpec['source']]];
   const values = new Map<string, string>();
   const flags = new Set<'test' | 'pool'>();
   for (const raw of tokens) {
@@ -99,8 +108,19 @@ export function parseDataSpec(spec: string): DataSpec {
     minSize: number('min', 10, 'an integer >= 0', integerAtLeast(0)),
     seed: number('seed', 0, 'an integer', Number.isSafeInteger),
     holdout: number('holdout', 0.2, 'a fraction in [0, 1)', (v) => v >= 0 && v < 1),
-    test: number('test', source === 'mnist' ? 1000 : 0, 'an integer >= 0', integerAtLeast(0)),
+    test: number('test', source === 'csv' ? 0 : 1000, 'an integer >= 0', integerAtLeast(0)),
   };
+  if (split.partition === 'source' && source !== 'spam') {
+    throw specError(spec, 'partition', 'iid | dirichlet | shards', 'source', `partition=source needs data with source folders (spam); ${source} has none`);
+  }
+  const tokenizer =
+    source === 'spam'
+      ? {
+          vocabSize: number('vocab', 20_000, 'an integer >= 3 (ids 0 and 1 are padding and [CLS])', (v) => Number.isInteger(v) && v >= 3 && v <= 1_048_576),
+          length: number('length', 200, 'an integer >= 1', (v) => Number.isInteger(v) && v >= 1 && v <= 4096),
+          cls: number('cls', 0, '0 or 1', (v) => v === 0 || v === 1) === 1,
+        }
+      : undefined;
 
   let select: DataSelection = 'all';
   let member: number | undefined;
@@ -120,33 +140,35 @@ export function parseDataSpec(spec: string): DataSpec {
     throw specError(spec, 'classes', 'at least two distinct non-empty labels separated by |', values.get('classes'), 'classes must list at least two distinct labels separated by |, e.g. classes=benign|malignant');
   }
   return {
-    source,
+    source: source as DataSpec['source'],
     ...(path === undefined ? {} : { path }),
     ...(source === 'csv' ? { label: values.get('label') || 'label' } : {}),
     ...(classes ? { classes } : {}),
+    ...(tokenizer ? { tokenizer } : {}),
     select,
     ...(member === undefined ? {} : { member }),
     split,
   };
 }
 
-async function loadSource(spec: DataSpec): Promise<Dataset> {
+async function loadSource(spec: DataSpec): Promise<Dataset & { groups?: Int32Array }> {
   if (spec.source === 'mnist') return loadMnist();
+  if (spec.source === 'spam') return spamAssassinDataset(spec.tokenizer!);
   return csvSource(spec.path!, { ...(spec.label ? { label: spec.label } : {}), ...(spec.classes ? { classes: spec.classes } : {}) }).load();
 }
 
 async function loadPlanned(spec: string | DataSpec): Promise<{ parsed: DataSpec; data: Dataset; plan: SplitPlan }> {
   const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
-  const data = await loadSource(parsed);
+  const { groups, ...data } = await loadSource(parsed);
   assertDataset(data, parsed.source);
-  return { parsed, data, plan: planSplits(data.y, parsed.split) };
+  return { parsed, data, plan: planSplits(data.y, parsed.split, groups) };
 }
 
 function describe(spec: DataSpec, memberIndex: number): string {
-  const what = spec.source === 'mnist' ? 'mnist' : `csv ${basename(spec.path!)}`;
+  const what = spec.source === 'csv' ? `csv ${basename(spec.path!)}` : spec.source === 'spam' ? 'spamassassin' : 'mnist';
   const { members, partition, alpha, shardsPerMember, seed } = spec.split;
   if (members === 1) return what;
-  const how = partition === 'dirichlet' ? `dirichlet alpha=${alpha}` : partition === 'shards' ? `${shardsPerMember} shards each` : 'iid';
+  const how = partition === 'dirichlet' ? `dirichlet alpha=${alpha}` : partition === 'shards' ? `${shardsPerMember} shards each` : partition === 'source' ? 'source folders' : 'iid';
   return `${what}, member ${memberIndex} of ${members} (${how}, seed ${seed})`;
 }
 
@@ -170,7 +192,14 @@ export async function loadMemberData(spec: string | DataSpec): Promise<MemberDat
   return {
     train,
     holdout,
-    descriptor: { name: describe(parsed, index), numExamples: share.train.length, numHoldout: share.holdout.length, inputShape: [...data.inputShape], classes: data.classes },
+    descriptor: {
+      name: describe(parsed, index),
+      numExamples: share.train.length,
+      numHoldout: share.holdout.length,
+      inputShape: [...data.inputShape],
+      classes: data.classes,
+      ...(parsed.tokenizer ? { vocabulary: parsed.tokenizer.vocabSize } : {}),
+    },
   };
 }
 

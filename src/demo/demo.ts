@@ -18,15 +18,18 @@ import { initBackend } from '../model/backend.js';
 import { buildModel } from '../model/build.js';
 import { evaluate, trainLocal } from '../model/train.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import type { RunConfigInput } from '../protocol/messages.js';
+import { ModelSpecSchema, type RunConfigInput } from '../protocol/messages.js';
 import type { MemberRecord, MemberRoundMetrics, RoundSummary, RunRecord } from '../storage/storage.js';
 import { formatRound, watchRun } from '../cli/run-actions.js';
 import type { ContributionReport } from '../coordinator/contributions.js';
 import type { RunFootprint } from '../coordinator/footprint.js';
 import { operatorRequest } from '../cli/operator-api.js';
 import { DEMO_DELTA, type DemoOptions } from './options.js';
+import { DEMO_TASKS, DEMO_TASK_NAMES, type DataChoice, type DemoTask, type TaskSettings } from './tasks.js';
 
 export interface DemoSummary {
+  /** The demo task (tasks.ts). */
+  task: string;
   rounds: number;
   members: number;
   accuracy: number;
@@ -59,7 +62,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
   await mkdir(join(dir, 'logs'), { recursive: true });
   const db = join(dir, 'coordinator.sqlite');
   const token = `op_${randomBytes(24).toString('base64url')}`;
-  const data = (extra: string) => `mnist:${extra},members=${options.members},partition=${options.partition},alpha=${options.alpha},seed=${options.seed},test=${options.testSize}`;
+  const task = DEMO_TASKS[options.task];
+  if (!task) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `unknown demo task "${options.task}"; tasks: ${DEMO_TASK_NAMES.join(', ')}`, { details: { field: '--task', expected: DEMO_TASK_NAMES, received: options.task } });
+  }
+  const settings: TaskSettings = {
+    ...task.defaults,
+    ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
+    ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
+    ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+    ...(options.learningRate !== undefined ? { learningRate: options.learningRate } : {}),
+  };
+  const choice: DataChoice = { members: options.members, partition: options.partition, alpha: options.alpha, seed: options.seed, testSize: options.testSize };
   const children: ChildProcess[] = [];
   const stopAll = (): void => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
@@ -68,7 +82,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
 
   try {
     log(`starting a coordinator and ${options.members} member organizations as separate processes (logs in ${join(dir, 'logs')})`);
-    const coordinator = spawn(process.execPath, [CLI, 'coordinator', '--port', '0', '--db', db, '--operator-token', token, '--eval-data', `mnist:test,test=${options.testSize}`, '--json'], {
+    const coordinator = spawn(process.execPath, [CLI, 'coordinator', '--port', '0', '--db', db, '--operator-token', token, '--eval-data', task.data(choice, 'test'), '--json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(coordinator);
@@ -80,7 +94,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
 
     const names = Array.from({ length: options.members }, (_, i) => `member-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? i : ''}`);
     names.forEach((name, i) => {
-      const node = spawn(process.execPath, [CLI, 'node', '--coordinator', url, '--name', name, '--data', data(`member=${i}`), '--state-dir', join(dir, 'nodes')], {
+      const node = spawn(process.execPath, [CLI, 'node', '--coordinator', url, '--name', name, '--data', task.data(choice, { member: i }), '--state-dir', join(dir, 'nodes')], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       node.stderr!.pipe(createWriteStream(join(dir, 'logs', `${name}.log`)));
@@ -89,17 +103,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
     await waitForMembers(url, token, options.members, children);
 
     const { members } = await operatorRequest<{ members: MemberRecord[] }>(url, token, 'GET', '/v1/members');
-    for (const m of members) log(`  ${m.name}: ${m.dataset.numExamples} training digits, ${m.dataset.numHoldout} holdout (${m.dataset.name})`);
+    for (const m of members) log(`  ${m.name}: ${m.dataset.numExamples} training examples, ${m.dataset.numHoldout} holdout (${m.dataset.name})`);
 
     const plain: RunConfigInput = {
-      name: 'mnist-demo',
-      model: { family: 'mlp', inputShape: [784], hidden: options.hidden, classes: 10 },
+      name: `${task.name}-demo`,
+      model: task.model(),
       strategy: { name: options.strategy as 'fedavg', options: {} },
-      rounds: options.rounds,
+      rounds: settings.rounds,
       minAvailableMembers: options.members,
       minTrainMembers: Math.max(1, Math.ceil(options.members * 0.6)),
       fractionTrain: 1,
-      train: { epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, optimizer: 'sgd', proximalMu: 0, seed: options.seed },
+      train: { epochs: settings.epochs, batchSize: settings.batchSize, learningRate: settings.learningRate, optimizer: settings.optimizer, proximalMu: 0, seed: options.seed },
       roundDeadlineSeconds: 120,
       seed: options.seed,
       // Members' updates are kept so the coordinator can value contributions afterwards.
@@ -109,7 +123,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
     const config: RunConfigInput = privateRun
       ? {
           ...plain,
-          name: 'mnist-demo-private',
+          name: `${task.name}-demo-private`,
           secureAggregation: options.secure,
           ...(options.secure ? { keepUpdates: false } : {}),
           ...(options.dp ? { train: { ...plain.train!, epochs: options.dpEpochs, learningRate: options.dpLearningRate } } : {}),
@@ -138,11 +152,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
 
     let centralizedAccuracy: number | null = null;
     if (options.baseline) {
-      log(`centralized baseline: the same model on the pooled data of all members, ${options.rounds * options.epochs} epochs`);
-      centralizedAccuracy = await centralizedBaseline(options, data('pool'), log);
+      const epochs = task.baselineEpochs(settings);
+      log(`centralized baseline: the same model on the pooled data of all members, ${epochs} epochs`);
+      centralizedAccuracy = await centralizedBaseline(task, settings, epochs, choice, options.seed, log);
     }
     const { rounds, accuracy, seconds, bytesPerMemberPerRound, runId } = main;
-    return { rounds, members: options.members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, ...(privacy ? { privacy } : {}), ...sharing, runId, db };
+    return { task: task.name, rounds, members: options.members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, ...(privacy ? { privacy } : {}), ...sharing, runId, db };
   } finally {
     stopAll();
     process.removeListener('exit', stopAll);
@@ -191,14 +206,13 @@ function meanBytesPerMemberRound(rows: (MemberRoundMetrics & { round: number })[
   return values.length ? Math.round(values.reduce((s, v) => s + v, 0) / values.length) : 0;
 }
 
-async function centralizedBaseline(options: DemoOptions, poolSpec: string, log: (line: string) => void): Promise<number> {
+async function centralizedBaseline(task: DemoTask, settings: TaskSettings, epochs: number, choice: DataChoice, seed: number, log: (line: string) => void): Promise<number> {
   await initBackend();
-  const pool = await loadDataset(poolSpec);
-  const test = await loadDataset(`mnist:test,test=${options.testSize}`);
-  const model = buildModel({ family: 'mlp', inputShape: [784], hidden: options.hidden, classes: 10, activation: 'relu' }, options.seed);
-  const epochs = options.rounds * options.epochs;
+  const pool = await loadDataset(task.data(choice, 'pool'));
+  const test = await loadDataset(task.data(choice, 'test'));
+  const model = buildModel(ModelSpecSchema.parse(task.model()), seed);
   const started = Date.now();
-  await trainLocal(model, pool, { epochs, batchSize: options.batchSize, learningRate: options.learningRate, optimizer: 'sgd', proximalMu: 0, seed: options.seed }, {
+  await trainLocal(model, pool, { epochs, batchSize: settings.batchSize, learningRate: settings.learningRate, optimizer: settings.optimizer, proximalMu: 0, seed }, {
     onEpoch: (epoch: number, loss: number) => {
       if ((epoch + 1) % 5 === 0 || epoch + 1 === epochs) log(`  centralized epoch ${epoch + 1}/${epochs} · loss ${loss.toFixed(4)} · ${((Date.now() - started) / 1000).toFixed(1)} s`);
     },

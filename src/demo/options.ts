@@ -2,15 +2,16 @@
 // can show the defaults without loading the demo (TF.js, the data, the coordinator client).
 
 export interface DemoOptions {
+  /** What the consortium works on (tasks.ts); its settings apply where no option overrides them. */
+  task: string;
   members: number;
-  rounds: number;
+  rounds?: number;
   partition: 'iid' | 'dirichlet' | 'shards';
   alpha: number;
   strategy: string;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  hidden: number[];
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
   seed: number;
   /** Digits held out from every member for the final test. */
   testSize: number;
@@ -33,15 +34,11 @@ export interface DemoOptions {
 }
 
 export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
+  task: 'mnist',
   members: 5,
-  rounds: 25,
   partition: 'dirichlet',
   alpha: 0.5,
   strategy: 'fedavg',
-  epochs: 2,
-  batchSize: 32,
-  learningRate: 0.05,
-  hidden: [128],
   seed: 42,
   testSize: 1000,
   baseline: true,

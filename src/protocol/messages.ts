@@ -153,6 +153,8 @@ export const DatasetDescriptorSchema = z.object({
   numHoldout: z.number().int().min(0),
   inputShape: z.array(z.number().int().positive()).max(4),
   classes: z.number().int().min(0),
+  /** For data of integer ids (tokens): every id lies below this. */
+  vocabulary: z.number().int().min(1).optional(),
 }).strict();
 export type DatasetDescriptor = z.infer<typeof DatasetDescriptorSchema>;
 

@@ -24,10 +24,12 @@ import { buildModel, initialParameters, parameterSpecs } from '../build.js';
 import { exportTfjsModel } from '../export.js';
 import { evaluate, trainLocal } from '../train.js';
 import { getParameters } from '../weights.js';
-import { familyOf } from './index.js';
+import { familyOf, feed } from './index.js';
 
 interface Sample {
   spec: ModelSpec;
+  /** Epochs the training check gives it (attention learns more slowly from so few examples). Default 8. */
+  epochs?: number;
   /** Learnable data that fits the spec: the label is a function of the input. */
   data: (n: number, seed: number) => Dataset;
 }
@@ -51,12 +53,33 @@ function quadrantImages(height: number, width: number, channels: number) {
   };
 }
 
+/** Token sequences whose label says which of four marker tokens occurs; position 0 holds [CLS] (1). */
+function markedSequences(length: number, vocab: number) {
+  return (n: number, seed: number): Dataset => {
+    const random = seededRandom(seed);
+    const x = new Float32Array(n * length);
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const label = i % 4;
+      y[i] = label;
+      x[i * length] = 1;
+      for (let t = 1; t < length; t++) x[i * length + t] = 6 + Math.floor(random() * (vocab - 6));
+      x[i * length + 1 + Math.floor(random() * (length - 1))] = 2 + label;
+    }
+    return { x, y, inputShape: [length], classes: 4 };
+  };
+}
+
 export const SAMPLES: Sample[] = [
   { spec: ModelSpecSchema.parse({ family: 'mlp', inputShape: [8, 8, 1], hidden: [16, 8], classes: 4, dropout: 0.1, batchNorm: true, l2: 1e-4 }), data: quadrantImages(8, 8, 1) },
   {
     spec: ModelSpecSchema.parse({ family: 'cnn', inputShape: [8, 8, 1], conv: [{ filters: 4, kernelSize: 3, pool: 2 }, { filters: 6, kernelSize: 3, padding: 'valid', dropout: 0.1 }], dense: [8], dropout: 0.1, classes: 4 }),
     data: quadrantImages(8, 8, 1),
   },
+  { spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 40, sequenceLength: 12, embeddingDim: 8, encoder: { type: 'conv1d', filters: 8, kernelSize: 3 }, dense: [8], dropout: 0.1, classes: 4 }), data: markedSequences(12, 40) },
+  { spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 40, sequenceLength: 8, embeddingDim: 6, encoder: { type: 'lstm', units: 6 }, classes: 4 }), data: markedSequences(8, 40) },
+  { spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 40, sequenceLength: 8, embeddingDim: 6, encoder: { type: 'gru', units: 6 }, classes: 4 }), data: markedSequences(8, 40) },
+  { spec: ModelSpecSchema.parse({ family: 'transformer', vocabSize: 40, sequenceLength: 8, embeddingDim: 8, heads: 2, layers: 1, feedForward: 16, dropout: 0.1, classes: 4 }), data: markedSequences(8, 40), epochs: 40 },
 ];
 
 const sha = (data: Float32Array): string => createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
@@ -129,7 +152,7 @@ describe('every model family', () => {
           const train = sample.data(96, 1);
           const test = sample.data(48, 2);
           const before = await evaluate(model, test);
-          await trainLocal(model, train, { epochs: 8, batchSize: 16, learningRate: 0.01, optimizer: 'adam', proximalMu: 0, seed: 3 });
+          await trainLocal(model, train, { epochs: sample.epochs ?? 8, batchSize: 16, learningRate: 0.01, optimizer: 'adam', proximalMu: 0, seed: 3 });
           const after = await evaluate(model, test);
           assert.ok(after.loss < before.loss, `${family}: loss ${before.loss} → ${after.loss}`);
           assert.ok(after.accuracy > 0.5, `${family}: accuracy ${after.accuracy} (chance 0.25)`);
@@ -160,6 +183,8 @@ describe('every model family', () => {
         await exportTfjsModel(sample.spec, parameters, out);
         const server = await serve(out);
         const examples = sample.data(5, 9);
+        // The model's inputs as its family feeds them (a transformer also takes the positions).
+        const inputs = tf.tidy(() => [feed(sample.spec, tf.tensor(examples.x, [5, ...examples.inputShape]))].flat().map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) })));
         try {
           const script = join(dir, `load-${family}.mjs`);
           await writeFile(
@@ -167,14 +192,14 @@ describe('every model family', () => {
             `import * as tf from ${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs')).href)};
              await tf.setBackend('cpu');
              const model = await tf.loadLayersModel(${JSON.stringify(`${server.url}/model.json`)});
-             const x = tf.tensor(${JSON.stringify(Array.from(examples.x))}, ${JSON.stringify([5, ...examples.inputShape])});
-             process.stdout.write(JSON.stringify(Array.from(model.predict(x).dataSync())));`,
+             const inputs = ${JSON.stringify(inputs)}.map((t) => tf.tensor(t.values, t.shape));
+             process.stdout.write(JSON.stringify(Array.from(model.predict(inputs.length === 1 ? inputs[0] : inputs).dataSync())));`,
           );
           const loaded = JSON.parse(await node([script])) as number[];
           // The same weights here, on the CPU backend too, for a like-for-like comparison.
           await tf.setBackend('cpu');
           const reference = buildModel(sample.spec, 7);
-          const want = tf.tidy(() => Array.from((reference.predict(tf.tensor(examples.x, [5, ...examples.inputShape])) as tf.Tensor).dataSync()));
+          const want = tf.tidy(() => Array.from((reference.predict(feed(sample.spec, tf.tensor(examples.x, [5, ...examples.inputShape]))) as tf.Tensor).dataSync()));
           reference.dispose();
           await initBackend('wasm');
           assert.equal(loaded.length, want.length);

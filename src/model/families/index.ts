@@ -7,6 +7,8 @@ import type { ModelFamilyName, ModelSpec, SpecOf } from '../../protocol/messages
 import { cnnFamily } from './cnn.js';
 import type { ModelFamily } from './family.js';
 import { mlpFamily } from './mlp.js';
+import { textFamily } from './text.js';
+import { transformerFamily } from './transformer.js';
 
 export type { BrowserBackend, FamilySupport, LayerSummary, ModelFamily, ModelIO } from './family.js';
 export { LOGITS_LAYER } from './family.js';
@@ -14,6 +16,8 @@ export { LOGITS_LAYER } from './family.js';
 const FAMILIES: { [F in ModelFamilyName]?: ModelFamily<SpecOf<F>> } = {
   mlp: mlpFamily,
   cnn: cnnFamily,
+  text: textFamily,
+  transformer: transformerFamily,
 };
 
 export function familyOf<S extends ModelSpec>(spec: S): ModelFamily<S> {

@@ -1,0 +1,78 @@
+// What the demo consortium can work on (`npm start -- --task NAME`): each task names its
+// real data, how members' shares of it are drawn, the model, the training settings that
+// suit it, and how much centralised training the baseline needs for a fair comparison.
+// TF-free, so `concord demo --help` can list the tasks without loading them.
+
+import type { ModelSpec } from '../protocol/messages.js';
+
+export interface TaskSettings {
+  rounds: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  optimizer: 'sgd' | 'adam';
+}
+
+export interface DataChoice {
+  members: number;
+  partition: 'iid' | 'dirichlet' | 'shards';
+  alpha: number;
+  seed: number;
+  testSize: number;
+}
+
+export interface DemoTask {
+  name: string;
+  /** One line for the log and --help. */
+  description: string;
+  defaults: TaskSettings;
+  /** A member's data spec (`member=i`), the pooled training data, and the held-out test set. */
+  data(choice: DataChoice, select: { member: number } | 'pool' | 'test'): string;
+  model(): ModelSpec;
+  /** Epochs of centralised training on the pooled data the baseline gets. */
+  baselineEpochs(settings: TaskSettings): number;
+  /** What the summary reports: accuracy of a classifier, or the RMSE of a regression. */
+  metric: 'accuracy' | 'rmse';
+}
+
+const mnist = (choice: DataChoice, select: { member: number } | 'pool' | 'test'): string => {
+  const common = `members=${choice.members},partition=${choice.partition},alpha=${choice.alpha},seed=${choice.seed},test=${choice.testSize}`;
+  if (select === 'test') return `mnist:test,test=${choice.testSize}`;
+  return select === 'pool' ? `mnist:pool,${common}` : `mnist:member=${select.member},${common}`;
+};
+
+export const DEMO_TASKS: Record<string, DemoTask> = {
+  mnist: {
+    name: 'mnist',
+    description: 'MNIST digits with a dense network (784-128-10)',
+    defaults: { rounds: 25, epochs: 2, batchSize: 32, learningRate: 0.05, optimizer: 'sgd' },
+    data: mnist,
+    model: () => ({ family: 'mlp', inputShape: [784], hidden: [128], classes: 10, activation: 'relu' }),
+    // The same total epochs as the federation did.
+    baselineEpochs: (s) => s.rounds * s.epochs,
+    metric: 'accuracy',
+  },
+  cnn: {
+    name: 'cnn',
+    description: 'MNIST digits as 28×28 images with a small convolutional network (two 5×5 conv + pool blocks, dense 64)',
+    defaults: { rounds: 20, epochs: 2, batchSize: 32, learningRate: 0.1, optimizer: 'sgd' },
+    data: mnist,
+    model: () => ({
+      family: 'cnn',
+      inputShape: [28, 28, 1],
+      conv: [
+        { filters: 8, kernelSize: 5, strides: 1, padding: 'same', activation: 'relu', batchNorm: false, pool: 2, dropout: 0 },
+        { filters: 16, kernelSize: 5, strides: 1, padding: 'same', activation: 'relu', batchNorm: false, pool: 2, dropout: 0 },
+      ],
+      dense: [64],
+      dropout: 0,
+      classes: 10,
+      l2: 0,
+    }),
+    // Centralised training converges in about a dozen epochs on the pooled digits; more would only make the demo slower.
+    baselineEpochs: (s) => Math.min(s.rounds * s.epochs, 12),
+    metric: 'accuracy',
+  },
+};
+
+export const DEMO_TASK_NAMES = Object.keys(DEMO_TASKS);
