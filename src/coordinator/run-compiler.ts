@@ -205,6 +205,18 @@ function modelProblems(config: RunConfig, members: readonly MemberRecord[], cont
       message: `[${io.inputShape.join(', ')}] takes ${inputs} values per example, but the data of ${misfits.map((m) => `${m.name} has ${totalSize([{ name: 'input', shape: m.dataset.inputShape }])} ([${m.dataset.inputShape.join(', ')}])`).join(', ')}`,
     });
   }
+  if (io.input === 'ids') {
+    const unfit = members.filter((m) => m.dataset.vocabulary === undefined || m.dataset.vocabulary > io.vocabulary!);
+    if (unfit.length > 0) {
+      problems.push({
+        path: 'model.vocabSize',
+        message: `the model reads token ids below ${io.vocabulary}, but ${unfit.map((m) => (m.dataset.vocabulary === undefined ? `${m.name}'s data are features, not token ids` : `${m.name}'s tokenizer gives ids up to ${m.dataset.vocabulary - 1}`)).join(', ')}`,
+      });
+    }
+  } else {
+    const ids = members.filter((m) => m.dataset.vocabulary !== undefined);
+    if (ids.length > 0) problems.push({ path: 'model.family', message: `a ${model.family} model takes feature values, but the data of ${ids.map((m) => m.name).join(', ')} are token ids; use a text or transformer model` });
+  }
   const tooMany = members.filter((m) => m.dataset.classes > io.classes);
   if (tooMany.length > 0) {
     problems.push({ path: 'model.classes', message: `${io.classes} classes, but ${tooMany.map((m) => `${m.name}'s data has ${m.dataset.classes}`).join(', ')}` });

@@ -109,6 +109,25 @@ describe('WASM gradient kernels against the CPU backend', () => {
     assertClose(await on('cpu', embedding), await on('wasm', embedding), 'embedding gradient');
   });
 
+  it('the gradient of Max through the argmax equals TF.js\' own where the maximum is unique', async () => {
+    const { maxGradient } = await import('./max-gradient.js');
+    for (const [shape, axes] of [[[3, 7, 5], [1]], [[4, 6], [0]], [[2, 3, 4], [0, 2]], [[5], [0]], [[2, 3, 4], [-1]]] as const) {
+      const x = uniform(size(shape)); // continuous values: ties have probability zero
+      const reducedShape = tf.tidy(() => tf.max(tf.zeros([...shape]), [...axes]).shape);
+      const dy = uniform(size(reducedShape));
+      await tf.setBackend('cpu');
+      const ours = tf.tidy(() => maxGradient(tf.tensor(dy, reducedShape), tf.tensor(x, [...shape]), axes).dataSync().slice());
+      // TF.js' own rule: dy where x equals the maximum.
+      const reference = tf.tidy(() => {
+        const m = tf.max(tf.tensor(x, [...shape]), [...axes], true);
+        return tf.mul(tf.cast(tf.equal(tf.tensor(x, [...shape]), m), 'float32'), tf.reshape(tf.tensor(dy, reducedShape), m.shape)).dataSync().slice();
+      });
+      assertClose([reference as Float32Array], [ours as Float32Array], `max gradient ${JSON.stringify(shape)} over ${axes.join(',')}`);
+      const grad = () => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.max(t, [...axes]), tf.tensor(dy, reducedShape))))(tf.tensor(x, [...shape]));
+      assertClose(await on('cpu', grad), await on('wasm', grad), `max gradient through autodiff ${JSON.stringify(shape)}`);
+    }
+  });
+
   it('leaves no tensors behind', async () => {
     await tf.setBackend('wasm');
     const before = tf.memory().numTensors;
