@@ -128,6 +128,37 @@ describe('WASM gradient kernels against the CPU backend', () => {
     }
   });
 
+  it('the gradient of Tile as one reshape and sum equals TF.js\' slice-by-slice one', async () => {
+    const { tileGradient } = await import('./tile-gradient.js');
+    for (const [shape, reps] of [[[1, 1, 5], [3, 4, 1]], [[2, 3], [2, 2]], [[4], [3]], [[2, 1, 3, 1], [1, 2, 2, 3]]] as const) {
+      const dy = uniform(size(shape.map((n, i) => n * reps[i]!)));
+      const dyShape = shape.map((n, i) => n * reps[i]!);
+      await tf.setBackend('cpu');
+      const ours = tf.tidy(() => tileGradient(tf.tensor(dy, dyShape), shape, reps).dataSync().slice());
+      // The definition, by hand: each element of x receives the sum of dy over its copies.
+      const copies = new Float32Array(size(shape));
+      const strides = (dims: readonly number[]) => dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+      const [dyStrides, xStrides] = [strides(dyShape), strides(shape)];
+      for (let flat = 0; flat < dy.length; flat++) {
+        const index = dyShape.map((_, d) => Math.floor(flat / dyStrides[d]!) % dyShape[d]!);
+        const at = index.reduce((sum, v, d) => sum + (v % shape[d]!) * xStrides[d]!, 0);
+        copies[at] = copies[at]! + dy[flat]!;
+      }
+      assertClose([copies as Float32Array], [ours as Float32Array], `tile gradient ${JSON.stringify(shape)} × ${JSON.stringify(reps)}`);
+    }
+  });
+
+  it('Tile, alone, on float32 and int32', async () => {
+    for (const [shape, reps] of [[[1, 1, 5], [3, 4, 1]], [[2, 3], [2, 2]], [[4], [3]], [[2, 1, 3, 1], [1, 2, 2, 3]]] as const) {
+      const x = uniform(size(shape));
+      const floats = () => tf.tile(tf.tensor(x, [...shape]), [...reps]);
+      assertClose(await on('cpu', floats), await on('wasm', floats), `tile ${JSON.stringify(shape)} × ${JSON.stringify(reps)}`);
+      const ints = () => tf.tile(tf.tensor(Int32Array.from(x, (v) => Math.round(v * 100)), [...shape], 'int32'), [...reps]);
+      const [cpu, wasm] = [await on('cpu', ints), await on('wasm', ints)];
+      assert.deepEqual(Array.from(wasm[0]!), Array.from(cpu[0]!));
+    }
+  });
+
   it('leaves no tensors behind', async () => {
     await tf.setBackend('wasm');
     const before = tf.memory().numTensors;
