@@ -131,7 +131,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
         }
       : plain;
     const main = await federate(url, token, config, options);
-    const sharing = await contributionsAndFootprint(url, token, main.runId, log);
+    const sharing = await contributionsAndFootprint(url, token, main.runId, task.valuationRounds, log);
     let privacy: DemoSummary['privacy'];
     if (privateRun) {
       const { datasets } = await operatorRequest<{ datasets: { datasetId: string; epsilon: number }[] }>(url, token, 'GET', '/v1/privacy');
@@ -180,9 +180,9 @@ async function federate(url: string, token: string, config: RunConfigInput, opti
 }
 
 /** Contributions valued by the coordinator on its test set, and the run's CO₂, with a line each per member. */
-async function contributionsAndFootprint(url: string, token: string, runId: string, log: (line: string) => void): Promise<Pick<DemoSummary, 'contributions' | 'co2Grams'>> {
-  log('valuing contributions: round-wise Shapley values of test accuracy from the kept updates (exact, every coalition of every round)');
-  const c = await operatorRequest<ContributionReport>(url, token, 'GET', `/v1/runs/${runId}/contributions?method=auto&rewardPool=1000`);
+async function contributionsAndFootprint(url: string, token: string, runId: string, lastRounds: number | undefined, log: (line: string) => void): Promise<Pick<DemoSummary, 'contributions' | 'co2Grams'>> {
+  log(`valuing contributions: round-wise Shapley values of test accuracy from the kept updates (exact, every coalition of ${lastRounds ? `the last ${lastRounds} rounds` : 'every round'})`);
+  const c = await operatorRequest<ContributionReport>(url, token, 'GET', `/v1/runs/${runId}/contributions?method=auto&rewardPool=1000${lastRounds ? `&lastRounds=${lastRounds}` : ''}`);
   if (c.available) {
     log(`  ${c.evaluations} coalition models evaluated in ${c.seconds!.toFixed(1)} s; benefit shares of a pool of 1000:`);
     for (const [name, value] of Object.entries(c.values!)) log(`  ${name}: φ = ${(value * 100).toFixed(2)} accuracy points, share ${c.shares!.shares[name]!.toFixed(1)}`);

@@ -33,6 +33,11 @@ export interface DemoTask {
   baselineEpochs(settings: TaskSettings): number;
   /** What the summary reports: accuracy of a classifier, or the RMSE of a regression. */
   metric: 'accuracy' | 'rmse';
+  /**
+   * Rounds whose contributions are valued (the last ones): each round costs a model
+   * evaluation per coalition, which larger models make slow. Default: every round.
+   */
+  valuationRounds?: number;
 }
 
 const mnist = (choice: DataChoice, select: { member: number } | 'pool' | 'test'): string => {
@@ -72,7 +77,38 @@ export const DEMO_TASKS: Record<string, DemoTask> = {
     // Centralised training converges in about a dozen epochs on the pooled digits; more would only make the demo slower.
     baselineEpochs: (s) => Math.min(s.rounds * s.epochs, 12),
     metric: 'accuracy',
+    valuationRounds: 3,
   },
+};
+
+const spam =
+  (tokenizer: string) =>
+  (choice: DataChoice, select: { member: number } | 'pool' | 'test'): string => {
+    const common = `members=${choice.members},partition=${choice.partition},alpha=${choice.alpha},seed=${choice.seed},test=${choice.testSize},${tokenizer}`;
+    if (select === 'test') return `spam:test,test=${choice.testSize},${tokenizer}`;
+    return select === 'pool' ? `spam:pool,${common}` : `spam:member=${select.member},${common}`;
+  };
+
+DEMO_TASKS.text = {
+  name: 'text',
+  description: 'spam filtering on the SpamAssassin mail corpus with a 1-D convolutional text classifier (hashed tokens, 200 per email)',
+  defaults: { rounds: 8, epochs: 1, batchSize: 32, learningRate: 0.005, optimizer: 'adam' },
+  data: spam('vocab=20000,length=200'),
+  model: () => ({ family: 'text', vocabSize: 20_000, sequenceLength: 200, embeddingDim: 32, encoder: { type: 'conv1d', filters: 64, kernelSize: 5 }, dense: [], dropout: 0.2, classes: 2, l2: 0 }),
+  baselineEpochs: (s) => Math.min(s.rounds * s.epochs, 4),
+  metric: 'accuracy',
+  valuationRounds: 2,
+};
+
+DEMO_TASKS.transformer = {
+  name: 'transformer',
+  description: 'spam filtering on the SpamAssassin mail corpus with a small transformer encoder ([CLS] + 63 hashed tokens, 2 heads)',
+  defaults: { rounds: 6, epochs: 1, batchSize: 32, learningRate: 0.002, optimizer: 'adam' },
+  data: spam('vocab=8000,length=64,cls=1'),
+  model: () => ({ family: 'transformer', vocabSize: 8000, sequenceLength: 64, embeddingDim: 32, heads: 2, layers: 1, feedForward: 64, dropout: 0.1, classes: 2, l2: 0 }),
+  baselineEpochs: (s) => Math.min(s.rounds * s.epochs, 3),
+  metric: 'accuracy',
+  valuationRounds: 2,
 };
 
 export const DEMO_TASK_NAMES = Object.keys(DEMO_TASKS);

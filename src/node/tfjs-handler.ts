@@ -7,9 +7,7 @@
 // Node member's energy meter, node/energy.ts) is passed in as `meter`.
 
 import type { MemberData } from '../data/dataset.js';
-import { buildModel } from '../model/build.js';
-import { evaluate, trainLocal } from '../model/train.js';
-import { getParameters, setParameters } from '../model/weights.js';
+import { type LocalModel, createLocalModel } from '../model/local-model.js';
 import { UNCLIPPED_METRIC, privatizeUpdate } from '../privacy/dp/member.js';
 import type { TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
@@ -33,37 +31,35 @@ export interface TfjsHandlerOptions {
 }
 
 export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions = {}): TaskHandler {
-  const models = new Map<string, ReturnType<typeof buildModel>>();
-  const modelFor = (task: TaskHeader) => {
+  const models = new Map<string, LocalModel>();
+  const modelFor = (task: TaskHeader): LocalModel => {
     const key = JSON.stringify(task.model);
     let model = models.get(key);
-    if (!model) models.set(key, (model = buildModel(task.model, 0)));
+    if (!model) models.set(key, (model = createLocalModel(task.model)));
     return model;
   };
   return {
     async train(task: TaskHeader, global: Parameters) {
       const model = modelFor(task);
-      setParameters(model, global);
       // A different shuffle each round and member, reproducible from the run's seed.
       const seed = (task.config.seed * 1_000_003 + task.round * 7919 + (options.memberSeed ?? 0)) | 0;
       const started = Date.now();
       const meter = options.meter?.();
       const privacy = task.config.privacy;
       const { onEpoch } = options;
-      const result = await trainLocal(model, data.train, { ...task.config, seed }, {
-        globalParameters: global,
+      const result = await model.train(global, data.train, { ...task.config, seed }, {
         ...(onEpoch ? { onEpoch: (epoch: number, loss: number, accuracy: number) => onEpoch(task, epoch, loss, accuracy) } : {}),
         // Sample-level DP: DP-SGD on this member's records.
         ...(privacy?.level === 'sample' ? { dpSgd: { clippingNorm: privacy.clippingNorm, noiseMultiplier: privacy.noiseMultiplier } } : {}),
       });
-      options.log?.(`round ${task.round}: trained ${result.numExamples} examples × ${task.config.epochs} epochs in ${((Date.now() - started) / 1000).toFixed(1)} s, loss ${result.metrics.loss.toFixed(4)}`);
+      options.log?.(`round ${task.round}: trained ${result.numExamples} examples × ${task.config.epochs} epochs in ${((Date.now() - started) / 1000).toFixed(1)} s, loss ${(result.metrics.loss ?? NaN).toFixed(4)}`);
       // Under differential privacy the training loss and accuracy are raw functions of the
       // member's records, outside the guarantee: they stay here.
       const metrics: Record<string, number> = privacy ? { trainSeconds: (Date.now() - started) / 1000 } : { ...result.metrics, trainSeconds: (Date.now() - started) / 1000 };
       // Work and energy depend on the data's size only, which the descriptor already makes public.
-      metrics.examplesProcessed = privacy ? result.numExamples * task.config.epochs : (result.examplesProcessed ?? result.numExamples * task.config.epochs);
+      metrics.examplesProcessed = privacy ? result.numExamples * task.config.epochs : result.examplesProcessed;
       if (meter) Object.assign(metrics, meter.stop());
-      let parameters = getParameters(model);
+      let parameters = result.parameters;
       if (privacy?.level === 'client' && privacy.mode === 'distributed') {
         // Client-level DP without a trusted coordinator: clip the update and add this member's noise share here.
         const out = privatizeUpdate(global.data, parameters.data, {
@@ -77,10 +73,7 @@ export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions 
       return { parameters, numExamples: result.numExamples, metrics };
     },
     async evaluate(task: TaskHeader, global: Parameters) {
-      const model = modelFor(task);
-      setParameters(model, global);
-      const result = await evaluate(model, data.holdout);
-      return { numExamples: result.numExamples, metrics: { loss: result.loss, accuracy: result.accuracy } };
+      return modelFor(task).evaluate(global, data.holdout);
     },
   };
 }

@@ -4,8 +4,10 @@
 // the registry (index.ts) instead of checking family names.
 
 import type * as tf from '@tensorflow/tfjs';
-import type { ModelSpec } from '../../protocol/messages.js';
+import type { Dataset } from '../../data/dataset.js';
+import type { ModelSpec, TrainConfig } from '../../protocol/messages.js';
 import type { Problem } from '../../protocol/problems.js';
+import type { Parameters } from '../../protocol/tensors.js';
 
 export type BrowserBackend = 'webgl' | 'wasm' | 'cpu';
 
@@ -35,6 +37,16 @@ export interface LayerSummary {
   parameters: number;
 }
 
+/**
+ * Local training for a family that does not train its TF.js model as a whole: matrix
+ * factorisation keeps each user's factors on the member, across rounds, outside the global
+ * parameters.
+ */
+export interface LocalLearner {
+  train(global: Parameters, data: Dataset, config: TrainConfig): Promise<{ parameters: Parameters; numExamples: number; metrics: Record<string, number> }>;
+  evaluate(global: Parameters, data: Dataset): Promise<{ numExamples: number; loss: number; metrics: Record<string, number> }>;
+}
+
 export interface ModelFamily<S extends ModelSpec = ModelSpec> {
   readonly name: S['family'];
   support(spec: S): FamilySupport;
@@ -51,6 +63,8 @@ export interface ModelFamily<S extends ModelSpec = ModelSpec> {
   build(spec: S): tf.LayersModel;
   /** The batch of examples (row-major, [n, ...inputShape], float32) as the model's input(s). */
   feed?(spec: S, x: tf.Tensor): tf.Tensor | tf.Tensor[];
+  /** A learner of its own instead of training the built model (one per member, kept across rounds). */
+  learner?(spec: S): LocalLearner;
 }
 
 /** The name of the logits layer every family's model has. */

@@ -6,11 +6,12 @@ import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import type { ModelFamilyName, ModelSpec, SpecOf } from '../../protocol/messages.js';
 import { cnnFamily } from './cnn.js';
 import type { ModelFamily } from './family.js';
+import { mfFamily } from './mf.js';
 import { mlpFamily } from './mlp.js';
 import { textFamily } from './text.js';
 import { transformerFamily } from './transformer.js';
 
-export type { BrowserBackend, FamilySupport, LayerSummary, ModelFamily, ModelIO } from './family.js';
+export type { BrowserBackend, FamilySupport, LayerSummary, LocalLearner, ModelFamily, ModelIO } from './family.js';
 export { LOGITS_LAYER } from './family.js';
 
 const FAMILIES: { [F in ModelFamilyName]?: ModelFamily<SpecOf<F>> } = {
@@ -18,6 +19,7 @@ const FAMILIES: { [F in ModelFamilyName]?: ModelFamily<SpecOf<F>> } = {
   cnn: cnnFamily,
   text: textFamily,
   transformer: transformerFamily,
+  mf: mfFamily,
 };
 
 export function familyOf<S extends ModelSpec>(spec: S): ModelFamily<S> {
