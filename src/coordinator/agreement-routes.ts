@@ -14,14 +14,14 @@ import { checkPlan, parsePlan, planHash, planStatus, verifyApproval, type PlanAp
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { PlanApprovalSchema, parseMessage, type RunConfig } from '../protocol/messages.js';
 import { newId } from '../storage/ids.js';
-import type { AgreementVersionRecord, PlanRecord, RunRecord, Storage } from '../storage/storage.js';
+import type { AgreementVersionRecord, PlanRecord, RunRecord, GovernanceStore, MemberStore } from '../storage/storage.js';
 import type { MemberRef } from '../strategies/strategy.js';
 import type { AuditTrail } from './audit-trail.js';
 import type { Authenticator } from './auth.js';
 import type { Grid } from './grid.js';
 
 export interface AgreementGovernanceOptions {
-  storage: Storage;
+  storage: GovernanceStore & Pick<MemberStore, 'listMembers'>;
   audit: AuditTrail;
   /** The agreement file given at start. Default: whatever version storage holds (none: nothing enforced). */
   initial?: Agreement;

@@ -14,7 +14,7 @@ import { NonceCache, SignatureHeader, verifyRequest, type KeyLookup } from '../g
 import { ROLE_SCOPES, apiTokenId, authorize, tokenMatches, type Role, type Scope } from '../governance/roles.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/frame.js';
-import type { MemberRecord, Storage } from '../storage/storage.js';
+import type { GovernanceStore, MemberRecord, MemberStore } from '../storage/storage.js';
 import type { AuditTrail } from './audit-trail.js';
 import { bearerToken, sameToken } from './tokens.js';
 
@@ -27,7 +27,7 @@ export interface Caller {
 }
 
 export interface AuthenticatorOptions {
-  storage: Storage;
+  storage: MemberStore & Pick<GovernanceStore, 'getApiToken'>;
   /** The operator's bootstrap token: role operator with all of that role's scopes. */
   operatorToken: string;
   audit: AuditTrail;
@@ -75,7 +75,7 @@ export function unsupportedContentType(received: string | undefined): ConcordErr
 }
 
 export class Authenticator {
-  private readonly storage: Storage;
+  private readonly storage: MemberStore & Pick<GovernanceStore, 'getApiToken'>;
   private readonly operatorToken: string;
   private readonly audit: AuditTrail;
   private readonly maxSkewMs: number;

@@ -16,7 +16,7 @@
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import type { Storage } from '../storage/storage.js';
+import type { MemberStore, RunStore } from '../storage/storage.js';
 import { shareRewards, type BenefitShares } from '../valuation/benefit-sharing.js';
 import { valueRun, type RunValuation, type ValuationMethod, type ValuationRound } from '../valuation/federated.js';
 import { VALUATION_METHODS } from '../valuation/methods.js';
@@ -70,7 +70,7 @@ export const UTILITY_DESCRIPTION =
   'round-wise Shapley (Wang et al. 2020): v_t(S) = validation accuracy of FedAvg(θ_{t−1}; updates of S in round t), φ_i = Σ_t φ_i^t; validation set = the coordinator\'s --eval-data set';
 
 export async function runContributions(
-  storage: Storage,
+  storage: RunStore & Pick<MemberStore, 'listMembers'>,
   runId: string,
   /** Accuracy on the validation set; null when the coordinator has none. */
   accuracy: ((config: RunConfig, parameters: Parameters) => Promise<number>) | null,

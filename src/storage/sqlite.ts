@@ -4,6 +4,9 @@
 // SIGKILL or a power cut, and a round interrupted mid-write is rolled back on the next
 // open. saveRound is one IMMEDIATE transaction: the write lock is taken before the
 // last-round check, so two coordinators on one file cannot both store the same round.
+// transaction() holds BEGIN IMMEDIATE across an asynchronous callback; other callers of
+// the same store wait for it (gate below), so nothing unrelated joins or is rolled back
+// with it, and operations outside a transaction run at once, as before.
 
 import { canonicalJson } from '../governance/canonical.js';
 import type { AuditEntry } from '../governance/audit.js';
@@ -30,14 +33,18 @@ import type {
   RunRecord,
   RunStatus,
   Storage,
+  StorageScope,
   PrivacyCharge,
 } from './storage.js';
+import { checkRetention, retentionCut, type RetentionPolicy } from './retention.js';
 
 export interface SqliteStorageOptions {
   /** How long a statement waits for another connection's write lock before failing. Default 5000 ms. */
   busyTimeoutMs?: number;
   /** Schema migrations to apply; tests pass extra ones. Default SQLITE_MIGRATIONS. */
   migrations?: readonly Migration[];
+  /** Which checkpoints and kept updates to drop as rounds are stored (retention.ts). Default: keep all. */
+  retention?: RetentionPolicy;
 }
 
 const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'completed', 'failed', 'stopped'];
@@ -161,10 +168,16 @@ export class SqliteStorage implements Storage {
   private readonly db: Database;
   private readonly migrations: readonly Migration[];
   private readonly statements = new Map<string, Statement>();
+  private readonly retention: RetentionPolicy;
+  /** Set while transaction() runs; callers outside it wait for it. */
+  private gate: Promise<void> | null = null;
+  /** True on the view transaction() hands its callback: it passes the gate. */
+  private readonly insideTransaction: boolean = false;
 
   constructor(path: string | ':memory:', options: SqliteStorageOptions = {}) {
     this.path = path;
     this.migrations = options.migrations ?? SQLITE_MIGRATIONS;
+    this.retention = checkRetention(options.retention ?? {});
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     try {
       this.db = openDatabase(path, { busyTimeoutMs });
@@ -205,7 +218,36 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    while (this.gate && !this.insideTransaction) await this.gate;
     if (this.db.open) this.db.close();
+  }
+
+  async transaction<T>(fn: (tx: StorageScope) => Promise<T>): Promise<T> {
+    if (this.insideTransaction) return fn(this);
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise((resolve) => (open = resolve));
+    // The same store, seen from inside: its operations pass the gate.
+    const view = Object.create(this, { insideTransaction: { value: true } }) as SqliteStorage;
+    try {
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        throw new ConcordError(ErrorCode.STORAGE, `beginning a transaction failed in SQLite database ${this.path}: ${messageOf(error)}`, { cause: error });
+      }
+      let result: T;
+      try {
+        result = await fn(view);
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+      this.db.exec('COMMIT');
+      return result;
+    } finally {
+      this.gate = null;
+      open();
+    }
   }
 
   // ---- members ----
@@ -388,9 +430,19 @@ export class SqliteStorage implements Storage {
             insertUpdate.run(round.runId, round.round, seq, u.memberId, u.numExamples, u.encoded.manifest, u.encoded.bytes);
           });
           if (audit) for (const entry of audit(this.lastAuditEntry())) this.insertAudit(entry);
+          this.applyRetention(round.runId, round.round);
         })
         .immediate();
     });
+  }
+
+  /** Inside saveRound's transaction: drops what the retention policy no longer keeps. */
+  private applyRetention(runId: string, last: number): void {
+    const cut = retentionCut(this.retention, last);
+    if (cut.checkpointsBelow !== null) {
+      this.sql('DELETE FROM checkpoints WHERE run_id = ? AND round < ? AND (? = 0 OR round % ? <> 0)').run(runId, cut.checkpointsBelow, cut.keepEvery, cut.keepEvery);
+    }
+    if (cut.updatesBelow !== null) this.sql('DELETE FROM member_updates WHERE run_id = ? AND round < ?').run(runId, cut.updatesBelow);
   }
 
   async lastRound(runId: string): Promise<RoundSummary | undefined> {
@@ -754,6 +806,7 @@ export class SqliteStorage implements Storage {
 
   /** SQLite failures (locked, full disk, closed handle) become STORAGE errors that say what was being done. */
   private async op<T>(what: string, fn: () => T): Promise<T> {
+    while (this.gate && !this.insideTransaction) await this.gate;
     try {
       return fn();
     } catch (error) {
