@@ -5,9 +5,11 @@ import { startCoordinatorService } from '../coordinator/service.js';
 import { fingerprint } from '../governance/identity.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { RunConfigSchema } from '../protocol/messages.js';
+import { parseRetention } from '../storage/retention.js';
+import { redactPassword } from '../storage/storage-url.js';
 import { readConfigFile } from './options.js';
 
-export async function startCoordinator(opts: { port: number; host: string; db: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
+export async function startCoordinator(opts: { port: number; host: string; db: string; identity?: string; retention: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
   const say = (event: Record<string, unknown>, human: string): void => {
     if (json) process.stdout.write(JSON.stringify(event) + '\n');
@@ -16,7 +18,10 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together', { details: { field: opts.tlsCert ? '--tls-key' : '--tls-cert' } });
   }
+  const retention = parseRetention(opts.retention);
   const service = await startCoordinatorService({
+    retention,
+    ...(opts.identity ? { identityFile: opts.identity } : {}),
     ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
     openEnrollment: opts.openEnrollment,
     ...(opts.agreement ? { agreementFile: opts.agreement } : {}),
@@ -30,8 +35,8 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
   });
   const key = fingerprint(service.publicKey);
   say(
-    { event: 'listening', url: service.url, db: opts.db, coordinatorKey: key, openEnrollment: opts.openEnrollment },
-    `Concord coordinator listening on ${service.url} (state in ${opts.db}); audit key ${key}; ${opts.openEnrollment ? 'open enrollment' : 'enrollment by invitation only'}`,
+    { event: 'listening', url: service.url, db: redactPassword(opts.db), coordinatorKey: key, publicKey: service.publicKey, openEnrollment: opts.openEnrollment },
+    `Concord coordinator listening on ${service.url} (state in ${redactPassword(opts.db)}); audit key ${key}; ${opts.openEnrollment ? 'open enrollment' : 'enrollment by invitation only'}`,
   );
   if (opts.run) {
     const config = await readConfigFile(opts.run, '--run', RunConfigSchema);

@@ -19,6 +19,7 @@ import { setParameters } from '../model/weights.js';
 import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { openStorage } from '../storage/index.js';
+import type { RetentionPolicy } from '../storage/retention.js';
 import type { RunEvent, Storage } from '../storage/storage.js';
 import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { createCoordinator, type Coordinator } from './server.js';
@@ -36,6 +37,8 @@ export interface CoordinatorServiceOptions {
   identityFile?: string;
   /** Admit new members without an invitation. Default true; false requires `concord invite` codes. */
   openEnrollment?: boolean;
+  /** Which checkpoints and kept updates the store drops as rounds are stored. Default: keep all. */
+  retention?: RetentionPolicy;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
   /** The cooperation agreement to enforce (YAML, see docs/agreement.example.yaml). Default: the version stored by an earlier start, if any. */
@@ -61,7 +64,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const db = options.db ?? DEFAULT_DB;
   // A broken agreement file stops the start before anything is written.
   const agreement = options.agreementFile ? await loadAgreement(options.agreementFile) : undefined;
-  const storage = await openStorage(db);
+  const storage = await openStorage(db, options.retention ? { retention: options.retention } : {});
   const operatorToken = options.operatorToken ?? (await operatorTokenFor(db));
   // An in-memory database keeps no audit log worth a lasting key.
   const identity =

@@ -27,6 +27,7 @@ import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { redactPassword } from './storage-url.js';
 import { checkRetention, retentionCut, type RetentionPolicy } from './retention.js';
 import type { Migration } from './sqlite-migrations.js';
+import type { Row, TableAccess, TableSpec } from './tables.js';
 import type {
   AgreementVersionRecord,
   CompletedRound,
@@ -63,6 +64,16 @@ type Queryable = pg.Pool | pg.PoolClient;
 const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'completed', 'failed', 'stopped'];
 const RUN_COLUMNS = 'id, config, status, error, created_at, updated_at';
 const AUDIT_COLUMNS = 'seq, at, actor, kind, subject, data, prev_hash, hash, signature';
+/** Tables whose insertion order is their BIGSERIAL position; the rest are read in key order (storage/tables.ts). */
+const ORDERED_BY_POSITION = new Set(['members', 'runs', 'privacy_charges', 'invitations', 'api_tokens', 'audit_log', 'plans', 'member_resources']);
+const PRIMARY_KEYS: Record<string, string> = {
+  rounds: 'run_id, round',
+  checkpoints: 'run_id, round',
+  member_metrics: 'run_id, round, seq',
+  member_updates: 'run_id, round, seq',
+  agreement_versions: 'version',
+  plan_approvals: 'plan_id, seq',
+};
 /** Connection-level failures: the database is not there (down, partitioned, restarting). */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
 
@@ -77,7 +88,7 @@ interface TransactionScope {
   queue: Promise<unknown>;
 }
 
-export class PostgresStorage implements Storage {
+export class PostgresStorage implements Storage, TableAccess {
   /** The URL without its password, for messages. */
   readonly where: string;
   private readonly pool: pg.Pool;
@@ -175,6 +186,25 @@ export class PostgresStorage implements Storage {
     } finally {
       client.release();
     }
+  }
+
+  // ---- whole tables (storage/tables.ts) ----
+
+  async countRows(table: TableSpec): Promise<number> {
+    return this.read(`counting ${table.name}`, async (q) => (await q.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${table.name}`)).rows[0]!.n);
+  }
+
+  async readRows(table: TableSpec, offset: number, limit: number): Promise<Row[]> {
+    const order = table.name === 'events' ? 'id' : ORDERED_BY_POSITION.has(table.name) ? 'position' : PRIMARY_KEYS[table.name]!;
+    return this.read(`reading ${table.name}`, async (q) => (await q.query<Row>(`SELECT ${table.columns.join(', ')} FROM ${table.name} ORDER BY ${order} LIMIT $1 OFFSET $2`, [limit, offset])).rows);
+  }
+
+  async writeRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
+    if (rows.length === 0) return;
+    return this.write(`writing ${table.name}`, async (c) => {
+      const placeholders = table.columns.map((_, i) => `$${i + 1}`).join(', ');
+      for (const row of rows) await c.query(`INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES (${placeholders})`, table.columns.map((col) => row[col] ?? null));
+    });
   }
 
   // ---- members ----

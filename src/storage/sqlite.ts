@@ -37,6 +37,7 @@ import type {
   PrivacyCharge,
 } from './storage.js';
 import { checkRetention, retentionCut, type RetentionPolicy } from './retention.js';
+import type { Row, TableAccess, TableSpec } from './tables.js';
 
 export interface SqliteStorageOptions {
   /** How long a statement waits for another connection's write lock before failing. Default 5000 ms. */
@@ -163,7 +164,7 @@ interface EventRow {
 
 const RUN_COLUMNS = 'id, config, status, error, created_at, updated_at';
 
-export class SqliteStorage implements Storage {
+export class SqliteStorage implements Storage, TableAccess {
   readonly path: string;
   private readonly db: Database;
   private readonly migrations: readonly Migration[];
@@ -248,6 +249,43 @@ export class SqliteStorage implements Storage {
       this.gate = null;
       open();
     }
+  }
+
+  /** A consistent copy of the whole database, taken online with SQLite's backup API. */
+  async backup(file: string): Promise<void> {
+    while (this.gate && !this.insideTransaction) await this.gate;
+    try {
+      await this.db.backup(file);
+    } catch (error) {
+      throw new ConcordError(ErrorCode.STORAGE, `backing up SQLite database ${this.path} to ${file} failed: ${messageOf(error)}`, { details: { field: '--out', received: file }, cause: error });
+    }
+  }
+
+  // ---- whole tables (storage/tables.ts) ----
+
+  async countRows(table: TableSpec): Promise<number> {
+    return this.op(`counting ${table.name}`, () => (this.sql(`SELECT COUNT(*) AS n FROM ${table.name}`).get() as { n: number }).n);
+  }
+
+  async readRows(table: TableSpec, offset: number, limit: number): Promise<Row[]> {
+    // events keep their order in id, audit_log in position, every other table in rowid.
+    const order = table.name === 'events' ? 'id' : table.name === 'audit_log' ? 'position' : 'rowid';
+    return this.op(`reading ${table.name}`, () =>
+      (this.sql(`SELECT ${table.columns.join(', ')} FROM ${table.name} ORDER BY ${order} LIMIT ? OFFSET ?`).all(limit, offset) as Row[]).map((row) => {
+        for (const b of table.booleans ?? []) row[b] = row[b] === 1;
+        return row;
+      }),
+    );
+  }
+
+  async writeRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
+    return this.op(`writing ${table.name}`, () => {
+      const insert = this.sql(`INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES (${table.columns.map(() => '?').join(', ')})`);
+      const booleans = new Set(table.booleans ?? []);
+      this.db.transaction(() => {
+        for (const row of rows) insert.run(...table.columns.map((c) => (booleans.has(c) ? (row[c] ? 1 : 0) : (row[c] as SqlValue))));
+      })();
+    });
   }
 
   // ---- members ----
