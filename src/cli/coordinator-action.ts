@@ -9,7 +9,7 @@ import { parseRetention } from '../storage/retention.js';
 import { redactPassword } from '../storage/storage-url.js';
 import { readConfigFile } from './options.js';
 
-export async function startCoordinator(opts: { port: number; host: string; db: string; identity?: string; retention: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
+export async function startCoordinator(opts: { port: number; host: string; db: string; identity?: string; retention: string; leaseSeconds: number; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
   const say = (event: Record<string, unknown>, human: string): void => {
     if (json) process.stdout.write(JSON.stringify(event) + '\n');
@@ -19,8 +19,12 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together', { details: { field: opts.tlsCert ? '--tls-key' : '--tls-cert' } });
   }
   const retention = parseRetention(opts.retention);
+  if (!Number.isInteger(opts.leaseSeconds) || opts.leaseSeconds < 2) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--lease-seconds must be an integer >= 2, received ${opts.leaseSeconds}`, { details: { field: '--lease-seconds', expected: '>= 2', received: opts.leaseSeconds } });
+  }
   const service = await startCoordinatorService({
     retention,
+    leaseMs: opts.leaseSeconds * 1000,
     ...(opts.identity ? { identityFile: opts.identity } : {}),
     ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
     openEnrollment: opts.openEnrollment,
@@ -35,7 +39,7 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
   });
   const key = fingerprint(service.publicKey);
   say(
-    { event: 'listening', url: service.url, db: redactPassword(opts.db), coordinatorKey: key, publicKey: service.publicKey, openEnrollment: opts.openEnrollment },
+    { event: 'listening', url: service.url, db: redactPassword(opts.db), coordinatorKey: key, publicKey: service.publicKey, replica: service.coordinator.replica, openEnrollment: opts.openEnrollment },
     `Concord coordinator listening on ${service.url} (state in ${redactPassword(opts.db)}); audit key ${key}; ${opts.openEnrollment ? 'open enrollment' : 'enrollment by invitation only'}`,
   );
   if (opts.run) {

@@ -32,6 +32,8 @@ export interface AgreementGovernanceOptions {
 export interface AgreementGovernance {
   /** The agreement in force, if any. */
   current(): Agreement | undefined;
+  /** Reads the version in force again (replicas: another one may have adopted an amendment). */
+  refresh(): Promise<void>;
   /** Throws FORBIDDEN when an agreement is in force and does not name `name`. */
   assertMayEnroll(name: string): void;
   /** Throws FORBIDDEN listing every violated clause (and records the refusal) unless the run is allowed. */
@@ -111,6 +113,11 @@ export async function createAgreementGovernance(options: AgreementGovernanceOpti
 
   return {
     current: () => inForce,
+
+    async refresh() {
+      const latest = (await storage.listAgreementVersions()).at(-1);
+      if (latest && (!inForce || latest.version > inForce.version)) inForce = latest.agreement;
+    },
 
     assertMayEnroll(name) {
       if (inForce && !findMember(inForce, name)) {

@@ -37,6 +37,11 @@ export interface AuthenticatorOptions {
   nonceCache?: NonceCache;
   /** Default Date.now. */
   now?: () => number;
+  /**
+   * Nonces seen by every coordinator process on the database (replicas): resolves false for
+   * one seen before, whichever process saw it. Default: this process's cache only.
+   */
+  sharedNonces?: (memberId: string, nonce: string, expiresAt: number) => Promise<boolean>;
 }
 
 const rawBodies = new WeakMap<IncomingMessage, Buffer>();
@@ -81,8 +86,10 @@ export class Authenticator {
   private readonly maxSkewMs: number;
   private readonly nonces: NonceCache;
   private readonly now: () => number;
+  private readonly sharedNonces: AuthenticatorOptions['sharedNonces'];
 
   constructor(options: AuthenticatorOptions) {
+    this.sharedNonces = options.sharedNonces;
     this.storage = options.storage;
     this.operatorToken = options.operatorToken;
     this.audit = options.audit;
@@ -150,11 +157,15 @@ export class Authenticator {
     // A parsed body whose bytes were not kept cannot be checked against its signature.
     if (request.body !== undefined && body === undefined) throw unsupportedContentType(request.headers['content-type']);
     try {
-      return await verifyRequest(
-        { method: request.method, path: request.url, body, headers: request.headers },
-        lookup,
-        { now: this.now(), maxSkewMs: this.maxSkewMs, nonceCache: this.nonces },
-      );
+      const now = this.now();
+      const memberId = await verifyRequest({ method: request.method, path: request.url, body, headers: request.headers }, lookup, { now, maxSkewMs: this.maxSkewMs, nonceCache: this.nonces });
+      const nonce = request.headers[SignatureHeader.NONCE];
+      if (this.sharedNonces && typeof nonce === 'string' && !(await this.sharedNonces(memberId, nonce, now + 2 * this.maxSkewMs))) {
+        throw new ConcordError(ErrorCode.UNAUTHENTICATED, `nonce ${nonce} was already used by member ${memberId} (at another coordinator replica); each request needs a fresh nonce (replayed request?)`, {
+          details: { field: SignatureHeader.NONCE, received: nonce, reason: 'replayed' },
+        });
+      }
+      return memberId;
     } catch (error) {
       if (error instanceof ConcordError) await this.recordRefusal(request, error, known());
       throw error;

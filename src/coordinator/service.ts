@@ -18,11 +18,12 @@ import { evaluate } from '../model/train.js';
 import { setParameters } from '../model/weights.js';
 import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import { openStorage } from '../storage/index.js';
+import { openStorage, parseStorageUrl } from '../storage/index.js';
+import type { PostgresStorage } from '../storage/postgres.js';
 import type { RetentionPolicy } from '../storage/retention.js';
 import type { RunEvent, Storage } from '../storage/storage.js';
 import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
-import { createCoordinator, type Coordinator } from './server.js';
+import { createCoordinator, type Coordinator, type ReplicationOptions } from './server.js';
 
 export interface CoordinatorServiceOptions {
   /** Default 8470; 0 picks a free port. */
@@ -47,6 +48,11 @@ export interface CoordinatorServiceOptions {
   evalData?: string;
   bodyLimitBytes?: number;
   onEvent?: (event: RunEvent) => void;
+  /**
+   * PostgreSQL only: how long a replica's lease on a run lasts unless renewed (another
+   * replica takes the run over within about this long after its driver dies). Default 10 000 ms.
+   */
+  leaseMs?: number;
 }
 
 export interface CoordinatorService {
@@ -79,8 +85,18 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     return model;
   };
 
+  // On PostgreSQL every coordinator is a replica: others may share the database.
+  let replication: ReplicationOptions | undefined;
+  if (parseStorageUrl(db).kind === 'postgres') {
+    const { PostgresCoordination } = await import('../storage/postgres-coordination.js');
+    const coordination = new PostgresCoordination(storage as PostgresStorage, (error) => process.stderr.write(`replication: ${error instanceof Error ? error.message : String(error)}\n`));
+    await coordination.start();
+    replication = { coordination, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) };
+  }
+
   const coordinator = await createCoordinator({
     storage,
+    ...(replication ? { replication } : {}),
     operatorToken,
     identity,
     ...(options.openEnrollment !== undefined ? { openEnrollment: options.openEnrollment } : {}),
@@ -111,6 +127,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     storage,
     async close() {
       await coordinator.close();
+      await replication?.coordination.close();
       await storage.close();
     },
   };

@@ -191,4 +191,47 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "what coordinator replicas share: run leases, the task board and request nonces",
+    sql: `
+      -- Which replica drives a run's round loop, until when (the database's clock, ms).
+      CREATE TABLE run_leases (
+        run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        acquired_at BIGINT NOT NULL
+      );
+
+      -- Tasks issued by a run's owner, delivered to their member by whichever replica it polls,
+      -- answered through whichever replica it reaches. Transient: the owner deletes them once
+      -- its exchange is over (so late results are stale), and a new owner fails any it finds.
+      CREATE TABLE tasks (
+        position BIGSERIAL NOT NULL,
+        task_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        issued_by TEXT NOT NULL,
+        expect TEXT NOT NULL,
+        frame BYTEA NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'delivered', 'settled', 'failed')),
+        delivered_at BIGINT,
+        settled_at BIGINT,
+        result BYTEA,
+        reason TEXT
+      );
+      CREATE INDEX tasks_queued ON tasks (member_id, position) WHERE status = 'queued';
+      CREATE INDEX tasks_open ON tasks (member_id) WHERE status IN ('queued', 'delivered');
+      CREATE INDEX tasks_by_run ON tasks (run_id);
+
+      -- Nonces of signed member requests, so a request replayed to another replica is refused too.
+      CREATE TABLE request_nonces (
+        member_id TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (member_id, nonce)
+      );
+      CREATE INDEX request_nonces_expiry ON request_nonces (expires_at);
+    `,
+  },
 ];

@@ -188,6 +188,19 @@ export class PostgresStorage implements Storage, TableAccess {
     }
   }
 
+  /**
+   * One statement for the replicas' coordination layer (postgres-coordination.ts): on the
+   * transaction's connection inside transaction(), else on the pool; errors as everywhere here.
+   */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(what: string, text: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.read(what, (q) => q.query<R>(text, params));
+  }
+
+  /** Several statements in one transaction (or a savepoint of the open one), for the coordination layer. */
+  async atomically<T>(what: string, fn: (query: <R extends pg.QueryResultRow>(text: string, params?: unknown[]) => Promise<pg.QueryResult<R>>) => Promise<T>): Promise<T> {
+    return this.write(what, (c) => fn((text, params = []) => c.query(text, params)));
+  }
+
   // ---- whole tables (storage/tables.ts) ----
 
   async countRows(table: TableSpec): Promise<number> {
