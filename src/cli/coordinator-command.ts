@@ -25,6 +25,9 @@ export function registerCoordinatorCommand(program: Command): void {
     .option('--open-enrollment', 'admit new member nodes without an invitation (the default, for a local consortium)', true)
     .option('--no-open-enrollment', 'admit new member nodes only with an invitation from "concord invite"')
     .option('--agreement <file>', 'enforce this cooperation agreement (YAML); later versions only by signed amendment ("concord agreement")')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (a listener of its own, no token: keep it internal)', parseIntOption('--metrics-port'))
+    .option('--metrics-host <host>', 'address of the metrics listener', '127.0.0.1')
+    .option('--log-level <level>', 'structured JSON request logs on stderr: fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--json', 'machine-readable output: one JSON object per line')
     .action(lazyAction(actions, 'startCoordinator'));
 }

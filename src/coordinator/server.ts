@@ -37,7 +37,8 @@ import { RunSupervisor } from './run-supervisor.js';
 import type { PostgresCoordination } from '../storage/postgres-coordination.js';
 import type { PostgresStorage } from '../storage/postgres.js';
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { CoordinatorMetrics } from './metrics.js';
 
 export interface CoordinatorOptions {
   storage: Storage;
@@ -88,6 +89,11 @@ export interface CoordinatorOptions {
    * (RunSupervisor). Without it the coordinator is the only process on its database.
    */
   replication?: ReplicationOptions;
+  /**
+   * Structured JSON logs (pino, through Fastify), one line per request with its request id
+   * (the caller's x-request-id, or a new one, echoed in the response). Default: none.
+   */
+  log?: { level: string; stream?: NodeJS.WritableStream };
 }
 
 export interface ReplicationOptions {
@@ -107,6 +113,8 @@ export interface Coordinator {
   replica: string | null;
   /** Runs whose round loop this process drives now. */
   driving(): string[];
+  /** Prometheus metrics of this process (serve them with metrics.ts serveMetrics). */
+  metrics: CoordinatorMetrics;
   audit: AuditTrail;
   /** The coordinator's public key (base64url), which verifies its audit log. */
   publicKey: string;
@@ -143,24 +151,45 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     ...(replication ? { sharedNonces: (memberId: string, nonce: string, expiresAt: number) => replication.coordination.rememberNonce(memberId, nonce, expiresAt) } : {}),
   });
 
+  const common = {
+    bodyLimit,
+    forceCloseConnections: true,
+    logger: options.log ? { level: options.log.level, ...(options.log.stream ? { stream: options.log.stream } : {}) } : false,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  };
   const app = options.tls
-    ? (Fastify({ logger: false, bodyLimit, forceCloseConnections: true, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
-    : Fastify({ logger: false, bodyLimit, forceCloseConnections: true });
-  installErrorHandler(app, bodyLimit);
+    ? (Fastify({ ...common, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
+    : (Fastify(common) as unknown as FastifyInstance);
+  const metrics = new CoordinatorMetrics({
+    membersOnline: () => board.available().length,
+    runsDriven: () => active.size,
+    epsilonSpent: async () => (await privacyReport(storage, await budgetsByDataset())).map((d) => ({ datasetId: d.datasetId, epsilon: d.epsilon })),
+  });
+  installErrorHandler(app, bodyLimit, (code) => metrics.refused(code));
   installBodyParsers(app, bodyLimit);
   app.addHook('onRequest', async (request) => {
     const version = request.headers[PROTOCOL_HEADER];
     if (version !== undefined && request.url.startsWith('/v1/')) assertProtocolHeader(version);
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (request, reply) => {
     reply.header(PROTOCOL_HEADER, String(PROTOCOL_VERSION));
+    reply.header('x-request-id', request.id);
   });
 
   /** The member a signed request comes from; nothing of an unauthenticated caller reaches the board. */
   const memberOf = (request: FastifyRequest): Promise<MemberRecord> => auth.member(request);
   const ref = (m: MemberRecord) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples, numHoldout: m.dataset.numHoldout, datasetName: m.dataset.name });
 
+  // Liveness: the process answers. Readiness: it can serve now (its database answers and it
+  // is not shutting down); a load balancer sends members only to ready replicas.
   app.get('/v1/health', async () => ({ protocolVersion: PROTOCOL_VERSION, status: 'ok' }));
+  let draining = false;
+  app.get('/v1/ready', async () => {
+    if (draining) throw new ConcordError(ErrorCode.UNAVAILABLE, 'this coordinator is shutting down', { details: { field: 'ready', reason: 'shutting-down' } });
+    await storage.lastAudit(); // UNAVAILABLE when the database cannot be reached
+    return { ready: true, replica, driving: [...active.keys()] };
+  });
 
   registerGovernanceRoutes(app, {
     storage,
@@ -181,6 +210,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     const task = await board.poll(ref(member), waitMs, closed.signal);
     await storage.touchMember(member.memberId, Date.now());
     if (!task) return reply.code(204).send();
+    metrics.bytes('out', task.frame.byteLength);
     return reply.type(FRAME_CONTENT_TYPE).send(task.frame);
   });
 
@@ -199,6 +229,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         details: { field: 'content-type', expected: FRAME_CONTENT_TYPE, received: received ?? null },
       });
     }
+    metrics.bytes('in', request.body.byteLength);
     await board.submit(member.memberId, request.params.taskId, request.body);
     return { accepted: true };
   });
@@ -368,6 +399,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         },
         roundAudit: (round: CompletedRound) => audit.roundEntries(run, round),
         onRoundSaved: async (round: CompletedRound) => {
+          metrics.roundCommitted(run.runId, (round.completedAt - round.startedAt) / 1000);
           await options.onRoundSaved?.(run, round);
         },
       });
@@ -397,9 +429,16 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         replica: replica!,
         leaseMs,
         renewMs: replication.renewMs ?? Math.max(100, Math.floor(leaseMs / 5)),
-        drive: (run) => startRun(run),
-        release: (runId) => active.get(runId)?.abort.abort(),
+        drive: (run) => {
+          app.log.info({ runId: run.runId, replica }, 'driving a run: this replica holds its lease');
+          startRun(run);
+        },
         driving: () => [...active.keys()],
+        onError: (error) => app.log.warn({ err: error }, 'run leases could not be claimed or renewed'),
+        release: (runId, why) => {
+          app.log.warn({ runId, why }, 'no longer driving a run');
+          active.get(runId)?.abort.abort();
+        },
         onTick: async () => {
           await governance.refresh();
           await replication.coordination.purgeNonces(Date.now() - 60_000);
@@ -420,6 +459,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     board,
     replica,
     driving: () => [...active.keys()],
+    metrics,
     audit,
     publicKey: identity.publicKey,
     async listen(port, host) {
@@ -431,6 +471,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
       while (active.size > 0) await Promise.all([...active.values()].map((a) => a.done));
     },
     async close() {
+      draining = true;
       supervisor?.close();
       shutdown.abort();
       await Promise.all([...active.values()].map((a) => a.done));

@@ -23,6 +23,7 @@ import type { PostgresStorage } from '../storage/postgres.js';
 import type { RetentionPolicy } from '../storage/retention.js';
 import type { RunEvent, Storage } from '../storage/storage.js';
 import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
+import { serveMetrics } from './metrics.js';
 import { createCoordinator, type Coordinator, type ReplicationOptions } from './server.js';
 
 export interface CoordinatorServiceOptions {
@@ -53,10 +54,16 @@ export interface CoordinatorServiceOptions {
    * replica takes the run over within about this long after its driver dies). Default 10 000 ms.
    */
   leaseMs?: number;
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics, on a listener of their own (no token: keep it internal). Default: not served. */
+  metrics?: { port: number; host: string };
+  /** Structured JSON request logs on stderr at this pino level (fatal … trace, or silent). Default silent. */
+  logLevel?: string;
 }
 
 export interface CoordinatorService {
   url: string;
+  /** Where Prometheus scrapes this process, when metrics are served. */
+  metricsUrl: string | null;
   operatorToken: string;
   /** The coordinator's public key, which verifies its audit log. */
   publicKey: string;
@@ -97,6 +104,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const coordinator = await createCoordinator({
     storage,
     ...(replication ? { replication } : {}),
+    ...(options.logLevel && options.logLevel !== 'silent' ? { log: { level: options.logLevel, stream: process.stderr } } : {}),
     operatorToken,
     identity,
     ...(options.openEnrollment !== undefined ? { openEnrollment: options.openEnrollment } : {}),
@@ -119,13 +127,16 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST);
+  const metrics = options.metrics ? await serveMetrics(coordinator.metrics, options.metrics.port, options.metrics.host) : null;
   return {
     url,
+    metricsUrl: metrics?.url ?? null,
     operatorToken,
     publicKey: identity.publicKey,
     coordinator,
     storage,
     async close() {
+      await metrics?.close();
       await coordinator.close();
       await replication?.coordination.close();
       await storage.close();

@@ -125,16 +125,20 @@ export class PostgresCoordination {
 
   /** Takes or renews the run's lease for `owner` unless another owner's has not expired; true when `owner` holds it. */
   async claimLease(runId: string, owner: string, ttlMs: number): Promise<boolean> {
-    const { rowCount } = await this.storage.query(
-      'claiming a run lease',
+    return this.storage.atomically('claiming a run lease', async (query) => {
+      // A lease row locked by a replica that vanished mid-commit is freed by the server
+      // (idle_in_transaction_session_timeout); until then this claim fails fast and is tried again.
+      await query("SET LOCAL lock_timeout = '2s'");
+      const { rowCount } = await query(
       `INSERT INTO run_leases (run_id, owner, expires_at, acquired_at)
        SELECT $1, $2, ${NOW_MS} + $3, ${NOW_MS} WHERE EXISTS (SELECT 1 FROM runs WHERE id = $1 AND status IN ('pending', 'running'))
        ON CONFLICT (run_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
          acquired_at = CASE WHEN run_leases.owner = excluded.owner THEN run_leases.acquired_at ELSE excluded.acquired_at END
        WHERE run_leases.owner = excluded.owner OR run_leases.expires_at <= excluded.acquired_at`,
-      [runId, owner, ttlMs],
-    );
-    return rowCount === 1;
+        [runId, owner, ttlMs],
+      );
+      return rowCount === 1;
+    });
   }
 
   async releaseLease(runId: string, owner: string): Promise<void> {

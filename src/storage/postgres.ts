@@ -53,8 +53,14 @@ export interface PostgresStorageOptions {
   maxConnections?: number;
   /** How long to wait for a connection before the database counts as unreachable. Default 5000 ms. */
   connectTimeoutMs?: number;
-  /** A query that has no answer by then fails (a database cut off mid-query). Default 30 000 ms. */
+  /** A query that has no answer by then fails (a database cut off mid-query). Default 15 000 ms. */
   queryTimeoutMs?: number;
+  /**
+   * The server ends a transaction whose client has sent nothing for this long, releasing
+   * its locks: a coordinator cut off mid-transaction must not hold a run's lease row or the
+   * audit head for others. Default 10 000 ms.
+   */
+  idleTransactionTimeoutMs?: number;
   migrations?: readonly Migration[];
   retention?: RetentionPolicy;
 }
@@ -109,10 +115,16 @@ export class PostgresStorage implements Storage, TableAccess {
       connectionString: options.url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-      query_timeout: options.queryTimeoutMs ?? 30_000,
+      query_timeout: options.queryTimeoutMs ?? 15_000,
       keepAlive: true,
       types: TYPES,
-      ...(this.schema !== undefined ? { options: `-c search_path=${this.schema}` } : {}),
+      // Server-side: a client that vanished (killed, partitioned) is noticed by keepalives and
+      // its idle transaction ended, so the locks it held go to the replicas still there.
+      options: [
+        `-c idle_in_transaction_session_timeout=${Math.max(1000, Math.floor(options.idleTransactionTimeoutMs ?? 10_000))}`,
+        '-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3',
+        ...(this.schema !== undefined ? [`-c search_path=${this.schema}`] : []),
+      ].join(' '),
     });
     // An idle connection that breaks (database restarted, link cut) must not crash the process;
     // the next query reports it.
@@ -762,6 +774,8 @@ async function insertAudit(c: pg.PoolClient, entry: AuditEntry): Promise<void> {
 export function isUnreachable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && UNREACHABLE.has(code)) return true;
+  // Any failure to connect (refused, no route, EINVAL from a blackhole route) means the database is out of reach.
+  if ((error as { syscall?: unknown } | null)?.syscall === 'connect') return true;
   const message = messageOf(error);
   return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connection timeout|Client has encountered a connection error/i.test(message);
 }

@@ -5,7 +5,7 @@
 // The server is tuned for tests (fsync off): the tests kill coordinators, not the database.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -18,6 +18,8 @@ export interface TestPostgres {
   port: number;
   /** The folder of pg_dump, pg_restore, psql of the same version. */
   binDir: string;
+  /** A URL of the database through the server's Unix socket (reachable from any network namespace). */
+  socketUrl(database: string): string;
   /** A URL of a fresh, empty database on this server. */
   createDatabase(name: string): Promise<string>;
   /** Fast shutdown; waits for the server to exit, then removes its folder. Idempotent. */
@@ -29,7 +31,7 @@ export interface StartPostgresOptions {
   host?: string;
   /** Default: a free port. */
   port?: number;
-  /** Runs the server inside this command (e.g. ['ip', 'netns', 'exec', 'ns1']), as the network namespace tests do. */
+  /** Runs the server inside this command (e.g. ['ip', 'netns', 'exec', 'ns1']), as the network namespace tests do; it must run as root. */
   wrap?: string[];
 }
 
@@ -71,10 +73,14 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   chmodSync(dir, 0o700);
   const as = user ? { uid: user.uid, gid: user.gid } : {};
   execFileSync(join(binDir, 'initdb'), ['-D', data, '-U', 'concord', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], { stdio: 'pipe', ...as });
+  // initdb trusts loopback only; a server on a namespace's address also trusts its own subnet.
+  appendFileSync(join(data, 'pg_hba.conf'), 'host all all samenet trust\n');
 
   const serverArgs = [join(binDir, 'postgres'), '-D', data, '-p', String(port), '-k', dir, '-c', `listen_addresses=${host}`, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'];
-  const [command, ...args] = [...(options.wrap ?? []), ...serverArgs];
-  const server: ChildProcess = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe'], ...as });
+  // Inside a wrapper (a network namespace) the wrapper runs as root and hands over to the postgres user.
+  const wrapped = options.wrap ? [...options.wrap, ...(user ? ['runuser', '-u', 'postgres', '--'] : []), ...serverArgs] : serverArgs;
+  const [command, ...args] = wrapped;
+  const server: ChildProcess = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(options.wrap ? {} : as) });
   let log = '';
   server.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log = (log + chunk).slice(-8000)));
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
@@ -82,7 +88,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const killOnExit = () => server.kill('SIGKILL');
   process.once('exit', killOnExit);
 
-  const url = `postgres://concord@${host}:${port}/postgres`;
+  // Checked and administered through the Unix socket in the folder, which any network namespace shares.
+  const url = `postgres://concord@${encodeURIComponent(dir)}:${port}/postgres`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (server.exitCode !== null) throw new Error(`postgres exited with code ${server.exitCode}: ${log}`);
@@ -107,6 +114,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     host,
     port,
     binDir,
+    socketUrl: (database: string) => `postgres://concord@${encodeURIComponent(dir)}:${port}/${database}`,
     async createDatabase(name) {
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
