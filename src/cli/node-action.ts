@@ -51,7 +51,7 @@ function coordinatorAddress(flag: string | undefined): string {
       // not a URL at all, e.g. 127.0.0.1:8470 without its scheme
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.search !== '' || url.hash !== '') {
-      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field} must be an http:// or https:// URL such as ${DEFAULT_COORDINATOR} (or several, comma-separated), got ${JSON.stringify(text)}`, {
+      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field} must be an http:// or https:// URL such as ${DEFAULT_COORDINATOR}, got ${JSON.stringify(text)}; several replicas may be given, comma-separated`, {
         details: { field, expected: 'http(s)://host[:port][/path][,…]', received: text },
       });
     }
