@@ -111,9 +111,12 @@ export async function runContributions(
   const valued = options.lastRounds !== undefined ? rounds.slice(-Math.max(1, options.lastRounds)) : rounds;
   async function* load(): AsyncGenerator<ValuationRound> {
     for (const r of valued) {
+      // Rounds whose updates the coordinator's retention policy dropped cannot be valued; the
+      // policy keeps the checkpoint before every round whose updates it keeps.
+      const updates = await storage.listMemberUpdates(runId, r.round);
+      if (updates.length === 0) continue;
       const previous = r.round === 1 ? await storage.getInitialParameters(runId) : (await storage.getCheckpoint(runId, r.round - 1))?.parameters;
       if (!previous) throw new ConcordError(ErrorCode.STORAGE, `run ${runId} has no global model before round ${r.round}`);
-      const updates = await storage.listMemberUpdates(runId, r.round);
       yield { round: r.round, previous, updates: updates.map((u) => ({ member: nameOf(u.memberId), numExamples: u.numExamples, parameters: u.parameters })) };
     }
   }
@@ -124,7 +127,7 @@ export async function runContributions(
     ...(options.truncationTolerance !== undefined ? { truncationTolerance: options.truncationTolerance } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : { seed: run.config.seed }),
   });
-  if (valuation.rounds.length === 0) return unavailable('no member updates are stored for this run (it ran before updates were kept)');
+  if (valuation.rounds.length === 0) return unavailable('no member updates are stored for this run (it ran before updates were kept, or the retention policy dropped them)');
   const report: ContributionReport = {
     ...base,
     available: true,

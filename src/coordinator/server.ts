@@ -1,6 +1,8 @@
 // The coordinator's HTTP face (Fastify): member enrollment, long-polled task delivery,
 // result upload, and the operator's run API. Runs are driven by round-loop.ts through
-// the TaskBoard grid; every run still marked running in storage resumes on start.
+// the TaskBoard grid; every run still marked running in storage resumes on start. With
+// replicas (PostgreSQL) the grid is the SharedTaskBoard and a run is driven by whichever
+// replica holds its lease (run-supervisor.ts); the others serve members and the API.
 // Members authenticate by signed requests, people by scoped bearer tokens (auth.ts);
 // decisions go to the signed audit trail (audit-trail.ts). HTTPS when given a certificate.
 // Wire format: docs/protocol.md; security: docs/security.md.
