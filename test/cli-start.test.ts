@@ -50,7 +50,7 @@ test('bin/concord.mjs runs the compiled JavaScript in dist/, not the TypeScript 
 
 test('dist/ holds every module of src/ and none of its tests', () => {
   const sources = readdirSync(join(ROOT, 'src'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
-  const testOnly = (f: string) => /\.test\.ts$|-conformance\.ts$|\.fixture\.ts$/.test(f);
+  const testOnly = (f: string) => /\.test\.ts$|-conformance\.ts$|\.fixture\.ts$|(^|[\\/])conformance[\\/]/.test(f);
   const missing = sources.filter((f) => !testOnly(f) && !existsSync(join(ROOT, 'dist', f.replace(/\.ts$/, '.js'))));
   assert.deepEqual(missing, [], 'compiled by scripts/build.mjs');
   const shipped = sources.filter((f) => testOnly(f) && existsSync(join(ROOT, 'dist', f.replace(/\.ts$/, '.js'))));

@@ -23,7 +23,7 @@ after(async () => {
 
 describe('concord CLI', () => {
   it('has --help on every command', async () => {
-    const commands = [[], ['demo'], ['coordinator'], ['node'], ['run'], ['run', 'start'], ['run', 'list'], ['run', 'show'], ['status'], ['export'], ['fuse'], ['privacy'], ['privacy', 'epsilon'], ['privacy', 'noise'], ['plan'], ['contributions'], ['report']];
+    const commands = [[], ['demo'], ['coordinator'], ['node'], ['run'], ['run', 'start'], ['run', 'list'], ['run', 'show'], ['status'], ['export'], ['fuse'], ['privacy'], ['privacy', 'epsilon'], ['privacy', 'noise'], ['plan'], ['contributions'], ['report'], ['db'], ['db', 'migrate'], ['db', 'backup'], ['db', 'restore'], ['db', 'copy']];
     for (const c of commands) {
       const { code, stdout } = await concordRun([...c, '--help']);
       assert.equal(code, 0, `concord ${c.join(' ')} --help`);

@@ -5,9 +5,11 @@ import { startCoordinatorService } from '../coordinator/service.js';
 import { fingerprint } from '../governance/identity.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { RunConfigSchema } from '../protocol/messages.js';
+import { parseRetention } from '../storage/retention.js';
+import { redactPassword } from '../storage/storage-url.js';
 import { readConfigFile } from './options.js';
 
-export async function startCoordinator(opts: { port: number; host: string; db: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
+export async function startCoordinator(opts: { port: number; host: string; db: string; identity?: string; retention: string; leaseSeconds: number; metricsPort?: number; metricsHost: string; logLevel: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
   const say = (event: Record<string, unknown>, human: string): void => {
     if (json) process.stdout.write(JSON.stringify(event) + '\n');
@@ -16,7 +18,20 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, '--tls-cert and --tls-key go together', { details: { field: opts.tlsCert ? '--tls-key' : '--tls-cert' } });
   }
+  const retention = parseRetention(opts.retention);
+  if (!Number.isInteger(opts.leaseSeconds) || opts.leaseSeconds < 2) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--lease-seconds must be an integer >= 2, received ${opts.leaseSeconds}`, { details: { field: '--lease-seconds', expected: '>= 2', received: opts.leaseSeconds } });
+  }
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(opts.logLevel)) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--log-level must be one of ${levels.join(', ')}, received ${JSON.stringify(opts.logLevel)}`, { details: { field: '--log-level', expected: levels, received: opts.logLevel } });
+  }
   const service = await startCoordinatorService({
+    logLevel: opts.logLevel,
+    ...(opts.metricsPort !== undefined ? { metrics: { port: opts.metricsPort, host: opts.metricsHost } } : {}),
+    retention,
+    leaseMs: opts.leaseSeconds * 1000,
+    ...(opts.identity ? { identityFile: opts.identity } : {}),
     ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
     openEnrollment: opts.openEnrollment,
     ...(opts.agreement ? { agreementFile: opts.agreement } : {}),
@@ -30,8 +45,8 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
   });
   const key = fingerprint(service.publicKey);
   say(
-    { event: 'listening', url: service.url, db: opts.db, coordinatorKey: key, openEnrollment: opts.openEnrollment },
-    `Concord coordinator listening on ${service.url} (state in ${opts.db}); audit key ${key}; ${opts.openEnrollment ? 'open enrollment' : 'enrollment by invitation only'}`,
+    { event: 'listening', url: service.url, db: redactPassword(opts.db), coordinatorKey: key, publicKey: service.publicKey, replica: service.coordinator.replica, metrics: service.metricsUrl, openEnrollment: opts.openEnrollment },
+    `Concord coordinator listening on ${service.url} (state in ${redactPassword(opts.db)}); audit key ${key}; ${opts.openEnrollment ? 'open enrollment' : 'enrollment by invitation only'}`,
   );
   if (opts.run) {
     const config = await readConfigFile(opts.run, '--run', RunConfigSchema);
@@ -40,7 +55,13 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
     if (!body.runId) throw new ConcordError(body.error?.code ?? ErrorCode.INTERNAL, body.error?.message ?? 'could not start the run', { details: { ...body.error?.details, source: opts.run } });
     say({ event: 'run-created', runId: body.runId }, `started run ${body.runId}`);
   }
+  // SIGTERM/SIGINT: not ready any more, round loops stopped (with replicas the leases are
+  // released, so another replica takes the runs over at once; alone, the interrupted round is
+  // redone when the coordinator starts again), connections closed, then exit 0.
+  let stopping = false;
   const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
     await service.close();
     process.exit(0);
   };

@@ -12,7 +12,10 @@ export function registerCoordinatorCommand(program: Command): void {
     .description('run the coordinator: enrolls members, drives runs round by round, keeps state in the database')
     .option('--port <port>', `TCP port (0 picks a free one)`, parseIntOption('--port'), DEFAULT_PORT)
     .option('--host <host>', 'address to listen on; 0.0.0.0 accepts members from other hosts', DEFAULT_HOST)
-    .option('--db <url>', 'SQLite file (or sqlite:PATH); postgres://… for deployment', DEFAULT_DB)
+    .option('--db <url>', 'SQLite file (or sqlite:PATH); postgres://user:password@host:port/database for deployment and replicas', DEFAULT_DB)
+    .option('--identity <file>', "the coordinator's Ed25519 audit-signing key (default: coordinator.identity.json beside a SQLite database, .concord/ for PostgreSQL); replicas share one")
+    .option('--lease-seconds <s>', 'PostgreSQL: how long a replica holds a run unless it renews; another replica takes over within about this long after it dies', parseIntOption('--lease-seconds'), 10)
+    .option('--retention <policy>', 'which checkpoints and kept updates to keep: last=N,every=K,updates=M (any of them) or all', 'all')
     .option('--operator-token <token>', 'operator API token (default: kept in operator-token beside the database)')
     .option('--eval-data <spec>', 'held-out data the coordinator evaluates every global model on, e.g. mnist:test')
     .option('--run <file>', 'start this run configuration (JSON) once the coordinator is up')
@@ -22,6 +25,9 @@ export function registerCoordinatorCommand(program: Command): void {
     .option('--open-enrollment', 'admit new member nodes without an invitation (the default, for a local consortium)', true)
     .option('--no-open-enrollment', 'admit new member nodes only with an invitation from "concord invite"')
     .option('--agreement <file>', 'enforce this cooperation agreement (YAML); later versions only by signed amendment ("concord agreement")')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (a listener of its own, no token: keep it internal)', parseIntOption('--metrics-port'))
+    .option('--metrics-host <host>', 'address of the metrics listener', '127.0.0.1')
+    .option('--log-level <level>', 'structured JSON request logs on stderr: fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--json', 'machine-readable output: one JSON object per line')
     .action(lazyAction(actions, 'startCoordinator'));
 }

@@ -105,7 +105,22 @@ async function readAudit(opts: AuditSource): Promise<{ entries: AuditEntry[]; pu
   if (opts.publicKey) assertPublicKey(opts.publicKey, '--public-key');
   if (opts.db) {
     const target = parseStorageUrl(opts.db);
-    if (target.kind !== 'sqlite') throw new ConcordError(ErrorCode.INVALID_ARGUMENT, '--db must be a SQLite file for offline verification', { details: { field: '--db', received: opts.db } });
+    if (target.kind === 'postgres') {
+      // A shared database has no file beside it: the key is pinned out of band.
+      if (!opts.publicKey) {
+        throw new ConcordError(ErrorCode.INVALID_ARGUMENT, "offline verification of a PostgreSQL database needs the coordinator's public key: pass --public-key (concord coordinator --json prints its fingerprint; GET /v1/identity gives the key)", {
+          details: { field: '--public-key', expected: 'base64url Ed25519 public key' },
+        });
+      }
+      const { PostgresStorage } = await import('../storage/postgres.js');
+      const storage = new PostgresStorage({ url: target.url });
+      try {
+        await storage.assertMigrated(); // read only: nothing is created or migrated
+        return { entries: await storage.listAudit(), publicKey: opts.publicKey };
+      } finally {
+        await storage.close();
+      }
+    }
     // Opened without migrating: verifying must not change the evidence (nor create a database).
     assertDatabaseExists(target.path);
     const publicKey = opts.publicKey ?? (await keyBeside(target.path));

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerAgreementCommands } from './agreement-commands.js';
 import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerDataCommands } from './data-commands.js';
+import { registerDbCommands } from './db-commands.js';
 import { registerDemoCommand } from './demo-command.js';
 import { EX_USAGE } from './exit-codes.js';
 import { registerGovernanceCommands } from './governance-commands.js';
@@ -28,6 +29,7 @@ const program = new Command('concord')
 
 registerDemoCommand(program);
 registerCoordinatorCommand(program);
+registerDbCommands(program);
 registerNodeCommand(program);
 registerRunCommands(program);
 registerGovernanceCommands(program);

@@ -27,7 +27,7 @@ export async function exportModel(opts: { run: string; round?: number; out: stri
       const last = (await storage.lastRound(run.runId))?.round ?? 0;
       const round = modelRound(run, last, opts.round);
       const parameters = round === 0 ? await storage.getInitialParameters(run.runId) : (await storage.getCheckpoint(run.runId, round))?.parameters;
-      if (!parameters) throw new ConcordError(ErrorCode.STORAGE, `run ${run.runId} has round ${round} but no checkpoint for it`, { details: { field: '--round', received: round } });
+      if (!parameters) throw new ConcordError(ErrorCode.NOT_FOUND, `run ${run.runId} keeps no checkpoint of round ${round}: the coordinator's retention policy (--retention) dropped it; the last round's is always kept`, { details: { field: '--round', received: round, reason: 'not-retained' } });
       exported = { model: run.config.model, round, parameters };
     } finally {
       await storage.close();

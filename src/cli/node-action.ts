@@ -38,20 +38,23 @@ function memberName(name: string): string {
   throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--name ${JSON.stringify(name)} is not a member name (${rule})`, { details: { field: '--name', expected: rule, received: name } });
 }
 
-/** The coordinator's base URL (--coordinator, $CONCORD_COORDINATOR or the default); only http(s) with a host, no query. */
+/** The coordinator's base URL, or several replicas' comma-separated (--coordinator, $CONCORD_COORDINATOR or the default); only http(s) with a host, no query. */
 function coordinatorAddress(flag: string | undefined): string {
   const field = flag === undefined && process.env.CONCORD_COORDINATOR !== undefined ? 'CONCORD_COORDINATOR' : '--coordinator';
   const text = coordinatorUrl(flag);
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    // not a URL at all, e.g. 127.0.0.1:8470 without its scheme
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.search !== '' || url.hash !== '') {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field} must be an http:// or https:// URL such as ${DEFAULT_COORDINATOR}, got ${JSON.stringify(text)}`, {
-      details: { field, expected: 'http(s)://host[:port][/path]', received: text },
-    });
+  // Several replicas may be listed, comma-separated; each must be a URL.
+  for (const part of text.split(',')) {
+    let url: URL | undefined;
+    try {
+      url = new URL(part.trim());
+    } catch {
+      // not a URL at all, e.g. 127.0.0.1:8470 without its scheme
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.search !== '' || url.hash !== '') {
+      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${field} must be an http:// or https:// URL such as ${DEFAULT_COORDINATOR}, got ${JSON.stringify(text)}; several replicas may be given, comma-separated`, {
+        details: { field, expected: 'http(s)://host[:port][/path][,…]', received: text },
+      });
+    }
   }
   return text;
 }

@@ -10,7 +10,7 @@ export function registerNodeCommand(program: Command): void {
   program
     .command('node')
     .description("run a member node: trains on this member's own data when the coordinator asks; raw data never leaves")
-    .option('--coordinator <url>', 'coordinator URL (or $CONCORD_COORDINATOR)')
+    .option('--coordinator <url>', 'coordinator URL, or several replicas comma-separated (or $CONCORD_COORDINATOR)')
     .requiredOption('--name <name>', 'member name (letters, digits, . _ -)')
     .requiredOption('--data <spec>', 'data spec, e.g. mnist:member=0,members=5,partition=dirichlet,alpha=0.5 or csv:FILE,label=COLUMN')
     .option('--state-dir <dir>', 'where the node keeps its identity (Ed25519 key) and enrollment', '.concord/nodes')

@@ -14,14 +14,14 @@ import { checkPlan, parsePlan, planHash, planStatus, verifyApproval, type PlanAp
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { PlanApprovalSchema, parseMessage, type RunConfig } from '../protocol/messages.js';
 import { newId } from '../storage/ids.js';
-import type { AgreementVersionRecord, PlanRecord, RunRecord, Storage } from '../storage/storage.js';
+import type { AgreementVersionRecord, PlanRecord, RunRecord, GovernanceStore, MemberStore } from '../storage/storage.js';
 import type { MemberRef } from '../strategies/strategy.js';
 import type { AuditTrail } from './audit-trail.js';
 import type { Authenticator } from './auth.js';
 import type { Grid } from './grid.js';
 
 export interface AgreementGovernanceOptions {
-  storage: Storage;
+  storage: GovernanceStore & Pick<MemberStore, 'listMembers'>;
   audit: AuditTrail;
   /** The agreement file given at start. Default: whatever version storage holds (none: nothing enforced). */
   initial?: Agreement;
@@ -32,6 +32,8 @@ export interface AgreementGovernanceOptions {
 export interface AgreementGovernance {
   /** The agreement in force, if any. */
   current(): Agreement | undefined;
+  /** Reads the version in force again (replicas: another one may have adopted an amendment). */
+  refresh(): Promise<void>;
   /** Throws FORBIDDEN when an agreement is in force and does not name `name`. */
   assertMayEnroll(name: string): void;
   /** Throws FORBIDDEN listing every violated clause (and records the refusal) unless the run is allowed. */
@@ -111,6 +113,11 @@ export async function createAgreementGovernance(options: AgreementGovernanceOpti
 
   return {
     current: () => inForce,
+
+    async refresh() {
+      const latest = (await storage.listAgreementVersions()).at(-1);
+      if (latest && (!inForce || latest.version > inForce.version)) inForce = latest.agreement;
+    },
 
     assertMayEnroll(name) {
       if (inForce && !findMember(inForce, name)) {

@@ -17,11 +17,11 @@ import { epsilonOf } from '../privacy/dp/charges.js';
 import { encodeFrame } from '../protocol/frame.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import type { CompletedRound, RunEvent, RunRecord, Storage } from '../storage/storage.js';
+import type { AuditLogStore, CompletedRound, RunEvent, RunRecord, RunStore } from '../storage/storage.js';
 import { budgetFor } from './privacy-policy.js';
 
-/** The Storage interface seen as an AuditStore. */
-export function storageAuditStore(storage: Storage): AuditStore {
+/** The storage's audit log seen as governance/audit.ts's AuditStore. */
+export function storageAuditStore(storage: AuditLogStore): AuditStore {
   return {
     append: (entry) => storage.appendAudit(entry),
     list: (options) => storage.listAudit(options),
@@ -37,7 +37,8 @@ export function modelFrame(run: RunRecord, round: number, parameters: Parameters
 }
 
 export interface AuditTrailOptions {
-  storage: Storage;
+  /** The audit log, and the privacy charges a round's entry sums up. */
+  storage: AuditLogStore & Pick<RunStore, 'listPrivacyCharges'>;
   /** The coordinator's identity; its private key signs every entry. */
   identity: Identity;
   /** At most one refusal entry per caller in this window. Default 60 000 ms. */
@@ -57,7 +58,7 @@ const RUN_EVENT_KINDS: Record<string, string> = {
 
 export class AuditTrail {
   readonly log: AuditLog;
-  private readonly storage: Storage;
+  private readonly storage: AuditLogStore & Pick<RunStore, 'listPrivacyCharges'>;
   private readonly refusalIntervalMs: number;
   private readonly now: () => number;
   private readonly onError: (error: unknown, input: AuditInput) => void;

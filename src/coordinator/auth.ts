@@ -14,7 +14,7 @@ import { NonceCache, SignatureHeader, verifyRequest, type KeyLookup } from '../g
 import { ROLE_SCOPES, apiTokenId, authorize, tokenMatches, type Role, type Scope } from '../governance/roles.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/frame.js';
-import type { MemberRecord, Storage } from '../storage/storage.js';
+import type { GovernanceStore, MemberRecord, MemberStore } from '../storage/storage.js';
 import type { AuditTrail } from './audit-trail.js';
 import { bearerToken, sameToken } from './tokens.js';
 
@@ -27,7 +27,7 @@ export interface Caller {
 }
 
 export interface AuthenticatorOptions {
-  storage: Storage;
+  storage: MemberStore & Pick<GovernanceStore, 'getApiToken'>;
   /** The operator's bootstrap token: role operator with all of that role's scopes. */
   operatorToken: string;
   audit: AuditTrail;
@@ -37,6 +37,11 @@ export interface AuthenticatorOptions {
   nonceCache?: NonceCache;
   /** Default Date.now. */
   now?: () => number;
+  /**
+   * Nonces seen by every coordinator process on the database (replicas): resolves false for
+   * one seen before, whichever process saw it. Default: this process's cache only.
+   */
+  sharedNonces?: (memberId: string, nonce: string, expiresAt: number) => Promise<boolean>;
 }
 
 const rawBodies = new WeakMap<IncomingMessage, Buffer>();
@@ -75,14 +80,16 @@ export function unsupportedContentType(received: string | undefined): ConcordErr
 }
 
 export class Authenticator {
-  private readonly storage: Storage;
+  private readonly storage: MemberStore & Pick<GovernanceStore, 'getApiToken'>;
   private readonly operatorToken: string;
   private readonly audit: AuditTrail;
   private readonly maxSkewMs: number;
   private readonly nonces: NonceCache;
   private readonly now: () => number;
+  private readonly sharedNonces: AuthenticatorOptions['sharedNonces'];
 
   constructor(options: AuthenticatorOptions) {
+    this.sharedNonces = options.sharedNonces;
     this.storage = options.storage;
     this.operatorToken = options.operatorToken;
     this.audit = options.audit;
@@ -150,11 +157,15 @@ export class Authenticator {
     // A parsed body whose bytes were not kept cannot be checked against its signature.
     if (request.body !== undefined && body === undefined) throw unsupportedContentType(request.headers['content-type']);
     try {
-      return await verifyRequest(
-        { method: request.method, path: request.url, body, headers: request.headers },
-        lookup,
-        { now: this.now(), maxSkewMs: this.maxSkewMs, nonceCache: this.nonces },
-      );
+      const now = this.now();
+      const memberId = await verifyRequest({ method: request.method, path: request.url, body, headers: request.headers }, lookup, { now, maxSkewMs: this.maxSkewMs, nonceCache: this.nonces });
+      const nonce = request.headers[SignatureHeader.NONCE];
+      if (this.sharedNonces && typeof nonce === 'string' && !(await this.sharedNonces(memberId, nonce, now + 2 * this.maxSkewMs))) {
+        throw new ConcordError(ErrorCode.UNAUTHENTICATED, `nonce ${nonce} was already used by member ${memberId} (at another coordinator replica); each request needs a fresh nonce (replayed request?)`, {
+          details: { field: SignatureHeader.NONCE, received: nonce, reason: 'replayed' },
+        });
+      }
+      return memberId;
     } catch (error) {
       if (error instanceof ConcordError) await this.recordRefusal(request, error, known());
       throw error;

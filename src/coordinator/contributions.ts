@@ -16,7 +16,7 @@
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import type { Storage } from '../storage/storage.js';
+import type { MemberStore, RunStore } from '../storage/storage.js';
 import { shareRewards, type BenefitShares } from '../valuation/benefit-sharing.js';
 import { valueRun, type RunValuation, type ValuationMethod, type ValuationRound } from '../valuation/federated.js';
 import { VALUATION_METHODS } from '../valuation/methods.js';
@@ -70,7 +70,7 @@ export const UTILITY_DESCRIPTION =
   'round-wise Shapley (Wang et al. 2020): v_t(S) = validation accuracy of FedAvg(θ_{t−1}; updates of S in round t), φ_i = Σ_t φ_i^t; validation set = the coordinator\'s --eval-data set';
 
 export async function runContributions(
-  storage: Storage,
+  storage: RunStore & Pick<MemberStore, 'listMembers'>,
   runId: string,
   /** Accuracy on the validation set; null when the coordinator has none. */
   accuracy: ((config: RunConfig, parameters: Parameters) => Promise<number>) | null,
@@ -111,9 +111,12 @@ export async function runContributions(
   const valued = options.lastRounds !== undefined ? rounds.slice(-Math.max(1, options.lastRounds)) : rounds;
   async function* load(): AsyncGenerator<ValuationRound> {
     for (const r of valued) {
+      // Rounds whose updates the coordinator's retention policy dropped cannot be valued; the
+      // policy keeps the checkpoint before every round whose updates it keeps.
+      const updates = await storage.listMemberUpdates(runId, r.round);
+      if (updates.length === 0) continue;
       const previous = r.round === 1 ? await storage.getInitialParameters(runId) : (await storage.getCheckpoint(runId, r.round - 1))?.parameters;
       if (!previous) throw new ConcordError(ErrorCode.STORAGE, `run ${runId} has no global model before round ${r.round}`);
-      const updates = await storage.listMemberUpdates(runId, r.round);
       yield { round: r.round, previous, updates: updates.map((u) => ({ member: nameOf(u.memberId), numExamples: u.numExamples, parameters: u.parameters })) };
     }
   }
@@ -124,7 +127,7 @@ export async function runContributions(
     ...(options.truncationTolerance !== undefined ? { truncationTolerance: options.truncationTolerance } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : { seed: run.config.seed }),
   });
-  if (valuation.rounds.length === 0) return unavailable('no member updates are stored for this run (it ran before updates were kept)');
+  if (valuation.rounds.length === 0) return unavailable('no member updates are stored for this run (it ran before updates were kept, or the retention policy dropped them)');
   const report: ContributionReport = {
     ...base,
     available: true,

@@ -11,12 +11,12 @@ import { ROLES, SCOPES, createApiToken, type ApiTokenRecord, type Role } from '.
 import { SignatureHeader } from '../governance/signed-request.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { EnrollRequestSchema, PROTOCOL_VERSION, parseMessage } from '../protocol/messages.js';
-import type { MemberRecord, Storage } from '../storage/storage.js';
+import type { AuditLogStore, GovernanceStore, MemberRecord, MemberStore } from '../storage/storage.js';
 import type { AuditTrail } from './audit-trail.js';
 import type { Authenticator } from './auth.js';
 
 export interface GovernanceRoutesOptions {
-  storage: Storage;
+  storage: MemberStore & GovernanceStore & AuditLogStore;
   auth: Authenticator;
   audit: AuditTrail;
   /** The coordinator's identity, whose public key verifies the audit log. */

@@ -47,15 +47,18 @@ function fromFastify(error: FastifyError, bodyLimit: number, contentType: string
   }
 }
 
-export function installErrorHandler(app: FastifyInstance, bodyLimit: number): void {
+/** `onRefusal` hears the code of every error answered (for metrics). */
+export function installErrorHandler(app: FastifyInstance, bodyLimit: number, onRefusal: (code: ErrorCode) => void = () => undefined): void {
   app.setErrorHandler((raw: FastifyError | ConcordError, request, reply) => {
     const error = raw instanceof ConcordError ? raw : fromFastify(raw, bodyLimit, request.headers['content-type']);
+    onRefusal(error.code);
     const status = httpStatusOf(error.code);
     if (status >= 500) request.log.error({ err: raw }, error.message);
     void reply.code(status).type('application/json').send({ error: error.toJSON() });
   });
   app.setNotFoundHandler((request, reply) => {
     const error = new ConcordError(ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url}`, { details: { field: 'url' } });
+    onRefusal(error.code);
     void reply.code(404).send({ error: error.toJSON() });
   });
 }

@@ -17,7 +17,7 @@ import type { Problem } from '../protocol/problems.js';
 import { epsilonOf, sampleLevelCharge } from '../privacy/dp/charges.js';
 import { DifferentiallyPrivateStrategy, withDifferentialPrivacy } from '../privacy/dp/dp-fedavg.js';
 import type { Instruction, MemberRef, Strategy } from '../strategies/strategy.js';
-import type { PrivacyCharge, Storage } from '../storage/storage.js';
+import type { PrivacyCharge, RunStore } from '../storage/storage.js';
 import type { RoundExtensions } from './round-loop.js';
 import type { RunExtension } from './run-compiler.js';
 
@@ -72,7 +72,7 @@ export function budgetFor(dp: DifferentialPrivacyConfig, memberName: string): { 
 export interface PrivacyExtensionOptions {
   config: RunConfig;
   strategy: Strategy;
-  storage: Storage;
+  storage: RunStore;
 }
 
 /** The DP stages of a run's rounds: task settings, the budget check, and the charges. */
@@ -144,7 +144,7 @@ export function privacyExtensions(options: PrivacyExtensionOptions): RoundExtens
 }
 
 /** ε spent per dataset, for `concord status` and the dashboard. */
-export async function privacyReport(storage: Storage, budgets: Map<string, { epsilon: number; delta: number }>): Promise<{ datasetId: string; epsilon: number; delta: number; budget: number | null; charges: number }[]> {
+export async function privacyReport(storage: Pick<RunStore, 'listPrivacyCharges'>, budgets: Map<string, { epsilon: number; delta: number }>): Promise<{ datasetId: string; epsilon: number; delta: number; budget: number | null; charges: number }[]> {
   const charges = await storage.listPrivacyCharges();
   const byDataset = new Map<string, PrivacyCharge[]>();
   for (const c of charges) byDataset.set(c.datasetId, [...(byDataset.get(c.datasetId) ?? []), c]);

@@ -8,14 +8,14 @@ import { z } from 'zod';
 import type { Scope } from '../governance/roles.js';
 import { ResourceMemberSchema, type ResourceMemberInput } from '../planning/resources.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import type { MemberRecord, Storage } from '../storage/storage.js';
+import type { MemberRecord, MemberStore, ResourceStore } from '../storage/storage.js';
 
 /** What a member declares: a resources entry without the name, which is the member's own. */
 export const ResourceDeclarationSchema = ResourceMemberSchema.omit({ name: true });
 export type ResourceDeclaration = z.input<typeof ResourceDeclarationSchema>;
 
 export interface ResourceRouteOptions {
-  storage: Storage;
+  storage: MemberStore & ResourceStore;
   /** A signed member request → the member. */
   member: (request: FastifyRequest) => Promise<MemberRecord>;
   /** An operator/API-token request with a scope. */
@@ -23,7 +23,7 @@ export interface ResourceRouteOptions {
 }
 
 /** The consortium's declared resources as a resources document ({members: [...]}), or null when nobody declared. */
-export async function declaredResources(storage: Storage): Promise<{ members: ResourceMemberInput[] } | null> {
+export async function declaredResources(storage: MemberStore & ResourceStore): Promise<{ members: ResourceMemberInput[] } | null> {
   const members = await storage.listMembers();
   const declared = await storage.listMemberResources();
   const entries = declared

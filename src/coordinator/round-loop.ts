@@ -11,7 +11,7 @@ import type { Parameters } from '../protocol/tensors.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import type { EvaluateResult, Failure, Instruction, MemberRef, Strategy, TrainAggregate, TrainResult } from '../strategies/strategy.js';
 import type { AuditEntry } from '../governance/audit.js';
-import type { CompletedRound, MemberRoundMetrics, MemberUpdate, PrivacyCharge, RunEvent, RunRecord, Storage } from '../storage/storage.js';
+import type { CompletedRound, MemberRoundMetrics, MemberUpdate, PrivacyCharge, RunEvent, RunRecord, RunStore } from '../storage/storage.js';
 import { keepsUpdates } from './contributions.js';
 import { workTotals } from './footprint.js';
 import type { Grid, OutgoingTask, TaskReply } from './grid.js';
@@ -60,7 +60,7 @@ export interface RoundExtensions {
 
 export interface FederationOptions {
   run: RunRecord;
-  storage: Storage;
+  storage: RunStore;
   grid: Grid;
   strategy: Strategy;
   signal: AbortSignal;

@@ -8,7 +8,7 @@ import { epsilonOf } from '../privacy/dp/charges.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import type { RoundSummary, RunRecord, Storage } from '../storage/storage.js';
+import type { RoundSummary, RunRecord, RunStore, MemberStore } from '../storage/storage.js';
 import { runContributions, type ContributionOptions, type ContributionReport } from './contributions.js';
 import { runFootprint, type RunFootprint } from './footprint.js';
 import { planExecution, type PlanExecution } from './plan-policy.js';
@@ -44,7 +44,7 @@ export interface RunReportOptions {
   contributions?: ContributionOptions | false;
 }
 
-export async function collectRunReport(storage: Storage, runId: string, options: RunReportOptions): Promise<RunReport> {
+export async function collectRunReport(storage: RunStore & Pick<MemberStore, 'listMembers'>, runId: string, options: RunReportOptions): Promise<RunReport> {
   const run = await storage.getRun(runId);
   if (!run) throw new ConcordError(ErrorCode.NOT_FOUND, `no run ${runId}`, { details: { field: 'runId', received: runId } });
   const [rounds, rows, members] = await Promise.all([storage.listRounds(runId), storage.listMemberMetrics(runId), storage.listMembers()]);
@@ -71,7 +71,7 @@ export async function collectRunReport(storage: Storage, runId: string, options:
   };
 }
 
-async function privacySpend(storage: Storage, run: RunRecord): Promise<PrivacySpend[]> {
+async function privacySpend(storage: Pick<RunStore, 'listPrivacyCharges'>, run: RunRecord): Promise<PrivacySpend[]> {
   const dp = run.config.differentialPrivacy;
   if (!dp) return [];
   const all = await storage.listPrivacyCharges();

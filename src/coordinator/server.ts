@@ -1,6 +1,8 @@
 // The coordinator's HTTP face (Fastify): member enrollment, long-polled task delivery,
 // result upload, and the operator's run API. Runs are driven by round-loop.ts through
-// the TaskBoard grid; every run still marked running in storage resumes on start.
+// the TaskBoard grid; every run still marked running in storage resumes on start. With
+// replicas (PostgreSQL) the grid is the SharedTaskBoard and a run is driven by whichever
+// replica holds its lease (run-supervisor.ts); the others serve members and the API.
 // Members authenticate by signed requests, people by scoped bearer tokens (auth.ts);
 // decisions go to the signed audit trail (audit-trail.ts). HTTPS when given a certificate.
 // Wire format: docs/protocol.md; security: docs/security.md.
@@ -30,7 +32,14 @@ import { registerDashboardRoutes } from './dashboard-routes.js';
 import { countParam, type Query } from './query.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
 import { runFederation, type ServerEvaluation } from './round-loop.js';
-import { TaskBoard, type TaskBoardOptions } from './task-board.js';
+import { TaskBoard, type MemberBoard, type TaskBoardOptions } from './task-board.js';
+import { SharedTaskBoard } from './shared-task-board.js';
+import { RunSupervisor } from './run-supervisor.js';
+import type { PostgresCoordination } from '../storage/postgres-coordination.js';
+import type { PostgresStorage } from '../storage/postgres.js';
+import { hostname } from 'node:os';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { CoordinatorMetrics } from './metrics.js';
 
 export interface CoordinatorOptions {
   storage: Storage;
@@ -75,11 +84,38 @@ export interface CoordinatorOptions {
    * stored by an earlier start, if any; without one nothing is enforced (the local demo).
    */
   agreement?: Agreement;
+  /**
+   * Run as one of several replicas on one PostgreSQL database: tasks live in the database
+   * (SharedTaskBoard), each run's round loop is driven by the replica holding its lease
+   * (RunSupervisor). Without it the coordinator is the only process on its database.
+   */
+  replication?: ReplicationOptions;
+  /**
+   * Structured JSON logs (pino, through Fastify), one line per request with its request id
+   * (the caller's x-request-id, or a new one, echoed in the response). Default: none.
+   */
+  log?: { level: string; stream?: NodeJS.WritableStream };
+}
+
+export interface ReplicationOptions {
+  coordination: PostgresCoordination;
+  /** This process's name in leases and task records. Default: host:pid:random. */
+  replica?: string;
+  /** How long a run's lease lasts unless renewed. Default 10 000 ms. */
+  leaseMs?: number;
+  /** How often leases are claimed and renewed. Default leaseMs / 5. */
+  renewMs?: number;
 }
 
 export interface Coordinator {
   app: FastifyInstance;
-  board: TaskBoard;
+  board: MemberBoard;
+  /** This replica's name in run leases; null without replication. */
+  replica: string | null;
+  /** Runs whose round loop this process drives now. */
+  driving(): string[];
+  /** Prometheus metrics of this process (serve them with metrics.ts serveMetrics). */
+  metrics: CoordinatorMetrics;
   audit: AuditTrail;
   /** The coordinator's public key (base64url), which verifies its audit log. */
   publicKey: string;
@@ -95,33 +131,66 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   const { storage } = options;
   const bodyLimit = options.bodyLimitBytes ?? 64 * 1024 * 1024;
   const maxPollMs = options.maxPollMs ?? 25_000;
-  const board = new TaskBoard(options.board);
+  const replication = options.replication;
+  const replica = replication ? (replication.replica ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`) : null;
+  const leaseMs = replication?.leaseMs ?? 10_000;
+  const board: MemberBoard = replication
+    ? new SharedTaskBoard({ coordination: replication.coordination, members: storage, replica: replica!, ...(options.board?.onlineWindowMs !== undefined ? { onlineWindowMs: options.board.onlineWindowMs } : {}), ...(options.board?.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: options.board.heartbeatTimeoutMs } : {}) })
+    : new TaskBoard(options.board);
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>();
   const shutdown = new AbortController();
 
   const identity = options.identity ?? generateIdentity();
   const audit = new AuditTrail({ storage, identity });
   const governance = await createAgreementGovernance({ storage, audit, ...(options.agreement ? { initial: options.agreement } : {}) });
-  const auth = new Authenticator({ storage, operatorToken: options.operatorToken, audit, ...(options.maxClockSkewMs !== undefined ? { maxClockSkewMs: options.maxClockSkewMs } : {}) });
+  const auth = new Authenticator({
+    storage,
+    operatorToken: options.operatorToken,
+    audit,
+    ...(options.maxClockSkewMs !== undefined ? { maxClockSkewMs: options.maxClockSkewMs } : {}),
+    // Replicas share the nonces they have seen: a request replayed to another one is refused too.
+    ...(replication ? { sharedNonces: (memberId: string, nonce: string, expiresAt: number) => replication.coordination.rememberNonce(memberId, nonce, expiresAt) } : {}),
+  });
 
+  const common = {
+    bodyLimit,
+    forceCloseConnections: true,
+    logger: options.log ? { level: options.log.level, ...(options.log.stream ? { stream: options.log.stream } : {}) } : false,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  };
   const app = options.tls
-    ? (Fastify({ logger: false, bodyLimit, forceCloseConnections: true, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
-    : Fastify({ logger: false, bodyLimit, forceCloseConnections: true });
-  installErrorHandler(app, bodyLimit);
+    ? (Fastify({ ...common, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
+    : (Fastify(common) as unknown as FastifyInstance);
+  const metrics = new CoordinatorMetrics({
+    membersOnline: () => board.available().length,
+    runsDriven: () => active.size,
+    epsilonSpent: async () => (await privacyReport(storage, await budgetsByDataset())).map((d) => ({ datasetId: d.datasetId, epsilon: d.epsilon })),
+  });
+  installErrorHandler(app, bodyLimit, (code) => metrics.refused(code));
   installBodyParsers(app, bodyLimit);
   app.addHook('onRequest', async (request) => {
     const version = request.headers[PROTOCOL_HEADER];
     if (version !== undefined && request.url.startsWith('/v1/')) assertProtocolHeader(version);
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (request, reply) => {
     reply.header(PROTOCOL_HEADER, String(PROTOCOL_VERSION));
+    reply.header('x-request-id', request.id);
   });
 
   /** The member a signed request comes from; nothing of an unauthenticated caller reaches the board. */
   const memberOf = (request: FastifyRequest): Promise<MemberRecord> => auth.member(request);
   const ref = (m: MemberRecord) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples, numHoldout: m.dataset.numHoldout, datasetName: m.dataset.name });
 
+  // Liveness: the process answers. Readiness: it can serve now (its database answers and it
+  // is not shutting down); a load balancer sends members only to ready replicas.
   app.get('/v1/health', async () => ({ protocolVersion: PROTOCOL_VERSION, status: 'ok' }));
+  let draining = false;
+  app.get('/v1/ready', async () => {
+    if (draining) throw new ConcordError(ErrorCode.UNAVAILABLE, 'this coordinator is shutting down', { details: { field: 'ready', reason: 'shutting-down' } });
+    await storage.lastAudit(); // UNAVAILABLE when the database cannot be reached
+    return { ready: true, replica, driving: [...active.keys()] };
+  });
 
   registerGovernanceRoutes(app, {
     storage,
@@ -130,8 +199,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     audit,
     identity,
     openEnrollment: options.openEnrollment ?? true,
-    onEnrolled: (member) => board.seen(ref(member)),
-    onRevoked: (member) => board.forget(member.memberId, 'member was revoked by the operator'),
+    onEnrolled: (member) => void Promise.resolve(board.seen(ref(member))).catch(() => undefined),
+    onRevoked: (member) => void Promise.resolve(board.forget(member.memberId, 'member was revoked by the operator')).catch(() => undefined),
   });
   app.get('/v1/tasks/next', async (request, reply) => {
     const member = await memberOf(request);
@@ -142,36 +211,38 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     const task = await board.poll(ref(member), waitMs, closed.signal);
     await storage.touchMember(member.memberId, Date.now());
     if (!task) return reply.code(204).send();
+    metrics.bytes('out', task.frame.byteLength);
     return reply.type(FRAME_CONTENT_TYPE).send(task.frame);
   });
 
   app.post('/v1/members/heartbeat', async (request) => {
     const member = await memberOf(request);
-    board.heartbeat(ref(member));
+    await board.heartbeat(ref(member));
     return { ok: true };
   });
 
   app.post<{ Params: { taskId: string } }>('/v1/tasks/:taskId/result', async (request) => {
     const member = await memberOf(request);
-    board.heartbeat(ref(member));
+    await board.heartbeat(ref(member));
     if (!Buffer.isBuffer(request.body)) {
       const received = request.headers['content-type'];
       throw new ConcordError(ErrorCode.INVALID_MESSAGE, `results must be sent as ${FRAME_CONTENT_TYPE}, received ${received === undefined ? 'no content type' : JSON.stringify(received)}`, {
         details: { field: 'content-type', expected: FRAME_CONTENT_TYPE, received: received ?? null },
       });
     }
-    board.submit(member.memberId, request.params.taskId, request.body);
+    metrics.bytes('in', request.body.byteLength);
+    await board.submit(member.memberId, request.params.taskId, request.body);
     return { accepted: true };
   });
 
   app.post<{ Params: { taskId: string }; Body: { reason?: unknown } }>('/v1/tasks/:taskId/decline', async (request) => {
     const member = await memberOf(request);
-    board.heartbeat(ref(member));
+    await board.heartbeat(ref(member));
     const reason = request.body?.reason;
     if (typeof reason !== 'string' || reason.length === 0 || reason.length > 2000) {
       throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a decline needs a reason of 1 to 2000 characters', { details: { field: 'reason', expected: 'string' } });
     }
-    board.decline(member.memberId, request.params.taskId, reason);
+    await board.decline(member.memberId, request.params.taskId, reason);
     return { declined: true };
   });
 
@@ -212,7 +283,14 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
       subject: run.runId,
       data: { name: config.name, configSha256: sha256Hex(canonicalJson(config)), strategy: config.strategy.name, rounds: config.rounds, ...(planId ? { planId } : {}) },
     });
-    startRun(run, compiled);
+    if (supervisor) {
+      // The replica that launches a run drives it, once it holds the lease.
+      if (await replication!.coordination.claimLease(run.runId, replica!, leaseMs)) {
+        supervisor.claimed(run.runId);
+        startRun(run, compiled);
+      }
+      void replication!.coordination.notify('runs', run.runId).catch(() => undefined);
+    } else startRun(run, compiled);
     return run.runId;
   }
 
@@ -252,7 +330,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     const last = (await storage.lastRound(run.runId))?.round ?? 0;
     const round = modelRound(run, last, countParam(request.query, 'round'));
     const parameters = round === 0 ? await storage.getInitialParameters(run.runId) : (await storage.getCheckpoint(run.runId, round))?.parameters;
-    if (!parameters) throw new ConcordError(ErrorCode.STORAGE, `run ${run.runId} has round ${round} but no checkpoint for it`, { details: { field: 'round', received: round } });
+    if (!parameters) throw new ConcordError(ErrorCode.NOT_FOUND, `run ${run.runId} keeps no checkpoint of round ${round}: the coordinator's retention policy (--retention) dropped it; the last round's is always kept`, { details: { field: 'round', received: round, reason: 'not-retained' } });
     return reply.type(FRAME_CONTENT_TYPE).send(modelFrame(run, round, parameters));
   });
 
@@ -292,6 +370,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     a?.abort.abort();
     await a?.done;
     if (run.status === 'running' || run.status === 'pending') await storage.setRunStatus(run.runId, 'stopped');
+    // The replica driving it (if another) stops on its next tick; this wakes it now.
+    if (replication) await replication.coordination.notify('runs', run.runId).catch(() => undefined);
     return { runId: run.runId, status: 'stopped' };
   });
 
@@ -302,45 +382,85 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     shutdown.signal.addEventListener('abort', () => abort.abort(), { once: true });
     const done = (async () => {
       const built = compiled ?? (await buildRun(run.config, compileContext(false)));
+      // Taking the run over: tasks of an earlier owner's unfinished round are void.
+      if (replication) await replication.coordination.deleteRunTasks(run.runId);
       const grid = governance.gridFor(run, board);
       await runFederation({
-      run,
-      storage,
-      grid,
-      strategy: built.strategy,
-      extensions: built.stagesFor(run, grid),
-      signal: abort.signal,
-      ...(options.serverEvaluate ? { serverEvaluate: (p: Parameters) => options.serverEvaluate!(run.config, p) } : {}),
-      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
-      onEvent: (event: RunEvent) => {
-        void audit.runEvent(event);
-        options.onEvent?.(event);
-      },
-      roundAudit: (round: CompletedRound) => audit.roundEntries(run, round),
-      onRoundSaved: async (round: CompletedRound) => {
-        await options.onRoundSaved?.(run, round);
-      },
-    });
+        run,
+        storage: replication ? fencedRuns(storage, replication.coordination, run.runId, replica!) : storage,
+        grid,
+        strategy: built.strategy,
+        extensions: built.stagesFor(run, grid),
+        signal: abort.signal,
+        ...(options.serverEvaluate ? { serverEvaluate: (p: Parameters) => options.serverEvaluate!(run.config, p) } : {}),
+        ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+        onEvent: (event: RunEvent) => {
+          void audit.runEvent(event);
+          options.onEvent?.(event);
+        },
+        roundAudit: (round: CompletedRound) => audit.roundEntries(run, round),
+        onRoundSaved: async (round: CompletedRound) => {
+          metrics.roundCommitted(run.runId, (round.completedAt - round.startedAt) / 1000);
+          await options.onRoundSaved?.(run, round);
+        },
+      });
     })()
       .catch(async (error: unknown) => {
         if (abort.signal.aborted) return;
+        // Refused at commit because another replica holds the lease now: it carries on.
+        if (error instanceof ConcordError && error.details.field === 'lease') return;
         const message = error instanceof Error ? error.message : String(error);
         await storage.setRunStatus(run.runId, 'failed', message).catch(() => undefined);
         const failed: RunEvent = { runId: run.runId, round: null, kind: 'run-failed', message, at: Date.now() };
         void audit.runEvent(failed);
         options.onEvent?.(failed);
       })
-      .finally(() => active.delete(run.runId));
+      .finally(async () => {
+        active.delete(run.runId);
+        // Ended here (finished, failed, stopped, shutting down): the next owner need not wait for the lease to expire.
+        if (supervisor) await supervisor.giveUp(run.runId).catch(() => undefined);
+      });
     active.set(run.runId, { abort, done });
   }
 
-  for (const run of await storage.listRuns()) {
-    if (run.status === 'running' || run.status === 'pending') startRun(run);
+  const supervisor = replication
+    ? new RunSupervisor({
+        coordination: replication.coordination,
+        runs: storage,
+        replica: replica!,
+        leaseMs,
+        renewMs: replication.renewMs ?? Math.max(100, Math.floor(leaseMs / 5)),
+        drive: (run) => {
+          app.log.info({ runId: run.runId, replica }, 'driving a run: this replica holds its lease');
+          startRun(run);
+        },
+        driving: () => [...active.keys()],
+        onError: (error) => app.log.warn({ err: error }, 'run leases could not be claimed or renewed'),
+        release: (runId, why) => {
+          app.log.warn({ runId, why }, 'no longer driving a run');
+          active.get(runId)?.abort.abort();
+        },
+        onTick: async () => {
+          await governance.refresh();
+          await replication.coordination.purgeNonces(Date.now() - 60_000);
+        },
+      })
+    : null;
+  if (replication) replication.coordination.on('runs', () => void supervisor!.tick());
+
+  if (supervisor) supervisor.start();
+  else {
+    for (const run of await storage.listRuns()) {
+      if (run.status === 'running' || run.status === 'pending') startRun(run);
+    }
   }
 
   return {
     app,
     board,
+    replica,
+    driving: () => [...active.keys()],
+    metrics,
     audit,
     publicKey: identity.publicKey,
     async listen(port, host) {
@@ -352,9 +472,36 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
       while (active.size > 0) await Promise.all([...active.values()].map((a) => a.done));
     },
     async close() {
+      draining = true;
+      supervisor?.close();
       shutdown.abort();
       await Promise.all([...active.values()].map((a) => a.done));
+      await board.close?.();
       await app.close();
     },
   };
+}
+
+/**
+ * The run store a replica's round loop writes through: a round commits only while this
+ * replica holds the run's lease, checked (and the lease row locked) in the round's own
+ * transaction. Otherwise CONFLICT on field `lease`: another replica drives the run now.
+ */
+function fencedRuns(storage: Storage, coordination: PostgresCoordination, runId: string, replica: string): Storage {
+  const saveRound: Storage['saveRound'] = (round, audit) =>
+    storage.transaction(async (tx) => {
+      if (!(await coordination.holdsLease(tx as PostgresStorage, runId, replica))) {
+        throw new ConcordError(ErrorCode.CONFLICT, `round ${round.round} of run ${runId} was not stored: this replica no longer holds the run's lease, another one drives it now`, {
+          details: { field: 'lease', received: replica },
+        });
+      }
+      await tx.saveRound(round, audit);
+    });
+  return new Proxy(storage, {
+    get(target, property, receiver) {
+      if (property === 'saveRound') return saveRound;
+      const value = Reflect.get(target, property, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -18,10 +18,13 @@ import { evaluate } from '../model/train.js';
 import { setParameters } from '../model/weights.js';
 import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import { openStorage } from '../storage/index.js';
+import { openStorage, parseStorageUrl } from '../storage/index.js';
+import type { PostgresStorage } from '../storage/postgres.js';
+import type { RetentionPolicy } from '../storage/retention.js';
 import type { RunEvent, Storage } from '../storage/storage.js';
 import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
-import { createCoordinator, type Coordinator } from './server.js';
+import { serveMetrics } from './metrics.js';
+import { createCoordinator, type Coordinator, type ReplicationOptions } from './server.js';
 
 export interface CoordinatorServiceOptions {
   /** Default 8470; 0 picks a free port. */
@@ -36,6 +39,8 @@ export interface CoordinatorServiceOptions {
   identityFile?: string;
   /** Admit new members without an invitation. Default true; false requires `concord invite` codes. */
   openEnrollment?: boolean;
+  /** Which checkpoints and kept updates the store drops as rounds are stored. Default: keep all. */
+  retention?: RetentionPolicy;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
   /** The cooperation agreement to enforce (YAML, see docs/agreement.example.yaml). Default: the version stored by an earlier start, if any. */
@@ -44,10 +49,21 @@ export interface CoordinatorServiceOptions {
   evalData?: string;
   bodyLimitBytes?: number;
   onEvent?: (event: RunEvent) => void;
+  /**
+   * PostgreSQL only: how long a replica's lease on a run lasts unless renewed (another
+   * replica takes the run over within about this long after its driver dies). Default 10 000 ms.
+   */
+  leaseMs?: number;
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics, on a listener of their own (no token: keep it internal). Default: not served. */
+  metrics?: { port: number; host: string };
+  /** Structured JSON request logs on stderr at this pino level (fatal … trace, or silent). Default silent. */
+  logLevel?: string;
 }
 
 export interface CoordinatorService {
   url: string;
+  /** Where Prometheus scrapes this process, when metrics are served. */
+  metricsUrl: string | null;
   operatorToken: string;
   /** The coordinator's public key, which verifies its audit log. */
   publicKey: string;
@@ -61,7 +77,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
   const db = options.db ?? DEFAULT_DB;
   // A broken agreement file stops the start before anything is written.
   const agreement = options.agreementFile ? await loadAgreement(options.agreementFile) : undefined;
-  const storage = await openStorage(db);
+  const storage = await openStorage(db, options.retention ? { retention: options.retention } : {});
   const operatorToken = options.operatorToken ?? (await operatorTokenFor(db));
   // An in-memory database keeps no audit log worth a lasting key.
   const identity =
@@ -76,8 +92,19 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     return model;
   };
 
+  // On PostgreSQL every coordinator is a replica: others may share the database.
+  let replication: ReplicationOptions | undefined;
+  if (parseStorageUrl(db).kind === 'postgres') {
+    const { PostgresCoordination } = await import('../storage/postgres-coordination.js');
+    const coordination = new PostgresCoordination(storage as PostgresStorage, (error) => process.stderr.write(`replication: ${error instanceof Error ? error.message : String(error)}\n`));
+    await coordination.start();
+    replication = { coordination, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) };
+  }
+
   const coordinator = await createCoordinator({
     storage,
+    ...(replication ? { replication } : {}),
+    ...(options.logLevel && options.logLevel !== 'silent' ? { log: { level: options.logLevel, stream: process.stderr } } : {}),
     operatorToken,
     identity,
     ...(options.openEnrollment !== undefined ? { openEnrollment: options.openEnrollment } : {}),
@@ -100,14 +127,18 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST);
+  const metrics = options.metrics ? await serveMetrics(coordinator.metrics, options.metrics.port, options.metrics.host) : null;
   return {
     url,
+    metricsUrl: metrics?.url ?? null,
     operatorToken,
     publicKey: identity.publicKey,
     coordinator,
     storage,
     async close() {
+      await metrics?.close();
       await coordinator.close();
+      await replication?.coordination.close();
       await storage.close();
     },
   };

@@ -7,12 +7,9 @@
 // is lost (the member restarted, or the delivery never reached it): it fails at once.
 
 import { randomBytes } from 'node:crypto';
-import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { decodeFrame, encodeFrame } from '../protocol/frame.js';
-import { PROTOCOL_VERSION, ResultHeaderSchema, parseMessage, type ResultHeader, type TaskHeader } from '../protocol/messages.js';
-import { assertFinite, assertSameSpecs } from '../protocol/tensors.js';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
 import type { Grid, OutgoingTask, TaskReply } from './grid.js';
+import { expectationOf, notDelivered, otherMembersTask, rejectionReason, staleTask, taskFrame, validateResult } from './task-results.js';
 
 export interface TaskBoardOptions {
   /** A member that has not polled for this long is offline. Default 30 s. */
@@ -43,7 +40,24 @@ export interface DeliveredTask {
   frame: Buffer;
 }
 
-export class TaskBoard implements Grid {
+/**
+ * The board the member routes talk to: the Grid the round loop drives, plus what members
+ * do. TaskBoard keeps it in this process (one coordinator, SQLite); SharedTaskBoard
+ * (shared-task-board.ts) in PostgreSQL, for replicas.
+ */
+export interface MemberBoard extends Grid {
+  /** Records that an authenticated member made contact. */
+  seen(member: MemberRef): void | Promise<void>;
+  /** Removes a member; its queued and delivered tasks fail at once with `reason`. */
+  forget(memberId: string, reason?: string): void | Promise<void>;
+  poll(member: MemberRef, waitMs: number, signal: AbortSignal): Promise<DeliveredTask | null>;
+  heartbeat(member: MemberRef): void | Promise<void>;
+  submit(memberId: string, taskId: string, body: Uint8Array): void | Promise<void>;
+  decline(memberId: string, taskId: string, reason: string): void | Promise<void>;
+  close?(): Promise<void>;
+}
+
+export class TaskBoard implements MemberBoard {
   private readonly members = new Map<string, MemberState>();
   private readonly tasks = new Map<string, TaskState>();
   private readonly onlineWindowMs: number;
@@ -201,8 +215,7 @@ export class TaskBoard implements Grid {
     try {
       reply = this.validate(state, body);
     } catch (error) {
-      const reason = error instanceof ConcordError ? `update rejected (${error.code}): ${error.message}` : 'update rejected';
-      this.fail(state, reason);
+      this.fail(state, rejectionReason(error));
       throw error;
     }
     state.status = 'settled';
@@ -218,57 +231,19 @@ export class TaskBoard implements Grid {
 
   private openTask(memberId: string, taskId: string): TaskState {
     const state = this.tasks.get(taskId);
-    if (!state || state.status === 'settled') {
-      throw new ConcordError(ErrorCode.STALE_ROUND, `task ${taskId} is not open: its round has closed, the run moved on, or it was never issued`, {
-        details: { field: 'taskId', received: taskId },
-      });
-    }
-    if (state.task.memberId !== memberId) {
-      throw new ConcordError(ErrorCode.FORBIDDEN, `task ${taskId} was issued to another member`, { details: { field: 'taskId' } });
-    }
-    if (state.status !== 'delivered') {
-      throw new ConcordError(ErrorCode.CONFLICT, `task ${taskId} has not been delivered yet`, { details: { field: 'taskId' } });
-    }
+    if (!state || state.status === 'settled') throw staleTask(taskId);
+    if (state.task.memberId !== memberId) throw otherMembersTask(taskId);
+    if (state.status !== 'delivered') throw notDelivered(taskId);
     return state;
   }
 
   private validate(state: TaskState, body: Uint8Array): TaskReply {
-    const frame = decodeFrame(body);
-    const header: ResultHeader = parseMessage(ResultHeaderSchema, frame.header, 'result header');
-    const t = state.task;
-    if (header.taskId !== state.taskId) throw mismatch('taskId', state.taskId, header.taskId);
-    if (header.kind !== t.kind) throw mismatch('kind', t.kind, header.kind);
-    if (header.stage !== t.stage) throw mismatch('stage', t.stage, header.stage);
-    if (header.runId !== t.runId) throw mismatch('runId', t.runId, header.runId);
-    if (header.round !== t.round) {
-      throw new ConcordError(ErrorCode.STALE_ROUND, `result is for round ${header.round} but the task belongs to round ${t.round}`, {
-        details: { field: 'round', expected: t.round, received: header.round },
-      });
-    }
-    // A result's weight in the average is its example count: bounded by what the member enrolled with.
-    const member = this.members.get(t.memberId);
-    const enrolled = t.kind === 'evaluate' ? member?.numHoldout : member?.numExamples;
-    if (enrolled !== undefined && header.numExamples > enrolled) {
-      const what = t.kind === 'evaluate' ? 'holdout examples' : 'examples';
-      throw new ConcordError(ErrorCode.INVALID_MESSAGE, `numExamples is ${header.numExamples}, but this member enrolled with ${enrolled} ${what}; a result cannot weigh more than the data behind it`, {
-        details: { field: 'numExamples', expected: `<= ${enrolled}`, received: header.numExamples },
-      });
-    }
-    if (t.kind === 'secagg') {
-      // Stage messages are validated by the secure-aggregation protocol, which knows them.
-    } else if (t.kind === 'train') {
-      if (!frame.parameters || !t.parameters) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a train result must carry the updated parameters', { details: { field: 'tensors', expected: 'the model manifest' } });
-      assertSameSpecs(t.parameters.specs, frame.parameters.specs);
-      assertFinite(frame.parameters);
-      if (header.numExamples < 1) throw mismatch('numExamples', '>= 1', header.numExamples);
-    } else {
-      if (frame.parameters) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'an evaluate result carries no parameters', { details: { field: 'tensors', expected: 'none' } });
-      if (header.metrics.loss === undefined) throw mismatch('metrics.loss', 'a finite number', 'missing');
-    }
+    const member = this.members.get(state.task.memberId);
+    const { header, parameters } = validateResult(expectationOf(state.taskId, state.task, member), body);
     return {
-      memberId: t.memberId,
+      memberId: state.task.memberId,
       header,
-      ...(frame.parameters ? { parameters: frame.parameters } : {}),
+      ...(parameters ? { parameters } : {}),
       bytesOut: state.bytesOut,
       bytesIn: body.byteLength,
       seconds: (this.now() - state.deliveredAt) / 1000,
@@ -288,23 +263,7 @@ export class TaskBoard implements Grid {
   }
 
   private deliver(state: TaskState): DeliveredTask {
-    const t = state.task;
-    const header: TaskHeader = {
-      protocolVersion: PROTOCOL_VERSION,
-      taskId: state.taskId,
-      kind: t.kind,
-      ...(t.stage !== undefined ? { stage: t.stage } : {}),
-      ...(t.payload !== undefined ? { payload: t.payload } : {}),
-      runId: t.runId,
-      round: t.round,
-      deadline: state.deadline,
-      model: t.model,
-      config: t.config,
-      ...(t.plan !== undefined ? { plan: t.plan } : {}),
-      ...(t.approval !== undefined ? { approval: t.approval } : {}),
-    };
-    const encoded = encodeFrame(header as unknown as Record<string, unknown>, t.parameters);
-    const frame = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength); // a view, for Fastify's reply
+    const frame = taskFrame(state.taskId, state.task, state.deadline);
     state.status = 'delivered';
     state.deliveredAt = this.now();
     state.bytesOut = frame.byteLength;
@@ -323,12 +282,6 @@ export class TaskBoard implements Grid {
     this.tasks.delete(state.taskId);
     state.settle({ failure: { memberId: state.task.memberId, reason } });
   }
-}
-
-function mismatch(field: string, expected: unknown, received: unknown): ConcordError {
-  return new ConcordError(ErrorCode.INVALID_MESSAGE, `${field} should be ${JSON.stringify(expected)}, received ${JSON.stringify(received)}`, {
-    details: { field, expected, received },
-  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

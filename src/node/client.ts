@@ -47,18 +47,33 @@ export interface ReceivedTask {
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
 export class CoordinatorClient {
-  readonly url: string;
+  /** The coordinator replicas to reach, in order of preference; one for a single coordinator. */
+  readonly urls: readonly string[];
+  private current = 0;
   readonly identity: Identity;
   credentials: Credentials | null;
   invitation: string | undefined;
   private readonly fetch: Fetch;
 
+  /** `url` may list several replicas, comma-separated: the client moves to the next one when the one it uses cannot serve it. */
   constructor(url: string, options: CoordinatorClientOptions = {}) {
-    this.url = url.replace(/\/+$/, '');
+    this.urls = url.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter((u) => u !== '');
     this.identity = options.identity ?? generateIdentity();
     this.credentials = options.credentials ?? null;
     this.invitation = options.invitation;
     this.fetch = coordinatorFetch(options.ca);
+  }
+
+  /** The coordinator this client talks to now. */
+  get url(): string {
+    return this.urls[this.current] ?? '';
+  }
+
+  /** Moves to the next replica (after one could not be reached or could not serve); false with only one. */
+  failover(): boolean {
+    if (this.urls.length < 2) return false;
+    this.current = (this.current + 1) % this.urls.length;
+    return true;
   }
 
   /**

@@ -115,6 +115,8 @@ export async function runMember(options: MemberOptions): Promise<void> {
       switch (recoveryFor(error, during)) {
         case 'retry':
           failing(error);
+          // With several replicas, the next one may serve what this one cannot (down, cut off from its database).
+          if (client.failover()) log(`moving to coordinator ${client.url}`);
           await wait();
           break;
         case 'enroll-again':

@@ -1,52 +1,53 @@
 // Opens the storage a URL names: `sqlite:PATH`, `sqlite::memory:` or a plain file path is
-// the embedded SQLite backend; `postgres://…` is the deployment backend (not in this build).
+// the embedded SQLite backend; `postgres://…` (or `postgresql://…`) the PostgreSQL backend,
+// whose driver is loaded only then.
 
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import type { RetentionPolicy } from './retention.js';
 import { SqliteStorage } from './sqlite.js';
+import { parseStorageUrl } from './storage-url.js';
 import type { Storage } from './storage.js';
 
 export { SqliteStorage, type SqliteStorageOptions } from './sqlite.js';
 export type * from './storage.js';
+export { parseStorageUrl, redactPassword, type StorageTarget } from './storage-url.js';
 
-export type StorageTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
-
-const EXPECTED = 'sqlite:PATH, a file path, or postgres://…';
-
-export function parseStorageUrl(url: string): StorageTarget {
-  const trimmed = url.trim();
-  if (/^postgres(ql)?:\/\//i.test(trimmed)) return { kind: 'postgres', url: trimmed };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) && !/^sqlite:/i.test(trimmed)) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `unsupported storage URL scheme in ${trimmed}; expected ${EXPECTED}`, {
-      details: { field: 'db', expected: EXPECTED, received: trimmed },
-    });
-  }
-  // sqlite:///abs/path and sqlite://rel/path are accepted too, as other tools write them.
-  const path = /^sqlite:/i.test(trimmed) ? trimmed.slice('sqlite:'.length).replace(/^\/\//, '') : trimmed;
-  if (path === '') {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `storage URL ${JSON.stringify(url)} names no database file; expected ${EXPECTED}`, {
-      details: { field: 'db', expected: EXPECTED, received: url },
-    });
-  }
-  return { kind: 'sqlite', path };
+export interface OpenStorageOptions {
+  /**
+   * Read-only commands (export, contributions, audit): a database that is not there, or a
+   * PostgreSQL database without Concord's tables, is NOT_FOUND instead of a new, empty one,
+   * and nothing is migrated.
+   */
+  existing?: boolean;
+  /** Which checkpoints and kept updates to drop as rounds are stored. Default: keep all. */
+  retention?: RetentionPolicy;
 }
 
-/**
- * Returns a migrated store; the parent directory of a SQLite file is created if missing.
- * With `existing` (read-only commands: export, contributions, audit) a database that is not
- * there is NOT_FOUND instead of a new, empty one.
- */
-export async function openStorage(url: string, options: { existing?: boolean } = {}): Promise<Storage> {
+/** Returns a migrated store; the parent directory of a SQLite file is created if missing. */
+export async function openStorage(url: string, options: OpenStorageOptions = {}): Promise<Storage> {
   const target = parseStorageUrl(url);
-  if (options.existing && target.kind === 'sqlite') assertDatabaseExists(target.path);
+  const retention = options.retention ? { retention: options.retention } : {};
+  let storage: Storage;
   if (target.kind === 'postgres') {
-    throw new ConcordError(ErrorCode.UNAVAILABLE, 'PostgreSQL storage is not available in this build yet; use a SQLite file (sqlite:PATH) for now', {
-      details: { field: 'db', expected: 'sqlite:PATH or a file path', received: redactPassword(target.url) },
-    });
+    const { PostgresStorage } = await import('./postgres.js');
+    const pg = new PostgresStorage({ url: target.url, ...retention });
+    if (options.existing) {
+      try {
+        await pg.assertMigrated();
+      } catch (error) {
+        await pg.close();
+        throw error;
+      }
+      return pg;
+    }
+    storage = pg;
+  } else {
+    if (options.existing) assertDatabaseExists(target.path);
+    if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+    storage = new SqliteStorage(target.path, retention);
   }
-  if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
-  const storage = new SqliteStorage(target.path);
   try {
     await storage.migrate();
   } catch (error) {
@@ -72,6 +73,3 @@ export function assertDatabaseExists(path: string, field = '--db'): void {
   }
 }
 
-function redactPassword(url: string): string {
-  return url.replace(/^([^:]+:\/\/[^:/@]+):[^@]*@/, '$1:***@');
-}

@@ -31,6 +31,8 @@ export interface Database {
   exec(sql: string): void;
   pragma(source: string, options?: { simple?: boolean }): unknown;
   transaction<A extends unknown[], R>(fn: (...args: A) => R): Transaction<A, R>;
+  /** SQLite's online backup API: a consistent copy of the database in `file`. */
+  backup(file: string): Promise<unknown>;
   close(): void;
 }
 

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { openDatabase } from './sqlite-driver.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import type { RetentionPolicy } from './retention.js';
 import { SqliteStorage } from './sqlite.js';
 import { completedRound, dataset, runConfig, smallParameters, storageConformance, summaryOf } from './storage-conformance.js';
 
@@ -16,15 +17,15 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const freshPath = (): string => join(dir, `store-${++files}.sqlite`);
 
-async function fileStorage(path = freshPath()): Promise<SqliteStorage> {
-  const storage = new SqliteStorage(path);
+async function fileStorage(path = freshPath(), retention?: RetentionPolicy): Promise<SqliteStorage> {
+  const storage = new SqliteStorage(path, retention ? { retention } : {});
   await storage.migrate();
   return storage;
 }
 
-storageConformance('SqliteStorage on a file', () => fileStorage());
-storageConformance('SqliteStorage in memory', async () => {
-  const storage = new SqliteStorage(':memory:');
+storageConformance('SqliteStorage on a file', (retention) => fileStorage(freshPath(), retention));
+storageConformance('SqliteStorage in memory', async (retention) => {
+  const storage = new SqliteStorage(':memory:', retention ? { retention } : {});
   await storage.migrate();
   return storage;
 });

@@ -4,6 +4,9 @@
 // SIGKILL or a power cut, and a round interrupted mid-write is rolled back on the next
 // open. saveRound is one IMMEDIATE transaction: the write lock is taken before the
 // last-round check, so two coordinators on one file cannot both store the same round.
+// transaction() holds BEGIN IMMEDIATE across an asynchronous callback; other callers of
+// the same store wait for it (gate below), so nothing unrelated joins or is rolled back
+// with it, and operations outside a transaction run at once, as before.
 
 import { canonicalJson } from '../governance/canonical.js';
 import type { AuditEntry } from '../governance/audit.js';
@@ -30,14 +33,19 @@ import type {
   RunRecord,
   RunStatus,
   Storage,
+  StorageScope,
   PrivacyCharge,
 } from './storage.js';
+import { checkRetention, retentionCut, type RetentionPolicy } from './retention.js';
+import type { Row, TableAccess, TableSpec } from './tables.js';
 
 export interface SqliteStorageOptions {
   /** How long a statement waits for another connection's write lock before failing. Default 5000 ms. */
   busyTimeoutMs?: number;
   /** Schema migrations to apply; tests pass extra ones. Default SQLITE_MIGRATIONS. */
   migrations?: readonly Migration[];
+  /** Which checkpoints and kept updates to drop as rounds are stored (retention.ts). Default: keep all. */
+  retention?: RetentionPolicy;
 }
 
 const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'completed', 'failed', 'stopped'];
@@ -156,15 +164,21 @@ interface EventRow {
 
 const RUN_COLUMNS = 'id, config, status, error, created_at, updated_at';
 
-export class SqliteStorage implements Storage {
+export class SqliteStorage implements Storage, TableAccess {
   readonly path: string;
   private readonly db: Database;
   private readonly migrations: readonly Migration[];
   private readonly statements = new Map<string, Statement>();
+  private readonly retention: RetentionPolicy;
+  /** Set while transaction() runs; callers outside it wait for it. */
+  private gate: Promise<void> | null = null;
+  /** True on the view transaction() hands its callback: it passes the gate. */
+  private readonly insideTransaction: boolean = false;
 
   constructor(path: string | ':memory:', options: SqliteStorageOptions = {}) {
     this.path = path;
     this.migrations = options.migrations ?? SQLITE_MIGRATIONS;
+    this.retention = checkRetention(options.retention ?? {});
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     try {
       this.db = openDatabase(path, { busyTimeoutMs });
@@ -205,7 +219,73 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    while (this.gate && !this.insideTransaction) await this.gate;
     if (this.db.open) this.db.close();
+  }
+
+  async transaction<T>(fn: (tx: StorageScope) => Promise<T>): Promise<T> {
+    if (this.insideTransaction) return fn(this);
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise((resolve) => (open = resolve));
+    // The same store, seen from inside: its operations pass the gate.
+    const view = Object.create(this, { insideTransaction: { value: true } }) as SqliteStorage;
+    try {
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        throw new ConcordError(ErrorCode.STORAGE, `beginning a transaction failed in SQLite database ${this.path}: ${messageOf(error)}`, { cause: error });
+      }
+      let result: T;
+      try {
+        result = await fn(view);
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+      this.db.exec('COMMIT');
+      return result;
+    } finally {
+      this.gate = null;
+      open();
+    }
+  }
+
+  /** A consistent copy of the whole database, taken online with SQLite's backup API. */
+  async backup(file: string): Promise<void> {
+    while (this.gate && !this.insideTransaction) await this.gate;
+    try {
+      await this.db.backup(file);
+    } catch (error) {
+      throw new ConcordError(ErrorCode.STORAGE, `backing up SQLite database ${this.path} to ${file} failed: ${messageOf(error)}`, { details: { field: '--out', received: file }, cause: error });
+    }
+  }
+
+  // ---- whole tables (storage/tables.ts) ----
+
+  async countRows(table: TableSpec): Promise<number> {
+    return this.op(`counting ${table.name}`, () => (this.sql(`SELECT COUNT(*) AS n FROM ${table.name}`).get() as { n: number }).n);
+  }
+
+  async readRows(table: TableSpec, offset: number, limit: number): Promise<Row[]> {
+    // events keep their order in id, audit_log in position, every other table in rowid.
+    const order = table.name === 'events' ? 'id' : table.name === 'audit_log' ? 'position' : 'rowid';
+    return this.op(`reading ${table.name}`, () =>
+      (this.sql(`SELECT ${table.columns.join(', ')} FROM ${table.name} ORDER BY ${order} LIMIT ? OFFSET ?`).all(limit, offset) as Row[]).map((row) => {
+        for (const b of table.booleans ?? []) row[b] = row[b] === 1;
+        return row;
+      }),
+    );
+  }
+
+  async writeRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
+    return this.op(`writing ${table.name}`, () => {
+      const insert = this.sql(`INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES (${table.columns.map(() => '?').join(', ')})`);
+      const booleans = new Set(table.booleans ?? []);
+      this.db.transaction(() => {
+        for (const row of rows) insert.run(...table.columns.map((c) => (booleans.has(c) ? (row[c] ? 1 : 0) : (row[c] as SqlValue))));
+      })();
+    });
   }
 
   // ---- members ----
@@ -388,9 +468,19 @@ export class SqliteStorage implements Storage {
             insertUpdate.run(round.runId, round.round, seq, u.memberId, u.numExamples, u.encoded.manifest, u.encoded.bytes);
           });
           if (audit) for (const entry of audit(this.lastAuditEntry())) this.insertAudit(entry);
+          this.applyRetention(round.runId, round.round);
         })
         .immediate();
     });
+  }
+
+  /** Inside saveRound's transaction: drops what the retention policy no longer keeps. */
+  private applyRetention(runId: string, last: number): void {
+    const cut = retentionCut(this.retention, last);
+    if (cut.checkpointsBelow !== null) {
+      this.sql('DELETE FROM checkpoints WHERE run_id = ? AND round < ? AND (? = 0 OR round % ? <> 0)').run(runId, cut.checkpointsBelow, cut.keepEvery, cut.keepEvery);
+    }
+    if (cut.updatesBelow !== null) this.sql('DELETE FROM member_updates WHERE run_id = ? AND round < ?').run(runId, cut.updatesBelow);
   }
 
   async lastRound(runId: string): Promise<RoundSummary | undefined> {
@@ -754,6 +844,7 @@ export class SqliteStorage implements Storage {
 
   /** SQLite failures (locked, full disk, closed handle) become STORAGE errors that say what was being done. */
   private async op<T>(what: string, fn: () => T): Promise<T> {
+    while (this.gate && !this.insideTransaction) await this.gate;
     try {
       return fn();
     } catch (error) {

@@ -1,9 +1,13 @@
-// What the coordinator keeps, behind one interface: SQLite (storage/sqlite.ts) is the
-// embedded default; a PostgreSQL implementation fills the same contract for deployment.
-// Every implementation runs storage/storage-conformance.ts.
+// What the coordinator keeps, split by concern: runs and rounds (RunStore), members
+// (MemberStore), the audit log (AuditLogStore), governance records (GovernanceStore) and
+// declared resources (ResourceStore). A backend implements them all as one Storage, with a
+// transaction() that spans them: SQLite (storage/sqlite.ts) is the embedded default,
+// PostgreSQL (storage/postgres.ts) the deployment backend. Every backend runs each concern's
+// conformance suite (storage/conformance/).
 //
 // A completed round is written in one transaction (round row, checkpoint, strategy state,
-// per-member metrics), so a coordinator killed at any instant either has the round or not.
+// per-member metrics, privacy charges, audit entries), so a coordinator killed at any
+// instant either has the round or not. Code that needs one concern takes that interface.
 
 import type { AuditEntry } from '../governance/audit.js';
 import type { Agreement, AgreementSignature } from '../governance/agreement.js';
@@ -103,11 +107,41 @@ export interface RunEvent {
   at: number;
 }
 
-export interface Storage {
-  /** Creates tables if needed; safe to call on every start. */
-  migrate(): Promise<void>;
-  close(): Promise<void>;
+/** Runs, their rounds (checkpoints, metrics, privacy charges, kept updates) and run events. */
+export interface RunStore {
+  createRun(config: RunConfig, initial: Parameters): Promise<RunRecord>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  listRuns(): Promise<RunRecord[]>;
+  setRunStatus(runId: string, status: RunStatus, error?: string | null): Promise<void>;
+  /** The initial parameters a run started from (round 0). */
+  getInitialParameters(runId: string): Promise<Parameters | undefined>;
 
+  /**
+   * Stores a completed round in one transaction: round row, checkpoint, strategy state,
+   * member metrics, privacy charges and kept updates. `audit` gives the entries that record
+   * it, built from the audit log's last entry inside that transaction, so the round and its
+   * audit entries commit (or fail) together. Rounds are stored in order: a repeated or
+   * skipped round is a CONFLICT. The store's retention policy (retention.ts) is applied in
+   * the same transaction.
+   */
+  saveRound(round: CompletedRound, audit?: (last: AuditEntry | undefined) => AuditEntry[]): Promise<void>;
+  lastRound(runId: string): Promise<RoundSummary | undefined>;
+  listRounds(runId: string): Promise<RoundSummary[]>;
+  /** Undefined for a round never stored, or whose checkpoint the retention policy dropped. */
+  getCheckpoint(runId: string, round: number): Promise<{ parameters: Parameters; strategyState: Parameters | null } | undefined>;
+  listMemberMetrics(runId: string, round?: number): Promise<(MemberRoundMetrics & { round: number })[]>;
+  /** The updates stored with a round, in the order given; empty when the run kept none (or retention dropped them). */
+  listMemberUpdates(runId: string, round: number): Promise<MemberUpdate[]>;
+
+  /** Every stored privacy charge of a dataset (across all runs), oldest first; all datasets when omitted. */
+  listPrivacyCharges(datasetId?: string): Promise<(PrivacyCharge & { runId: string; round: number })[]>;
+
+  addEvent(event: RunEvent): Promise<void>;
+  listEvents(runId: string): Promise<RunEvent[]>;
+}
+
+/** Enrolled member nodes: their keys, datasets, activity and revocation. */
+export interface MemberStore {
   /** A duplicate name or public key is a CONFLICT. */
   addMember(member: { name: string; publicKey: string; dataset: DatasetDescriptor }): Promise<MemberRecord>;
   /** Re-enrollment of a known name replaces its key and descriptor, keeping its id and any revocation. */
@@ -117,33 +151,38 @@ export interface Storage {
   listMembers(): Promise<MemberRecord[]>;
   touchMember(memberId: string, at: number): Promise<void>;
   revokeMember(memberId: string): Promise<void>;
+}
 
-  createRun(config: RunConfig, initial: Parameters): Promise<RunRecord>;
-  getRun(runId: string): Promise<RunRecord | undefined>;
-  listRuns(): Promise<RunRecord[]>;
-  setRunStatus(runId: string, status: RunStatus, error?: string | null): Promise<void>;
-  /** The initial parameters a run started from (round 0). */
-  getInitialParameters(runId: string): Promise<Parameters | undefined>;
-
-  /** Atomic: either the whole round is stored or none of it. Storing a round twice is a CONFLICT error. */
+/** The signed, hash-chained audit log (governance/audit.ts). */
+export interface AuditLogStore {
   /**
-   * Stores a completed round in one transaction. `audit` gives the entries that record it,
-   * built from the audit log's last entry inside that transaction, so the round and its
-   * audit entries commit (or fail) together.
+   * Appends to the audit log; a CONFLICT unless `entry.seq` is exactly one past the last
+   * stored seq. Appends are serialized across every process sharing the database.
    */
-  saveRound(round: CompletedRound, audit?: (last: AuditEntry | undefined) => AuditEntry[]): Promise<void>;
-  lastRound(runId: string): Promise<RoundSummary | undefined>;
-  listRounds(runId: string): Promise<RoundSummary[]>;
-  getCheckpoint(runId: string, round: number): Promise<{ parameters: Parameters; strategyState: Parameters | null } | undefined>;
-  listMemberMetrics(runId: string, round?: number): Promise<(MemberRoundMetrics & { round: number })[]>;
-  /** The updates stored with a round, in the order given; empty when the run kept none. */
-  listMemberUpdates(runId: string, round: number): Promise<MemberUpdate[]>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Entries in the order they were appended, from `fromSeq` (default 1), at most `limit` (default all). */
+  listAudit(options?: { fromSeq?: number; limit?: number }): Promise<AuditEntry[]>;
+  countAudit(): Promise<number>;
+  /** The entry with the highest seq. */
+  lastAudit(): Promise<AuditEntry | undefined>;
+}
 
-  /** Every stored privacy charge of a dataset (across all runs), oldest first; all datasets when omitted. */
-  listPrivacyCharges(datasetId?: string): Promise<(PrivacyCharge & { runId: string; round: number })[]>;
+/** Governance records: the agreement's versions, training plans and approvals, invitations and API tokens. */
+export interface GovernanceStore {
+  /** Stores an adopted agreement version; a CONFLICT when that version exists. */
+  addAgreementVersion(record: AgreementVersionRecord): Promise<void>;
+  /** Every adopted version, oldest first; the last is in force. */
+  listAgreementVersions(): Promise<AgreementVersionRecord[]>;
 
-  addEvent(event: RunEvent): Promise<void>;
-  listEvents(runId: string): Promise<RunEvent[]>;
+  /** Stores a submitted plan (no approvals yet); a duplicate id is a CONFLICT. */
+  addPlan(record: Omit<PlanRecord, 'approvals' | 'runId'>): Promise<void>;
+  getPlan(planId: string): Promise<PlanRecord | undefined>;
+  /** In submission order. */
+  listPlans(): Promise<PlanRecord[]>;
+  /** Appends a data owner's signed decision; NOT_FOUND for an unknown plan. */
+  addPlanApproval(planId: string, approval: PlanApproval): Promise<PlanRecord>;
+  /** Links the run started from the plan. */
+  setPlanRun(planId: string, runId: string): Promise<PlanRecord>;
 
   /** Stores an unused invitation (only its code's hash); a duplicate hash is a CONFLICT. */
   addInvitation(invitation: InvitationRecord): Promise<void>;
@@ -161,34 +200,30 @@ export interface Storage {
   listApiTokens(): Promise<ApiTokenRecord[]>;
   /** Idempotent: a revoked token keeps its first revocation time. */
   revokeApiToken(tokenId: string, at: number): Promise<ApiTokenRecord>;
+}
 
-  /** Appends to the audit log; a CONFLICT unless `entry.seq` is exactly one past the last stored seq. */
-  appendAudit(entry: AuditEntry): Promise<void>;
-  /** Entries in the order they were appended, from `fromSeq` (default 1), at most `limit` (default all). */
-  listAudit(options?: { fromSeq?: number; limit?: number }): Promise<AuditEntry[]>;
-  countAudit(): Promise<number>;
-  /** The entry with the highest seq. */
-  lastAudit(): Promise<AuditEntry | undefined>;
-
-  /** Stores an adopted agreement version; a CONFLICT when that version exists. */
-  addAgreementVersion(record: AgreementVersionRecord): Promise<void>;
-  /** Every adopted version, oldest first; the last is in force. */
-  listAgreementVersions(): Promise<AgreementVersionRecord[]>;
-
-  /** Stores a submitted plan (no approvals yet); a duplicate id is a CONFLICT. */
-  addPlan(record: Omit<PlanRecord, 'approvals' | 'runId'>): Promise<void>;
-  getPlan(planId: string): Promise<PlanRecord | undefined>;
-  /** In submission order. */
-  listPlans(): Promise<PlanRecord[]>;
-  /** Appends a data owner's signed decision; NOT_FOUND for an unknown plan. */
-  addPlanApproval(planId: string, approval: PlanApproval): Promise<PlanRecord>;
-  /** Links the run started from the plan. */
-  setPlanRun(planId: string, runId: string): Promise<PlanRecord>;
-
-  /** A member's declared compute resources (a planning entry without its name); replaces an earlier one. */
+/** Members' declared compute resources, for planning. */
+export interface ResourceStore {
+  /** A member's declared compute resources (a planning entry without its name); replaces an earlier one. NOT_FOUND for an unknown member. */
   setMemberResources(memberId: string, declaration: Record<string, unknown>): Promise<void>;
   /** Every declaration, in the order members first declared. */
   listMemberResources(): Promise<{ memberId: string; declaration: Record<string, unknown>; declaredAt: number }[]>;
+}
+
+/** Every concern at once: what a backend implements, and what a transaction sees. */
+export interface StorageScope extends RunStore, MemberStore, AuditLogStore, GovernanceStore, ResourceStore {}
+
+export interface Storage extends StorageScope {
+  /** Creates or upgrades the schema; safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /**
+   * Runs `fn` in one transaction that spans every concern: what it writes through `tx`
+   * commits together when `fn` resolves, or not at all when it throws. While it is open,
+   * other callers of this store wait (SQLite) or do not see its writes (PostgreSQL).
+   * Operations on `tx` inside it are atomic on their own as well (savepoints).
+   */
+  transaction<T>(fn: (tx: StorageScope) => Promise<T>): Promise<T>;
 }
 
 /** One adopted version of the cooperation agreement. */
