@@ -5,6 +5,7 @@
 //   mnist:pool,members=5,…        the centralized baseline: the union of all members' train splits
 //   csv:path/to/file.csv,label=diagnosis,holdout=0.2,seed=1
 //   spam:member=0,members=5,partition=source,vocab=20000,length=200,cls=1
+//   ratings:member=0,members=5,partition=source   the generated demo ratings (data/ratings.ts)
 //
 // `member` is 0-based. Keys: member, members (default 1), partition (iid | dirichlet |
 // shards, default iid), alpha (0.5), shards (per member, 2), min (smallest Dirichlet
@@ -13,7 +14,9 @@
 // spam is the SpamAssassin mail corpus, tokenized by the consortium's hashing tokenizer
 // (data/tokenizer.ts): vocab (ids, default 20000), length (tokens per email, 200), cls
 // (1 to start each sequence with [CLS], for transformers); its partition may also be
-// 'source', which gives member i the source folders i, i + members, … whole.
+// 'source', which gives member i the source folders i, i + members, … whole. ratings are
+// generated user–item ratings (users, items, regions; partition=source gives each member the
+// users of its regions, as a country's service holds its country's users); no test set.
 // The path of a csv spec may not contain a comma.
 
 import { basename } from 'node:path';
@@ -22,13 +25,14 @@ import { closestName } from '../protocol/problems.js';
 import { type Dataset, type MemberData, assertDataset, subset } from './dataset.js';
 import { csvSource } from './csv.js';
 import { loadMnist } from './mnist.js';
+import { RATINGS_DEFAULTS, generateRatings } from './ratings.js';
 import { spamAssassinDataset } from './spamassassin.js';
 import { type PartitionName, type SplitOptions, type SplitPlan, planSplits, pooledTrainIndices } from './plan.js';
 
 export type DataSelection = 'member' | 'test' | 'pool' | 'all';
 
 export interface DataSpec {
-  source: 'mnist' | 'csv' | 'spam';
+  source: 'mnist' | 'csv' | 'spam' | 'ratings';
   /** CSV file (source 'csv'). */
   path?: string;
   /** CSV label column. */
@@ -37,6 +41,8 @@ export interface DataSpec {
   classes?: string[];
   /** Text (spam): the tokenizer the consortium agreed on. */
   tokenizer?: { vocabSize: number; length: number; cls: boolean };
+  /** Generated ratings: how many users, items and regions. */
+  ratings?: { users: number; items: number; regions: number };
   /** 'all' is every example outside the test set; 'member' needs `member`. */
   select: DataSelection;
   member?: number;
@@ -45,7 +51,7 @@ export interface DataSpec {
 
 const PARTITIONS: readonly PartitionName[] = ['iid', 'dirichlet', 'shards', 'source'];
 const COMMON_KEYS = ['member', 'members', 'partition', 'alpha', 'shards', 'min', 'seed', 'holdout', 'test'];
-const SOURCE_KEYS: Record<DataSpec['source'], string[]> = { mnist: [], csv: ['label', 'classes'], spam: ['vocab', 'length', 'cls'] };
+const SOURCE_KEYS: Record<DataSpec['source'], string[]> = { mnist: [], csv: ['label', 'classes'], spam: ['vocab', 'length', 'cls'], ratings: ['users', 'items', 'regions'] };
 const SOURCES = Object.keys(SOURCE_KEYS) as DataSpec['source'][];
 
 function specError(spec: string, field: string, expected: string, received: unknown, message: string): ConcordError {
@@ -58,7 +64,7 @@ export function parseDataSpec(spec: string): DataSpec {
   const tokens = colon < 0 || colon === spec.length - 1 ? [] : spec.slice(colon + 1).split(',');
   if (!SOURCES.includes(source as DataSpec['source'])) {
     const meant = closestName(source, SOURCES);
-    throw specError(spec, 'source', SOURCES.join(' or '), source, `unknown data source "${source}"; ${meant ? `did you mean "${meant}:…"? ` : ''}expected mnist:…, csv:FILE,… or spam:…`);
+    throw specError(spec, 'source', SOURCES.join(' or '), source, `unknown data source "${source}"; ${meant ? `did you mean "${meant}:…"? ` : ''}expected mnist:…, csv:FILE,…, spam:… or ratings:…`);
   }
   let path: string | undefined;
   if (source === 'csv') {
@@ -108,11 +114,19 @@ export function parseDataSpec(spec: string): DataSpec {
     minSize: number('min', 10, 'an integer >= 0', integerAtLeast(0)),
     seed: number('seed', 0, 'an integer', Number.isSafeInteger),
     holdout: number('holdout', 0.2, 'a fraction in [0, 1)', (v) => v >= 0 && v < 1),
-    test: number('test', source === 'csv' ? 0 : 1000, 'an integer >= 0', integerAtLeast(0)),
+    test: number('test', source === 'mnist' || source === 'spam' ? 1000 : 0, 'an integer >= 0', integerAtLeast(0)),
   };
-  if (split.partition === 'source' && source !== 'spam') {
-    throw specError(spec, 'partition', 'iid | dirichlet | shards', 'source', `partition=source needs data with source folders (spam); ${source} has none`);
+  if (split.partition === 'source' && source !== 'spam' && source !== 'ratings') {
+    throw specError(spec, 'partition', 'iid | dirichlet | shards', 'source', `partition=source needs data with sources (spam folders, ratings regions); ${source} has none`);
   }
+  const ratings =
+    source === 'ratings'
+      ? {
+          users: number('users', RATINGS_DEFAULTS.users, 'an integer >= 1', integerAtLeast(1)),
+          items: number('items', RATINGS_DEFAULTS.items, 'an integer >= 2', integerAtLeast(2)),
+          regions: number('regions', RATINGS_DEFAULTS.regions, 'an integer >= 1', integerAtLeast(1)),
+        }
+      : undefined;
   const tokenizer =
     source === 'spam'
       ? {
@@ -145,6 +159,7 @@ export function parseDataSpec(spec: string): DataSpec {
     ...(source === 'csv' ? { label: values.get('label') || 'label' } : {}),
     ...(classes ? { classes } : {}),
     ...(tokenizer ? { tokenizer } : {}),
+    ...(ratings ? { ratings } : {}),
     select,
     ...(member === undefined ? {} : { member }),
     split,
@@ -154,6 +169,7 @@ export function parseDataSpec(spec: string): DataSpec {
 async function loadSource(spec: DataSpec): Promise<Dataset & { groups?: Int32Array }> {
   if (spec.source === 'mnist') return loadMnist();
   if (spec.source === 'spam') return spamAssassinDataset(spec.tokenizer!);
+  if (spec.source === 'ratings') return generateRatings({ ...RATINGS_DEFAULTS, ...spec.ratings! });
   return csvSource(spec.path!, { ...(spec.label ? { label: spec.label } : {}), ...(spec.classes ? { classes: spec.classes } : {}) }).load();
 }
 
@@ -165,7 +181,7 @@ async function loadPlanned(spec: string | DataSpec): Promise<{ parsed: DataSpec;
 }
 
 function describe(spec: DataSpec, memberIndex: number): string {
-  const what = spec.source === 'csv' ? `csv ${basename(spec.path!)}` : spec.source === 'spam' ? 'spamassassin' : 'mnist';
+  const what = spec.source === 'csv' ? `csv ${basename(spec.path!)}` : spec.source === 'spam' ? 'spamassassin' : spec.source === 'ratings' ? 'demo ratings' : 'mnist';
   const { members, partition, alpha, shardsPerMember, seed } = spec.split;
   if (members === 1) return what;
   const how = partition === 'dirichlet' ? `dirichlet alpha=${alpha}` : partition === 'shards' ? `${shardsPerMember} shards each` : partition === 'source' ? 'source folders' : 'iid';
@@ -199,6 +215,7 @@ export async function loadMemberData(spec: string | DataSpec): Promise<MemberDat
       inputShape: [...data.inputShape],
       classes: data.classes,
       ...(parsed.tokenizer ? { vocabulary: parsed.tokenizer.vocabSize } : {}),
+      ...(parsed.ratings ? { vocabulary: parsed.ratings.items } : {}),
     },
   };
 }
