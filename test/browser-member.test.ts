@@ -14,7 +14,8 @@ import { makeParameters, totalSize } from '../src/protocol/tensors.js';
 import { RunConfigSchema } from '../src/protocol/messages.js';
 import { PrivacyBudgetLedger } from '../src/privacy/dp/budget.js';
 import { epsilonOf, sampleLevelCharge } from '../src/privacy/dp/charges.js';
-import { demoShard, parseCsv, schemaMismatch } from '../web/src/join/local-data.js';
+import { demoShard, parseCsv } from '../web/src/join/local-data.js';
+import { schemaMismatch } from '../web/src/join/data-fit.js';
 import { addMember, OPERATOR, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
 
 const SPECS = TWO_FEATURE_SPECS;

@@ -30,7 +30,7 @@ function loadsOf(args: string[]): { status: number | null; stdout: string; modul
 const HEAVY_PACKAGES = /[\\/]node_modules[\\/](@tensorflow[\\/]tfjs[^\\/]*|highs|better-sqlite3|fastify|undici)[\\/]/;
 const HEAVY_OURS = /[\\/]dist[\\/](model|storage|coordinator|node|demo)[\\/]/;
 // The constants option definitions show as defaults, kept apart from the code that uses them.
-const SMALL_OURS = ['coordinator/defaults.js', 'demo/options.js', 'node/energy.js'].map((m) => join(ROOT, 'dist', m));
+const SMALL_OURS = ['coordinator/defaults.js', 'demo/options.js', 'demo/tasks.js', 'node/energy.js'].map((m) => join(ROOT, 'dist', m));
 
 function assertLean(modules: string[], what: string): void {
   assert.ok(modules.length > 0, `${what}: nothing recorded`);

@@ -58,7 +58,7 @@ test('parseDataSpec: defaults, test, pool and csv forms', () => {
 
 test('parseDataSpec: errors name the key and what was expected', () => {
   const cases: [string, Record<string, unknown>][] = [
-    ['imagenet:member=1', { field: 'source', expected: 'mnist or csv', received: 'imagenet' }],
+    ['imagenet:member=1', { field: 'source', expected: 'mnist or csv or spam or ratings', received: 'imagenet' }],
     ['mnist:member=1,members=5,colour=red', { field: 'colour' }],
     ['mnist:member=1,members=5,alpha=zero', { field: 'alpha', expected: 'a finite number > 0', received: 'zero' }],
     ['mnist:member=1,members=5,alpha=-1', { field: 'alpha', received: '-1' }],
@@ -68,7 +68,7 @@ test('parseDataSpec: errors name the key and what was expected', () => {
     ['mnist:member=1.5,members=5', { field: 'member' }],
     ['mnist:member=1,members=0', { field: 'members', expected: 'an integer >= 1' }],
     ['mnist:member=1,members=5,members=6', { field: 'members' }],
-    ['mnist:member=1,members=5,partition=random', { field: 'partition', expected: 'iid | dirichlet | shards', received: 'random' }],
+    ['mnist:member=1,members=5,partition=random', { field: 'partition', expected: 'iid | dirichlet | shards | source', received: 'random' }],
     ['mnist:member=1,members=5,holdout=1', { field: 'holdout', expected: 'a fraction in [0, 1)' }],
     ['mnist:member=1,members=5,shards=0', { field: 'shards' }],
     ['mnist:member=1,members=5,seed=1.5', { field: 'seed', expected: 'an integer' }],

@@ -43,6 +43,6 @@ describe('the SpamAssassin corpus', () => {
     assert.equal(share.descriptor.vocabulary, 5000);
     const ids = Array.from(share.train.x);
     assert.ok(ids.every((id) => Number.isInteger(id) && id >= 0 && id < 5000));
-    await assert.rejects(loadMemberData('mnist:member=0,members=2,partition=source'), /partition=source needs data with source folders/);
+    await assert.rejects(loadMemberData('mnist:member=0,members=2,partition=source'), /partition=source needs data with sources \(spam folders, ratings regions\); mnist has none/);
   });
 });

@@ -22,15 +22,16 @@ describe('run configuration problems', () => {
   });
 
   it('names nested unknown keys with their path and the closest valid name', () => {
-    const problems = problemsOf({ ...base, train: { epoch: 2 }, roundDeadlineSecond: 30, model: { ...base.model, dropout: 0.2 } });
+    const problems = problemsOf({ ...base, train: { epoch: 2 }, roundDeadlineSecond: 30, model: { ...base.model, dropuot: 0.2, kernel: 3 } });
     assert.deepEqual(
       problems.map((p) => p.path),
-      ['model.dropout', 'train.epoch', 'roundDeadlineSecond'],
+      ['model.dropuot', 'model.kernel', 'train.epoch', 'roundDeadlineSecond'],
     );
-    assert.match(problems[1]!.message, /did you mean `train.epochs`\?/);
-    assert.match(problems[2]!.message, /did you mean `roundDeadlineSeconds`\?/);
-    // Nothing close to "dropout" in an MLP spec: the known fields are listed instead.
-    assert.match(problems[0]!.message, /known fields here: family, inputShape, hidden, classes, activation/);
+    assert.match(problems[0]!.message, /did you mean `model.dropout`\?/);
+    assert.match(problems[2]!.message, /did you mean `train.epochs`\?/);
+    assert.match(problems[3]!.message, /did you mean `roundDeadlineSeconds`\?/);
+    // Nothing close to "kernel" in an MLP spec: the known fields are listed instead.
+    assert.match(problems[1]!.message, /known fields here: family, inputShape, hidden, classes, activation/);
   });
 
   it('lists every problem at once, of every kind', () => {

@@ -1,11 +1,10 @@
 // The member's own data, which never leaves this page: a CSV file the person picks (numeric
 // feature columns and an integer label column), a folder of labelled images (images.ts) or
 // the built-in demo shard, generated here from a fixed seed so that it is this page's data
-// by construction. Only its description
-// (counts, input shape, classes) is ever sent, at enrollment.
+// by construction. Only its description (counts, input shape, classes) is ever sent, at
+// enrollment.
 
-import type { DatasetDescriptor, ModelSpec } from '../../../src/protocol/messages.js';
-import { familyOf } from '../../../src/model/families/index.js';
+import type { DatasetDescriptor } from '../../../src/protocol/messages.js';
 
 export interface LocalData {
   name: string;
@@ -98,20 +97,4 @@ export function classCounts(data: LocalData): number[] {
   const counts = new Array<number>(data.classes).fill(0);
   for (const label of data.y) counts[label] = (counts[label] ?? 0) + 1;
   return counts;
-}
-
-/** Why this data cannot train `model`, or null when it fits the run's input schema. */
-export function schemaMismatch(data: LocalData, model: ModelSpec): string | null {
-  // Element counts are compared, not shapes: rows are row-major pixels (height, width,
-  // channel), as MNIST's own 784-vectors are, so a run whose model takes [784] fits 28×28
-  // grayscale images.
-  const io = familyOf(model).io(model);
-  const inputs = io.inputShape.reduce((a, b) => a * b, 1);
-  if (inputs !== data.features) {
-    const shape = `shape [${io.inputShape.join(', ')}]`;
-    if (data.inputShape.length > 1) return `the run's model takes ${inputs} inputs (${shape}); these images are ${data.inputShape.join('×')} = ${data.features}`;
-    return `the run's model takes ${inputs} input features (${shape}) but this data has ${data.features}`;
-  }
-  if (data.classes > io.classes) return `the run's model has ${io.classes} classes but this data has labels up to ${data.classes - 1}`;
-  return null;
 }

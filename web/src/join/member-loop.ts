@@ -17,7 +17,8 @@ import { ErrorCode, isConcordError } from '../../../src/protocol/errors.js';
 import type { TaskHeader } from '../../../src/protocol/messages.js';
 import type { Parameters } from '../../../src/protocol/tensors.js';
 import { verifyTaskApproval } from './approval.js';
-import { describe, schemaMismatch, type LocalData } from './local-data.js';
+import { describe, type LocalData } from './local-data.js';
+import { schemaMismatch } from './data-fit.js';
 import { type BrowserClient, ledgerStore } from './wire.js';
 
 const POLL_MS = 20_000;
