@@ -8,6 +8,7 @@ import { benchCodec } from './codec.js';
 import { benchCoordinator } from './coordinator.js';
 import { benchRobust } from './robust.js';
 import { benchSecAgg } from './secagg.js';
+import { benchTraining } from './training.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -20,6 +21,7 @@ const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'secagg', run: () => benchSecAgg({ quick }) },
   { name: 'coordinator', run: () => benchCoordinator(quick ? { sizes: [10, 100], rounds: 2 } : {}) },
   { name: 'cli-startup', run: () => benchCliStartup({ quick }) },
+  { name: 'training', run: () => benchTraining({ quick }) },
 ];
 
 console.log(`Concord benchmarks${quick ? ' (quick)' : ''}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);

@@ -70,6 +70,38 @@ function markedSequences(length: number, vocab: number) {
   };
 }
 
+// The samples build tfjs models (the layers family's topologies), so the backend comes first.
+await initBackend('wasm');
+
+/** A topology as plain tfjs writes it (model.toJSON), for the layers family. */
+function topology(model: tf.LayersModel): Record<string, unknown> {
+  const json = model.toJSON(null, false) as unknown as Record<string, unknown>;
+  model.dispose();
+  return json;
+}
+
+const sequentialTopology = () =>
+  topology(
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, activation: 'relu', name: 'team_conv' }),
+        tf.layers.maxPooling2d({ poolSize: 2, name: 'team_pool' }),
+        tf.layers.flatten({ name: 'team_flatten' }),
+        tf.layers.dense({ units: 4, activation: 'softmax', name: 'team_classifier' }),
+      ],
+    }),
+  );
+
+function functionalTopology(): Record<string, unknown> {
+  const input = tf.input({ shape: [8, 8, 1], name: 'pixels' });
+  const flat = tf.layers.flatten({ name: 'flat' }).apply(input) as tf.SymbolicTensor;
+  const a = tf.layers.dense({ units: 8, activation: 'relu', name: 'branch_a' }).apply(flat) as tf.SymbolicTensor;
+  const b = tf.layers.dense({ units: 8, activation: 'tanh', name: 'branch_b' }).apply(flat) as tf.SymbolicTensor;
+  const joined = tf.layers.concatenate({ name: 'joined' }).apply([a, b]) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 4, activation: 'softmax', name: 'probabilities' }).apply(joined) as tf.SymbolicTensor;
+  return topology(tf.model({ inputs: input, outputs: out }));
+}
+
 export const SAMPLES: Sample[] = [
   { spec: ModelSpecSchema.parse({ family: 'mlp', inputShape: [8, 8, 1], hidden: [16, 8], classes: 4, dropout: 0.1, batchNorm: true, l2: 1e-4 }), data: quadrantImages(8, 8, 1) },
   {
@@ -79,6 +111,8 @@ export const SAMPLES: Sample[] = [
   { spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 40, sequenceLength: 12, embeddingDim: 8, encoder: { type: 'conv1d', filters: 8, kernelSize: 3 }, dense: [8], dropout: 0.1, classes: 4 }), data: markedSequences(12, 40) },
   { spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 40, sequenceLength: 8, embeddingDim: 6, encoder: { type: 'lstm', units: 6 }, classes: 4 }), data: markedSequences(8, 40) },
   { spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 40, sequenceLength: 8, embeddingDim: 6, encoder: { type: 'gru', units: 6 }, classes: 4 }), data: markedSequences(8, 40) },
+  { spec: ModelSpecSchema.parse({ family: 'layers', modelTopology: sequentialTopology() }), data: quadrantImages(8, 8, 1) },
+  { spec: ModelSpecSchema.parse({ family: 'layers', modelTopology: functionalTopology() }), data: quadrantImages(8, 8, 1) },
   { spec: ModelSpecSchema.parse({ family: 'transformer', vocabSize: 40, sequenceLength: 8, embeddingDim: 8, heads: 2, layers: 1, feedForward: 16, dropout: 0.1, classes: 4 }), data: markedSequences(8, 40), epochs: 40 },
 ];
 
@@ -212,6 +246,26 @@ describe('every model family', () => {
       });
     });
   }
+});
+
+describe('the layers family', () => {
+  it('refuses unsupported layers and non-classifier heads at compile time, naming the layer', () => {
+    const json = sequentialTopology() as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+    json.config.layers.splice(1, 0, { class_name: 'Conv3D', config: { name: 'team_volume' } });
+    json.config.layers.at(-1)!.config.activation = 'sigmoid';
+    const spec = ModelSpecSchema.parse({ family: 'layers', modelTopology: json });
+    const problems = familyOf(spec).check!(spec);
+    assert.deepEqual(problems.map((p) => p.path), ['model.modelTopology.config.layers[1]', 'model.modelTopology.config.layers[4]']);
+    assert.match(problems[0]!.message, /layer "team_volume" is a Conv3D, which Concord cannot train; supported layers: InputLayer, Dense/);
+    assert.match(problems[1]!.message, /the last layer must be a Dense layer with activation "softmax".*"sigmoid"/);
+    const wrapped = ModelSpecSchema.parse({ family: 'layers', modelTopology: { modelTopology: sequentialTopology() } });
+    assert.deepEqual(familyOf(wrapped).check!(wrapped), [], 'a whole model.json is read for its topology');
+  });
+
+  it('keeps the team\'s layer names as weight names; the classifier becomes the logits layer', () => {
+    const spec = ModelSpecSchema.parse({ family: 'layers', modelTopology: sequentialTopology() });
+    assert.deepEqual(parameterSpecs(spec).map((s) => s.name), ['team_conv/kernel', 'team_conv/bias', 'output/kernel', 'output/bias']);
+  });
 });
 
 /** Serves `root` read-only on 127.0.0.1 at an ephemeral port. */

@@ -6,6 +6,7 @@ import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import type { ModelFamilyName, ModelSpec, SpecOf } from '../../protocol/messages.js';
 import { cnnFamily } from './cnn.js';
 import type { ModelFamily } from './family.js';
+import { layersFamily } from './layers.js';
 import { mfFamily } from './mf.js';
 import { mlpFamily } from './mlp.js';
 import { textFamily } from './text.js';
@@ -20,6 +21,7 @@ const FAMILIES: { [F in ModelFamilyName]?: ModelFamily<SpecOf<F>> } = {
   text: textFamily,
   transformer: transformerFamily,
   mf: mfFamily,
+  layers: layersFamily,
 };
 
 export function familyOf<S extends ModelSpec>(spec: S): ModelFamily<S> {
