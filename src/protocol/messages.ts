@@ -64,6 +64,17 @@ export const TrainConfigSchema = z.object({
 }).strict();
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
+/** A run's training settings: a task's, and how the learning rate falls from round to round. */
+export const RunTrainSchema = TrainConfigSchema.extend({
+  /**
+   * Round r's tasks train at learningRate × learningRateDecay^(r−1); 1 keeps it constant.
+   * Members get the decayed rate only. Federated averaging with several local epochs stops
+   * short of the optimum by the members' drift, which a falling rate shrinks.
+   */
+  learningRateDecay: finite.gt(0).max(1).default(1),
+}).strict();
+export type RunTrainConfig = z.infer<typeof RunTrainSchema>;
+
 export const StrategySpecSchema = z.object({
   name: z.enum(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']),
   /** Strategy-specific options, validated by the strategy's own schema. */
@@ -114,7 +125,7 @@ export const RunConfigSchema = z.object({
   minAvailableMembers: z.number().int().min(1).default(2),
   fractionEvaluate: finite.min(0).max(1).default(1),
   minEvaluateMembers: z.number().int().min(0).default(1),
-  train: TrainConfigSchema.default({}),
+  train: RunTrainSchema.default({}),
   roundDeadlineSeconds: finite.positive().max(86_400).default(120),
   /** How many times a round is tried before the run fails. */
   maxRoundAttempts: z.number().int().min(1).max(1000).default(5),
