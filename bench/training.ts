@@ -74,12 +74,14 @@ export async function benchTraining(options: { quick?: boolean } = {}): Promise<
   const python = pythonWithTorch();
   let torch: number[] | null = null;
   if (python) {
+    process.stderr.write(`training: PyTorch (${python}), ${ARCHITECTURES.length} models\n`);
     const run = spawnSync(python, [fileURLToPath(new URL('./pytorch_train.py', import.meta.url))], { input: JSON.stringify({ specs: ARCHITECTURES.map((a) => a.spec), batch: BATCH, seconds }), encoding: 'utf8' });
     if (run.status === 0) torch = JSON.parse(run.stdout) as number[];
     else console.log(`PyTorch run failed (${run.status}): ${run.stderr.slice(-300)}`);
   }
   const rows: string[][] = [];
   for (const [i, a] of ARCHITECTURES.entries()) {
+    process.stderr.write(`training: ${a.label} (${i + 1}/${ARCHITECTURES.length})\n`);
     await initBackend('wasm');
     const wasm = await tfjsThroughput(a.spec, seconds);
     const dp = await tfjsThroughput(a.spec, seconds / 2, true);

@@ -96,8 +96,18 @@ export const DifferentialPrivacyConfigSchema = z.object({
   level: z.enum(['client', 'sample']).default('sample'),
   /** Client level only. Default: distributed with secure aggregation, central otherwise. */
   mode: z.enum(['central', 'distributed']).optional(),
+  /** z; with calibration "budget", the least any member gets. */
   noiseMultiplier: finite.min(0),
   clippingNorm: finite.positive(),
+  /**
+   * Sample level. fixed: every member trains at noiseMultiplier. budget: each member's z is
+   * the smallest (never below noiseMultiplier) at which every round of the run fits its
+   * dataset's budget, so a large dataset — whose examples are sampled less often — trains
+   * with less noise instead of leaving most of its budget unspent. Worked out from the
+   * dataset's size and the whole budget, the same on every attempt and after a restart;
+   * what the dataset spent before the run still counts against it in the budget check.
+   */
+  calibration: z.enum(['fixed', 'budget']).default('fixed'),
   /** Client level, central mode: adaptive clipping (Andrew et al. 2021). */
   adaptiveClipping: z
     .object({ targetQuantile: finite.gt(0).lt(1).default(0.5), clipLearningRate: finite.positive().default(0.2), clippedCountStddev: finite.positive().optional() })
