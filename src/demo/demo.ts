@@ -45,6 +45,7 @@ export interface DemoSummary {
   privacy?: {
     secureAggregation: boolean;
     differentialPrivacy: 'sample' | null;
+    /** The least DP-SGD noise multiplier a member trained at (each member's is calibrated to its budget). */
     noiseMultiplier: number | null;
     /** The largest ε any member dataset spent, at δ. */
     epsilon: number | null;
@@ -133,8 +134,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
           name: `${task.name}-demo-private`,
           secureAggregation: options.secure,
           ...(options.secure ? { keepUpdates: false } : {}),
-          ...(options.dp ? { train: { ...plain.train!, epochs: options.dpEpochs, learningRate: options.dpLearningRate } } : {}),
-          ...(options.dp ? { differentialPrivacy: { level: 'sample', noiseMultiplier: options.noiseMultiplier, clippingNorm: options.clippingNorm, budget: { epsilon: options.epsilonBudget, delta: DEMO_DELTA } } } : {}),
+          ...(options.dp ? { train: { ...plain.train!, epochs: options.dpEpochs, batchSize: options.dpBatchSize, learningRate: options.dpLearningRate, learningRateDecay: options.dpLearningRateDecay } } : {}),
+          // Each member's noise is calibrated to spend its whole budget over the run (never below --noise-multiplier).
+          ...(options.dp ? { differentialPrivacy: { level: 'sample', calibration: 'budget', noiseMultiplier: options.noiseMultiplier, clippingNorm: options.clippingNorm, budget: { epsilon: options.epsilonBudget, delta: DEMO_DELTA } } } : {}),
         }
       : plain;
     const main = await federate(url, token, config, options, task);
@@ -176,7 +178,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
 async function federate(url: string, token: string, config: RunConfigInput, options: DemoOptions, task: DemoTask): Promise<{ runId: string; rounds: number; score: number; seconds: number; bytesPerMemberPerRound: number }> {
   const started = Date.now();
   const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
-  const privacy = [config.secureAggregation ? 'secure aggregation' : '', config.differentialPrivacy ? `DP-SGD z=${config.differentialPrivacy.noiseMultiplier}` : ''].filter(Boolean).join(', ');
+  const privacy = [config.secureAggregation ? 'secure aggregation' : '', config.differentialPrivacy ? (config.differentialPrivacy.calibration === 'budget' ? `DP-SGD, each member's z calibrated to spend its budget (z ≥ ${config.differentialPrivacy.noiseMultiplier})` : `DP-SGD z=${config.differentialPrivacy.noiseMultiplier}`) : ''].filter(Boolean).join(', ');
   options.log(`run ${runId}: ${options.strategy} over ${options.members} members, ${config.rounds} rounds × ${config.train?.epochs} local epochs (lr ${config.train?.learningRate})${privacy ? `, with ${privacy}` : ''}`);
   const final: RunRecord = await watchRun(url, token, runId, (r: RoundSummary, total: number) => options.log(formatRound(r, total)));
   const seconds = (Date.now() - started) / 1000;
