@@ -29,7 +29,7 @@ const evalModel = buildModel(spec, 0);
 const t0 = Date.now();
 let ema: Float32Array | undefined;
 for (let r = 0; r < R; r++) {
-  const outs = await Promise.all(models.map((m, i) => m.train(g, shares[i]!.train, { epochs: E, batchSize: B, learningRate: LR * env("DECAY", 1) ** r, optimizer: 'sgd', proximalMu: 0, seed: r }, { dpSgd: { clippingNorm: C, noiseMultiplier: zs[i]! } })));
+  const outs = await Promise.all(models.map((m, i) => m.train(g, shares[i]!.train, { epochs: E, batchSize: B, learningRate: LR * env("DECAY", 1) ** r, optimizer: (process.env.OPT ?? 'sgd') as 'sgd', proximalMu: 0, seed: r }, { dpSgd: { clippingNorm: C, noiseMultiplier: zs[i]! } })));
   const tot = outs.reduce((a, o) => a + o.numExamples, 0);
   const avg = new Float32Array(g.data.length);
   for (const o of outs) for (let j = 0; j < avg.length; j++) avg[j] += o.parameters.data[j]! * o.numExamples / tot;
