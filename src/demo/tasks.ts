@@ -71,7 +71,8 @@ export const DEMO_TASKS: Record<string, DemoTask> = {
   cnn: {
     name: 'cnn',
     description: 'MNIST digits as 28×28 images with a small convolutional network (two 5×5 conv + pool blocks, dense 64)',
-    defaults: { rounds: 20, epochs: 2, batchSize: 32, learningRate: 0.1, optimizer: 'sgd' },
+    // One local epoch a round: 0.974 against 0.978 centralised, in 2.5 minutes on 2 cores (two epochs: 0.975, twice the time).
+    defaults: { rounds: 20, epochs: 1, batchSize: 32, learningRate: 0.1, optimizer: 'sgd' },
     data: mnist,
     model: () => ({
       family: 'cnn',
