@@ -147,6 +147,18 @@ export const RunConfigSchema = z.object({
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
+/** A schema-validated dataset's public description: the schema it matches and, per field, counts — never values. */
+export const DatasetSchemaDescriptorSchema = z.object({
+  name: z.string().min(1).max(200),
+  version: z.number().int().min(1),
+  hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 hex digest'),
+  records: z.number().int().min(0),
+  fields: z
+    .array(z.object({ name: z.string().min(1).max(128), type: z.enum(['number', 'category', 'boolean', 'date', 'text', 'identifier']), present: z.number().int().min(0), missing: z.number().int().min(0) }).strict())
+    .max(1000),
+}).strict();
+export type DatasetSchemaDescriptor = z.infer<typeof DatasetSchemaDescriptorSchema>;
+
 export const DatasetDescriptorSchema = z.object({
   name: z.string().min(1).max(200),
   numExamples: z.number().int().min(0),
@@ -155,6 +167,8 @@ export const DatasetDescriptorSchema = z.object({
   classes: z.number().int().min(0),
   /** For data of integer ids (tokens): every id lies below this. */
   vocabulary: z.number().int().min(1).optional(),
+  /** Data validated against the consortium data schema (data/schema/). */
+  schema: DatasetSchemaDescriptorSchema.optional(),
 }).strict();
 export type DatasetDescriptor = z.infer<typeof DatasetDescriptorSchema>;
 
