@@ -112,3 +112,35 @@ test('DP noise has the stated standard deviation (10 000 draws) and calibrates t
     assert.ok(Math.abs(measured / noise.std[c]! - 1) < 0.03, `cell ${c}: measured ${measured}, stated ${noise.std[c]}`);
   }
 });
+
+test('through SecAgg+ in integer encoding the sum is exact despite a dropout, and the server sees only masked vectors', async () => {
+  const { makeSecAggConfig } = await import('../privacy/secagg/protocol.js');
+  const { simulateSecAgg } = await import('../privacy/secagg/simulate.js');
+  const { defaultQuantizationBits } = await import('../privacy/secagg/quantize.js');
+  const members = await hospitalRecords();
+  const query = parseQuery({ type: 'variance', field: 'glucose' });
+  const plan = compileQuery(query, schema);
+  const ids = members.map((_, i) => `m${i}`);
+  const bits = defaultQuantizationBits(ids.length);
+  const limbBits = bits - 1;
+  const vectors = new Map(members.map((records, i) => [ids[i]!, memberContribution(plan, records, limbBits)]));
+  const config = makeSecAggConfig({ memberIds: ids, vectorLength: vectors.get('m0')!.length, encoding: 'integer', neighbours: 4 });
+  const seen: string[] = [];
+  const { result } = simulateSecAgg({
+    config,
+    update: (id) => ({ integers: vectors.get(id)! }),
+    dropouts: { unmask: ['m2'] },
+    onMessage: (direction, _id, message) => direction === 'reply' && seen.push(JSON.stringify(message)),
+  });
+  assert.deepEqual(result.contributors, ids);
+  const { totals } = decodeCells(plan.cells, result.integerSum!, limbBits);
+  const released = releaseResult({ plan, totals, contributors: 5, secureAggregation: true, minCount: 10, noise: null }).result;
+  const { maxRelativeError: e } = maxRelativeError(released.values, pooledStatistics(query, schema, members.flat()));
+  assert.ok(e <= 1e-9, `off by ${e}`);
+  // No reply carries any member's own vector in the clear.
+  for (const [id, v] of vectors) {
+    const clear = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64').slice(0, 24);
+    assert.ok(!seen.some((m) => m.includes(clear)), `${id}'s vector appears in the clear`);
+  }
+  assert.throws(() => simulateSecAgg({ config, update: () => ({ integers: new Uint32Array(config.vectorLength).fill(2 ** 30) }), serialize: false }).result.integerSum, /.*/);
+});

@@ -27,7 +27,9 @@ import type { DatasetSchemaDescriptor } from '../protocol/messages.js';
 import { closestName } from '../protocol/problems.js';
 import { type Dataset, type MemberData, assertDataset, subset } from './dataset.js';
 import { type PartitionName, type SplitOptions, type SplitPlan, planSplits, pooledTrainIndices } from './plan.js';
-import { type DataSourceModule, type KeyReader, type LoadedData, type SourceSpec, SOURCE_NAMES, sourceModule } from './sources/index.js';
+import { type DataSourceModule, type KeyReader, type LoadedData, type SourceSpec, SOURCE_NAMES, sourceModule, tabularSource } from './sources/index.js';
+import { type DataSchema, labelClasses, loadSchemaFile } from './schema/schema.js';
+import { type HarmonisedRecord, assertValid, validateTables } from './schema/validate.js';
 
 export type DataSelection = 'member' | 'test' | 'pool' | 'all';
 
@@ -217,4 +219,27 @@ export async function loadDataset(spec: string | DataSpec): Promise<Dataset> {
     case 'all':
       return subset(data, plan.members.flatMap((m) => [...m.train, ...m.holdout]).sort((a, b) => a - b));
   }
+}
+
+/**
+ * A member's validated, harmonised records for analytics (data/schema/): its file read again
+ * and checked against its schema — every problem at once — then narrowed to the member's
+ * share (train and holdout) when the spec splits one file among members.
+ */
+export async function loadMemberRecords(spec: string | DataSpec): Promise<{ schema: DataSchema; records: HarmonisedRecord[] }> {
+  const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
+  const source = tabularSource(parsed.source);
+  if (!source || !parsed.schema) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `analytics needs data validated against the consortium schema: a csv, parquet or arrow spec with schema=FILE, not ${parsed.source}${parsed.schema ? '' : ' without schema='}`, {
+      details: { field: 'schema', expected: 'csv|parquet|arrow:FILE,schema=SCHEMA', received: parsed.source },
+    });
+  }
+  const schema = await loadSchemaFile(parsed.schema);
+  const all = assertValid(schema, validateTables(schema, [await source.read(parsed.path!)]));
+  if (parsed.split.members === 1 && parsed.split.test === 0) return { schema, records: all };
+  const classes = labelClasses(schema);
+  const labels = all.map((r) => classes.indexOf(String(r[schema.label])));
+  const plan = planSplits(labels, parsed.split);
+  const share = parsed.select === 'member' ? plan.members[parsed.member!]! : { train: plan.members.flatMap((m) => m.train), holdout: plan.members.flatMap((m) => m.holdout) };
+  return { schema, records: [...share.train, ...share.holdout].sort((a, b) => a - b).map((i) => all[i]!) };
 }

@@ -3,7 +3,8 @@
 // its state directory (<state-dir>/<name>.identity.json, mode 0600) and signs every request.
 
 import { join } from 'node:path';
-import { loadMemberData } from '../data/spec.js';
+import { loadMemberData, parseDataSpec } from '../data/spec.js';
+import { withAnalytics } from './analytics-handler.js';
 import { fingerprint, loadOrCreateIdentity } from '../governance/identity.js';
 import { initBackend } from '../model/backend.js';
 import { CoordinatorClient } from './client.js';
@@ -37,6 +38,8 @@ export interface MemberServiceOptions {
    * only on plans that key approved for this member (node/approval-guard.ts). Default: none.
    */
   ownerKey?: string;
+  /** The smallest minimum count per released cell this member accepts in analytics queries. Default 5. */
+  analyticsMinCount?: number;
   /** Declared power draw (used when RAPL is unreadable) and grid carbon intensity; see node/energy.ts. */
   energy?: EnergyOptions;
 }
@@ -72,6 +75,11 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
     const ownerKey = await readOwnerKey(options.ownerKey);
     handler = withOwnerApproval(handler, { ownerKey, member: options.name, log });
     log(`trains only on plans approved by data owner ${fingerprint(ownerKey)}`);
+  }
+  // Schema-validated tabular data can answer analytics queries; the file is read and validated again before each.
+  if (parseDataSpec(options.data).schema) {
+    handler = withAnalytics(handler, { data: options.data, memberId: () => client.credentials?.memberId, primitives: nodePrimitives, ...(options.analyticsMinCount !== undefined ? { minCount: options.analyticsMinCount } : {}), log });
+    log('answers analytics queries over its schema-validated data');
   }
   await runMember({
     client,

@@ -225,6 +225,29 @@ export const TaskHeaderSchema = z.object({
 }).strict();
 export type TaskHeader = z.infer<typeof TaskHeaderSchema>;
 
+/**
+ * Header of an analytics task (analytics/, coordinator/analytics-runner.ts): a query's stage
+ * and its JSON, no model. `runId` is the query's id.
+ */
+export const AnalyticsTaskHeaderSchema = z.object({
+  protocolVersion: z.number().int(),
+  taskId: z.string().min(1).max(200),
+  kind: z.literal('analytics'),
+  stage: z.string().max(64),
+  payload: z.record(z.unknown()),
+  runId: z.string(),
+  round: z.number().int().min(1),
+  deadline: z.number().int(),
+}).strict();
+export type AnalyticsTaskHeader = z.infer<typeof AnalyticsTaskHeaderSchema>;
+export type AnyTaskHeader = TaskHeader | AnalyticsTaskHeader;
+
+/** A task header of either shape, by its kind. */
+export function parseTaskHeader(header: unknown): AnyTaskHeader {
+  const kind = typeof header === 'object' && header !== null ? (header as { kind?: unknown }).kind : undefined;
+  return kind === 'analytics' ? parseMessage(AnalyticsTaskHeaderSchema, header, 'analytics task header') : parseMessage(TaskHeaderSchema, header, 'task header');
+}
+
 /** Bounds on what a member may report as metrics: they are stored and merged into every round's record. */
 export const MAX_METRICS = 64;
 export const MAX_METRIC_KEY_LENGTH = 64;
@@ -233,7 +256,7 @@ export const MAX_METRIC_KEY_LENGTH = 64;
 export const ResultHeaderSchema = z.object({
   protocolVersion: z.number().int(),
   taskId: z.string().min(1).max(200),
-  kind: z.enum(['train', 'evaluate', 'secagg']),
+  kind: z.enum(['train', 'evaluate', 'secagg', 'analytics']),
   stage: z.string().max(64).optional(),
   payload: z.record(z.unknown()).optional(),
   runId: z.string(),
