@@ -49,6 +49,7 @@ const EXACT_QUERIES: unknown[] = [
   { type: 'contingency', fields: ['sex', 'smoker'] },
   { type: 'groupby', by: 'smoker', field: 'cholesterol', statistic: 'variance' },
   { type: 'survival', time: 'followup', event: 'event', bins: { low: 0, high: 1800, count: 12 } },
+  { type: 'summary', fields: ['age', 'sex', 'smoker', 'bmi', 'systolic_bp', 'glucose', 'cholesterol'] },
 ];
 
 test('every exact release equals the pooled computation (max relative error ≤ 1e-9)', async () => {

@@ -82,6 +82,18 @@ export function pooledStatistics(query: Query, schema: DataSchema, records: read
       for (const x of a.levels) for (const y of b.levels) out.set(`${a.name}=${x},${b.name}=${y}`, records.filter((r) => String(r[a.name]) === x && String(r[b.name]) === y).length);
       break;
     }
+    case 'summary': {
+      for (const [i, name] of query.fields.entries()) {
+        const field = schema.fields.find((f) => f.name === name);
+        if (field?.type === 'category') {
+          for (const level of field.values) out.set(`${name}=${level}.count`, records.filter((r) => r[name] === level).length);
+          continue;
+        }
+        const x = numericField(schema, name, `fields[${i}]`, query.bounds?.[name]);
+        moments(`${name}.`, records.map((r) => x.read(r[name])).filter((v): v is number => v !== null), 'variance');
+      }
+      break;
+    }
     case 'survival': {
       const edges = binEdges(query.bins);
       const subjects = records.filter((r) => r[query.time] !== null && r[query.time] !== undefined && r[query.event] !== null && r[query.event] !== undefined).map((r) => ({ t: Math.max(edges[0]!, Number(r[query.time])), event: r[query.event] === true }));

@@ -12,6 +12,7 @@
 //   { "type": "contingency", "fields": ["sex", "smoker"] }
 //   { "type": "groupby", "by": "smoker", "field": "cholesterol", "statistic": "mean" }
 //   { "type": "survival", "time": "followup", "event": "event", "bins": { "low": 0, "high": 1825, "count": 12 } }
+//   { "type": "summary", "fields": ["age", "sex", "glucose"] }
 //   any of them with "privacy": { "epsilon": 1, "delta": 1e-6 } for a DP release.
 
 import { z } from 'zod';
@@ -62,6 +63,8 @@ export const QuerySchema = z.discriminatedUnion('type', [
   z.object({ ...common, type: z.literal('contingency'), fields: z.tuple([fieldName, fieldName]) }).strict(),
   z.object({ ...common, type: z.literal('groupby'), by: fieldName, ...field, statistic: z.enum(['count', 'sum', 'mean', 'variance']) }).strict(),
   z.object({ ...common, type: z.literal('survival'), time: fieldName, event: fieldName, bins: BinsSchema }).strict(),
+  /** Per field: count, mean, variance and std of a numeric one, level counts of a categorical one (what harmonised preprocessing needs). */
+  z.object({ ...common, type: z.literal('summary'), fields: z.array(fieldName).min(1).max(256), bounds: z.record(fieldName, bounds).optional() }).strict(),
 ]);
 export type Query = z.output<typeof QuerySchema>;
 export type QueryOf<T extends QueryType> = Extract<Query, { type: T }>;

@@ -171,6 +171,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   const app = options.tls
     ? (Fastify({ ...common, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
     : (Fastify(common) as unknown as FastifyInstance);
+  const analytics = new AnalyticsService({ storage, grid: board, audit, agreement: () => governance.current(), ...options.analytics });
   const metrics = new CoordinatorMetrics({
     membersOnline: () => board.available().length,
     runsDriven: () => active.size,
@@ -270,7 +271,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   });
   governance.register(app, auth, launch);
 
-  const runExtensions = options.runExtensions ?? standardRunExtensions();
+  const runExtensions = options.runExtensions ?? standardRunExtensions({ harmonisation: { analytics, schema: () => governance.current()?.dataSchema ?? options.analytics?.schema } });
   const compileContext = (withInitial: boolean): RunContext => ({
     storage,
     extensions: runExtensions,
@@ -361,7 +362,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   }
 
   registerAnalyticsRoutes(app, {
-    service: new AnalyticsService({ storage, grid: board, audit, agreement: () => governance.current(), ...options.analytics }),
+    service: analytics,
     storage,
     authorize: (request, scope) => auth.caller(request, scope),
     signal: shutdown.signal,

@@ -29,6 +29,29 @@ export {
 } from './models/index.js';
 import { ModelSpecSchema } from './models/index.js';
 
+/**
+ * Harmonised preprocessing (coordinator/harmonisation.ts): how every member turns its
+ * schema-validated inputs into model inputs, one transform per input column, computed once
+ * per run from federated statistics. numeric: impute a missing value, then (x − mean)/std;
+ * indicator (a one-hot column of a category): impute a missing value with the level's
+ * federated frequency.
+ */
+export const PreprocessingSchema = z.object({
+  schema: z.object({ name: z.string().min(1).max(200), version: z.number().int().min(1), hash: z.string().regex(/^[0-9a-f]{64}$/) }).strict(),
+  /** The analytics query whose released statistics it was computed from. */
+  queryId: z.string().min(1).max(200),
+  columns: z
+    .array(
+      z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('numeric'), field: z.string().min(1).max(128), mean: finite, std: finite.positive(), impute: finite }).strict(),
+        z.object({ kind: z.literal('indicator'), field: z.string().min(1).max(128), value: z.string().min(1).max(200), impute: finite.min(0).max(1) }).strict(),
+      ]),
+    )
+    .min(1)
+    .max(100_000),
+}).strict();
+export type Preprocessing = z.infer<typeof PreprocessingSchema>;
+
 export const TrainConfigSchema = z.object({
   epochs: z.number().int().min(1).max(1000).default(1),
   batchSize: z.number().int().min(1).max(1_000_000).default(32),
@@ -42,6 +65,8 @@ export const TrainConfigSchema = z.object({
    * Set by a run's resource plan so each member does the work it was allotted.
    */
   maxSteps: z.number().int().min(1).optional(),
+  /** Harmonised preprocessing of the inputs, set by the coordinator for a run that asks for it (harmonise). */
+  preprocessing: PreprocessingSchema.optional(),
   /** Differential-privacy settings for this task, set by the coordinator from the run's configuration. */
   privacy: z
     .object({
@@ -126,6 +151,13 @@ export const RunConfigSchema = z.object({
   updateValidation: z.object({ maxNormRatio: finite.min(1).default(10), reputationDecay: finite.min(0).lt(1).default(0.8) }).strict().optional(),
   /** SecAgg+: the coordinator only ever sees the sum of members' masked updates. */
   secureAggregation: z.boolean().default(false),
+  /**
+   * Harmonised preprocessing for schema-validated tabular data: once per run, federated
+   * statistics (a summary analytics query) give each numeric input's mean and std and each
+   * category level's frequency; every member then standardises, one-hot encodes and imputes
+   * the same way. `privacy` releases those statistics with DP.
+   */
+  harmonise: z.object({ privacy: z.object({ epsilon: finite.positive(), delta: z.number().gt(0).lt(1) }).strict().optional() }).strict().optional(),
   /** Secure-aggregation parameters (neighbours k, threshold, quantization); validated by privacy/secagg. */
   secureAggregationOptions: z.record(z.unknown()).default({}),
   differentialPrivacy: DifferentialPrivacyConfigSchema.optional(),

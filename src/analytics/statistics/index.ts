@@ -7,9 +7,10 @@ import type { Query } from '../query.js';
 import { binStatistics } from './bins.js';
 import { contingencyStatistics, matrixStatistics } from './matrix.js';
 import { momentStatistics } from './moments.js';
+import { summaryStatistics } from './summary.js';
 import { survivalStatistics } from './survival.js';
 
-const MODULES = [momentStatistics, binStatistics, matrixStatistics, contingencyStatistics, survivalStatistics] as unknown as StatisticModule[];
+const MODULES = [momentStatistics, binStatistics, matrixStatistics, contingencyStatistics, survivalStatistics, summaryStatistics] as unknown as StatisticModule[];
 
 /** The query's cells and release against the schema; a query the schema cannot answer throws INVALID_ARGUMENT naming the field. */
 export function compileQuery(query: Query, schema: DataSchema): QueryPlan {
