@@ -32,3 +32,11 @@ export async function showAnalytics(queryId: string, opts: Conn): Promise<void> 
   const { query } = await operatorRequest<{ query: AnalyticsQueryRecord }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', `/v1/analytics/${encodeURIComponent(queryId)}`);
   process.stdout.write(opts.json ? `${JSON.stringify(query)}\n` : `${describe(query)}\n`);
 }
+
+export async function analyticsReport(opts: Conn & { out: string }): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  const { renderAnalyticsReport } = await import('../report/analytics-html.js');
+  const { queries } = await operatorRequest<{ queries: AnalyticsQueryRecord[] }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', '/v1/analytics');
+  await writeFile(opts.out, renderAnalyticsReport(queries));
+  process.stdout.write(opts.json ? `${JSON.stringify({ out: opts.out, queries: queries.length })}\n` : `wrote ${queries.length} queries to ${opts.out}\n`);
+}

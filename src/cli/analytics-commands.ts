@@ -15,6 +15,10 @@ export function registerAnalyticsCommands(program: Command): void {
     .requiredOption('--query <file>', 'the query file')
     .action(lazyAction(actions, 'runAnalytics'));
   withConn(analytics.command('list')).description('list queries and their status').action(lazyAction(actions, 'listAnalytics'));
+  withConn(analytics.command('report'))
+    .description('write every query and its released result, with charts, as one self-contained HTML file')
+    .requiredOption('--out <file>', 'the HTML file to write')
+    .action(lazyAction(actions, 'analyticsReport'));
   withConn(analytics.command('show'))
     .description('show one query and its released result')
     .argument('<queryId>')
