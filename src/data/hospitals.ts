@@ -194,6 +194,11 @@ export interface HospitalOptions {
   seed?: number;
 }
 
+/** a, b, …, z, then s26, s27, …: the file name of site s. */
+export function siteLetter(site: number): string {
+  return site < 26 ? String.fromCharCode(97 + site) : `s${site}`;
+}
+
 export function siteSize(site: number): number {
   return Math.max(400, 1200 - 300 * site);
 }
@@ -208,7 +213,7 @@ export async function writeHospitals(options: HospitalOptions): Promise<{ schema
   for (let site = 0; site < sites; site++) {
     const patients = generatePatients(site, options.sizes?.[site] ?? siteSize(site), options.seed);
     const style = styleOf(site);
-    const base = join(options.out, `hospital-${String.fromCharCode(97 + site)}`);
+    const base = join(options.out, `hospital-${siteLetter(site)}`);
     let path: string;
     if (style.format === 'csv') {
       path = `${base}.csv`;
