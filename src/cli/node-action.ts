@@ -6,7 +6,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { MemberNameSchema } from '../protocol/messages.js';
 import { DEFAULT_COORDINATOR, coordinatorUrl } from './options.js';
 
-export async function runNode(opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; ownerKey?: string; powerWatts: number; carbonIntensity: number; json?: boolean }): Promise<void> {
+export async function runNode(opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; ownerKey?: string; analyticsMinCount?: number; powerWatts: number; carbonIntensity: number; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
@@ -22,6 +22,7 @@ export async function runNode(opts: { coordinator?: string; name: string; data: 
     ...optional('invitation', opts.invitation ?? process.env.CONCORD_INVITATION),
     ...optional('caFile', opts.ca ?? process.env.CONCORD_CA),
     ...optional('ownerKey', opts.ownerKey),
+    ...(opts.analyticsMinCount !== undefined ? { analyticsMinCount: opts.analyticsMinCount } : {}),
     ...(opts.privacyBudget !== undefined ? { privacyBudget: { epsilon: opts.privacyBudget, delta: opts.privacyDelta } } : {}),
     energy: { powerWatts: nonNegative(opts.powerWatts, '--power-watts'), carbonIntensity: nonNegative(opts.carbonIntensity, '--carbon-intensity') },
     signal: abort.signal,
