@@ -91,6 +91,22 @@ test('a query the schema cannot answer, or min/max without DP, is refused naming
   assert.throws(() => parseQuery({ type: 'mean', field: 'age', bins: 3 }), /unknown field "bins"/);
 });
 
+test('a DP query of counts gets the discrete Gaussian: integer cells, noise of the stated std (4 000 draws)', async () => {
+  const members = await hospitalRecords();
+  const query = parseQuery({ type: 'histogram', field: 'age', bins: { low: 20, high: 100, count: 8 }, privacy: { epsilon: 0.5, delta: 1e-6 } });
+  const plan = compileQuery(query, schema);
+  const noise = noisePlan(plan, query.privacy!);
+  assert.equal(noise.mechanism, 'discrete-gaussian');
+  const { totals, result } = federated(query, members);
+  assert.ok(result.privacy!.cells.every((c) => Number.isInteger(c.value)), 'noised counts stay integers');
+  const random = seededRandom(17);
+  let sq = 0;
+  const draws = 4_000;
+  for (let i = 0; i < draws; i++) for (const d of releaseResult({ plan, totals, contributors: 5, secureAggregation: true, minCount: 10, noise, random }).drawn!) sq += d * d;
+  const measured = Math.sqrt(sq / (draws * plan.cells.length));
+  assert.ok(Math.abs(measured / noise.std[0]! - 1) < 0.02, `measured ${measured}, stated ${noise.std[0]}`);
+});
+
 test('DP noise has the stated standard deviation (10 000 draws) and calibrates to the bounded sensitivity', async () => {
   const members = await hospitalRecords();
   const query = parseQuery({ type: 'mean', field: 'glucose', privacy: { epsilon: 1, delta: 1e-6 } });

@@ -20,6 +20,7 @@ export interface AnalyticsResult {
   values: ReleasedValue[];
   presentation: Presentation;
   privacy?: {
+    mechanism: 'gaussian' | 'discrete-gaussian';
     epsilon: number;
     delta: number;
     noiseMultiplier: number;
@@ -56,6 +57,7 @@ export function releaseResult(options: ReleaseOptions): { result: AnalyticsResul
       values: r.values,
       presentation: r.presentation,
       privacy: {
+        mechanism: noise.mechanism,
         epsilon: noise.epsilon,
         delta: noise.delta,
         noiseMultiplier: noise.noiseMultiplier,

@@ -15,7 +15,7 @@ function protection(result: AnalyticsResult): string {
   const secure = result.secureAggregation ? 'secure aggregation (the coordinator saw only totals)' : 'no secure aggregation';
   if (result.exact) return `exact · cells under ${result.minCount} records suppressed · ${secure}`;
   const p = result.privacy!;
-  return `differential privacy ε = ${p.epsilon}, δ = ${p.delta} (Gaussian, noise multiplier ${p.noiseMultiplier.toFixed(3)}, sensitivity ${p.sensitivity.toFixed(3)}) · ${secure}`;
+  return `differential privacy ε = ${p.epsilon}, δ = ${p.delta} (${p.mechanism === 'discrete-gaussian' ? 'discrete Gaussian' : 'Gaussian'}, noise multiplier ${p.noiseMultiplier.toFixed(3)}, sensitivity ${p.sensitivity.toFixed(3)}) · ${secure}`;
 }
 
 export function analyticsSection(record: AnalyticsQueryRecord): string {
