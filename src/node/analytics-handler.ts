@@ -10,6 +10,11 @@
 // of totals is sent as it is. Records never leave.
 
 import { memberContribution } from '../analytics/contribution.js';
+import { noisePlan, releaseCharge } from '../analytics/dp.js';
+import type { QueryPlan } from '../analytics/plan.js';
+import type { Query } from '../analytics/query.js';
+import type { PrivacyBudget } from '../privacy/dp/budget.js';
+import type { LedgerStore } from './privacy-guard.js';
 import { compileQuery } from '../analytics/statistics/index.js';
 import type { QueryType } from '../analytics/query-types.js';
 import { ANALYTICS_PLAIN_STAGE, type AnalyticsPayload, parseAnalyticsPayload } from '../analytics/wire.js';
@@ -32,6 +37,13 @@ export interface AnalyticsHandlerOptions {
   minCount?: number;
   /** Query types this member answers. Default: all the coordinator may send (the agreement decides). */
   allowedQueries?: readonly QueryType[];
+  /**
+   * The member's own privacy budget (node --privacy-budget), on the ledger it shares with
+   * training (privacy-guard.ts sharedLedgerStore): with one, the member answers only DP
+   * queries, charges each to its ledger by its own reckoning before answering, and refuses
+   * one that would exceed the budget.
+   */
+  privacy?: { budget: PrivacyBudget; datasetId: string; store: LedgerStore };
   log?: (line: string) => void;
 }
 
@@ -59,7 +71,22 @@ export function withAnalytics(handler: TaskHandler, options: AnalyticsHandlerOpt
       throw new ConcordError(ErrorCode.FORBIDDEN, `the query was compiled against another data schema (${payload.schemaHash.slice(0, 12)}…) than this member's ${schema.name} v${schema.version} (${schemaHash(schema).slice(0, 12)}…)`);
     }
     const plan = compileQuery(query, schema);
+    if (options.privacy) await chargeOwnLedger(options.privacy, query, plan);
     return memberContribution(plan, records, payload.limbBits);
+  }
+
+  async function chargeOwnLedger(privacy: NonNullable<AnalyticsHandlerOptions['privacy']>, query: Query, plan: QueryPlan): Promise<void> {
+    if (!query.privacy) throw new ConcordError(ErrorCode.FORBIDDEN, `this member releases statistics only under differential privacy (its budget is ε=${privacy.budget.epsilon}); the query asks for none`);
+    const ledger = await privacy.store.load();
+    if (!ledger.datasets().includes(privacy.datasetId)) ledger.setBudget(privacy.datasetId, privacy.budget);
+    const charge = releaseCharge(noisePlan(plan, query.privacy));
+    const after = ledger.preview(privacy.datasetId, charge).epsilon;
+    if (after > privacy.budget.epsilon) {
+      throw new ConcordError(ErrorCode.FORBIDDEN, `privacy budget of ${privacy.datasetId}: this query would spend ε=${after.toFixed(3)} > budget ${privacy.budget.epsilon} (spent ${ledger.spent(privacy.datasetId).epsilon.toFixed(3)})`);
+    }
+    ledger.charge(privacy.datasetId, charge);
+    await privacy.store.save(ledger);
+    log(`privacy: ${privacy.datasetId} has now spent ε=${after.toFixed(3)} of ${privacy.budget.epsilon}`);
   }
 
   async function answer(task: AnalyticsTaskHeader): Promise<SecaggOutcome> {

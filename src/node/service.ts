@@ -12,7 +12,8 @@ import { readCa } from './coordinator-fetch.js';
 import { readOwnerKey, withOwnerApproval } from './approval-guard.js';
 import { runMember } from './member.js';
 import { ledgerFileStore } from './ledger-file.js';
-import { withPrivacyBudget } from './privacy-guard.js';
+import { sharedLedgerStore, withPrivacyBudget } from './privacy-guard.js';
+import type { QueryType } from '../analytics/query-types.js';
 import { energyMeter, type EnergyOptions } from './energy.js';
 import { withSecureAggregation } from './secagg-handler.js';
 import { nodePrimitives } from '../privacy/secagg/primitives-node.js';
@@ -40,6 +41,8 @@ export interface MemberServiceOptions {
   ownerKey?: string;
   /** The smallest minimum count per released cell this member accepts in analytics queries. Default 5. */
   analyticsMinCount?: number;
+  /** Analytics query types this member answers. Default: every type the agreement allows. */
+  analyticsQueries?: QueryType[];
   /** Declared power draw (used when RAPL is unreadable) and grid carbon intensity; see node/energy.ts. */
   energy?: EnergyOptions;
 }
@@ -60,12 +63,15 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   for (const ch of options.name) memberSeed = (memberSeed * 31 + ch.charCodeAt(0)) | 0;
   const stateDir = options.stateDir ?? '.concord/nodes';
   let handler = createTfjsHandler(data, { memberSeed, log, meter: energyMeter(options.energy) });
+  // One ledger for training and analytics alike.
+  const ledgerStore = sharedLedgerStore(ledgerFileStore(join(stateDir, `${options.name}.privacy.json`)));
+  const datasetId = `${options.name}/${data.descriptor.name}`;
   if (options.privacyBudget) {
     handler = await withPrivacyBudget(handler, {
       budget: options.privacyBudget,
-      datasetId: `${options.name}/${data.descriptor.name}`,
+      datasetId,
       numExamples: data.descriptor.numExamples,
-      store: ledgerFileStore(join(stateDir, `${options.name}.privacy.json`)),
+      store: ledgerStore,
       log,
     });
   }
@@ -78,7 +84,15 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   }
   // Schema-validated tabular data can answer analytics queries; the file is read and validated again before each.
   if (parseDataSpec(options.data).schema) {
-    handler = withAnalytics(handler, { data: options.data, memberId: () => client.credentials?.memberId, primitives: nodePrimitives, ...(options.analyticsMinCount !== undefined ? { minCount: options.analyticsMinCount } : {}), log });
+    handler = withAnalytics(handler, {
+      data: options.data,
+      memberId: () => client.credentials?.memberId,
+      primitives: nodePrimitives,
+      ...(options.analyticsMinCount !== undefined ? { minCount: options.analyticsMinCount } : {}),
+      ...(options.analyticsQueries ? { allowedQueries: options.analyticsQueries } : {}),
+      ...(options.privacyBudget ? { privacy: { budget: options.privacyBudget, datasetId, store: ledgerStore } } : {}),
+      log,
+    });
     log('answers analytics queries over its schema-validated data');
   }
   await runMember({
