@@ -6,6 +6,7 @@ import { get } from './api.js';
 import { type PageProps, Show, time, useData } from './pages.js';
 import { analyticsChart } from '../../src/report/analytics-charts.js';
 import type { Presentation, ReleasedValue } from '../../src/analytics/plan.js';
+import './analytics.css';
 
 interface AnalyticsRecord {
   queryId: string;
