@@ -18,6 +18,9 @@ import { schemaMismatch } from '../web/src/join/data-fit.js';
 import { makeParameters } from '../src/protocol/tensors.js';
 import { addMember, plus, startHarness, startRun, waitForRun, type Harness } from './support/harness.js';
 import { encodePng } from '../src/data/png.js';
+import { decodeFrame } from '../src/protocol/frame.js';
+import { ModelSpecSchema } from '../src/protocol/messages.js';
+import { initialParameters } from '../src/model/build.js';
 
 const PER_CLASS = 12;
 const CLASSES = [0, 1, 2];
@@ -200,5 +203,52 @@ test('a folder written by `concord data images` trains in a 784-input MNIST run 
   } finally {
     await member.close();
     await mnistRun.close();
+  }
+});
+
+test('the same digits train a convolutional network in the page on WebAssembly, with the gradient kernels Node members use', async () => {
+  const out = join(root, 'exported-cnn');
+  const cli = spawnSync(process.execPath, ['bin/concord.mjs', 'data', 'images', '--data', 'mnist:member=1,members=60,seed=3', '--out', out, '--json'], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  const model = ModelSpecSchema.parse({ family: 'cnn', inputShape: [28, 28, 1], conv: [{ filters: 4, kernelSize: 3, pool: 2 }], dense: [], classes: 10 });
+  const initial = initialParameters(model, 5);
+  const cnnRun = await startHarness({ openEnrollment: true, initialParameters: async () => initial });
+  const member = await browser.newPage();
+  try {
+    addMember(cnnRun, 'north', 100, plus(0), undefined, { dataset: { inputShape: [28, 28, 1], classes: 10 } });
+    addMember(cnnRun, 'south', 100, plus(0), undefined, { dataset: { inputShape: [28, 28, 1], classes: 10 } });
+    const updates: Float32Array[] = [];
+    member.on('request', (r) => {
+      if (r.method() !== 'POST' || !/\/v1\/tasks\/[^/]+\/result$/.test(new URL(r.url()).pathname)) return;
+      const frame = decodeFrame(new Uint8Array(r.postDataBuffer()!));
+      if ((frame.header as { kind: string }).kind === 'train') updates.push(frame.parameters!.data);
+    });
+    await member.goto(`${cnnRun.url}/join?backend=wasm`);
+    await member.getByTestId('image-folder').setInputFiles(out);
+    await member.getByTestId('data-summary').waitFor({ timeout: 20_000 });
+    await member.getByTestId('member-name').fill('cnn-lab');
+    await member.getByTestId('join').click();
+    const memberId = (await member.getByTestId('member-id').textContent({ timeout: 15_000 }))!;
+    const backend = (await member.getByTestId('log').getByText(/TensorFlow\.js backend:/).textContent({ timeout: 15_000 }))!;
+    assert.match(backend, /TensorFlow\.js backend: wasm($|;)/, backend);
+    const runId = await startRun(cnnRun, { name: 'digits-cnn', model, rounds: 1, minAvailableMembers: 3, minTrainMembers: 3, roundDeadlineSeconds: 90, train: { epochs: 3, batchSize: 16, learningRate: 0.1 } });
+    assert.equal(await waitForRun(cnnRun, runId, 120_000), 'completed', JSON.stringify((await cnnRun.storage.getRun(runId))?.error));
+    const [round] = await cnnRun.storage.listRounds(runId);
+    assert.ok(round!.participants.includes(memberId), 'the round counts the browser member');
+    // The page's update moved the convolution's filters: their gradient (Conv2DBackpropFilter) ran on WASM.
+    assert.equal(updates.length, 1);
+    const specs = initial.specs;
+    const kernel = specs.findIndex((s) => s.name.endsWith('/kernel'));
+    const offset = specs.slice(0, kernel).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+    const size = specs[kernel]!.shape.reduce((a, b) => a * b, 1);
+    assert.match(specs[kernel]!.name, /conv/);
+    let moved = 0;
+    for (let i = offset; i < offset + size; i++) moved = Math.max(moved, Math.abs(updates[0]![i]! - initial.data[i]!));
+    assert.ok(moved > 1e-3 && Number.isFinite(moved), `largest filter change ${moved}`);
+    const line = (await member.getByText(/round 1: evaluated, accuracy/).textContent({ timeout: 30_000 }))!;
+    assert.ok(Number(line.match(/accuracy ([\d.]+)/)![1]) > 0.2, line);
+  } finally {
+    await member.close();
+    await cnnRun.close();
   }
 });

@@ -56,6 +56,24 @@ describe('concord CLI', () => {
     assert.match(stderr, /round 2\/2 · 3 reported/);
   });
 
+  it('demo --task recsys: federated matrix factorisation within 5 % of centralised RMSE, measured on the members\' holdouts', { timeout: 240_000 }, async () => {
+    const { code, stdout, stderr } = await concordRun(['demo', '--task', 'recsys', '--members', '3', '--dir', join(dir, 'demo-recsys')], 240_000);
+    assert.equal(code, 0, stderr);
+    const summary = JSON.parse(stdout.trim()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(summary), ['task', 'rounds', 'members', 'rmse', 'centralizedRmse', 'seconds', 'bytesPerMemberPerRound', 'contributions', 'co2Grams']);
+    const rmse = summary.rmse as number;
+    const centralized = summary.centralizedRmse as number;
+    // Ratings are 1–5 stars: guessing the middle is ~1.2 off; both models are far better.
+    assert.ok(centralized > 0.4 && centralized < 0.8, `centralized ${centralized}`);
+    assert.ok(rmse <= centralized * 1.05, `federated ${rmse} vs centralized ${centralized}`);
+    // The coordinator cannot evaluate a recommender (users' factors stay on members), and says so.
+    assert.equal(summary.contributions, null);
+    assert.match(stderr, /contributions unavailable: the coordinator has no validation set/);
+    assert.match(stderr, /round 30\/30 · 3 reported · loss [\d.]+ · holdout rmse 0\.\d+/);
+    // Only item factors and biases travel (400 × 8 + 400 floats), never users' factors.
+    assert.ok((summary.bytesPerMemberPerRound as number) < 3 * (400 * 9 * 4) + 4096, `bytes ${summary.bytesPerMemberPerRound}`);
+  });
+
   it('fuses two models: θ = λθ_A + (1−λ)θ_B', async () => {
     const spec: ModelSpec = { family: 'mlp', inputShape: [4], hidden: [3], classes: 2, activation: 'relu' };
     const a = initialParameters(spec, 1);

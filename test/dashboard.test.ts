@@ -76,6 +76,12 @@ test('the run page follows a live run without reloading', async () => {
   assert.equal(await waitForRun(h, runId), 'completed');
   await page.waitForFunction(() => document.querySelector('[data-testid=round-count]')?.textContent === 'Round 8 of 8', null, { timeout: 10_000 });
   assert.equal(await page.locator('table[aria-label="Round timeline"] tbody tr').count(), 8);
+  // The model as members build it: family and size at a glance, its layers on demand.
+  const model = page.getByTestId('model-summary');
+  assert.equal(await model.locator('summary').textContent(), 'Model: mlp · 6 parameters · 2 layers');
+  assert.equal(await page.locator('table[aria-label="Model layers"]').isVisible(), false);
+  await model.locator('summary').click();
+  assert.deepEqual(await page.locator('table[aria-label="Model layers"] tbody tr').allTextContents(), ['outputDense26', 'softmaxActivation20']);
   await page.close();
 });
 
@@ -99,6 +105,7 @@ test('each main page renders at laptop and phone width', async () => {
       await page.evaluate((h) => (window.location.hash = h), hash);
       await page.locator('main section h1').waitFor();
       await page.waitForFunction(() => !document.querySelector('main [role=status]')?.textContent?.includes('Loading'));
+      if (name === 'run') await page.getByTestId('model-summary').locator('summary').click();
       await page.screenshot({ path: `${SHOTS}/dashboard-${name}-${width}.png`, fullPage: true });
     }
     assert.equal(await page.locator('table[aria-label="Members"] tbody tr').count(), 0, 'the last page shown is the audit log');

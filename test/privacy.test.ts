@@ -59,6 +59,35 @@ describe('differential privacy in rounds', () => {
     assert.equal(a.budget, budget);
   });
 
+  it('calibration "budget": each member trains at the least noise that fits all rounds in its budget, and spends it', async () => {
+    h = await startHarness();
+    const seen = new Map<string, number[]>();
+    for (const [name, n] of [['small', 100], ['large', 2000]] as const) {
+      addMember(h, name, n, (g, task) => (seen.set(name, [...(seen.get(name) ?? []), task.config.privacy!.noiseMultiplier]), plus(1)(g)));
+    }
+    const rounds = 4;
+    const runId = await startRun(h, {
+      rounds,
+      train,
+      differentialPrivacy: { level: 'sample', calibration: 'budget', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 3, delta: 1e-5 } },
+    });
+    assert.equal(await waitForRun(h, runId), 'completed');
+    const small = seen.get('small')!;
+    const large = seen.get('large')!;
+    // One z per member for the whole run; the smaller dataset (sampled more often) needs more noise.
+    assert.equal(new Set(small).size, 1);
+    assert.equal(new Set(large).size, 1);
+    assert.ok(small[0]! > large[0]!, `z small ${small[0]} vs large ${large[0]}`);
+    const spent = (name: string, n: number, z: number) => epsilonOf(Array.from({ length: rounds }, () => sampleLevelCharge(n, train, z)), 1e-5);
+    // Each spends its budget (to the accountant's bisection tolerance) and never more.
+    assert.ok(spent('small', 100, small[0]!) <= 3 && spent('small', 100, small[0]!) > 2.99, `small spends ${spent('small', 100, small[0]!)}`);
+    // The large one could train at z ≈ 0.85 within its budget: the floor (noiseMultiplier 1) holds, and the ledger agrees.
+    assert.equal(large[0], 1);
+    const charges = await h.storage.listPrivacyCharges('large/synthetic');
+    assert.ok(Math.abs(epsilonOf(charges, 1e-5) - spent('large', 2000, 1)) < 1e-9);
+    assert.ok(epsilonOf(await h.storage.listPrivacyCharges('small/synthetic'), 1e-5) <= 3);
+  });
+
   it('a member keeps its own ledger: it declines tasks beyond its budget, and tasks without DP', async () => {
     h = await startHarness();
     dir = await mkdtemp(join(tmpdir(), 'concord-ledger-'));
@@ -137,6 +166,10 @@ describe('differential privacy in rounds', () => {
     res = await post({ model, rounds: 1, differentialPrivacy: { level: 'sample', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: -1, delta: 1e-5 } } });
     body = (await res.json()) as typeof body;
     assert.equal(body.error.details.field, 'differentialPrivacy.budget.epsilon');
+    res = await post({ model, rounds: 1, differentialPrivacy: { level: 'client', calibration: 'budget', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 1, delta: 1e-5 } } });
+    body = (await res.json()) as typeof body;
+    assert.equal(body.error.details.field, 'differentialPrivacy.calibration');
+    assert.match(body.error.message, /sets each member's DP-SGD noise \(sample level\)/);
     assert.deepEqual(await h.storage.listRuns(), []);
   });
 });

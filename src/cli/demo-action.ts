@@ -15,15 +15,13 @@ export async function demo(opts: typeof DEMO_DEFAULTS & { quiet?: boolean }): Pr
   }
   const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, partition: opts.partition as DemoOptions['partition'], log });
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; inspect with: concord export --db ${summary.db} --run ${summary.runId} --out model`);
-  const { task, rounds, members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, privacy, contributions, co2Grams } = summary;
-  const line: Record<string, unknown> = { task, rounds, members, accuracy: round4(accuracy), centralizedAccuracy: centralizedAccuracy === null ? null : round4(centralizedAccuracy), seconds: Math.round(seconds * 10) / 10, bytesPerMemberPerRound };
+  const { task, rounds, members, metric, score, centralizedScore, seconds, bytesPerMemberPerRound, privacy, contributions, co2Grams } = summary;
+  // Keys named by the task's metric: accuracy and centralizedAccuracy, or rmse and centralizedRmse.
+  const centralizedKey = `centralized${metric === 'rmse' ? 'Rmse' : 'Accuracy'}`;
+  const line: Record<string, unknown> = { task, rounds, members, [metric]: round4(score), [centralizedKey]: centralizedScore === null ? null : round4(centralizedScore), seconds: Math.round(seconds * 10) / 10, bytesPerMemberPerRound };
   if (privacy) {
-    line.privacy = {
-      ...privacy,
-      epsilon: privacy.epsilon === null ? null : round4(privacy.epsilon),
-      accuracyWithoutPrivacy: round4(privacy.accuracyWithoutPrivacy),
-      accuracyCost: round4(privacy.accuracyCost),
-    };
+    const { scoreWithoutPrivacy, cost, ...rest } = privacy;
+    line.privacy = { ...rest, epsilon: privacy.epsilon === null ? null : round4(privacy.epsilon), [`${metric}WithoutPrivacy`]: round4(scoreWithoutPrivacy), [`${metric}Cost`]: round4(cost) };
   }
   line.contributions = contributions === null ? null : Object.fromEntries(Object.entries(contributions).map(([name, phi]) => [name, round4(phi)]));
   line.co2Grams = Math.round(co2Grams * 100) / 100;

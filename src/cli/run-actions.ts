@@ -16,7 +16,8 @@ export function formatRound(r: RoundSummary, total: number): string {
     `round ${String(r.round).padStart(String(total).length)}/${total}`,
     `${r.participants.length} reported${r.failures.length ? `, ${r.failures.length} dropped` : ''}`,
     `loss ${r.evalLoss?.toFixed(4) ?? '-'}`,
-    `holdout acc ${acc !== undefined ? acc.toFixed(4) : '-'}`,
+    // A regression's holdout is measured by the RMSE of all members' holdout rows (√ of the pooled loss).
+    acc === undefined && r.evalMetrics.rmse !== undefined && r.evalLoss !== null ? `holdout rmse ${Math.sqrt(r.evalLoss).toFixed(4)}` : `holdout acc ${acc !== undefined ? acc.toFixed(4) : '-'}`,
     ...(test !== undefined ? [`test acc ${test.toFixed(4)}`] : []),
     ...(r.trainMetrics.plannedUnits !== undefined ? [`work ${r.trainMetrics.examplesProcessed ?? 0}/${r.trainMetrics.plannedUnits} planned`] : []),
     ...(r.trainMetrics.energyJoules !== undefined ? [`${(r.trainMetrics.energyJoules / 3600).toFixed(2)} Wh`] : []),

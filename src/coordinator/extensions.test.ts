@@ -23,7 +23,7 @@ describe('composeExtensions', () => {
     const selected = await ext.select!(1, plan, []);
     assert.deepEqual(selected.map((i) => i.memberId), ['a', 'b']);
     // configure sees what select produced.
-    assert.equal(ext.configure!(1, selected[0]!).learningRate, 30);
+    assert.equal(ext.configure!(1, selected[0]!, undefined).learningRate, 30);
     assert.equal((await ext.charges!(1, [], [], [])).length, 1);
     const row = { memberId: 'a', phase: 'train' as const, numExamples: 1, loss: null, metrics: {}, bytesIn: 0, bytesOut: 0, seconds: 0 };
     assert.deepEqual(ext.roundMetrics!(1, [row]), { trainMetrics: { plannedUnits: 7, clipped: 2 }, members: [{ ...row, metrics: { plannedUnits: 1 } }] });

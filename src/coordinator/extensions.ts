@@ -30,9 +30,9 @@ export function composeExtensions(...sets: (RoundExtensions | undefined)[]): Rou
   }
   const configures = all.filter((s) => s.configure);
   if (configures.length > 0) {
-    composed.configure = (round, instruction) => {
+    composed.configure = (round, instruction, member) => {
       let config = instruction.config;
-      for (const s of configures) config = s.configure!(round, { ...instruction, config });
+      for (const s of configures) config = s.configure!(round, { ...instruction, config }, member);
       return config;
     };
   }

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
+import type { ModelSummary } from '../model/summary.js';
 import type { Storage } from '../storage/storage.js';
 import { VALUATION_METHODS } from '../valuation/methods.js';
 import { runContributions, withShares, type ContributionOptions, type ContributionReport } from './contributions.js';
@@ -82,6 +83,20 @@ export function registerInsightRoutes(app: FastifyInstance, options: InsightRout
   app.get<{ Params: { runId: string }; Querystring: Query }>('/v1/runs/:runId/contributions', async (request) => {
     await authorize(request);
     return contributions(request.params.runId, contributionQuery(request.query));
+  });
+
+  // The model's family and layers; built once per run (specs do not change).
+  const summaries = new Map<string, ModelSummary>();
+  app.get<{ Params: { runId: string } }>('/v1/runs/:runId/architecture', async (request) => {
+    await authorize(request);
+    const run = await runOf(request.params.runId);
+    let summary = summaries.get(run.runId);
+    if (!summary) {
+      const { summarizeModel } = await import('../model/summary.js');
+      summary = summarizeModel(run.config.model);
+      summaries.set(run.runId, summary);
+    }
+    return summary;
   });
 
   app.get<{ Params: { runId: string } }>('/v1/runs/:runId/footprint', async (request) => {

@@ -15,6 +15,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { DifferentialPrivacyConfig, RunConfig, TrainConfig } from '../protocol/messages.js';
 import type { Problem } from '../protocol/problems.js';
 import { epsilonOf, sampleLevelCharge } from '../privacy/dp/charges.js';
+import { noiseForEpsilon } from '../privacy/rdp.js';
 import { DifferentiallyPrivateStrategy, withDifferentialPrivacy } from '../privacy/dp/dp-fedavg.js';
 import type { Instruction, MemberRef, Strategy } from '../strategies/strategy.js';
 import type { PrivacyCharge, RunStore } from '../storage/storage.js';
@@ -52,6 +53,9 @@ export const differentialPrivacyExtension: RunExtension = {
     if (dp.level === 'client' && config.secureAggregation && clientMode(config) === 'central') {
       problems.push({ path: 'differentialPrivacy.mode', message: 'central DP clips each update on the coordinator, which secure aggregation hides from it; use mode "distributed"' });
     }
+    if (dp.level === 'client' && dp.calibration === 'budget') {
+      problems.push({ path: 'differentialPrivacy.calibration', message: 'calibration "budget" sets each member\'s DP-SGD noise (sample level); client-level DP adds one noise to the average of all members' });
+    }
     if (dp.level === 'sample' && (dp.mode !== undefined || dp.adaptiveClipping !== undefined)) {
       problems.push({ path: dp.mode !== undefined ? 'differentialPrivacy.mode' : 'differentialPrivacy.adaptiveClipping', message: 'applies to client-level DP only; sample-level DP clips each example inside the members' });
     }
@@ -82,9 +86,24 @@ export function privacyExtensions(options: PrivacyExtensionOptions): RoundExtens
   if (!dp) return {};
   const dpStrategy = strategy instanceof DifferentiallyPrivateStrategy ? strategy : null;
 
+  // Sample level: each member's z, fixed or calibrated to its budget once per run.
+  const calibrated = new Map<string, number>();
+  const noiseOf = (member: MemberRef | undefined): number => {
+    if (dp.calibration !== 'budget') return dp.noiseMultiplier;
+    if (!member) throw new ConcordError(ErrorCode.INTERNAL, 'a task for a member that is not available');
+    let z = calibrated.get(member.memberId);
+    if (z === undefined) {
+      const budget = budgetFor(dp, member.name);
+      const perRound = sampleLevelCharge(member.numExamples, config.train, 1);
+      z = Math.max(dp.noiseMultiplier, noiseForEpsilon({ samplingRate: perRound.samplingRate, steps: perRound.steps * config.rounds, delta: budget.delta, epsilon: budget.epsilon }));
+      calibrated.set(member.memberId, z);
+    }
+    return z;
+  };
+
   const chargesFor = (round: number, selected: MemberRef[], available: MemberRef[]): PrivacyCharge[] => {
     if (dp.level === 'sample') {
-      return selected.map((m) => ({ memberId: m.memberId, datasetId: datasetIdOf(m), ...sampleLevelCharge(m.numExamples, config.train, dp.noiseMultiplier) }));
+      return selected.map((m) => ({ memberId: m.memberId, datasetId: datasetIdOf(m), ...sampleLevelCharge(m.numExamples, config.train, noiseOf(m)) }));
     }
     const charge = dpStrategy!.roundCharge(round);
     return available.map((m) => ({ memberId: m.memberId, datasetId: datasetIdOf(m), ...charge }));
@@ -94,22 +113,22 @@ export function privacyExtensions(options: PrivacyExtensionOptions): RoundExtens
   const planned = new Map<number, PrivacyCharge[]>();
 
   return {
-    configure(round: number, instruction: Instruction): TrainConfig {
+    configure(round: number, instruction: Instruction, member: MemberRef | undefined): TrainConfig {
       if (dp.level === 'sample') {
-        return { ...instruction.config, privacy: { level: 'sample', mode: 'distributed', clippingNorm: dp.clippingNorm, noiseMultiplier: dp.noiseMultiplier, noiseStddev: 0, samplingRate: 1 } };
+        return { ...instruction.config, privacy: { level: 'sample', mode: 'distributed', clippingNorm: dp.clippingNorm, noiseMultiplier: noiseOf(member), noiseStddev: 0, samplingRate: 1 } };
       }
-      const member = dpStrategy!.memberPrivacy(round);
+      const share = dpStrategy!.memberPrivacy(round);
       const charge = dpStrategy!.roundCharge(round);
       return {
         ...instruction.config,
         privacy: {
           level: 'client',
           mode: clientMode(config),
-          clippingNorm: member?.clippingNorm ?? dpStrategy!.currentClippingNorm,
+          clippingNorm: share?.clippingNorm ?? dpStrategy!.currentClippingNorm,
           noiseMultiplier: dp.noiseMultiplier,
-          noiseStddev: member?.noiseStddev ?? 0,
+          noiseStddev: share?.noiseStddev ?? 0,
           // Always present with adaptive clipping (even 0): members then report their indicator.
-          ...(member && dp.adaptiveClipping ? { indicatorNoiseStddev: member.indicatorNoiseStddev } : {}),
+          ...(share && dp.adaptiveClipping ? { indicatorNoiseStddev: share.indicatorNoiseStddev } : {}),
           samplingRate: charge.samplingRate,
         },
       };

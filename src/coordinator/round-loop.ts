@@ -49,7 +49,7 @@ export interface RoundExtensions {
   /** Called once members are selected; a thrown FORBIDDEN error refuses the round and ends the run with its message. */
   admit?(round: number, selected: MemberRef[], available: MemberRef[]): Promise<void>;
   /** Adjusts one member's task settings for the round (e.g. differential-privacy parameters). */
-  configure?(round: number, instruction: Instruction): TrainConfig;
+  configure?(round: number, instruction: Instruction, member: MemberRef | undefined): TrainConfig;
   /** Adjusts one member's evaluate-task settings (e.g. the run's harmonised preprocessing). */
   configureEvaluate?(round: number, instruction: Instruction): TrainConfig;
   /** Replaces the clear-text exchange and aggregation of updates (secure aggregation). */
@@ -151,8 +151,8 @@ export async function runFederation(options: FederationOptions): Promise<void> {
     if (rawPlan.length < config.minTrainMembers) {
       return { ok: false, reason: `only ${rawPlan.length} members could be selected, the minimum is ${config.minTrainMembers}` };
     }
-    const trainPlan = ext.configure ? rawPlan.map((i) => ({ ...i, config: ext.configure!(round, i) })) : rawPlan;
     const byId = new Map(available.map((m) => [m.memberId, m]));
+    const trainPlan = ext.configure ? rawPlan.map((i) => ({ ...i, config: ext.configure!(round, i, byId.get(i.memberId)) })) : rawPlan;
     const selected = trainPlan.map((i) => byId.get(i.memberId)).filter((m): m is MemberRef => m !== undefined);
     await ext.admit?.(round, selected, available);
     const deadline = Date.now() + config.roundDeadlineSeconds * 1000;

@@ -13,9 +13,11 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadDataset } from '../data/spec.js';
+import type { Dataset } from '../data/dataset.js';
+import { loadDataset, loadMemberData } from '../data/spec.js';
 import { initBackend } from '../model/backend.js';
-import { buildModel } from '../model/build.js';
+import { buildModel, initialParameters } from '../model/build.js';
+import { createLocalModel } from '../model/local-model.js';
 import { evaluate, trainLocal } from '../model/train.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { ModelSpecSchema, type RunConfigInput } from '../protocol/messages.js';
@@ -32,20 +34,25 @@ export interface DemoSummary {
   task: string;
   rounds: number;
   members: number;
-  accuracy: number;
-  centralizedAccuracy: number | null;
+  /** What the task is measured by: test accuracy, or the RMSE of predicted ratings. */
+  metric: 'accuracy' | 'rmse';
+  /** The federated model's final value of `metric`, and the centralised baseline's (null without one). */
+  score: number;
+  centralizedScore: number | null;
   seconds: number;
   bytesPerMemberPerRound: number;
   /** With --secure or --dp: what privacy cost, measured against the same run without it. */
   privacy?: {
     secureAggregation: boolean;
     differentialPrivacy: 'sample' | null;
+    /** The least DP-SGD noise multiplier a member trained at (each member's is calibrated to its budget). */
     noiseMultiplier: number | null;
     /** The largest ε any member dataset spent, at δ. */
     epsilon: number | null;
     delta: number | null;
-    accuracyWithoutPrivacy: number;
-    accuracyCost: number;
+    /** `metric` of the same run without privacy, and how much worse the private run did. */
+    scoreWithoutPrivacy: number;
+    cost: number;
   };
   /** Each member's round-wise Shapley value of test accuracy (as a fraction); null when unavailable (secure aggregation). */
   contributions: Record<string, number> | null;
@@ -82,7 +89,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
 
   try {
     log(`starting a coordinator and ${options.members} member organizations as separate processes (logs in ${join(dir, 'logs')})`);
-    const coordinator = spawn(process.execPath, [CLI, 'coordinator', '--port', '0', '--db', db, '--operator-token', token, '--eval-data', task.data(choice, 'test'), '--json'], {
+    const evalData = task.evaluation === 'members' ? [] : ['--eval-data', task.data(choice, 'test')];
+    const coordinator = spawn(process.execPath, [CLI, 'coordinator', '--port', '0', '--db', db, '--operator-token', token, ...evalData, '--json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(coordinator);
@@ -113,7 +121,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
       minAvailableMembers: options.members,
       minTrainMembers: Math.max(1, Math.ceil(options.members * 0.6)),
       fractionTrain: 1,
-      train: { epochs: settings.epochs, batchSize: settings.batchSize, learningRate: settings.learningRate, optimizer: settings.optimizer, proximalMu: 0, seed: options.seed },
+      train: { epochs: settings.epochs, batchSize: settings.batchSize, learningRate: settings.learningRate, learningRateDecay: settings.learningRateDecay ?? 1, optimizer: settings.optimizer, proximalMu: 0, seed: options.seed },
       roundDeadlineSeconds: 120,
       seed: options.seed,
       // Members' updates are kept so the coordinator can value contributions afterwards.
@@ -126,38 +134,40 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
           name: `${task.name}-demo-private`,
           secureAggregation: options.secure,
           ...(options.secure ? { keepUpdates: false } : {}),
-          ...(options.dp ? { train: { ...plain.train!, epochs: options.dpEpochs, learningRate: options.dpLearningRate } } : {}),
-          ...(options.dp ? { differentialPrivacy: { level: 'sample', noiseMultiplier: options.noiseMultiplier, clippingNorm: options.clippingNorm, budget: { epsilon: options.epsilonBudget, delta: DEMO_DELTA } } } : {}),
+          ...(options.dp ? { train: { ...plain.train!, epochs: options.dpEpochs, batchSize: options.dpBatchSize, learningRate: options.dpLearningRate, learningRateDecay: options.dpLearningRateDecay } } : {}),
+          // Each member's noise is calibrated to spend its whole budget over the run (never below --noise-multiplier).
+          ...(options.dp ? { differentialPrivacy: { level: 'sample', calibration: 'budget', noiseMultiplier: options.noiseMultiplier, clippingNorm: options.clippingNorm, budget: { epsilon: options.epsilonBudget, delta: DEMO_DELTA } } } : {}),
         }
       : plain;
-    const main = await federate(url, token, config, options);
+    const main = await federate(url, token, config, options, task);
     const sharing = await contributionsAndFootprint(url, token, main.runId, task.valuationRounds, log);
     let privacy: DemoSummary['privacy'];
     if (privateRun) {
       const { datasets } = await operatorRequest<{ datasets: { datasetId: string; epsilon: number }[] }>(url, token, 'GET', '/v1/privacy');
       log(`the same run without privacy, for comparison:`);
-      const reference = await federate(url, token, plain, options);
+      const reference = await federate(url, token, plain, options, task);
       privacy = {
         secureAggregation: options.secure,
         differentialPrivacy: options.dp ? 'sample' : null,
         noiseMultiplier: options.dp ? options.noiseMultiplier : null,
         epsilon: options.dp ? Math.max(...datasets.map((d) => d.epsilon)) : null,
         delta: options.dp ? DEMO_DELTA : null,
-        accuracyWithoutPrivacy: reference.accuracy,
-        accuracyCost: reference.accuracy - main.accuracy,
+        scoreWithoutPrivacy: reference.score,
+        // Lower RMSE is better: the cost is always how much worse privacy made it.
+        cost: task.metric === 'rmse' ? main.score - reference.score : reference.score - main.score,
       };
       if (options.dp) for (const d of datasets) log(`  ε spent by ${d.datasetId}: ${d.epsilon.toFixed(3)} of ${options.epsilonBudget} (δ=${DEMO_DELTA})`);
     }
     stopAll();
 
-    let centralizedAccuracy: number | null = null;
+    let centralizedScore: number | null = null;
     if (options.baseline) {
       const epochs = task.baselineEpochs(settings);
       log(`centralized baseline: the same model on the pooled data of all members, ${epochs} epochs`);
-      centralizedAccuracy = await centralizedBaseline(task, settings, epochs, choice, options.seed, log);
+      centralizedScore = task.evaluation === 'members' ? await centralizedOnHoldouts(task, settings, epochs, choice, options.seed, log) : await centralizedBaseline(task, settings, epochs, choice, options.seed, log);
     }
-    const { rounds, accuracy, seconds, bytesPerMemberPerRound, runId } = main;
-    return { task: task.name, rounds, members: options.members, accuracy, centralizedAccuracy, seconds, bytesPerMemberPerRound, ...(privacy ? { privacy } : {}), ...sharing, runId, db };
+    const { rounds, score, seconds, bytesPerMemberPerRound, runId } = main;
+    return { task: task.name, rounds, members: options.members, metric: task.metric, score, centralizedScore, seconds, bytesPerMemberPerRound, ...(privacy ? { privacy } : {}), ...sharing, runId, db };
   } finally {
     stopAll();
     process.removeListener('exit', stopAll);
@@ -165,10 +175,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
 }
 
 /** Runs one configuration to the end, printing a line per round. */
-async function federate(url: string, token: string, config: RunConfigInput, options: DemoOptions): Promise<{ runId: string; rounds: number; accuracy: number; seconds: number; bytesPerMemberPerRound: number }> {
+async function federate(url: string, token: string, config: RunConfigInput, options: DemoOptions, task: DemoTask): Promise<{ runId: string; rounds: number; score: number; seconds: number; bytesPerMemberPerRound: number }> {
   const started = Date.now();
   const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
-  const privacy = [config.secureAggregation ? 'secure aggregation' : '', config.differentialPrivacy ? `DP-SGD z=${config.differentialPrivacy.noiseMultiplier}` : ''].filter(Boolean).join(', ');
+  const privacy = [config.secureAggregation ? 'secure aggregation' : '', config.differentialPrivacy ? (config.differentialPrivacy.calibration === 'budget' ? `DP-SGD, each member's z calibrated to spend its budget (z ≥ ${config.differentialPrivacy.noiseMultiplier})` : `DP-SGD z=${config.differentialPrivacy.noiseMultiplier}`) : ''].filter(Boolean).join(', ');
   options.log(`run ${runId}: ${options.strategy} over ${options.members} members, ${config.rounds} rounds × ${config.train?.epochs} local epochs (lr ${config.train?.learningRate})${privacy ? `, with ${privacy}` : ''}`);
   const final: RunRecord = await watchRun(url, token, runId, (r: RoundSummary, total: number) => options.log(formatRound(r, total)));
   const seconds = (Date.now() - started) / 1000;
@@ -176,7 +186,10 @@ async function federate(url: string, token: string, config: RunConfigInput, opti
   const { rounds } = await operatorRequest<{ rounds: RoundSummary[] }>(url, token, 'GET', `/v1/runs/${runId}`);
   const last = rounds[rounds.length - 1]!;
   const { members: perMember } = await operatorRequest<{ members: (MemberRoundMetrics & { round: number })[] }>(url, token, 'GET', `/v1/runs/${runId}/metrics`);
-  return { runId, rounds: last.round, accuracy: last.serverEval?.metrics.accuracy ?? NaN, seconds, bytesPerMemberPerRound: meanBytesPerMemberRound(perMember) };
+  // Members' evaluation aggregates their holdout losses weighted by examples: for a
+  // regression that is the mean squared error over all their holdout rows.
+  const score = task.evaluation === 'members' ? (task.metric === 'rmse' ? Math.sqrt(last.evalLoss ?? NaN) : (last.evalMetrics.accuracy ?? NaN)) : (last.serverEval?.metrics.accuracy ?? NaN);
+  return { runId, rounds: last.round, score, seconds, bytesPerMemberPerRound: meanBytesPerMemberRound(perMember) };
 }
 
 /** Contributions valued by the coordinator on its test set, and the run's CO₂, with a line each per member. */
@@ -220,6 +233,40 @@ async function centralizedBaseline(task: DemoTask, settings: TaskSettings, epoch
   const result = await evaluate(model, test);
   model.dispose();
   return result.accuracy;
+}
+
+/**
+ * The baseline of a task its members evaluate: trained on the union of their train splits,
+ * measured on the union of their holdouts (the rows the federation was measured on).
+ */
+async function centralizedOnHoldouts(task: DemoTask, settings: TaskSettings, epochs: number, choice: DataChoice, seed: number, log: (line: string) => void): Promise<number> {
+  await initBackend();
+  const shares = await Promise.all(Array.from({ length: choice.members }, (_, member) => loadMemberData(task.data(choice, { member }))));
+  const union = (parts: Dataset[]): Dataset => ({ ...parts[0]!, x: concat(parts.map((d) => d.x)), y: Int32Array.from(parts.flatMap((d) => [...d.y])) });
+  const pool = union(shares.map((s) => s.train));
+  const holdout = union(shares.map((s) => s.holdout));
+  const spec = ModelSpecSchema.parse(task.model());
+  const model = createLocalModel(spec);
+  let parameters = initialParameters(spec, seed);
+  const learningRate = task.baselineLearningRate ?? settings.learningRate;
+  const started = Date.now();
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const out = await model.train(parameters, pool, { epochs: 1, batchSize: settings.batchSize, learningRate, optimizer: settings.optimizer, proximalMu: 0, seed: seed + epoch });
+    parameters = out.parameters;
+    if ((epoch + 1) % 5 === 0 || epoch + 1 === epochs) log(`  centralized epoch ${epoch + 1}/${epochs} · loss ${out.metrics.loss!.toFixed(4)} · ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+  const { metrics } = await model.evaluate(parameters, holdout);
+  return task.metric === 'rmse' ? Math.sqrt(metrics.loss!) : metrics.accuracy!;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 export async function listeningUrl(child: ChildProcess): Promise<string> {

@@ -23,6 +23,7 @@ export interface DemoOptions {
   secure: boolean;
   /** Sample-level differential privacy (DP-SGD in every member) in the private run. */
   dp: boolean;
+  /** The least DP-SGD noise multiplier a member trains at; each member's own is calibrated to spend its budget over the run. */
   noiseMultiplier: number;
   clippingNorm: number;
   /** ε budget of every member dataset (δ = 1e-5). */
@@ -30,6 +31,10 @@ export interface DemoOptions {
   /** DP-SGD trains with fewer local epochs (each costs ε) and a larger step (clipped, noisy gradients). */
   dpEpochs: number;
   dpLearningRate: number;
+  /** Lots for DP-SGD: larger ones carry less noise per example (σC/B) at the same ε. */
+  dpBatchSize: number;
+  /** The learning rate falls by this factor each round under DP-SGD, shrinking late rounds' noise. */
+  dpLearningRateDecay: number;
   log: (line: string) => void;
 }
 
@@ -45,11 +50,13 @@ export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
   dir: '.concord/demo',
   secure: false,
   dp: false,
-  noiseMultiplier: 1.3,
+  noiseMultiplier: 0.5,
   clippingNorm: 1,
   epsilonBudget: 8,
   dpEpochs: 1,
-  dpLearningRate: 0.25,
+  dpLearningRate: 1,
+  dpBatchSize: 128,
+  dpLearningRateDecay: 0.95,
 };
 
 export const DEMO_DELTA = 1e-5;

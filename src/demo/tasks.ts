@@ -11,6 +11,8 @@ export interface TaskSettings {
   batchSize: number;
   learningRate: number;
   optimizer: 'sgd' | 'adam';
+  /** Round r trains at learningRate × learningRateDecay^(r−1); default 1. */
+  learningRateDecay?: number;
 }
 
 export interface DataChoice {
@@ -33,6 +35,15 @@ export interface DemoTask {
   baselineEpochs(settings: TaskSettings): number;
   /** What the summary reports: accuracy of a classifier, or the RMSE of a regression. */
   metric: 'accuracy' | 'rmse';
+  /**
+   * Who measures the model: the coordinator on a held-out test set (default), or the members
+   * on their holdouts, when only they can run it (a recommender needs each user's factors,
+   * which stay on the member). The centralised baseline is then measured on the union of the
+   * same holdouts.
+   */
+  evaluation?: 'coordinator' | 'members';
+  /** The centralised baseline's learning rate, when one long run wants another than the federation's rounds. */
+  baselineLearningRate?: number;
   /**
    * Rounds whose contributions are valued (the last ones): each round costs a model
    * evaluation per coalition, which larger models make slow. Default: every round.
@@ -109,6 +120,24 @@ DEMO_TASKS.transformer = {
   baselineEpochs: (s) => Math.min(s.rounds * s.epochs, 3),
   metric: 'accuracy',
   valuationRounds: 2,
+};
+
+DEMO_TASKS.recsys = {
+  name: 'recsys',
+  description: 'recommendation: federated matrix factorisation of generated user–item ratings, each member a region\'s service holding its users (their factors never leave it)',
+  // Several local epochs with a falling rate: item factors averaged from members whose users
+  // differ by region settle 3 % above centralised RMSE instead of 7 % at a constant rate.
+  defaults: { rounds: 30, epochs: 3, batchSize: 1, learningRate: 0.04, optimizer: 'sgd', learningRateDecay: 0.93 },
+  data: (choice, select) => {
+    const common = `members=${choice.members},partition=source,seed=${choice.seed}`;
+    if (select === 'test') throw new Error('recsys is evaluated on members\' holdouts; it has no test set');
+    return select === 'pool' ? `ratings:pool,${common}` : `ratings:member=${select.member},${common}`;
+  },
+  model: () => ({ family: 'mf', items: 400, factors: 8, ratingRange: [1, 5], l2: 0.02 }),
+  baselineEpochs: () => 30,
+  baselineLearningRate: 0.02,
+  metric: 'rmse',
+  evaluation: 'members',
 };
 
 export const DEMO_TASK_NAMES = Object.keys(DEMO_TASKS);

@@ -338,7 +338,7 @@ test('bad DP options, models and data are refused with the offending field', asy
   dropout.dispose();
 });
 
-test('DP-SGD leaves no tensors behind (SGD, Adam, FedProx, empty lots)', async () => {
+test('DP-SGD leaves no tensors behind (SGD, Adam, FedProx, empty lots; the dense and the general path)', async () => {
   const spec: ModelSpec = { family: 'mlp', inputShape: [2], hidden: [8], classes: 3, activation: 'tanh' };
   const model = buildModel(spec, 0);
   const global = getParameters(model);
@@ -352,6 +352,14 @@ test('DP-SGD leaves no tensors behind (SGD, Adam, FedProx, empty lots)', async (
   assert.equal(tf.memory().numTensors, baseline);
   assert.deepEqual(layerVariables(denseLayers(model)), model.trainableWeights.map((w) => w.read()));
   model.dispose();
+  // The general path (one example at a time through autodiff), on a CNN.
+  const cnn = buildModel({ family: 'cnn', inputShape: [4, 4, 1], conv: [{ filters: 2, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu', batchNorm: false, pool: 2, dropout: 0 }], dense: [], dropout: 0, classes: 2, l2: 0 }, 0);
+  const images: Dataset = { x: Float32Array.from({ length: 12 * 16 }, (_, i) => (i % 7) / 7), y: Int32Array.from({ length: 12 }, (_, i) => i % 2), inputShape: [4, 4, 1], classes: 2 };
+  await trainLocal(cnn, images, sgd({ batchSize: 4 }), { dpSgd });
+  const before = tf.memory().numTensors;
+  await trainLocal(cnn, images, sgd({ batchSize: 4 }), { dpSgd });
+  assert.equal(tf.memory().numTensors, before, 'the general path keeps nothing per example');
+  cnn.dispose();
 });
 
 test('DP-SGD (z = 1, C = 1, batch 64) learns MNIST digits well above chance', async () => {

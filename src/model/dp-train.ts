@@ -235,10 +235,11 @@ export function microbatchClippedSum(variables: readonly tf.Variable[], x: tf.Te
   let hits: tf.Scalar = tf.scalar(0);
   const norms: tf.Scalar[] = [];
   for (let i = 0; i < count; i++) {
+    // Kept out of variableGrads' scope (which would dispose it), so disposed here once summed.
+    let hit: tf.Scalar | undefined;
     const next = tf.tidy(() => {
       const xi = tf.slice(x, [i], [1]);
       const yi = tf.slice(y, [i], [1]);
-      let hit: tf.Scalar | undefined;
       const { value, grads } = tf.variableGrads(() => {
         const z = forward(xi);
         hit = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yi), 'float32')) as tf.Scalar);
@@ -254,7 +255,7 @@ export function microbatchClippedSum(variables: readonly tf.Variable[], x: tf.Te
         norm,
       };
     });
-    tf.dispose([...sums, lossSum, hits]);
+    tf.dispose([...sums, lossSum, hits, hit!]);
     ({ sums, lossSum, hits } = next);
     norms.push(next.norm);
   }

@@ -89,6 +89,17 @@ export const TrainConfigSchema = z.object({
 }).strict();
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
+/** A run's training settings: a task's, and how the learning rate falls from round to round. */
+export const RunTrainSchema = TrainConfigSchema.extend({
+  /**
+   * Round r's tasks train at learningRate × learningRateDecay^(r−1); 1 keeps it constant.
+   * Members get the decayed rate only. Federated averaging with several local epochs stops
+   * short of the optimum by the members' drift, which a falling rate shrinks.
+   */
+  learningRateDecay: finite.gt(0).max(1).default(1),
+}).strict();
+export type RunTrainConfig = z.infer<typeof RunTrainSchema>;
+
 export const StrategySpecSchema = z.object({
   name: z.enum(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']),
   /** Strategy-specific options, validated by the strategy's own schema. */
@@ -110,8 +121,18 @@ export const DifferentialPrivacyConfigSchema = z.object({
   level: z.enum(['client', 'sample']).default('sample'),
   /** Client level only. Default: distributed with secure aggregation, central otherwise. */
   mode: z.enum(['central', 'distributed']).optional(),
+  /** z; with calibration "budget", the least any member gets. */
   noiseMultiplier: finite.min(0),
   clippingNorm: finite.positive(),
+  /**
+   * Sample level. fixed: every member trains at noiseMultiplier. budget: each member's z is
+   * the smallest (never below noiseMultiplier) at which every round of the run fits its
+   * dataset's budget, so a large dataset — whose examples are sampled less often — trains
+   * with less noise instead of leaving most of its budget unspent. Worked out from the
+   * dataset's size and the whole budget, the same on every attempt and after a restart;
+   * what the dataset spent before the run still counts against it in the budget check.
+   */
+  calibration: z.enum(['fixed', 'budget']).default('fixed'),
   /** Client level, central mode: adaptive clipping (Andrew et al. 2021). */
   adaptiveClipping: z
     .object({ targetQuantile: finite.gt(0).lt(1).default(0.5), clipLearningRate: finite.positive().default(0.2), clippedCountStddev: finite.positive().optional() })
@@ -139,7 +160,7 @@ export const RunConfigSchema = z.object({
   minAvailableMembers: z.number().int().min(1).default(2),
   fractionEvaluate: finite.min(0).max(1).default(1),
   minEvaluateMembers: z.number().int().min(0).default(1),
-  train: TrainConfigSchema.default({}),
+  train: RunTrainSchema.default({}),
   roundDeadlineSeconds: finite.positive().max(86_400).default(120),
   /** How many times a round is tried before the run fails. */
   maxRoundAttempts: z.number().int().min(1).max(1000).default(5),

@@ -8,8 +8,14 @@ import { sampleMembers } from '../core/sampling.js';
 import type { EvaluateResult, Instruction, RoundContext, TrainResult } from './strategy.js';
 import type { TrainConfig } from '../protocol/messages.js';
 
-/** Selects fractionTrain of the available members (at least minTrainMembers) and gives each the run's train config. */
-export function selectForTraining(ctx: RoundContext, config: (ctx: RoundContext) => TrainConfig = (c) => ({ ...c.config.train })): Instruction[] {
+/** The task's train config in this round: the run's, at this round's learning rate. */
+export function roundTrainConfig(ctx: Pick<RoundContext, 'config' | 'serverRound'>): TrainConfig {
+  const { learningRateDecay, ...train } = ctx.config.train;
+  return { ...train, learningRate: train.learningRate * learningRateDecay ** Math.max(0, ctx.serverRound - 1) };
+}
+
+/** Selects fractionTrain of the available members (at least minTrainMembers) and gives each the round's train config. */
+export function selectForTraining(ctx: RoundContext, config: (ctx: RoundContext) => TrainConfig = roundTrainConfig): Instruction[] {
   const members = sampleMembers(ctx.available, ctx.config.fractionTrain, ctx.config.minTrainMembers, ctx.random);
   return members.map((m) => ({ memberId: m.memberId, config: config(ctx) }));
 }
@@ -18,7 +24,7 @@ export function selectForTraining(ctx: RoundContext, config: (ctx: RoundContext)
 export function selectForEvaluation(ctx: RoundContext): Instruction[] {
   if (ctx.config.fractionEvaluate === 0) return [];
   const members = sampleMembers(ctx.available, ctx.config.fractionEvaluate, ctx.config.minEvaluateMembers, ctx.random);
-  return members.map((m) => ({ memberId: m.memberId, config: { ...ctx.config.train } }));
+  return members.map((m) => ({ memberId: m.memberId, config: roundTrainConfig(ctx) }));
 }
 
 function withMember<T>(memberId: string, check: () => T): T {

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { BaseStrategy } from './base.js';
-import { selectForTraining } from './common.js';
+import { roundTrainConfig, selectForTraining } from './common.js';
 import { parseOptions } from './options.js';
 import type { Instruction, RoundContext } from './strategy.js';
 
@@ -26,6 +26,6 @@ export class FedProx extends BaseStrategy {
   }
 
   override configureTrain(ctx: RoundContext): Instruction[] {
-    return selectForTraining(ctx, (c) => ({ ...c.config.train, proximalMu: this.mu }));
+    return selectForTraining(ctx, (c) => ({ ...roundTrainConfig(c), proximalMu: this.mu }));
   }
 }

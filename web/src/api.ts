@@ -33,6 +33,13 @@ export interface Run {
   createdAt: number;
   updatedAt: number;
 }
+/** GET /v1/runs/:id/architecture: the model's family and layers, as members build it (src/model/summary.ts). */
+export interface ModelSummary {
+  family: string;
+  parameters: number;
+  trainable: number;
+  layers: { name: string; type: string; outputShape: number[][]; parameters: number }[];
+}
 export interface Round {
   round: number;
   trainMetrics: Record<string, number>;

@@ -2,7 +2,7 @@
 // again when the change stream reports a change of that kind (the `versions` counters).
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, type AuditEntry, type ChainVerification, type Member, type MemberMetric, type PrivacyDataset, type Round, type Run } from './api.js';
+import { ApiError, get, type AuditEntry, type ChainVerification, type Member, type MemberMetric, type ModelSummary, type PrivacyDataset, type Round, type Run } from './api.js';
 import { LineChart } from './chart.js';
 
 export interface Versions {
@@ -164,17 +164,46 @@ export function RunsPage(props: PageProps) {
   );
 }
 
+/** The run's model: family and size in one line, its layers (as Keras' summary lists them) on demand. */
+function ModelSection({ model }: { model: ModelSummary }) {
+  return (
+    <details class="model" data-testid="model-summary">
+      <summary>
+        Model: <strong>{model.family}</strong> · {model.parameters.toLocaleString('en')} parameters · {model.layers.length} layers
+      </summary>
+      <div class="table-wrap">
+        <table aria-label="Model layers">
+          <thead>
+            <tr><th>Layer</th><th>Type</th><th>Output</th><th class="num">Params</th></tr>
+          </thead>
+          <tbody>
+            {model.layers.map((l) => (
+              <tr>
+                <td>{l.name}</td>
+                <td>{l.type}</td>
+                <td>{l.outputShape.map((s) => s.join('×')).join(', ')}</td>
+                <td class="num">{l.parameters.toLocaleString('en')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </details>
+  );
+}
+
 export function RunPage(props: PageProps & { runId: string }) {
   const id = encodeURIComponent(props.runId);
   const loaded = useData(
     props,
     async () => {
-      const [detail, metrics, members] = await Promise.all([
+      const [detail, metrics, members, model] = await Promise.all([
         get<{ run: Run; rounds: Round[] }>(props.token, `/v1/runs/${id}`),
         get<{ members: MemberMetric[] }>(props.token, `/v1/runs/${id}/metrics`),
         get<{ members: Member[] }>(props.token, '/v1/members').catch(() => ({ members: [] as Member[] })),
+        get<ModelSummary>(props.token, `/v1/runs/${id}/architecture`).catch(() => null),
       ]);
-      return { ...detail, metrics: metrics.members, names: new Map(members.members.map((m) => [m.memberId, m.name])) };
+      return { ...detail, metrics: metrics.members, names: new Map(members.members.map((m) => [m.memberId, m.name])), model };
     },
     [props.runId, props.versions.round, props.versions.runs],
   );
@@ -182,7 +211,7 @@ export function RunPage(props: PageProps & { runId: string }) {
     <section aria-labelledby="run-title">
       <p><a href="#/runs">← All runs</a></p>
       <Show loaded={loaded}>
-        {({ run, rounds, metrics, names }) => {
+        {({ run, rounds, metrics, names, model }) => {
           const x = rounds.map((r) => r.round);
           const name = (memberId: string) => names.get(memberId) ?? memberId;
           const evaluations = metrics.filter((m) => m.phase === 'evaluate');
@@ -196,6 +225,7 @@ export function RunPage(props: PageProps & { runId: string }) {
                 {last ? ` · accuracy ${pct(last.serverEval?.metrics.accuracy ?? last.evalMetrics.accuracy)}` : ''}
               </p>
               {run.error ? <p class="error" role="alert">{run.error}</p> : null}
+              {model ? <ModelSection model={model} /> : null}
               <div class="charts">
                 <LineChart
                   title="Global accuracy"

@@ -38,6 +38,12 @@ async function tryBackend(name: BackendName): Promise<boolean> {
     if (name === 'wasm') await prepareWasm();
     if (!(await tf.setBackend(name))) return false;
     await tf.ready();
+    if (name === 'wasm') {
+      // The gradients TF.js' WASM backend lacks (convolutions, embeddings), the same modules
+      // Node members register: without them a CNN or text model cannot train here.
+      const { registerWasmGradientKernels } = await import('../../../src/model/kernels/index.js');
+      registerWasmGradientKernels();
+    }
     return true;
   } catch {
     return false;
