@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { loadMemberData, parseDataSpec } from '../data/spec.js';
 import { withAnalytics } from './analytics-handler.js';
+import { withDataRevalidation } from './data-guard.js';
 import { fingerprint, loadOrCreateIdentity } from '../governance/identity.js';
 import { initBackend } from '../model/backend.js';
 import { CoordinatorClient } from './client.js';
@@ -63,6 +64,9 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   for (const ch of options.name) memberSeed = (memberSeed * 31 + ch.charCodeAt(0)) | 0;
   const stateDir = options.stateDir ?? '.concord/nodes';
   let handler = createTfjsHandler(data, { memberSeed, log, meter: energyMeter(options.energy) });
+  // Schema-validated data is checked again before every task (innermost, so secure-aggregation stages that train are covered).
+  const schemaData = parseDataSpec(options.data).schema !== undefined;
+  if (schemaData) handler = await withDataRevalidation(handler, options.data, log);
   // One ledger for training and analytics alike.
   const ledgerStore = sharedLedgerStore(ledgerFileStore(join(stateDir, `${options.name}.privacy.json`)));
   const datasetId = `${options.name}/${data.descriptor.name}`;
@@ -82,8 +86,8 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
     handler = withOwnerApproval(handler, { ownerKey, member: options.name, log });
     log(`trains only on plans approved by data owner ${fingerprint(ownerKey)}`);
   }
-  // Schema-validated tabular data can answer analytics queries; the file is read and validated again before each.
-  if (parseDataSpec(options.data).schema) {
+  // Schema-validated tabular data can answer analytics queries (revalidated before each too).
+  if (schemaData) {
     handler = withAnalytics(handler, {
       data: options.data,
       memberId: () => client.credentials?.memberId,
