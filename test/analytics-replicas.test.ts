@@ -4,7 +4,7 @@
 // once, and its DP charges land in the one per-dataset ledger both replicas read.
 
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -24,6 +24,15 @@ import { PostgresCoordination } from '../src/storage/postgres-coordination.js';
 import { PostgresStorage } from '../src/storage/postgres.js';
 import type { AnalyticsQueryRecord } from '../src/storage/storage.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from './support/postgres.js';
+
+/** Temporary folders of this file, removed when it ends. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
 
 const skip = postgresBinDir() ? false : 'no PostgreSQL server binaries';
 let server: TestPostgres | undefined;
@@ -51,7 +60,7 @@ before(async () => {
     });
     replicas.push({ coordinator, storage, coordination, url: await coordinator.listen(0, '127.0.0.1') });
   }
-  const { files } = await writeHospitals({ out: await mkdtemp(join(tmpdir(), 'concord-analytics-pg-')), sites: 3 });
+  const { files } = await writeHospitals({ out: await tempDir('concord-analytics-pg-'), sites: 3 });
   pooled = (await Promise.all(files.map((f) => loadMemberRecords(f.spec)))).flatMap((r) => r.records);
   for (const [i, f] of files.entries()) {
     const abort = new AbortController();

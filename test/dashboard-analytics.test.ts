@@ -3,7 +3,7 @@
 // drawn as SVG inside the page's width, suppressed cells named, DP releases labelled with ε.
 
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -18,6 +18,15 @@ import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
 import { makeParameters } from '../src/protocol/tensors.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
 import { buildWebPages, launchChromium } from './support/browser.js';
+
+/** Temporary folders of this file, removed when it ends. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
 
 const OPERATOR = 'dashboard-analytics-operator';
 let browser: Browser;
@@ -41,7 +50,7 @@ before(async () => {
   await storage.migrate();
   coordinator = await createCoordinator({ storage, operatorToken: OPERATOR, initialParameters: async () => makeParameters([{ name: 'w', shape: [1] }]), maxPollMs: 1000, analytics: { schema: hospitalSchema(), budget: { epsilon: 4, delta: 1e-5 } } });
   url = await coordinator.listen(0, '127.0.0.1');
-  const { files } = await writeHospitals({ out: await mkdtemp(join(tmpdir(), 'concord-dash-analytics-')), sites: 3 });
+  const { files } = await writeHospitals({ out: await tempDir('concord-dash-analytics-'), sites: 3 });
   for (const [i, f] of files.entries()) {
     const abort = new AbortController();
     aborts.push(abort);

@@ -4,10 +4,10 @@
 // pooled, correctly harmonised data. Plus the harmonisation's guards.
 
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { hospitalStudy } from '../src/demo/hospital-study.js';
 import { writeHospitals } from '../src/data/hospitals.js';
 import { loadMemberData } from '../src/data/spec.js';
@@ -17,9 +17,18 @@ import { initialParameters } from '../src/model/build.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
 import { PROTOCOL_VERSION, type TaskHeader } from '../src/protocol/messages.js';
 
+/** Temporary folders of this file, removed when it ends. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+
 test('before harmonisation about the majority class; after it within 1 point of centralised training', { timeout: 300_000 }, async () => {
   const lines: string[] = [];
-  const r = await hospitalStudy({ dir: await mkdtemp(join(tmpdir(), 'concord-study-')), log: (l) => lines.push(l) });
+  const r = await hospitalStudy({ dir: await tempDir('concord-study-'), log: (l) => lines.push(l) });
   assert.ok(r.before < r.majority + 0.06, `naive federated accuracy ${r.before} should be near the majority share ${r.majority}`);
   assert.ok(r.after >= r.centralized - 0.01, `harmonised federated ${r.after} vs centralised ${r.centralized}`);
   assert.ok(r.centralized > r.majority + 0.2, `the task is learnable: centralised ${r.centralized}`);
@@ -27,7 +36,7 @@ test('before harmonisation about the majority class; after it within 1 point of 
 });
 
 test('a member with missing values refuses to train without the run’s preprocessing; a coordinator without a schema refuses harmonise', async () => {
-  const { files } = await writeHospitals({ out: await mkdtemp(join(tmpdir(), 'concord-study-')), sites: 2 });
+  const { files } = await writeHospitals({ out: await tempDir('concord-study-'), sites: 2 });
   const data = await loadMemberData(files[1]!.spec);
   const handler = createTfjsHandler(data);
   const model = { family: 'mlp', inputShape: [12], hidden: [], classes: 2 } as const;

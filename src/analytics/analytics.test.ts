@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { seededRandom } from '../core/random.js';
 import { hospitalSchema, writeHospitals } from '../data/hospitals.js';
 import type { HarmonisedRecord } from '../data/schema/validate.js';
@@ -16,12 +16,21 @@ import { type Query, parseQuery } from './query.js';
 import { releaseResult } from './release.js';
 import { compileQuery } from './statistics/index.js';
 
+/** Temporary folders of this file, removed when it ends. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+
 const schema = hospitalSchema();
 let sites: HarmonisedRecord[][] | undefined;
 
 async function hospitalRecords(): Promise<HarmonisedRecord[][]> {
   if (sites) return sites;
-  const { files } = await writeHospitals({ out: await mkdtemp(join(tmpdir(), 'concord-analytics-')), sites: 5 });
+  const { files } = await writeHospitals({ out: await tempDir('concord-analytics-'), sites: 5 });
   sites = [];
   for (const f of files) sites.push(validateTables(schema, [await tabularSourceForFile(f.path).read(f.path)]).records);
   return sites;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { ANALYTICS_PLAIN_STAGE } from '../analytics/wire.js';
 import { hospitalSchema, writeHospitals } from '../data/hospitals.js';
 import { schemaHash } from '../data/schema/schema.js';
@@ -10,6 +10,15 @@ import { PrivacyBudgetLedger } from '../privacy/dp/budget.js';
 import { nodePrimitives } from '../privacy/secagg/primitives-node.js';
 import { PROTOCOL_VERSION, type AnalyticsTaskHeader } from '../protocol/messages.js';
 import { withAnalytics } from './analytics-handler.js';
+
+/** Temporary folders of this file, removed when it ends. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
 
 const refuse = async (): Promise<never> => {
   throw new Error('analytics only');
@@ -27,7 +36,7 @@ const task = (query: Record<string, unknown>, extra: Record<string, unknown> = {
 });
 
 test('a member checks every query against its own rules, its own budget and its freshly validated data', async () => {
-  const { files } = await writeHospitals({ out: await mkdtemp(join(tmpdir(), 'concord-member-analytics-')), sites: 2 });
+  const { files } = await writeHospitals({ out: await tempDir('concord-member-analytics-'), sites: 2 });
   const file = files[1]!;
   const ledger = new PrivacyBudgetLedger();
   const handler = withAnalytics(

@@ -1,15 +1,24 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { writeHospitals } from '../data/hospitals.js';
 import type { TaskHeader } from '../protocol/messages.js';
 import { makeParameters } from '../protocol/tensors.js';
 import { withDataRevalidation } from './data-guard.js';
 
+/** Temporary folders of this file, removed when it ends. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+
 test('a node trains only on the data it validated and enrolled: a changed file declines the task, naming why', async () => {
-  const { files } = await writeHospitals({ out: await mkdtemp(join(tmpdir(), 'concord-data-guard-')), sites: 1 });
+  const { files } = await writeHospitals({ out: await tempDir('concord-data-guard-'), sites: 1 });
   const file = files[0]!;
   const global = makeParameters([{ name: 'w', shape: [1] }]);
   let trained = 0;

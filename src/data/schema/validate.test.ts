@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { generatePatients, hospitalSchema, writeHospitals } from '../hospitals.js';
 import { loadMemberData } from '../spec.js';
 import { readCsvTable } from '../sources/csv.js';
@@ -10,6 +10,15 @@ import { tabularSourceForFile } from '../sources/index.js';
 import { featureLayout } from './harmonise.js';
 import { parseDataSchema } from './schema.js';
 import { validateTables } from './validate.js';
+
+/** Temporary folders of this file, removed when it ends. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
 
 const SCHEMA = `
 name: ward
@@ -25,7 +34,7 @@ fields:
 `;
 
 async function csv(text: string): Promise<string> {
-  const path = join(await mkdtemp(join(tmpdir(), 'concord-schema-')), 'site.csv');
+  const path = join(await tempDir('concord-schema-'), 'site.csv');
   await writeFile(path, text);
   return path;
 }
@@ -78,7 +87,7 @@ test('every class of bad local data is reported at once with file, row, column, 
 });
 
 async function schemaFile(): Promise<string> {
-  const path = join(await mkdtemp(join(tmpdir(), 'concord-schema-')), 'schema.yaml');
+  const path = join(await tempDir('concord-schema-'), 'schema.yaml');
   await writeFile(path, SCHEMA);
   return path;
 }
@@ -90,7 +99,7 @@ test('a schema refuses unknown keys with the closest one, and relations between 
 });
 
 test('the hospital files, in their own orders, units, spellings and formats, harmonise to the generated patients', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'concord-hospitals-'));
+  const out = await tempDir('concord-hospitals-');
   const { files } = await writeHospitals({ out, sites: 4 });
   assert.deepEqual(files.map((f) => f.path.split('.').pop()), ['csv', 'csv', 'parquet', 'arrow']);
   const schema = hospitalSchema();

@@ -1,17 +1,26 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { loadDataset, loadMemberData, parseDataSpec } from '../spec.js';
 import { SOURCE_NAMES, sourceModule, tabularSourceForFile } from './index.js';
 
+/** Temporary folders of this file, removed when it ends. */
+const temps: string[] = [];
+after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
+async function tempDir(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+
 const rows = { a: [1.5, 2, 3.25, 4], b: [10, 20, 30, 40], label: ['no', 'yes', 'no', 'yes'] };
 
 async function files(): Promise<{ csv: string; parquet: string; arrow: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'concord-sources-'));
+  const dir = await tempDir('concord-sources-');
   const csv = join(dir, 'd.csv');
   await writeFile(csv, `a,b,label\n${rows.a.map((a, i) => `${a},${rows.b[i]},${rows.label[i]}`).join('\n')}\n`);
   const parquet = join(dir, 'd.parquet');
