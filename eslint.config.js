@@ -24,6 +24,6 @@ export default tseslint.config(
   },
   layer(['src/protocol/**'], ['../*', '!../protocol'], 'protocol/ is the bottom layer: it imports nothing of ours'),
   layer(['src/core/**'], ['../*', '!../protocol', '!../core'], 'core/ is pure math: it imports only protocol/'),
-  layer(['src/strategies/**', 'src/data/**', 'src/model/**'], upper, 'libraries must not import the processes that use them'),
+  layer(['src/strategies/**', 'src/data/**', 'src/model/**', 'src/analytics/**'], upper, 'libraries must not import the processes that use them'),
   { files: ['bin/**', '**/*.mjs', 'eslint.config.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 );

@@ -3,6 +3,7 @@
 
 import { cpus, totalmem } from 'node:os';
 import { benchAggregation } from './aggregation.js';
+import { benchAnalytics } from './analytics.js';
 import { benchCliStartup } from './cli-startup.js';
 import { benchCodec } from './codec.js';
 import { benchCoordinator } from './coordinator.js';
@@ -20,6 +21,7 @@ const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'robust', run: () => benchRobust({ quick }) },
   { name: 'secagg', run: () => benchSecAgg({ quick }) },
   { name: 'coordinator', run: () => benchCoordinator(quick ? { sizes: [10, 100], rounds: 2 } : {}) },
+  { name: 'analytics', run: () => benchAnalytics(quick ? { sizes: [5, 50], repeats: 1 } : {}) },
   { name: 'cli-startup', run: () => benchCliStartup({ quick }) },
   { name: 'training', run: () => benchTraining({ quick }) },
 ];

@@ -335,6 +335,7 @@ describe('secure train phase without HTTP', () => {
         const replies: TaskReply[] = [];
         const failures: Failure[] = [];
         for (const t of tasks) {
+          if (t.kind === 'analytics') throw new Error('this grid carries model tasks only');
           const header: TaskHeader = { protocolVersion: PROTOCOL_VERSION, taskId: `t-${t.memberId}`, kind: 'secagg', stage: t.stage!, payload: structuredClone(t.payload!), runId: t.runId, round: t.round, deadline: 0, model: t.model, config: t.config };
           try {
             const out = await handlers.get(t.memberId)!.secagg!(header, t.parameters ?? null);

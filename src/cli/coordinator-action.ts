@@ -9,7 +9,7 @@ import { parseRetention } from '../storage/retention.js';
 import { redactPassword } from '../storage/storage-url.js';
 import { readConfigFile } from './options.js';
 
-export async function startCoordinator(opts: { port: number; host: string; db: string; identity?: string; retention: string; leaseSeconds: number; metricsPort?: number; metricsHost: string; logLevel: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; json?: boolean }): Promise<void> {
+export async function startCoordinator(opts: { port: number; host: string; db: string; identity?: string; retention: string; leaseSeconds: number; metricsPort?: number; metricsHost: string; logLevel: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; dataSchema?: string; analyticsEpsilon?: number; analyticsDelta?: number; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
   const say = (event: Record<string, unknown>, human: string): void => {
     if (json) process.stdout.write(JSON.stringify(event) + '\n');
@@ -40,6 +40,9 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
     db: opts.db,
     ...(opts.operatorToken ? { operatorToken: opts.operatorToken } : {}),
     ...(opts.evalData ? { evalData: opts.evalData } : {}),
+    ...(opts.dataSchema || opts.analyticsEpsilon !== undefined
+      ? { analytics: { ...(opts.dataSchema ? { schemaFile: opts.dataSchema } : {}), ...(opts.analyticsEpsilon !== undefined ? { budget: { epsilon: opts.analyticsEpsilon, delta: opts.analyticsDelta ?? 1e-5 } } : {}) } }
+      : {}),
     bodyLimitBytes: opts.maxBodyMb * 1024 * 1024,
     onEvent: (e) => say({ event: e.kind, runId: e.runId, round: e.round, message: e.message }, `[${e.runId}] ${e.message}`),
   });

@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from '../coordinator/defaults.js';
-import { lazyAction, parseIntOption } from './options.js';
+import { lazyAction, parseIntOption, parseNumberOption } from './options.js';
 
 const actions = () => import('./coordinator-action.js');
 
@@ -25,6 +25,9 @@ export function registerCoordinatorCommand(program: Command): void {
     .option('--open-enrollment', 'admit new member nodes without an invitation (the default, for a local consortium)', true)
     .option('--no-open-enrollment', 'admit new member nodes only with an invitation from "concord invite"')
     .option('--agreement <file>', 'enforce this cooperation agreement (YAML); later versions only by signed amendment ("concord agreement")')
+    .option('--data-schema <file>', 'the consortium data schema (YAML/JSON) for analytics queries, when the agreement carries none (docs/schema.md)')
+    .option('--analytics-epsilon <ε>', "each dataset's privacy budget for DP analytics releases where the agreement states none", parseNumberOption('--analytics-epsilon'))
+    .option('--analytics-delta <δ>', 'δ of that budget', parseNumberOption('--analytics-delta'), 1e-5)
     .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (a listener of its own, no token: keep it internal)', parseIntOption('--metrics-port'))
     .option('--metrics-host <host>', 'address of the metrics listener', '127.0.0.1')
     .option('--log-level <level>', 'structured JSON request logs on stderr: fatal, error, warn, info, debug, trace or silent', 'info')

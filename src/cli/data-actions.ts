@@ -2,6 +2,7 @@
 
 import { writeImageFolder } from '../data/image-folder.js';
 import { loadMemberData } from '../data/spec.js';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
 
 export async function dataImages(opts: { data: string; out: string; json?: boolean }): Promise<void> {
   const member = await loadMemberData(opts.data);
@@ -11,3 +12,26 @@ export async function dataImages(opts: { data: string; out: string; json?: boole
   process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `wrote ${files} images of ${member.descriptor.name} to ${opts.out}/<label>/ (per class: ${perClass.join(', ')})\n`);
 }
 
+
+export async function dataHospitals(opts: { out: string; sites: string; seed: string; json?: boolean }): Promise<void> {
+  const { writeHospitals } = await import('../data/hospitals.js');
+  const sites = Number(opts.sites);
+  const seed = Number(opts.seed);
+  if (!Number.isInteger(sites) || sites < 1 || sites > 26) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--sites must be an integer in [1, 26], received ${opts.sites}`, { details: { field: 'sites', expected: '1..26', received: opts.sites } });
+  if (!Number.isSafeInteger(seed)) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--seed must be an integer, received ${opts.seed}`, { details: { field: 'seed', expected: 'an integer', received: opts.seed } });
+  const result = await writeHospitals({ out: opts.out, sites, seed });
+  process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `${result.files.map((f) => `${f.path}: ${f.records} records  (member data spec: ${f.spec})`).join('\n')}\nschema: ${result.schema}\n`);
+}
+
+export async function dataValidate(files: string[], opts: { schema: string; json?: boolean }): Promise<void> {
+  const { loadSchemaFile, validateTables, describeRecords, formatDataProblem } = await import('../data/schema/index.js');
+  const { tabularSourceForFile } = await import('../data/sources/index.js');
+  const schema = await loadSchemaFile(opts.schema);
+  const tables = await Promise.all(files.map((f) => tabularSourceForFile(f).read(f)));
+  const { problems, records } = validateTables(schema, tables);
+  const descriptor = describeRecords(schema, records);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, problems, descriptor })}\n`);
+  else if (problems.length === 0) process.stdout.write(`${files.join(', ')}: ${records.length} records match ${schema.name} v${schema.version}\n`);
+  else process.stdout.write(`${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  - ${formatDataProblem(p)}`).join('\n')}\n`);
+  if (problems.length > 0) process.exitCode = 1;
+}

@@ -1,5 +1,7 @@
 // `concord data images`: a member's data as a folder of labelled PNG images, for trying the
-// browser member at /join with real examples (it reads exactly this layout).
+// browser member at /join with real examples (it reads exactly this layout). `concord data
+// hospitals` writes the multi-site tabular demo data; `concord data validate` checks a file
+// against the consortium data schema.
 
 import type { Command } from 'commander';
 import { lazyAction } from './options.js';
@@ -15,4 +17,19 @@ export function registerDataCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (one subfolder per class)')
     .option('--json', 'machine-readable output')
     .action(lazyAction(actions, 'dataImages'));
+  data
+    .command('hospitals')
+    .description('write the N-site cardiovascular demo data (data/hospitals.ts): each site in its own column order, units, spellings and file format, with the consortium schema (schema.json) they all validate against')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--sites <n>', 'number of sites (default 3)', '3')
+    .option('--seed <n>', 'generator seed (default 12)', '12')
+    .option('--json', 'machine-readable output')
+    .action(lazyAction(actions, 'dataHospitals'));
+  data
+    .command('validate')
+    .description("check a member's local file against the consortium data schema: every problem with file, row, column, value and expectation; prints only the descriptor (names, types, counts)")
+    .requiredOption('--schema <file>', 'the data schema (YAML or JSON)')
+    .argument('<files...>', 'CSV, Parquet (.parquet) or Arrow (.arrow, .feather) files')
+    .option('--json', 'machine-readable output')
+    .action(lazyAction(actions, 'dataValidate'));
 }

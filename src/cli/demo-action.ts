@@ -3,10 +3,16 @@
 
 import { runDemo } from '../demo/demo.js';
 import { DEMO_DEFAULTS, type DemoOptions } from '../demo/options.js';
+import { ANALYTICS_DEMO } from '../demo/tasks.js';
 
 export async function demo(opts: typeof DEMO_DEFAULTS & { quiet?: boolean }): Promise<void> {
   const started = Date.now();
   const log = opts.quiet ? () => undefined : (line: string) => process.stderr.write(line + '\n');
+  if (opts.task === ANALYTICS_DEMO.name) {
+    const { runAnalyticsDemo } = await import('../demo/analytics-demo.js');
+    process.stdout.write(JSON.stringify(await runAnalyticsDemo({ members: opts.members, dir: opts.dir, log })) + '\n');
+    process.exit(0);
+  }
   const summary = await runDemo({ ...DEMO_DEFAULTS, ...opts, partition: opts.partition as DemoOptions['partition'], log });
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; inspect with: concord export --db ${summary.db} --run ${summary.runId} --out model`);
   const { task, rounds, members, metric, score, centralizedScore, seconds, bytesPerMemberPerRound, privacy, contributions, co2Grams } = summary;

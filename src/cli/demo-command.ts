@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { DEMO_DEFAULTS } from '../demo/options.js';
-import { DEMO_TASKS, DEMO_TASK_NAMES } from '../demo/tasks.js';
+import { ANALYTICS_DEMO, DEMO_TASKS, DEMO_TASK_NAMES } from '../demo/tasks.js';
 import { lazyAction, parseIntOption, parseNumberOption } from './options.js';
 
 const actions = () => import('./demo-action.js');
@@ -13,7 +13,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('run a local consortium: a coordinator and member processes federating on real data; ends with one JSON summary line on stdout')
-    .option('--task <name>', `what to learn: ${DEMO_TASK_NAMES.map((n) => `${n} (${DEMO_TASKS[n]!.description})`).join('; ')}`, d.task)
+    .option('--task <name>', `what to learn: ${DEMO_TASK_NAMES.map((n) => `${n} (${DEMO_TASKS[n]!.description})`).join('; ')}; or ${ANALYTICS_DEMO.name} (${ANALYTICS_DEMO.description})`, d.task)
     .option('--members <n>', 'member organizations', parseIntOption('--members'), d.members)
     .option('--rounds <n>', "federated rounds (default: the task's)", parseIntOption('--rounds'))
     .option('--partition <kind>', 'iid | dirichlet | shards', d.partition)

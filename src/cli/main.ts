@@ -4,6 +4,7 @@
 
 import { Command } from 'commander';
 import { registerAgreementCommands } from './agreement-commands.js';
+import { registerAnalyticsCommands } from './analytics-commands.js';
 import { registerCoordinatorCommand } from './coordinator-command.js';
 import { registerDataCommands } from './data-commands.js';
 import { registerDbCommands } from './db-commands.js';
@@ -32,6 +33,7 @@ registerCoordinatorCommand(program);
 registerDbCommands(program);
 registerNodeCommand(program);
 registerRunCommands(program);
+registerAnalyticsCommands(program);
 registerGovernanceCommands(program);
 registerAgreementCommands(program);
 registerModelCommands(program);

@@ -5,6 +5,8 @@ import { fuseParameters } from '../core/fusion.js';
 import { initBackend } from '../model/backend.js';
 import { exportTfjsModel } from '../model/export.js';
 import { readModelFiles, writeModelFiles } from '../model/model-files.js';
+import { recordedPreprocessing } from '../coordinator/harmonisation.js';
+import { writePreprocessing } from '../model/preprocessing-file.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { decodeFrame } from '../protocol/frame.js';
 import { ModelSpecSchema, parseMessage } from '../protocol/messages.js';
@@ -14,11 +16,13 @@ import { operatorRequest, operatorToken } from './operator-api.js';
 
 export async function exportModel(opts: { run: string; round?: number; out: string; db: string; coordinator?: string; token?: string; json?: boolean }): Promise<void> {
   let exported: { model: unknown; round: number; parameters: Parameters };
+  let events: { kind: string; message: string }[];
   if (opts.coordinator) {
     const query = opts.round === undefined ? '' : `?round=${opts.round}`;
     const bytes = await operatorRequest<Uint8Array>(opts.coordinator, operatorToken(opts.token), 'GET', `/v1/runs/${encodeURIComponent(opts.run)}/model${query}`);
     const frame = decodeFrame(bytes);
     exported = { model: frame.header.model, round: Number(frame.header.round), parameters: frame.parameters! };
+    events = (await operatorRequest<{ events: { kind: string; message: string }[] }>(opts.coordinator, operatorToken(opts.token), 'GET', `/v1/runs/${encodeURIComponent(opts.run)}/events`)).events;
   } else {
     const storage = await openStorage(opts.db, { existing: true });
     try {
@@ -29,6 +33,7 @@ export async function exportModel(opts: { run: string; round?: number; out: stri
       const parameters = round === 0 ? await storage.getInitialParameters(run.runId) : (await storage.getCheckpoint(run.runId, round))?.parameters;
       if (!parameters) throw new ConcordError(ErrorCode.NOT_FOUND, `run ${run.runId} keeps no checkpoint of round ${round}: the coordinator's retention policy (--retention) dropped it; the last round's is always kept`, { details: { field: '--round', received: round, reason: 'not-retained' } });
       exported = { model: run.config.model, round, parameters };
+      events = await storage.listEvents(run.runId);
     } finally {
       await storage.close();
     }
@@ -36,7 +41,10 @@ export async function exportModel(opts: { run: string; round?: number; out: stri
   const spec = parseMessage(ModelSpecSchema, exported.model, 'model spec');
   await initBackend();
   await exportTfjsModel(spec, exported.parameters, opts.out);
-  const result = { runId: opts.run, round: exported.round, out: opts.out, parameters: exported.parameters.data.length };
+  // A model trained on harmonised inputs states how to prepare them.
+  const preprocessing = recordedPreprocessing(events);
+  if (preprocessing) await writePreprocessing(opts.out, preprocessing);
+  const result = { runId: opts.run, round: exported.round, out: opts.out, parameters: exported.parameters.data.length, ...(preprocessing ? { preprocessing: 'preprocessing.json' } : {}) };
   process.stdout.write(opts.json ? JSON.stringify(result) + '\n' : `wrote round ${result.round} of run ${opts.run} to ${opts.out}/model.json (${result.parameters} parameters)\n`);
 }
 

@@ -1,12 +1,13 @@
 // What `concord node` does (registered in node-command.ts): run a member node next to its
 // data until SIGINT/SIGTERM.
 
+import { QUERY_TYPES, type QueryType } from '../analytics/query-types.js';
 import { runMemberService } from '../node/service.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { MemberNameSchema } from '../protocol/messages.js';
 import { DEFAULT_COORDINATOR, coordinatorUrl } from './options.js';
 
-export async function runNode(opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; ownerKey?: string; powerWatts: number; carbonIntensity: number; json?: boolean }): Promise<void> {
+export async function runNode(opts: { coordinator?: string; name: string; data: string; stateDir: string; invitation?: string; ca?: string; privacyBudget?: number; privacyDelta: number; ownerKey?: string; analyticsMinCount?: number; analyticsQueries?: string; powerWatts: number; carbonIntensity: number; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
@@ -22,6 +23,8 @@ export async function runNode(opts: { coordinator?: string; name: string; data: 
     ...optional('invitation', opts.invitation ?? process.env.CONCORD_INVITATION),
     ...optional('caFile', opts.ca ?? process.env.CONCORD_CA),
     ...optional('ownerKey', opts.ownerKey),
+    ...(opts.analyticsMinCount !== undefined ? { analyticsMinCount: opts.analyticsMinCount } : {}),
+    ...(opts.analyticsQueries !== undefined ? { analyticsQueries: queryTypes(opts.analyticsQueries) } : {}),
     ...(opts.privacyBudget !== undefined ? { privacyBudget: { epsilon: opts.privacyBudget, delta: opts.privacyDelta } } : {}),
     energy: { powerWatts: nonNegative(opts.powerWatts, '--power-watts'), carbonIntensity: nonNegative(opts.carbonIntensity, '--carbon-intensity') },
     signal: abort.signal,
@@ -66,4 +69,14 @@ function nonNegative(value: number, field: string): number {
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
   return value ? ({ [key]: value } as Record<K, string>) : {};
+}
+
+/** --analytics-queries: known query types only, so a typo does not silently refuse everything. */
+function queryTypes(text: string): QueryType[] {
+  const types = text.split(',').map((t) => t.trim()).filter(Boolean);
+  const unknown = types.filter((t) => !(QUERY_TYPES as readonly string[]).includes(t));
+  if (types.length === 0 || unknown.length > 0) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--analytics-queries: ${unknown.length > 0 ? `unknown query types ${unknown.join(', ')}` : 'no query type given'}; known: ${QUERY_TYPES.join(', ')}`, { details: { field: '--analytics-queries', expected: QUERY_TYPES, received: text } });
+  }
+  return types as QueryType[];
 }

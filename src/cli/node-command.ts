@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { DEFAULT_CARBON_INTENSITY, DEFAULT_POWER_WATTS } from '../node/energy.js';
-import { lazyAction, parseNumberOption } from './options.js';
+import { lazyAction, parseIntOption, parseNumberOption } from './options.js';
 
 const actions = () => import('./node-action.js');
 
@@ -20,6 +20,8 @@ export function registerNodeCommand(program: Command): void {
     .option('--privacy-delta <δ>', 'δ of that budget', parseNumberOption('--privacy-delta'), 1e-5)
     .option('--power-watts <W>', 'power this node draws while training, used when RAPL energy counters are unreadable', parseNumberOption('--power-watts'), DEFAULT_POWER_WATTS)
     .option('--carbon-intensity <g>', "grid carbon intensity where this node runs, gCO2e/kWh (default: world average)", parseNumberOption('--carbon-intensity'), DEFAULT_CARBON_INTENSITY)
+    .option('--analytics-min-count <k>', 'with a schema= data spec: refuse analytics queries whose minimum count per released cell is below k (default 5)', parseIntOption('--analytics-min-count'))
+    .option('--analytics-queries <types>', 'with a schema= data spec: answer only these analytics query types (comma-separated, e.g. count,mean,histogram)')
     .option('--owner-key <key|file>', "the data owner's public key (base64url, or an identity/key file); the node then trains only on plans this owner approved")
     .option('--json', 'machine-readable log lines')
     .action(lazyAction(actions, 'runNode'));

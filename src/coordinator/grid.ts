@@ -9,7 +9,21 @@ type PlanApprovalHeader = NonNullable<TaskHeader['approval']>;
 import type { Parameters } from '../protocol/tensors.js';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
 
-export interface OutgoingTask {
+/** A task for a member: one of a model's (train, evaluate, secagg) or an analytics query's stage. */
+export type OutgoingTask = ModelTask | AnalyticsTask;
+
+/** A stage of a federated-analytics query (coordinator/analytics-runner.ts); `runId` is the query's id. */
+export interface AnalyticsTask {
+  memberId: string;
+  kind: 'analytics';
+  runId: string;
+  round: number;
+  stage: string;
+  payload: Record<string, unknown>;
+  parameters?: undefined;
+}
+
+export interface ModelTask {
   memberId: string;
   kind: 'train' | 'evaluate' | 'secagg';
   runId: string;

@@ -50,6 +50,8 @@ export interface RoundExtensions {
   admit?(round: number, selected: MemberRef[], available: MemberRef[]): Promise<void>;
   /** Adjusts one member's task settings for the round (e.g. differential-privacy parameters). */
   configure?(round: number, instruction: Instruction, member: MemberRef | undefined): TrainConfig;
+  /** Adjusts one member's evaluate-task settings (e.g. the run's harmonised preprocessing). */
+  configureEvaluate?(round: number, instruction: Instruction): TrainConfig;
   /** Replaces the clear-text exchange and aggregation of updates (secure aggregation). */
   secureTrain?(context: SecureTrainContext): Promise<SecureTrainOutcome>;
   /** Privacy spent by a completed round; stored in the same transaction. */
@@ -196,7 +198,8 @@ export async function runFederation(options: FederationOptions): Promise<void> {
     const trainMetrics = { ...(aggregate?.metrics ?? {}), ...workTotals(trainMembers), ...extra.trainMetrics };
     const next = aggregate?.parameters ?? current;
 
-    const evalPlan = strategy.configureEvaluate({ serverRound: round, parameters: next, available: grid.available(), config, random });
+    const strategyEvalPlan = strategy.configureEvaluate({ serverRound: round, parameters: next, available: grid.available(), config, random });
+    const evalPlan = ext.configureEvaluate ? strategyEvalPlan.map((i) => ({ ...i, config: ext.configureEvaluate!(round, i) })) : strategyEvalPlan;
     const evaluation = await grid.sendAndReceive(tasksFor(evalPlan, 'evaluate', round, next), {
       deadline: Date.now() + config.roundDeadlineSeconds * 1000,
       signal,

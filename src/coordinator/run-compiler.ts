@@ -27,6 +27,7 @@ export const REQUESTS = {
   differentialPrivacy: (config: RunConfig) => config.differentialPrivacy !== undefined,
   updateValidation: (config: RunConfig) => config.updateValidation !== undefined,
   plan: (config: RunConfig) => config.plan !== undefined,
+  harmonise: (config: RunConfig) => config.harmonise !== undefined,
 } as const;
 export type RequestField = keyof typeof REQUESTS;
 
@@ -35,6 +36,7 @@ const DESCRIPTIONS: Record<RequestField, string> = {
   differentialPrivacy: 'differential privacy',
   updateValidation: 'update validation',
   plan: 'resource plans',
+  harmonise: 'harmonised preprocessing',
 };
 
 export interface ExtensionContext {

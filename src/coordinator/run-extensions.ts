@@ -2,17 +2,20 @@
 // stage a run configuration can ask for. Order matters where they wrap the strategy: update
 // validation screens updates inside differential privacy, which must be outermost.
 
+import { type HarmonisationOptions, harmonisationExtension } from './harmonisation.js';
 import { resourcePlanExtension } from './plan-policy.js';
 import { differentialPrivacyExtension } from './privacy-policy.js';
 import type { RunExtension } from './run-compiler.js';
 import { secureAggregationExtension } from './secure-round.js';
 import { updateValidationExtension } from './validation-policy.js';
 
-export function standardRunExtensions(options: { secureAggregationLog?: (message: string) => void } = {}): RunExtension[] {
+export function standardRunExtensions(options: { secureAggregationLog?: (message: string) => void; harmonisation?: HarmonisationOptions } = {}): RunExtension[] {
   return [
     updateValidationExtension,
     differentialPrivacyExtension,
     secureAggregationExtension(options.secureAggregationLog ? { log: options.secureAggregationLog } : {}),
     resourcePlanExtension,
+    // Needs the coordinator's analytics service; without one, runs asking for it are refused.
+    ...(options.harmonisation ? [harmonisationExtension(options.harmonisation)] : []),
   ];
 }

@@ -23,6 +23,9 @@ import { registerGovernanceRoutes } from './governance-routes.js';
 import { createAgreementGovernance } from './agreement-routes.js';
 import type { Agreement } from '../governance/agreement.js';
 import { installErrorHandler } from './http-errors.js';
+import { registerAnalyticsRoutes } from './analytics-routes.js';
+import { AnalyticsService } from './analytics-service.js';
+import type { DataSchema } from '../data/schema/schema.js';
 import { registerInsightRoutes } from './insight-routes.js';
 import { modelRound } from './model-round.js';
 import { registerResourceRoutes } from './resource-routes.js';
@@ -95,6 +98,12 @@ export interface CoordinatorOptions {
    * (the caller's x-request-id, or a new one, echoed in the response). Default: none.
    */
   log?: { level: string; stream?: NodeJS.WritableStream };
+  /**
+   * Federated analytics (analytics-service.ts): the consortium schema when the agreement
+   * carries none, each dataset's budget where the agreement states none, how long members
+   * have to answer. Default: the agreement's schema and budgets only.
+   */
+  analytics?: { schema?: DataSchema; budget?: { epsilon: number; delta: number }; timeoutMs?: number };
 }
 
 export interface ReplicationOptions {
@@ -162,6 +171,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   const app = options.tls
     ? (Fastify({ ...common, https: { cert: options.tls.cert, key: options.tls.key } }) as unknown as FastifyInstance)
     : (Fastify(common) as unknown as FastifyInstance);
+  const analytics = new AnalyticsService({ storage, grid: board, audit, agreement: () => governance.current(), ...options.analytics });
   const metrics = new CoordinatorMetrics({
     membersOnline: () => board.available().length,
     runsDriven: () => active.size,
@@ -261,7 +271,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   });
   governance.register(app, auth, launch);
 
-  const runExtensions = options.runExtensions ?? standardRunExtensions();
+  const runExtensions = options.runExtensions ?? standardRunExtensions({ harmonisation: { analytics, schema: () => governance.current()?.dataSchema ?? options.analytics?.schema } });
   const compileContext = (withInitial: boolean): RunContext => ({
     storage,
     extensions: runExtensions,
@@ -351,6 +361,12 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     return budgets;
   }
 
+  registerAnalyticsRoutes(app, {
+    service: analytics,
+    storage,
+    authorize: (request, scope) => auth.caller(request, scope),
+    signal: shutdown.signal,
+  });
   registerDashboardRoutes(app, { storage, publicKey: identity.publicKey, authorize: (request, scope) => auth.caller(request, scope) });
   registerResourceRoutes(app, { storage, member: memberOf, authorize: (request, scope) => auth.caller(request, scope) });
   registerInsightRoutes(app, {

@@ -25,6 +25,7 @@ import type { RunEvent, Storage } from '../storage/storage.js';
 import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { serveMetrics } from './metrics.js';
 import { createCoordinator, type Coordinator, type ReplicationOptions } from './server.js';
+import { loadSchemaFile } from '../data/schema/schema.js';
 
 export interface CoordinatorServiceOptions {
   /** Default 8470; 0 picks a free port. */
@@ -47,6 +48,8 @@ export interface CoordinatorServiceOptions {
   agreementFile?: string;
   /** Data spec of a held-out set the coordinator evaluates every round's model on (e.g. mnist:test). */
   evalData?: string;
+  /** Federated analytics: the consortium schema file when the agreement has none, and each dataset's budget where it states none. */
+  analytics?: { schemaFile?: string; budget?: { epsilon: number; delta: number } };
   bodyLimitBytes?: number;
   onEvent?: (event: RunEvent) => void;
   /**
@@ -101,7 +104,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     replication = { coordination, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) };
   }
 
+  const analyticsSchema = options.analytics?.schemaFile ? await loadSchemaFile(options.analytics.schemaFile) : undefined;
   const coordinator = await createCoordinator({
+    ...(options.analytics ? { analytics: { ...(analyticsSchema ? { schema: analyticsSchema } : {}), ...(options.analytics.budget ? { budget: options.analytics.budget } : {}) } } : {}),
     storage,
     ...(replication ? { replication } : {}),
     ...(options.logLevel && options.logLevel !== 'silent' ? { log: { level: options.logLevel, stream: process.stderr } } : {}),

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { decodeFrame, encodeFrame } from '../protocol/frame.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { makeParameters } from '../protocol/tensors.js';
-import type { OutgoingTask } from './grid.js';
+import type { ModelTask } from './grid.js';
 import { TaskBoard } from './task-board.js';
 
 // Nothing here waits on a clock: deadlines and the silence window are an hour away, so every
@@ -16,7 +16,7 @@ function board(): TaskBoard {
   return new TaskBoard({ onlineWindowMs: HOUR, heartbeatTimeoutMs: HOUR });
 }
 
-function task(over: Partial<OutgoingTask> = {}): OutgoingTask {
+function task(over: Partial<ModelTask> = {}): ModelTask {
   return {
     memberId: member.memberId,
     kind: 'secagg',

@@ -4,7 +4,7 @@
 
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { decodeFrame, encodeFrame } from '../protocol/frame.js';
-import { PROTOCOL_VERSION, ResultHeaderSchema, parseMessage, type ResultHeader, type TaskHeader } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, ResultHeaderSchema, parseMessage, type AnalyticsTaskHeader, type ResultHeader, type TaskHeader } from '../protocol/messages.js';
 import { assertFinite, assertSameSpecs, type Parameters, type TensorSpec } from '../protocol/tensors.js';
 import type { OutgoingTask } from './grid.js';
 
@@ -37,6 +37,11 @@ export function expectationOf(taskId: string, task: OutgoingTask, member: { numE
 
 /** The frame a member receives for a task. */
 export function taskFrame(taskId: string, task: OutgoingTask, deadline: number): Buffer {
+  if (task.kind === 'analytics') {
+    const header: AnalyticsTaskHeader = { protocolVersion: PROTOCOL_VERSION, taskId, kind: 'analytics', stage: task.stage, payload: task.payload, runId: task.runId, round: task.round, deadline };
+    const encoded = encodeFrame(header as unknown as Record<string, unknown>);
+    return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  }
   const header: TaskHeader = {
     protocolVersion: PROTOCOL_VERSION,
     taskId,
@@ -76,8 +81,8 @@ export function validateResult(t: TaskExpectation, body: Uint8Array): { header: 
       details: { field: 'numExamples', expected: `<= ${enrolled}`, received: header.numExamples },
     });
   }
-  if (t.kind === 'secagg') {
-    // Stage messages are validated by the secure-aggregation protocol, which knows them.
+  if (t.kind === 'secagg' || t.kind === 'analytics') {
+    // Stage messages are validated by the secure-aggregation protocol (and the analytics runner), which know them.
   } else if (t.kind === 'train') {
     if (!frame.parameters || !t.specs) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a train result must carry the updated parameters', { details: { field: 'tensors', expected: 'the model manifest' } });
     assertSameSpecs(t.specs, frame.parameters.specs);

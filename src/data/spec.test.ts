@@ -58,7 +58,7 @@ test('parseDataSpec: defaults, test, pool and csv forms', () => {
 
 test('parseDataSpec: errors name the key and what was expected', () => {
   const cases: [string, Record<string, unknown>][] = [
-    ['imagenet:member=1', { field: 'source', expected: 'mnist or csv or spam or ratings', received: 'imagenet' }],
+    ['imagenet:member=1', { field: 'source', expected: 'mnist or csv or spam or ratings or parquet or arrow', received: 'imagenet' }],
     ['mnist:member=1,members=5,colour=red', { field: 'colour' }],
     ['mnist:member=1,members=5,alpha=zero', { field: 'alpha', expected: 'a finite number > 0', received: 'zero' }],
     ['mnist:member=1,members=5,alpha=-1', { field: 'alpha', received: '-1' }],

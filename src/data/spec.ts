@@ -4,6 +4,8 @@
 //   mnist:test,test=1000          the global test set (never given to a member)
 //   mnist:pool,members=5,…        the centralized baseline: the union of all members' train splits
 //   csv:path/to/file.csv,label=diagnosis,holdout=0.2,seed=1
+//   parquet:site.parquet,schema=consortium.yaml   (also arrow:FILE; csv, parquet and arrow
+//                                  take schema=FILE: validated and harmonised, data/schema/)
 //   spam:member=0,members=5,partition=source,vocab=20000,length=200,cls=1
 //   ratings:member=0,members=5,partition=source   the generated demo ratings (data/ratings.ts)
 //
@@ -17,32 +19,21 @@
 // 'source', which gives member i the source folders i, i + members, … whole. ratings are
 // generated user–item ratings (users, items, regions; partition=source gives each member the
 // users of its regions, as a country's service holds its country's users); no test set.
-// The path of a csv spec may not contain a comma.
+// The path of a file spec may not contain a comma. Each source is one module of the registry
+// in data/sources/; this module parses the common keys and asks the source for its own.
 
-import { basename } from 'node:path';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import type { DatasetSchemaDescriptor } from '../protocol/messages.js';
 import { closestName } from '../protocol/problems.js';
 import { type Dataset, type MemberData, assertDataset, subset } from './dataset.js';
-import { csvSource } from './csv.js';
-import { loadMnist } from './mnist.js';
-import { RATINGS_DEFAULTS, generateRatings } from './ratings.js';
-import { spamAssassinDataset } from './spamassassin.js';
 import { type PartitionName, type SplitOptions, type SplitPlan, planSplits, pooledTrainIndices } from './plan.js';
+import { type DataSourceModule, type KeyReader, type LoadedData, type SourceSpec, SOURCE_NAMES, sourceModule, tabularSource } from './sources/index.js';
+import { type DataSchema, labelClasses, loadSchemaFile } from './schema/schema.js';
+import { type HarmonisedRecord, assertValid, validateTables } from './schema/validate.js';
 
 export type DataSelection = 'member' | 'test' | 'pool' | 'all';
 
-export interface DataSpec {
-  source: 'mnist' | 'csv' | 'spam' | 'ratings';
-  /** CSV file (source 'csv'). */
-  path?: string;
-  /** CSV label column. */
-  label?: string;
-  /** CSV agreed class labels. */
-  classes?: string[];
-  /** Text (spam): the tokenizer the consortium agreed on. */
-  tokenizer?: { vocabSize: number; length: number; cls: boolean };
-  /** Generated ratings: how many users, items and regions. */
-  ratings?: { users: number; items: number; regions: number };
+export interface DataSpec extends SourceSpec {
   /** 'all' is every example outside the test set; 'member' needs `member`. */
   select: DataSelection;
   member?: number;
@@ -51,27 +42,34 @@ export interface DataSpec {
 
 const PARTITIONS: readonly PartitionName[] = ['iid', 'dirichlet', 'shards', 'source'];
 const COMMON_KEYS = ['member', 'members', 'partition', 'alpha', 'shards', 'min', 'seed', 'holdout', 'test'];
-const SOURCE_KEYS: Record<DataSpec['source'], string[]> = { mnist: [], csv: ['label', 'classes'], spam: ['vocab', 'length', 'cls'], ratings: ['users', 'items', 'regions'] };
-const SOURCES = Object.keys(SOURCE_KEYS) as DataSpec['source'][];
 
 function specError(spec: string, field: string, expected: string, received: unknown, message: string): ConcordError {
   return new ConcordError(ErrorCode.INVALID_ARGUMENT, `data spec "${spec}": ${message}`, { details: { field, expected, received } });
+}
+
+function moduleOf(spec: DataSpec | string): DataSourceModule {
+  const name = typeof spec === 'string' ? spec : spec.source;
+  const module = sourceModule(name);
+  if (!module) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `unknown data source "${name}"`, { details: { field: 'source', expected: SOURCE_NAMES.join(' or '), received: name } });
+  return module;
 }
 
 export function parseDataSpec(spec: string): DataSpec {
   const colon = spec.indexOf(':');
   const source = colon < 0 ? spec : spec.slice(0, colon);
   const tokens = colon < 0 || colon === spec.length - 1 ? [] : spec.slice(colon + 1).split(',');
-  if (!SOURCES.includes(source as DataSpec['source'])) {
-    const meant = closestName(source, SOURCES);
-    throw specError(spec, 'source', SOURCES.join(' or '), source, `unknown data source "${source}"; ${meant ? `did you mean "${meant}:…"? ` : ''}expected mnist:…, csv:FILE,…, spam:… or ratings:…`);
+  const module = sourceModule(source);
+  if (!module) {
+    const meant = closestName(source, SOURCE_NAMES);
+    const usages = SOURCE_NAMES.map((n) => sourceModule(n)!.usage);
+    throw specError(spec, 'source', SOURCE_NAMES.join(' or '), source, `unknown data source "${source}"; ${meant ? `did you mean "${meant}:…"? ` : ''}expected ${usages.slice(0, -1).join(', ')} or ${usages[usages.length - 1]}`);
   }
   let path: string | undefined;
-  if (source === 'csv') {
+  if (module.takesPath) {
     path = tokens.shift()?.trim();
-    if (!path) throw specError(spec, 'path', 'a CSV file path after "csv:"', '', 'a csv spec starts with the file path, e.g. csv:data.csv,label=diagnosis');
+    if (!path) throw specError(spec, 'path', `a file path after "${source}:"`, '', `a ${source} spec starts with the file path, e.g. ${source}:data.${source === 'arrow' ? 'arrow' : source},label=diagnosis`);
   }
-  const allowed = [...COMMON_KEYS, ...SOURCE_KEYS[source as DataSpec['source']]];
+  const allowed = [...COMMON_KEYS, ...module.keys];
   const values = new Map<string, string>();
   const flags = new Set<'test' | 'pool'>();
   for (const raw of tokens) {
@@ -114,27 +112,13 @@ export function parseDataSpec(spec: string): DataSpec {
     minSize: number('min', 10, 'an integer >= 0', integerAtLeast(0)),
     seed: number('seed', 0, 'an integer', Number.isSafeInteger),
     holdout: number('holdout', 0.2, 'a fraction in [0, 1)', (v) => v >= 0 && v < 1),
-    test: number('test', source === 'mnist' || source === 'spam' ? 1000 : 0, 'an integer >= 0', integerAtLeast(0)),
+    test: number('test', module.defaultTest, 'an integer >= 0', integerAtLeast(0)),
   };
-  if (split.partition === 'source' && source !== 'spam' && source !== 'ratings') {
+  if (split.partition === 'source' && !module.grouped) {
     throw specError(spec, 'partition', 'iid | dirichlet | shards', 'source', `partition=source needs data with sources (spam folders, ratings regions); ${source} has none`);
   }
-  const ratings =
-    source === 'ratings'
-      ? {
-          users: number('users', RATINGS_DEFAULTS.users, 'an integer >= 1', integerAtLeast(1)),
-          items: number('items', RATINGS_DEFAULTS.items, 'an integer >= 2', integerAtLeast(2)),
-          regions: number('regions', RATINGS_DEFAULTS.regions, 'an integer >= 1', integerAtLeast(1)),
-        }
-      : undefined;
-  const tokenizer =
-    source === 'spam'
-      ? {
-          vocabSize: number('vocab', 20_000, 'an integer >= 3 (ids 0 and 1 are padding and [CLS])', (v) => Number.isInteger(v) && v >= 3 && v <= 1_048_576),
-          length: number('length', 200, 'an integer >= 1', (v) => Number.isInteger(v) && v >= 1 && v <= 4096),
-          cls: number('cls', 0, '0 or 1', (v) => v === 0 || v === 1) === 1,
-        }
-      : undefined;
+  const keys: KeyReader = { has: (key) => values.has(key), text: (key) => values.get(key), number };
+  const own = module.options(keys);
 
   let select: DataSelection = 'all';
   let member: number | undefined;
@@ -154,34 +138,29 @@ export function parseDataSpec(spec: string): DataSpec {
     throw specError(spec, 'classes', 'at least two distinct non-empty labels separated by |', values.get('classes'), 'classes must list at least two distinct labels separated by |, e.g. classes=benign|malignant');
   }
   return {
-    source: source as DataSpec['source'],
+    source,
     ...(path === undefined ? {} : { path }),
-    ...(source === 'csv' ? { label: values.get('label') || 'label' } : {}),
+    ...own,
     ...(classes ? { classes } : {}),
-    ...(tokenizer ? { tokenizer } : {}),
-    ...(ratings ? { ratings } : {}),
     select,
     ...(member === undefined ? {} : { member }),
     split,
   };
 }
 
-async function loadSource(spec: DataSpec): Promise<Dataset & { groups?: Int32Array }> {
-  if (spec.source === 'mnist') return loadMnist();
-  if (spec.source === 'spam') return spamAssassinDataset(spec.tokenizer!);
-  if (spec.source === 'ratings') return generateRatings({ ...RATINGS_DEFAULTS, ...spec.ratings! });
-  return csvSource(spec.path!, { ...(spec.label ? { label: spec.label } : {}), ...(spec.classes ? { classes: spec.classes } : {}) }).load();
+async function loadSource(spec: DataSpec): Promise<LoadedData> {
+  return moduleOf(spec).load(spec);
 }
 
-async function loadPlanned(spec: string | DataSpec): Promise<{ parsed: DataSpec; data: Dataset; plan: SplitPlan }> {
+async function loadPlanned(spec: string | DataSpec): Promise<{ parsed: DataSpec; data: Dataset; plan: SplitPlan; schema?: DatasetSchemaDescriptor }> {
   const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
-  const { groups, ...data } = await loadSource(parsed);
+  const { groups, schema, ...data } = await loadSource(parsed);
   assertDataset(data, parsed.source);
-  return { parsed, data, plan: planSplits(data.y, parsed.split, groups) };
+  return { parsed, data, plan: planSplits(data.y, parsed.split, groups), ...(schema ? { schema } : {}) };
 }
 
 function describe(spec: DataSpec, memberIndex: number): string {
-  const what = spec.source === 'csv' ? `csv ${basename(spec.path!)}` : spec.source === 'spam' ? 'spamassassin' : spec.source === 'ratings' ? 'demo ratings' : 'mnist';
+  const what = moduleOf(spec).describe(spec);
   const { members, partition, alpha, shardsPerMember, seed } = spec.split;
   if (members === 1) return what;
   const how = partition === 'dirichlet' ? `dirichlet alpha=${alpha}` : partition === 'shards' ? `${shardsPerMember} shards each` : partition === 'source' ? 'source folders' : 'iid';
@@ -190,7 +169,7 @@ function describe(spec: DataSpec, memberIndex: number): string {
 
 /** One member's train and holdout data with its public descriptor (`member=i`, or the whole source for one member). */
 export async function loadMemberData(spec: string | DataSpec): Promise<MemberData> {
-  const { parsed, data, plan } = await loadPlanned(spec);
+  const { parsed, data, plan, schema } = await loadPlanned(spec);
   if (parsed.select === 'test' || parsed.select === 'pool') {
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `a member's data is selected with member=i, not ${parsed.select}`, {
       details: { field: parsed.select, expected: 'member=i,members=N', received: parsed.select },
@@ -216,6 +195,7 @@ export async function loadMemberData(spec: string | DataSpec): Promise<MemberDat
       classes: data.classes,
       ...(parsed.tokenizer ? { vocabulary: parsed.tokenizer.vocabSize } : {}),
       ...(parsed.ratings ? { vocabulary: parsed.ratings.items } : {}),
+      ...(schema ? { schema } : {}),
     },
   };
 }
@@ -239,4 +219,27 @@ export async function loadDataset(spec: string | DataSpec): Promise<Dataset> {
     case 'all':
       return subset(data, plan.members.flatMap((m) => [...m.train, ...m.holdout]).sort((a, b) => a - b));
   }
+}
+
+/**
+ * A member's validated, harmonised records for analytics (data/schema/): its file read again
+ * and checked against its schema — every problem at once — then narrowed to the member's
+ * share (train and holdout) when the spec splits one file among members.
+ */
+export async function loadMemberRecords(spec: string | DataSpec): Promise<{ schema: DataSchema; records: HarmonisedRecord[] }> {
+  const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
+  const source = tabularSource(parsed.source);
+  if (!source || !parsed.schema) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `analytics needs data validated against the consortium schema: a csv, parquet or arrow spec with schema=FILE, not ${parsed.source}${parsed.schema ? '' : ' without schema='}`, {
+      details: { field: 'schema', expected: 'csv|parquet|arrow:FILE,schema=SCHEMA', received: parsed.source },
+    });
+  }
+  const schema = await loadSchemaFile(parsed.schema);
+  const all = assertValid(schema, validateTables(schema, [await source.read(parsed.path!)]));
+  if (parsed.split.members === 1 && parsed.split.test === 0) return { schema, records: all };
+  const classes = labelClasses(schema);
+  const labels = all.map((r) => classes.indexOf(String(r[schema.label])));
+  const plan = planSplits(labels, parsed.split);
+  const share = parsed.select === 'member' ? plan.members[parsed.member!]! : { train: plan.members.flatMap((m) => m.train), holdout: plan.members.flatMap((m) => m.holdout) };
+  return { schema, records: [...share.train, ...share.holdout].sort((a, b) => a - b).map((i) => all[i]!) };
 }

@@ -269,7 +269,7 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-async function listeningUrl(child: ChildProcess): Promise<string> {
+export async function listeningUrl(child: ChildProcess): Promise<string> {
   const lines = createInterface({ input: child.stdout! });
   return new Promise((resolvePromise, reject) => {
     const onExit = (code: number | null): void => reject(new ConcordError(ErrorCode.UNAVAILABLE, `coordinator exited with code ${code} before listening`));
@@ -288,7 +288,7 @@ async function listeningUrl(child: ChildProcess): Promise<string> {
   });
 }
 
-async function waitForMembers(url: string, token: string, count: number, children: ChildProcess[]): Promise<void> {
+export async function waitForMembers(url: string, token: string, count: number, children: ChildProcess[]): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     const dead = children.find((c) => c.exitCode !== null);

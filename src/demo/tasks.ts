@@ -142,3 +142,12 @@ DEMO_TASKS.recsys = {
 };
 
 export const DEMO_TASK_NAMES = Object.keys(DEMO_TASKS);
+
+/**
+ * Not a training task: federated analytics over five hospitals' differently formatted files,
+ * with the three-hospital harmonisation study (demo/analytics-demo.ts runs it).
+ */
+export const ANALYTICS_DEMO = {
+  name: 'analytics',
+  description: 'federated statistics over five hospitals’ differently formatted records (exact with min-count under SecAgg+, and DP), compared with the pooled computation, plus the harmonisation study',
+} as const;

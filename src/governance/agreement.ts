@@ -19,6 +19,8 @@ import { SigningDomain, canonicalBytes, signingBytes } from './canonical.js';
 import { isCountryCode } from './countries.js';
 import { sha256Hex } from './digest.js';
 import { assertPublicKey, sign, verify, type Identity } from './identity.js';
+import { QUERY_TYPES } from '../analytics/query-types.js';
+import { DataSchemaSchema, dataSchemaCrossCheck } from '../data/schema/schema.js';
 
 // ---- schema ---------------------------------------------------------------------------
 
@@ -81,6 +83,18 @@ export const AgreementSchema = z
         }),
       })
       .strict(),
+    /** The consortium data schema (data/schema/, docs/schema.md): members validate their data against it. */
+    dataSchema: DataSchemaSchema.optional(),
+    /** Federated analytics (src/analytics): which query types may run, whether DP is required, the smallest released cell. */
+    analytics: z
+      .object({
+        forbiddenQueries: z.array(z.enum(QUERY_TYPES)).default([]),
+        requireDifferentialPrivacy: z.boolean().default(false),
+        /** Exact cells counting fewer records are suppressed. */
+        minCount: z.number().int().min(1).default(10),
+      })
+      .strict()
+      .optional(),
     amendments: z
       .object({
         signaturesRequired: z.union([z.literal('all'), z.array(memberName).min(1)], {
@@ -170,6 +184,7 @@ function crossCheck(raw: unknown): RawProblem[] {
   });
   const memberCount = names.size;
   const knownNames = [...names.keys()];
+  if (isRecord(raw.dataSchema)) for (const p of dataSchemaCrossCheck(raw.dataSchema)) issues.push({ ...p, path: ['dataSchema', ...p.path] });
 
   if (typeof raw.minContributors === 'number' && memberCount > 0 && raw.minContributors > memberCount) {
     issues.push({ path: ['minContributors'], message: `requires ${raw.minContributors} contributors per aggregate, but the agreement names only ${memberCount} member${memberCount === 1 ? '' : 's'}` });

@@ -4,7 +4,7 @@
 // the browser bundles it.
 
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import type { ResultHeader, TaskHeader } from '../protocol/messages.js';
+import type { AnyTaskHeader, ResultHeader, TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import type { TaskHandler } from './member.js';
 
@@ -14,8 +14,16 @@ export interface TaskAnswer {
 }
 
 /** Runs `header` with `handler`; a handler's refusal (ConcordError FORBIDDEN) propagates for the caller to decline. */
-export async function answerTask(handler: TaskHandler, header: TaskHeader, global: Parameters | null): Promise<TaskAnswer> {
+export async function answerTask(handler: TaskHandler, header: AnyTaskHeader, global: Parameters | null): Promise<TaskAnswer> {
   const base = { taskId: header.taskId, runId: header.runId, round: header.round };
+  if (header.kind === 'analytics') {
+    if (!handler.analytics) throw new ConcordError(ErrorCode.FORBIDDEN, 'this member does not answer analytics queries (it holds no schema-validated data)');
+    const out = await handler.analytics(header);
+    return {
+      result: { ...base, kind: 'analytics', stage: header.stage, payload: out.payload, numExamples: out.numExamples ?? 0, metrics: out.metrics ?? {} },
+      ...(out.parameters ? { parameters: out.parameters } : {}),
+    };
+  }
   if (header.kind === 'secagg') {
     if (!handler.secagg) throw new ConcordError(ErrorCode.FORBIDDEN, 'this member does not support secure aggregation');
     const out = await handler.secagg(header, global);

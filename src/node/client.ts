@@ -12,11 +12,11 @@ import {
   EnrollResponseSchema,
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
-  TaskHeaderSchema,
+  parseTaskHeader,
   parseMessage,
   type DatasetDescriptor,
   type ResultHeader,
-  type TaskHeader,
+  type AnyTaskHeader,
 } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { coordinatorFetch, unreachableError, type Fetch } from './coordinator-fetch.js';
@@ -38,7 +38,7 @@ export interface CoordinatorClientOptions {
 }
 
 export interface ReceivedTask {
-  header: TaskHeader;
+  header: AnyTaskHeader;
   /** The global model; absent only for secure-aggregation stages that carry none. */
   parameters: Parameters | null;
   bytes: number;
@@ -94,8 +94,8 @@ export class CoordinatorClient {
     if (response.status === 204) return null;
     const bytes = new Uint8Array(await this.read(() => response.arrayBuffer(), signal));
     const frame = decodeFrame(bytes);
-    const header = parseMessage(TaskHeaderSchema, frame.header, 'task header');
-    if (!frame.parameters && header.kind !== 'secagg') throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'task carries no parameters', { details: { field: 'tensors' } });
+    const header = parseTaskHeader(frame.header);
+    if (!frame.parameters && header.kind !== 'secagg' && header.kind !== 'analytics') throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'task carries no parameters', { details: { field: 'tensors' } });
     return { header, parameters: frame.parameters ?? null, bytes: bytes.byteLength };
   }
 

@@ -8,7 +8,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConcordError, ErrorCode, toConcordError } from '../protocol/errors.js';
-import type { DatasetDescriptor, TaskHeader } from '../protocol/messages.js';
+import type { AnalyticsTaskHeader, AnyTaskHeader, DatasetDescriptor, TaskHeader } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { answerTask } from './answer-task.js';
 import type { CoordinatorClient, Credentials } from './client.js';
@@ -43,6 +43,8 @@ export interface TaskHandler {
   evaluate(task: TaskHeader, global: Parameters): Promise<EvaluateOutcome>;
   /** Secure-aggregation stages; members without it cannot join secure runs. */
   secagg?(task: TaskHeader, global: Parameters | null): Promise<SecaggOutcome>;
+  /** Federated analytics (node/analytics-handler.ts): a query's stage over this member's validated data. */
+  analytics?(task: AnalyticsTaskHeader): Promise<SecaggOutcome>;
 }
 
 export interface MemberOptions {
@@ -64,7 +66,7 @@ export interface MemberOptions {
   backoffMs?: { initial: number; max: number };
   log?: (line: string) => void;
   /** Called after each task's result was accepted (or rejected). */
-  onTask?: (task: TaskHeader, outcome: { accepted: boolean; error?: ConcordError; bytesIn: number; bytesOut: number }) => void;
+  onTask?: (task: AnyTaskHeader, outcome: { accepted: boolean; error?: ConcordError; bytesIn: number; bytesOut: number }) => void;
 }
 
 export async function runMember(options: MemberOptions): Promise<void> {
@@ -131,7 +133,7 @@ export async function runMember(options: MemberOptions): Promise<void> {
     }
   }
 
-  async function runTask(header: TaskHeader, global: Parameters | null, bytesIn: number): Promise<void> {
+  async function runTask(header: AnyTaskHeader, global: Parameters | null, bytesIn: number): Promise<void> {
     const beat = setInterval(() => void client.heartbeat().catch(() => undefined), options.heartbeatMs ?? 5000);
     const stopBeat = (): void => clearInterval(beat);
     signal.addEventListener('abort', stopBeat, { once: true });

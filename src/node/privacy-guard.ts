@@ -36,6 +36,15 @@ export interface PrivacyGuardOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * One ledger shared by every guard of a member (training and analytics): loaded once, so two
+ * guards never hold copies whose saves would undo each other's charges.
+ */
+export function sharedLedgerStore(store: LedgerStore): LedgerStore {
+  let loaded: Promise<PrivacyBudgetLedger> | undefined;
+  return { load: () => (loaded ??= store.load()), save: (ledger) => store.save(ledger) };
+}
+
 /** A ledger read back from its JSON, or INVALID_ARGUMENT naming `where`: a member refuses to train rather than forget what it spent. */
 export function parseLedger(json: unknown, where: string): PrivacyBudgetLedger {
   try {

@@ -3,7 +3,9 @@
 // its state directory (<state-dir>/<name>.identity.json, mode 0600) and signs every request.
 
 import { join } from 'node:path';
-import { loadMemberData } from '../data/spec.js';
+import { loadMemberData, parseDataSpec } from '../data/spec.js';
+import { withAnalytics } from './analytics-handler.js';
+import { withDataRevalidation } from './data-guard.js';
 import { fingerprint, loadOrCreateIdentity } from '../governance/identity.js';
 import { initBackend } from '../model/backend.js';
 import { CoordinatorClient } from './client.js';
@@ -11,7 +13,8 @@ import { readCa } from './coordinator-fetch.js';
 import { readOwnerKey, withOwnerApproval } from './approval-guard.js';
 import { runMember } from './member.js';
 import { ledgerFileStore } from './ledger-file.js';
-import { withPrivacyBudget } from './privacy-guard.js';
+import { sharedLedgerStore, withPrivacyBudget } from './privacy-guard.js';
+import type { QueryType } from '../analytics/query-types.js';
 import { energyMeter, type EnergyOptions } from './energy.js';
 import { withSecureAggregation } from './secagg-handler.js';
 import { nodePrimitives } from '../privacy/secagg/primitives-node.js';
@@ -37,6 +40,10 @@ export interface MemberServiceOptions {
    * only on plans that key approved for this member (node/approval-guard.ts). Default: none.
    */
   ownerKey?: string;
+  /** The smallest minimum count per released cell this member accepts in analytics queries. Default 5. */
+  analyticsMinCount?: number;
+  /** Analytics query types this member answers. Default: every type the agreement allows. */
+  analyticsQueries?: QueryType[];
   /** Declared power draw (used when RAPL is unreadable) and grid carbon intensity; see node/energy.ts. */
   energy?: EnergyOptions;
 }
@@ -57,12 +64,18 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   for (const ch of options.name) memberSeed = (memberSeed * 31 + ch.charCodeAt(0)) | 0;
   const stateDir = options.stateDir ?? '.concord/nodes';
   let handler = createTfjsHandler(data, { memberSeed, log, meter: energyMeter(options.energy) });
+  // Schema-validated data is checked again before every task (innermost, so secure-aggregation stages that train are covered).
+  const schemaData = parseDataSpec(options.data).schema !== undefined;
+  if (schemaData) handler = await withDataRevalidation(handler, options.data, log);
+  // One ledger for training and analytics alike.
+  const ledgerStore = sharedLedgerStore(ledgerFileStore(join(stateDir, `${options.name}.privacy.json`)));
+  const datasetId = `${options.name}/${data.descriptor.name}`;
   if (options.privacyBudget) {
     handler = await withPrivacyBudget(handler, {
       budget: options.privacyBudget,
-      datasetId: `${options.name}/${data.descriptor.name}`,
+      datasetId,
       numExamples: data.descriptor.numExamples,
-      store: ledgerFileStore(join(stateDir, `${options.name}.privacy.json`)),
+      store: ledgerStore,
       log,
     });
   }
@@ -72,6 +85,19 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
     const ownerKey = await readOwnerKey(options.ownerKey);
     handler = withOwnerApproval(handler, { ownerKey, member: options.name, log });
     log(`trains only on plans approved by data owner ${fingerprint(ownerKey)}`);
+  }
+  // Schema-validated tabular data can answer analytics queries (revalidated before each too).
+  if (schemaData) {
+    handler = withAnalytics(handler, {
+      data: options.data,
+      memberId: () => client.credentials?.memberId,
+      primitives: nodePrimitives,
+      ...(options.analyticsMinCount !== undefined ? { minCount: options.analyticsMinCount } : {}),
+      ...(options.analyticsQueries ? { allowedQueries: options.analyticsQueries } : {}),
+      ...(options.privacyBudget ? { privacy: { budget: options.privacyBudget, datasetId, store: ledgerStore } } : {}),
+      log,
+    });
+    log('answers analytics queries over its schema-validated data');
   }
   await runMember({
     client,

@@ -1,12 +1,15 @@
 // Runs tasks with TensorFlow.js on the member's own data: set the global weights, train
 // locally (FedProx's proximal term when the task asks for it), or evaluate on the
-// member's holdout. Only parameters and metrics leave this module.
+// member's holdout — its inputs first prepared by the run's harmonised preprocessing when
+// the task carries one (data/preprocess.ts). Only parameters and metrics leave this module.
 //
 // Both members run this: the Node member (node/service.ts) and the browser one
 // (web/src/join), so it imports nothing Node-only. What only a host can measure (the
 // Node member's energy meter, node/energy.ts) is passed in as `meter`.
 
-import type { MemberData } from '../data/dataset.js';
+import type { Dataset, MemberData } from '../data/dataset.js';
+import { applyPreprocessing, hasMissingInputs } from '../data/preprocess.js';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { type LocalModel, createLocalModel } from '../model/local-model.js';
 import { UNCLIPPED_METRIC, privatizeUpdate } from '../privacy/dp/member.js';
 import type { TaskHeader } from '../protocol/messages.js';
@@ -32,6 +35,29 @@ export interface TfjsHandlerOptions {
 
 export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions = {}): TaskHandler {
   const models = new Map<string, LocalModel>();
+  // The run's harmonised preprocessing, applied once per spec (it is the same for every task of a run).
+  const prepared = new Map<string, { train: Dataset; holdout: Dataset }>();
+  const missing = hasMissingInputs(data.train) || hasMissingInputs(data.holdout);
+  const inputsFor = (task: TaskHeader): { train: Dataset; holdout: Dataset } => {
+    const spec = task.config.preprocessing;
+    if (!spec) {
+      if (missing) {
+        throw new ConcordError(ErrorCode.FORBIDDEN, 'this member’s data has missing values, which train only with the run’s harmonised preprocessing (run configuration "harmonise"); the task would train on NaN', {
+          details: { field: 'config.preprocessing', expected: 'harmonised preprocessing', received: 'none' },
+        });
+      }
+      return data;
+    }
+    const key = JSON.stringify(spec);
+    let inputs = prepared.get(key);
+    if (!inputs) {
+      inputs = { train: applyPreprocessing(data.train, spec), holdout: applyPreprocessing(data.holdout, spec) };
+      prepared.clear();
+      prepared.set(key, inputs);
+      options.log?.(`applied the run's harmonised preprocessing (${spec.columns.length} input columns, schema ${spec.schema.name} v${spec.schema.version}, from query ${spec.queryId})`);
+    }
+    return inputs;
+  };
   const modelFor = (task: TaskHeader): LocalModel => {
     const key = JSON.stringify(task.model);
     let model = models.get(key);
@@ -47,7 +73,7 @@ export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions 
       const meter = options.meter?.();
       const privacy = task.config.privacy;
       const { onEpoch } = options;
-      const result = await model.train(global, data.train, { ...task.config, seed }, {
+      const result = await model.train(global, inputsFor(task).train, { ...task.config, seed }, {
         ...(onEpoch ? { onEpoch: (epoch: number, loss: number, accuracy: number) => onEpoch(task, epoch, loss, accuracy) } : {}),
         // Sample-level DP: DP-SGD on this member's records.
         ...(privacy?.level === 'sample' ? { dpSgd: { clippingNorm: privacy.clippingNorm, noiseMultiplier: privacy.noiseMultiplier } } : {}),
@@ -73,7 +99,7 @@ export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions 
       return { parameters, numExamples: result.numExamples, metrics };
     },
     async evaluate(task: TaskHeader, global: Parameters) {
-      return modelFor(task).evaluate(global, data.holdout);
+      return modelFor(task).evaluate(global, inputsFor(task).holdout);
     },
   };
 }

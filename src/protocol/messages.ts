@@ -29,6 +29,29 @@ export {
 } from './models/index.js';
 import { ModelSpecSchema } from './models/index.js';
 
+/**
+ * Harmonised preprocessing (coordinator/harmonisation.ts): how every member turns its
+ * schema-validated inputs into model inputs, one transform per input column, computed once
+ * per run from federated statistics. numeric: impute a missing value, then (x − mean)/std;
+ * indicator (a one-hot column of a category): impute a missing value with the level's
+ * federated frequency.
+ */
+export const PreprocessingSchema = z.object({
+  schema: z.object({ name: z.string().min(1).max(200), version: z.number().int().min(1), hash: z.string().regex(/^[0-9a-f]{64}$/) }).strict(),
+  /** The analytics query whose released statistics it was computed from. */
+  queryId: z.string().min(1).max(200),
+  columns: z
+    .array(
+      z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('numeric'), field: z.string().min(1).max(128), mean: finite, std: finite.positive(), impute: finite }).strict(),
+        z.object({ kind: z.literal('indicator'), field: z.string().min(1).max(128), value: z.string().min(1).max(200), impute: finite.min(0).max(1) }).strict(),
+      ]),
+    )
+    .min(1)
+    .max(100_000),
+}).strict();
+export type Preprocessing = z.infer<typeof PreprocessingSchema>;
+
 export const TrainConfigSchema = z.object({
   epochs: z.number().int().min(1).max(1000).default(1),
   batchSize: z.number().int().min(1).max(1_000_000).default(32),
@@ -42,6 +65,8 @@ export const TrainConfigSchema = z.object({
    * Set by a run's resource plan so each member does the work it was allotted.
    */
   maxSteps: z.number().int().min(1).optional(),
+  /** Harmonised preprocessing of the inputs, set by the coordinator for a run that asks for it (harmonise). */
+  preprocessing: PreprocessingSchema.optional(),
   /** Differential-privacy settings for this task, set by the coordinator from the run's configuration. */
   privacy: z
     .object({
@@ -147,6 +172,13 @@ export const RunConfigSchema = z.object({
   updateValidation: z.object({ maxNormRatio: finite.min(1).default(10), reputationDecay: finite.min(0).lt(1).default(0.8) }).strict().optional(),
   /** SecAgg+: the coordinator only ever sees the sum of members' masked updates. */
   secureAggregation: z.boolean().default(false),
+  /**
+   * Harmonised preprocessing for schema-validated tabular data: once per run, federated
+   * statistics (a summary analytics query) give each numeric input's mean and std and each
+   * category level's frequency; every member then standardises, one-hot encodes and imputes
+   * the same way. `privacy` releases those statistics with DP.
+   */
+  harmonise: z.object({ privacy: z.object({ epsilon: finite.positive(), delta: z.number().gt(0).lt(1) }).strict().optional() }).strict().optional(),
   /** Secure-aggregation parameters (neighbours k, threshold, quantization); validated by privacy/secagg. */
   secureAggregationOptions: z.record(z.unknown()).default({}),
   differentialPrivacy: DifferentialPrivacyConfigSchema.optional(),
@@ -168,6 +200,18 @@ export const RunConfigSchema = z.object({
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
+/** A schema-validated dataset's public description: the schema it matches and, per field, counts — never values. */
+export const DatasetSchemaDescriptorSchema = z.object({
+  name: z.string().min(1).max(200),
+  version: z.number().int().min(1),
+  hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 hex digest'),
+  records: z.number().int().min(0),
+  fields: z
+    .array(z.object({ name: z.string().min(1).max(128), type: z.enum(['number', 'category', 'boolean', 'date', 'text', 'identifier']), present: z.number().int().min(0), missing: z.number().int().min(0) }).strict())
+    .max(1000),
+}).strict();
+export type DatasetSchemaDescriptor = z.infer<typeof DatasetSchemaDescriptorSchema>;
+
 export const DatasetDescriptorSchema = z.object({
   name: z.string().min(1).max(200),
   numExamples: z.number().int().min(0),
@@ -176,6 +220,8 @@ export const DatasetDescriptorSchema = z.object({
   classes: z.number().int().min(0),
   /** For data of integer ids (tokens): every id lies below this. */
   vocabulary: z.number().int().min(1).optional(),
+  /** Data validated against the consortium data schema (data/schema/). */
+  schema: DatasetSchemaDescriptorSchema.optional(),
 }).strict();
 export type DatasetDescriptor = z.infer<typeof DatasetDescriptorSchema>;
 
@@ -232,6 +278,29 @@ export const TaskHeaderSchema = z.object({
 }).strict();
 export type TaskHeader = z.infer<typeof TaskHeaderSchema>;
 
+/**
+ * Header of an analytics task (analytics/, coordinator/analytics-runner.ts): a query's stage
+ * and its JSON, no model. `runId` is the query's id.
+ */
+export const AnalyticsTaskHeaderSchema = z.object({
+  protocolVersion: z.number().int(),
+  taskId: z.string().min(1).max(200),
+  kind: z.literal('analytics'),
+  stage: z.string().max(64),
+  payload: z.record(z.unknown()),
+  runId: z.string(),
+  round: z.number().int().min(1),
+  deadline: z.number().int(),
+}).strict();
+export type AnalyticsTaskHeader = z.infer<typeof AnalyticsTaskHeaderSchema>;
+export type AnyTaskHeader = TaskHeader | AnalyticsTaskHeader;
+
+/** A task header of either shape, by its kind. */
+export function parseTaskHeader(header: unknown): AnyTaskHeader {
+  const kind = typeof header === 'object' && header !== null ? (header as { kind?: unknown }).kind : undefined;
+  return kind === 'analytics' ? parseMessage(AnalyticsTaskHeaderSchema, header, 'analytics task header') : parseMessage(TaskHeaderSchema, header, 'task header');
+}
+
 /** Bounds on what a member may report as metrics: they are stored and merged into every round's record. */
 export const MAX_METRICS = 64;
 export const MAX_METRIC_KEY_LENGTH = 64;
@@ -240,7 +309,7 @@ export const MAX_METRIC_KEY_LENGTH = 64;
 export const ResultHeaderSchema = z.object({
   protocolVersion: z.number().int(),
   taskId: z.string().min(1).max(200),
-  kind: z.enum(['train', 'evaluate', 'secagg']),
+  kind: z.enum(['train', 'evaluate', 'secagg', 'analytics']),
   stage: z.string().max(64).optional(),
   payload: z.record(z.unknown()).optional(),
   runId: z.string(),

@@ -6,7 +6,7 @@
 import type { RunReport } from '../coordinator/run-report.js';
 import { barChart, escapeXml, lineChart, PALETTE, type LineSeries } from './svg.js';
 
-const STYLE = `
+export const STYLE = `
   body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #111827; margin: 0; background: #f3f4f6; }
   main { max-width: 880px; margin: 0 auto; padding: 24px 28px 48px; background: #fff; }
   h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; }

@@ -234,4 +234,35 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX request_nonces_expiry ON request_nonces (expires_at);
     `,
   },
+  {
+    version: 3,
+    description: 'federated-analytics queries, their released results and the privacy charges of DP releases',
+    sql: `
+      CREATE TABLE analytics_queries (
+        position BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        query TEXT NOT NULL,
+        submitted_by TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+        result TEXT,
+        error TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+
+      -- Part of the per-dataset privacy ledger, with privacy_charges.
+      CREATE TABLE analytics_charges (
+        position BIGSERIAL NOT NULL,
+        query_id TEXT NOT NULL REFERENCES analytics_queries (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        member_id TEXT NOT NULL,
+        dataset_id TEXT NOT NULL,
+        sampling_rate DOUBLE PRECISION NOT NULL,
+        noise_multiplier DOUBLE PRECISION NOT NULL,
+        steps INTEGER NOT NULL,
+        PRIMARY KEY (query_id, seq)
+      );
+      CREATE INDEX analytics_charges_by_dataset ON analytics_charges (dataset_id);
+    `,
+  },
 ];

@@ -24,6 +24,7 @@ import { newId } from './ids.js';
 import { parseMetrics, stringifyMetrics } from './metric-json.js';
 import { decodeParameters, encodeParameters } from './parameter-blobs.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { type AnalyticsRow, analyticsQueryClosed, analyticsQueryNotFound, toAnalyticsRecord } from './analytics-rows.js';
 import { redactPassword } from './storage-url.js';
 import { checkRetention, retentionCut, type RetentionPolicy } from './retention.js';
 import type { Migration } from './sqlite-migrations.js';
@@ -42,6 +43,7 @@ import type {
   RunStatus,
   Storage,
   StorageScope,
+  AnalyticsQueryRecord,
 } from './storage.js';
 
 export interface PostgresStorageOptions {
@@ -71,7 +73,7 @@ const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'completed', '
 const RUN_COLUMNS = 'id, config, status, error, created_at, updated_at';
 const AUDIT_COLUMNS = 'seq, at, actor, kind, subject, data, prev_hash, hash, signature';
 /** Tables whose insertion order is their BIGSERIAL position; the rest are read in key order (storage/tables.ts). */
-const ORDERED_BY_POSITION = new Set(['members', 'runs', 'privacy_charges', 'invitations', 'api_tokens', 'audit_log', 'plans', 'member_resources']);
+const ORDERED_BY_POSITION = new Set(['members', 'runs', 'privacy_charges', 'invitations', 'api_tokens', 'audit_log', 'plans', 'member_resources', 'analytics_queries', 'analytics_charges']);
 const PRIMARY_KEYS: Record<string, string> = {
   rounds: 'run_id, round',
   checkpoints: 'run_id, round',
@@ -456,7 +458,13 @@ export class PostgresStorage implements Storage, TableAccess {
         datasetId === undefined
           ? await q.query<ChargeRow>(`SELECT ${columns} FROM privacy_charges ORDER BY position`)
           : await q.query<ChargeRow>(`SELECT ${columns} FROM privacy_charges WHERE dataset_id = $1 ORDER BY position`, [datasetId]);
-      return rows.map((r) => ({ runId: r.run_id, round: r.round, memberId: r.member_id, datasetId: r.dataset_id, samplingRate: r.sampling_rate, noiseMultiplier: r.noise_multiplier, steps: r.steps }));
+      // Analytics releases spend the same budgets (AnalyticsStore), after the training charges.
+      const analyticsColumns = 'query_id AS run_id, 0 AS round, member_id, dataset_id, sampling_rate, noise_multiplier, steps';
+      const analytics =
+        datasetId === undefined
+          ? await q.query<ChargeRow>(`SELECT ${analyticsColumns} FROM analytics_charges ORDER BY position`)
+          : await q.query<ChargeRow>(`SELECT ${analyticsColumns} FROM analytics_charges WHERE dataset_id = $1 ORDER BY position`, [datasetId]);
+      return [...rows, ...analytics.rows].map((r) => ({ runId: r.run_id, round: r.round, memberId: r.member_id, datasetId: r.dataset_id, samplingRate: r.sampling_rate, noiseMultiplier: r.noise_multiplier, steps: r.steps }));
     });
   }
 
@@ -647,6 +655,48 @@ export class PostgresStorage implements Storage, TableAccess {
     );
   }
 
+  // ---- analytics ----
+
+  async addAnalyticsQuery(query: Record<string, unknown>, submittedBy: string): Promise<AnalyticsQueryRecord> {
+    return this.read('storing an analytics query', async (q) => {
+      const now = Date.now();
+      const record: AnalyticsQueryRecord = { queryId: newId('qry'), query, submittedBy, status: 'running', result: null, error: null, createdAt: now, updatedAt: now };
+      await q.query("INSERT INTO analytics_queries (id, query, submitted_by, status, result, error, created_at, updated_at) VALUES ($1, $2, $3, 'running', NULL, NULL, $4, $4)", [record.queryId, JSON.stringify(query), submittedBy, now]);
+      return record;
+    });
+  }
+
+  async getAnalyticsQuery(queryId: string): Promise<AnalyticsQueryRecord | undefined> {
+    return this.read('reading an analytics query', async (q) => mapOptional((await q.query<AnalyticsRow>('SELECT * FROM analytics_queries WHERE id = $1', [queryId])).rows[0], toAnalyticsRecord));
+  }
+
+  async listAnalyticsQueries(): Promise<AnalyticsQueryRecord[]> {
+    return this.read('listing analytics queries', async (q) => (await q.query<AnalyticsRow>('SELECT * FROM analytics_queries ORDER BY position')).rows.map(toAnalyticsRecord));
+  }
+
+  async completeAnalyticsQuery(queryId: string, result: Record<string, unknown>, charges: PrivacyCharge[], audit?: (last: AuditEntry | undefined) => AuditEntry[]): Promise<AnalyticsQueryRecord> {
+    return this.write(`completing analytics query ${queryId}`, async (c) => {
+      await assertRunningQuery(c, queryId);
+      await c.query("UPDATE analytics_queries SET status = 'completed', result = $1, updated_at = $2 WHERE id = $3", [JSON.stringify(result), Date.now(), queryId]);
+      for (const [seq, ch] of charges.entries()) {
+        await c.query('INSERT INTO analytics_charges (query_id, seq, member_id, dataset_id, sampling_rate, noise_multiplier, steps) VALUES ($1, $2, $3, $4, $5, $6, $7)', [queryId, seq, ch.memberId, ch.datasetId, ch.samplingRate, ch.noiseMultiplier, ch.steps]);
+      }
+      if (audit) {
+        await lockAuditHead(c);
+        for (const entry of audit(await lastAuditEntry(c))) await insertAudit(c, entry);
+      }
+      return toAnalyticsRecord((await c.query<AnalyticsRow>('SELECT * FROM analytics_queries WHERE id = $1', [queryId])).rows[0]!);
+    });
+  }
+
+  async failAnalyticsQuery(queryId: string, error: string): Promise<AnalyticsQueryRecord> {
+    return this.write(`failing analytics query ${queryId}`, async (c) => {
+      await assertRunningQuery(c, queryId);
+      await c.query("UPDATE analytics_queries SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3", [error, Date.now(), queryId]);
+      return toAnalyticsRecord((await c.query<AnalyticsRow>('SELECT * FROM analytics_queries WHERE id = $1', [queryId])).rows[0]!);
+    });
+  }
+
   // ---- helpers ----
 
   private async planRecords(q: Queryable, planId?: string): Promise<PlanRecord[]> {
@@ -753,6 +803,12 @@ async function lastAuditEntry(q: Queryable): Promise<AuditEntry | undefined> {
 }
 
 /** With the audit head locked: the entry must follow the last one exactly. */
+async function assertRunningQuery(c: pg.PoolClient, queryId: string): Promise<void> {
+  const row = (await c.query<{ status: string }>('SELECT status FROM analytics_queries WHERE id = $1 FOR UPDATE', [queryId])).rows[0];
+  if (!row) throw analyticsQueryNotFound(queryId);
+  if (row.status !== 'running') throw analyticsQueryClosed(queryId, row.status);
+}
+
 async function insertAudit(c: pg.PoolClient, entry: AuditEntry): Promise<void> {
   const last = (await c.query<{ last: number | null }>('SELECT MAX(seq) AS last FROM audit_log')).rows[0]!.last ?? 0;
   if (entry.seq !== last + 1) {

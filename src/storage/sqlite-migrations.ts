@@ -235,4 +235,33 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    description: 'federated-analytics queries, their released results and the privacy charges of DP releases',
+    sql: `
+      CREATE TABLE analytics_queries (
+        id TEXT PRIMARY KEY,
+        query TEXT NOT NULL,
+        submitted_by TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+        result TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      -- Part of the per-dataset privacy ledger, with privacy_charges.
+      CREATE TABLE analytics_charges (
+        query_id TEXT NOT NULL REFERENCES analytics_queries (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        member_id TEXT NOT NULL,
+        dataset_id TEXT NOT NULL,
+        sampling_rate REAL NOT NULL,
+        noise_multiplier REAL NOT NULL,
+        steps INTEGER NOT NULL,
+        PRIMARY KEY (query_id, seq)
+      );
+      CREATE INDEX analytics_charges_by_dataset ON analytics_charges (dataset_id);
+    `,
+  },
 ];

@@ -35,7 +35,9 @@ import type {
   Storage,
   StorageScope,
   PrivacyCharge,
+  AnalyticsQueryRecord,
 } from './storage.js';
+import { type AnalyticsRow, analyticsQueryClosed, analyticsQueryNotFound, toAnalyticsRecord } from './analytics-rows.js';
 import { checkRetention, retentionCut, type RetentionPolicy } from './retention.js';
 import type { Row, TableAccess, TableSpec } from './tables.js';
 
@@ -543,6 +545,13 @@ export class SqliteStorage implements Storage, TableAccess {
           ? this.sql(`SELECT ${columns} FROM privacy_charges ORDER BY rowid`).all()
           : this.sql(`SELECT ${columns} FROM privacy_charges WHERE dataset_id = ? ORDER BY rowid`).all(datasetId)
       ) as { run_id: string; round: number; member_id: string; dataset_id: string; sampling_rate: number; noise_multiplier: number; steps: number }[];
+      // Analytics releases spend the same budgets (AnalyticsStore), after the training charges.
+      const analyticsColumns = 'query_id AS run_id, 0 AS round, member_id, dataset_id, sampling_rate, noise_multiplier, steps';
+      rows.push(
+        ...((datasetId === undefined
+          ? this.sql(`SELECT ${analyticsColumns} FROM analytics_charges ORDER BY rowid`).all()
+          : this.sql(`SELECT ${analyticsColumns} FROM analytics_charges WHERE dataset_id = ? ORDER BY rowid`).all(datasetId)) as typeof rows),
+      );
       return rows.map((r) => ({
         runId: r.run_id,
         round: r.round,
@@ -816,6 +825,58 @@ export class SqliteStorage implements Storage, TableAccess {
       approvals,
       runId: row.run_id,
     };
+  }
+
+  // ---- analytics ----
+
+  async addAnalyticsQuery(query: Record<string, unknown>, submittedBy: string): Promise<AnalyticsQueryRecord> {
+    return this.op('storing an analytics query', () => {
+      const now = Date.now();
+      const record: AnalyticsQueryRecord = { queryId: newId('qry'), query, submittedBy, status: 'running', result: null, error: null, createdAt: now, updatedAt: now };
+      this.sql('INSERT INTO analytics_queries (id, query, submitted_by, status, result, error, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)').run(record.queryId, JSON.stringify(query), submittedBy, 'running', now, now);
+      return record;
+    });
+  }
+
+  async getAnalyticsQuery(queryId: string): Promise<AnalyticsQueryRecord | undefined> {
+    return this.op('reading an analytics query', () => mapOptional(this.sql('SELECT * FROM analytics_queries WHERE id = ?').get(queryId) as AnalyticsRow | undefined, toAnalyticsRecord));
+  }
+
+  async listAnalyticsQueries(): Promise<AnalyticsQueryRecord[]> {
+    return this.op('listing analytics queries', () => (this.sql('SELECT * FROM analytics_queries ORDER BY rowid').all() as AnalyticsRow[]).map(toAnalyticsRecord));
+  }
+
+  async completeAnalyticsQuery(queryId: string, result: Record<string, unknown>, charges: PrivacyCharge[], audit?: (last: AuditEntry | undefined) => AuditEntry[]): Promise<AnalyticsQueryRecord> {
+    return this.op(`completing analytics query ${queryId}`, () =>
+      this.db
+        .transaction(() => {
+          this.assertRunningQuery(queryId);
+          this.sql("UPDATE analytics_queries SET status = 'completed', result = ?, updated_at = ? WHERE id = ?").run(JSON.stringify(result), Date.now(), queryId);
+          const insert = this.sql('INSERT INTO analytics_charges (query_id, seq, member_id, dataset_id, sampling_rate, noise_multiplier, steps) VALUES (?, ?, ?, ?, ?, ?, ?)');
+          charges.forEach((c, seq) => insert.run(queryId, seq, c.memberId, c.datasetId, c.samplingRate, c.noiseMultiplier, c.steps));
+          if (audit) for (const entry of audit(this.lastAuditEntry())) this.insertAudit(entry);
+          return toAnalyticsRecord(this.sql('SELECT * FROM analytics_queries WHERE id = ?').get(queryId) as AnalyticsRow);
+        })
+        .immediate(),
+    );
+  }
+
+  async failAnalyticsQuery(queryId: string, error: string): Promise<AnalyticsQueryRecord> {
+    return this.op(`failing analytics query ${queryId}`, () =>
+      this.db
+        .transaction(() => {
+          this.assertRunningQuery(queryId);
+          this.sql("UPDATE analytics_queries SET status = 'failed', error = ?, updated_at = ? WHERE id = ?").run(error, Date.now(), queryId);
+          return toAnalyticsRecord(this.sql('SELECT * FROM analytics_queries WHERE id = ?').get(queryId) as AnalyticsRow);
+        })
+        .immediate(),
+    );
+  }
+
+  private assertRunningQuery(queryId: string): void {
+    const row = this.sql('SELECT status FROM analytics_queries WHERE id = ?').get(queryId) as { status: string } | undefined;
+    if (!row) throw analyticsQueryNotFound(queryId);
+    if (row.status !== 'running') throw analyticsQueryClosed(queryId, row.status);
   }
 
   // ---- helpers ----

@@ -1,6 +1,6 @@
 // The contract every Storage backend must meet, as node:test suites, one per concern
 // (storage/conformance/): runs and rounds, members, the audit log, governance records,
-// declared resources, transactions spanning them, and the retention policy. A backend's
+// declared resources, analytics queries, transactions spanning them, and the retention policy. A backend's
 // test file calls storageConformance(name, make); `make` must return a fresh, empty,
 // migrated store each time (the suites close it), made with the retention policy given.
 
@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RetentionPolicy } from './retention.js';
 import type { Storage } from './storage.js';
+import { analyticsStoreConformance } from './conformance/analytics.js';
 import { auditStoreConformance } from './conformance/audit.js';
 import { completedRound, dataset, runConfig, smallParameters, storeRunner } from './conformance/fixtures.js';
 import { governanceStoreConformance } from './conformance/governance.js';
@@ -26,6 +27,7 @@ export function storageConformance(name: string, make: (retention?: RetentionPol
   auditStoreConformance(name, fresh);
   governanceStoreConformance(name, fresh);
   resourceStoreConformance(name, fresh);
+  analyticsStoreConformance(name, fresh);
   transactionConformance(name, fresh);
   retentionConformance(name, (policy) => make(policy));
 

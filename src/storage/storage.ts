@@ -1,6 +1,6 @@
 // What the coordinator keeps, split by concern: runs and rounds (RunStore), members
 // (MemberStore), the audit log (AuditLogStore), governance records (GovernanceStore) and
-// declared resources (ResourceStore). A backend implements them all as one Storage, with a
+// declared resources (ResourceStore), analytics queries (AnalyticsStore). A backend implements them all as one Storage, with a
 // transaction() that spans them: SQLite (storage/sqlite.ts) is the embedded default,
 // PostgreSQL (storage/postgres.ts) the deployment backend. Every backend runs each concern's
 // conformance suite (storage/conformance/).
@@ -210,8 +210,45 @@ export interface ResourceStore {
   listMemberResources(): Promise<{ memberId: string; declaration: Record<string, unknown>; declaredAt: number }[]>;
 }
 
+export type AnalyticsStatus = 'running' | 'completed' | 'failed';
+
+/** A federated-analytics query (src/analytics) and what it released. */
+export interface AnalyticsQueryRecord {
+  queryId: string;
+  /** The query as checked (analytics/query.ts). */
+  query: Record<string, unknown>;
+  submittedBy: string;
+  status: AnalyticsStatus;
+  /** The released result (analytics/release.ts): only released values, never a member's own statistic. */
+  result: Record<string, unknown> | null;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Federated-analytics queries and the privacy their DP releases spent. Those charges are
+ * part of the same per-dataset ledger as training: RunStore.listPrivacyCharges returns them
+ * too (with runId = the query's id and round 0), after the training charges.
+ */
+export interface AnalyticsStore {
+  /** Stores a new query as running, with a fresh id. */
+  addAnalyticsQuery(query: Record<string, unknown>, submittedBy: string): Promise<AnalyticsQueryRecord>;
+  getAnalyticsQuery(queryId: string): Promise<AnalyticsQueryRecord | undefined>;
+  /** In submission order. */
+  listAnalyticsQueries(): Promise<AnalyticsQueryRecord[]>;
+  /**
+   * Completes a running query with its result and the privacy charges of its release, in one
+   * transaction with the audit entries `audit` builds; NOT_FOUND for an unknown query,
+   * CONFLICT for one that is no longer running.
+   */
+  completeAnalyticsQuery(queryId: string, result: Record<string, unknown>, charges: PrivacyCharge[], audit?: (last: AuditEntry | undefined) => AuditEntry[]): Promise<AnalyticsQueryRecord>;
+  /** Marks a running query failed with the reason; NOT_FOUND, CONFLICT as above. */
+  failAnalyticsQuery(queryId: string, error: string): Promise<AnalyticsQueryRecord>;
+}
+
 /** Every concern at once: what a backend implements, and what a transaction sees. */
-export interface StorageScope extends RunStore, MemberStore, AuditLogStore, GovernanceStore, ResourceStore {}
+export interface StorageScope extends RunStore, MemberStore, AuditLogStore, GovernanceStore, ResourceStore, AnalyticsStore {}
 
 export interface Storage extends StorageScope {
   /** Creates or upgrades the schema; safe to call on every start. */

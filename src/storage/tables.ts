@@ -31,6 +31,8 @@ export const TABLES: readonly TableSpec[] = [
   { name: 'plans', columns: ['plan_id', 'plan_hash', 'plan', 'submitted_by', 'submitted_at', 'run_id'] },
   { name: 'plan_approvals', columns: ['plan_id', 'seq', 'approval'] },
   { name: 'member_resources', columns: ['member_id', 'declaration', 'declared_at'] },
+  { name: 'analytics_queries', columns: ['id', 'query', 'submitted_by', 'status', 'result', 'error', 'created_at', 'updated_at'] },
+  { name: 'analytics_charges', columns: ['query_id', 'seq', 'member_id', 'dataset_id', 'sampling_rate', 'noise_multiplier', 'steps'] },
 ];
 
 export type Row = Record<string, string | number | boolean | Buffer | null>;

@@ -1,9 +1,10 @@
 // The consortium dashboard: sign-in, navigation by hash (#/, #/runs, #/runs/<id>,
-// #/privacy, #/audit, #/governance, #/governance/<planId>) and the live change stream
+// #/privacy, #/analytics, #/audit, #/governance, #/governance/<planId>) and the live change stream
 // that tells pages when to refetch.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { initialToken, openStream, saveToken, type LiveKind } from './api.js';
+import { AnalyticsPage } from './analytics.js';
 import { GovernancePage } from './governance.js';
 import { AuditPage, OverviewPage, PrivacyPage, RunPage, RunsPage, type Versions } from './pages.js';
 import './style.css';
@@ -42,6 +43,7 @@ const PAGES = [
   ['#/', 'Overview'],
   ['#/runs', 'Runs'],
   ['#/privacy', 'Privacy'],
+  ['#/analytics', 'Analytics'],
   ['#/audit', 'Audit'],
   ['#/governance', 'Governance'],
 ] as const;
@@ -109,6 +111,8 @@ function App() {
           <RunsPage {...common} />
         ) : path === '/privacy' ? (
           <PrivacyPage {...common} />
+        ) : path === '/analytics' ? (
+          <AnalyticsPage {...common} />
         ) : path === '/audit' ? (
           <AuditPage {...common} />
         ) : planMatch ? (

@@ -49,6 +49,11 @@ export interface MemberUpdate {
   weight: number;
 }
 
+/** In integer encoding: the ring elements themselves, each below 2^(bits − 1); the weight is 1. */
+export interface IntegerUpdate {
+  integers: Uint32Array;
+}
+
 export interface SecAggMemberOptions {
   memberId: string;
   /** The cryptography: nodePrimitives (primitives-node.ts) on Node, noblePrimitives (primitives-noble.ts) in a browser. */
@@ -102,7 +107,7 @@ export class SecAggMember {
   }
 
   /** Dispatches any request; `update` is needed for collectMaskedVectors. */
-  handle(request: unknown, update?: MemberUpdate): SecAggReply {
+  handle(request: unknown, update?: MemberUpdate | IntegerUpdate): SecAggReply {
     const parsed = parseMessage(SecAggRequestSchema, request, 'SecAgg+ request');
     switch (parsed.stage) {
       case 'setup':
@@ -196,14 +201,16 @@ export class SecAggMember {
   }
 
   /** Stage 3: stores the shares addressed to it and sends its masked, quantized update. */
-  collectMaskedVectors(request: unknown, update: MemberUpdate): CollectMaskedVectorsReply {
+  collectMaskedVectors(request: unknown, update: MemberUpdate | IntegerUpdate): CollectMaskedVectorsReply {
     return this.step('collectMaskedVectors', () => {
       const req = parseMessage(CollectMaskedVectorsRequestSchema, request, 'SecAgg+ collectMaskedVectors request');
       this.checkRound(req.roundSeed);
       const { threshold, vectorLength } = this.config;
-      if (!(update.data instanceof Float32Array) || update.data.length !== vectorLength) {
-        throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `the update holds ${update.data?.length} values; the round aggregates ${vectorLength}`, {
-          details: { field: 'update.data', expected: vectorLength, received: update.data?.length },
+      const integer = this.config.encoding === 'integer';
+      const values = integer ? (update as Partial<IntegerUpdate>).integers : (update as Partial<MemberUpdate>).data;
+      if (!(integer ? values instanceof Uint32Array : values instanceof Float32Array) || values!.length !== vectorLength) {
+        throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `the update holds ${values?.length} ${integer ? 'ring elements' : 'values'}; the round aggregates ${vectorLength}`, {
+          details: { field: integer ? 'update.integers' : 'update.data', expected: vectorLength, received: values?.length },
         });
       }
       for (const [i, { from, ciphertext }] of req.ciphertexts.entries()) {
@@ -218,7 +225,7 @@ export class SecAggMember {
         throw this.refuse(ErrorCode.NOT_ENOUGH_MEMBERS, `${this.memberId} holds shares from ${this.held.size - 1} neighbours; its mask needs ${threshold} holders including itself`, 'ciphertexts', threshold - 1, this.held.size - 1);
       }
 
-      const vector = quantizeUpdate(update.data, update.weight, this.config);
+      const vector = integer ? integerVector((update as IntegerUpdate).integers, this.config.bits) : quantizeUpdate((update as MemberUpdate).data, (update as MemberUpdate).weight, this.config);
       applyMask(this.primitives, vector, this.selfMaskSeed!, this.salt, 1);
       for (const id of this.held.keys()) {
         if (id === this.memberId) continue;
@@ -308,4 +315,21 @@ function nextStage(phase: Phase): string {
   const order: Phase[] = ['new', 'setup', 'shareKeys', 'collectMaskedVectors', 'unmask'];
   const next = order[order.indexOf(phase) + 1];
   return next === undefined ? 'nothing (the round is complete)' : `a ${next} request`;
+}
+
+/** The ring vector of an integer update: its elements, each checked below 2^(bits − 1) so the sum cannot wrap, then weight 1. */
+function integerVector(integers: Uint32Array, bits: number): Uint32Array {
+  const limit = 2 ** (bits - 1);
+  const out = new Uint32Array(integers.length + 1);
+  for (let i = 0; i < integers.length; i++) {
+    const v = integers[i]!;
+    if (v >= limit) {
+      throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `update.integers[${i}] is ${v}; with ${bits} bits each element must be below 2^${bits - 1} so that the sum cannot wrap`, {
+        details: { field: `update.integers[${i}]`, expected: `< ${limit}`, received: v },
+      });
+    }
+    out[i] = v;
+  }
+  out[integers.length] = 1;
+  return out;
 }

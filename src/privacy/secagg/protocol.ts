@@ -74,6 +74,12 @@ export const SecAggConfigSchema = z.object({
   maxWeight: z.number().finite().positive(),
   /** The ring is Z_{2^modulusBits}; only 32 is supported. */
   modulusBits: z.literal(RING_BITS),
+  /**
+   * fixed-point (absent): members send weighted float updates, quantized (quantize.ts).
+   * integer: members send ring elements below 2^(bits−1) as they are, with weight 1, and the
+   * server returns the exact element-wise sum (federated analytics, analytics/fixed-point.ts).
+   */
+  encoding: z.enum(['fixed-point', 'integer']).optional(),
 });
 export type SecAggConfig = z.infer<typeof SecAggConfigSchema>;
 
@@ -160,6 +166,8 @@ export interface SecAggOptions {
   bits?: number;
   /** Largest member weight (e.g. the largest numExamples). Default 1. */
   maxWeight?: number;
+  /** Default fixed-point; integer sums ring elements exactly (see SecAggConfigSchema). */
+  encoding?: 'fixed-point' | 'integer';
 }
 
 /** A validated configuration with the documented defaults filled in. */
@@ -177,6 +185,7 @@ export function makeSecAggConfig(options: SecAggOptions): SecAggConfig {
     bits: options.bits ?? defaultQuantizationBits(n),
     maxWeight: options.maxWeight ?? 1,
     modulusBits: RING_BITS,
+    ...(options.encoding === 'integer' ? { encoding: 'integer' as const } : {}),
   };
   return validateSecAggConfig(config);
 }

@@ -42,6 +42,8 @@ import { type Share, decodeShareData, reconstructSecret } from './shamir.js';
 export interface SecAggResult {
   /** Σ w·θ over the contributors, in the members' units (dequantized). */
   weightedSum: Float32Array;
+  /** Integer encoding: the exact element-wise sum of the members' ring elements (without the weight element). */
+  integerSum?: Uint32Array;
   /** Σ w over the contributors. */
   totalWeight: number;
   /** Σ wθ / Σ w, computed from the exact integer sums. */
@@ -342,6 +344,7 @@ export class SecAggServer {
     }
     return {
       weightedSum,
+      ...(this.config.encoding === 'integer' ? { integerSum: this.sum.slice(0, n) } : {}),
       totalWeight: (qw * maxWeight) / q,
       average,
       contributors: [...this.u3].sort((a, b) => a - b).map((i) => this.ids[i]!),

@@ -3,7 +3,7 @@
 // to end, the benchmark to time it; the coordinator's grid will carry the same messages.
 
 import { isConcordError, type ConcordError } from '../../protocol/errors.js';
-import { type MemberUpdate, SecAggMember } from './member.js';
+import { type IntegerUpdate, type MemberUpdate, SecAggMember } from './member.js';
 import type { SecAggPrimitives } from './primitives.js';
 import { nodePrimitives } from './primitives-node.js';
 import type { KeyAuthenticator, SecAggConfig, SecAggReply, SecAggRequest, SecAggStage } from './protocol.js';
@@ -12,7 +12,7 @@ import { type SecAggResult, SecAggServer } from './server.js';
 export interface SimulationOptions {
   config: SecAggConfig;
   /** Each member's update, asked for when its masked vector is due. */
-  update: (memberId: string) => MemberUpdate;
+  update: (memberId: string) => MemberUpdate | IntegerUpdate;
   /** Members that stop answering at a stage (and every later one). */
   dropouts?: Partial<Record<SecAggStage, readonly string[]>>;
   keyAuthenticator?: KeyAuthenticator;
