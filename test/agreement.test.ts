@@ -16,6 +16,7 @@ import { ErrorCode } from '../src/protocol/errors.js';
 import { RunConfigSchema, type TaskHeader } from '../src/protocol/messages.js';
 import { makeParameters } from '../src/protocol/tensors.js';
 import { OPERATOR, SPECS, addMember, plus, startHarness, waitForRun, type Harness } from './support/harness.js';
+import { roundTrainConfig } from '../src/strategies/common.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -205,7 +206,7 @@ describe('training plans', () => {
       runId: 'run_lie',
       round: 1,
       model: config().model,
-      config: config().train,
+      config: roundTrainConfig({ config: config(), serverRound: 1 }),
       parameters: makeParameters(SPECS),
       plan: p as Record<string, unknown>,
       approval,

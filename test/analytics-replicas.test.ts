@@ -4,9 +4,6 @@
 // once, and its DP charges land in the one per-dataset ledger both replicas read.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { maxRelativeError, pooledStatistics } from '../src/analytics/pooled.js';
 import { parseQuery } from '../src/analytics/query.js';
@@ -24,15 +21,9 @@ import { PostgresCoordination } from '../src/storage/postgres-coordination.js';
 import { PostgresStorage } from '../src/storage/postgres.js';
 import type { AnalyticsQueryRecord } from '../src/storage/storage.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from './support/postgres.js';
+import { temporaryDirs } from '../src/core/temp-dirs.fixture.js';
 
-/** Temporary folders of this file, removed when it ends. */
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = temporaryDirs();
 
 const skip = postgresBinDir() ? false : 'no PostgreSQL server binaries';
 let server: TestPostgres | undefined;

@@ -3,9 +3,6 @@
 // drawn as SVG inside the page's width, suppressed cells named, DP releases labelled with ε.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { createCoordinator, type Coordinator } from '../src/coordinator/server.js';
@@ -18,15 +15,9 @@ import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
 import { makeParameters } from '../src/protocol/tensors.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
 import { buildWebPages, launchChromium } from './support/browser.js';
+import { temporaryDirs } from '../src/core/temp-dirs.fixture.js';
 
-/** Temporary folders of this file, removed when it ends. */
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = temporaryDirs();
 
 const OPERATOR = 'dashboard-analytics-operator';
 let browser: Browser;

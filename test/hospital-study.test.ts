@@ -4,10 +4,7 @@
 // pooled, correctly harmonised data. Plus the harmonisation's guards.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { hospitalStudy } from '../src/demo/hospital-study.js';
 import { writeHospitals } from '../src/data/hospitals.js';
 import { loadMemberData } from '../src/data/spec.js';
@@ -16,15 +13,9 @@ import { createCoordinator } from '../src/coordinator/server.js';
 import { initialParameters } from '../src/model/build.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
 import { PROTOCOL_VERSION, type TaskHeader } from '../src/protocol/messages.js';
+import { temporaryDirs } from '../src/core/temp-dirs.fixture.js';
 
-/** Temporary folders of this file, removed when it ends. */
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = temporaryDirs();
 
 test('before harmonisation about the majority class; after it within 1 point of centralised training', { timeout: 300_000 }, async () => {
   const lines: string[] = [];

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { seededRandom } from '../core/random.js';
 import { hospitalSchema, writeHospitals } from '../data/hospitals.js';
 import type { HarmonisedRecord } from '../data/schema/validate.js';
@@ -15,15 +12,9 @@ import { maxRelativeError, pooledStatistics } from './pooled.js';
 import { type Query, parseQuery } from './query.js';
 import { releaseResult } from './release.js';
 import { compileQuery } from './statistics/index.js';
+import { temporaryDirs } from '../core/temp-dirs.fixture.js';
 
-/** Temporary folders of this file, removed when it ends. */
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = temporaryDirs();
 
 const schema = hospitalSchema();
 let sites: HarmonisedRecord[][] | undefined;

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { readFile, writeFile } from 'node:fs/promises';
+import { test } from 'node:test';
 import { ANALYTICS_PLAIN_STAGE } from '../analytics/wire.js';
 import { hospitalSchema, writeHospitals } from '../data/hospitals.js';
 import { schemaHash } from '../data/schema/schema.js';
@@ -10,15 +8,9 @@ import { PrivacyBudgetLedger } from '../privacy/dp/budget.js';
 import { nodePrimitives } from '../privacy/secagg/primitives-node.js';
 import { PROTOCOL_VERSION, type AnalyticsTaskHeader } from '../protocol/messages.js';
 import { withAnalytics } from './analytics-handler.js';
+import { temporaryDirs } from '../core/temp-dirs.fixture.js';
 
-/** Temporary folders of this file, removed when it ends. */
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = temporaryDirs();
 
 const refuse = async (): Promise<never> => {
   throw new Error('analytics only');

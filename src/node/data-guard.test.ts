@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { test } from 'node:test';
 import { writeHospitals } from '../data/hospitals.js';
 import type { TaskHeader } from '../protocol/messages.js';
 import { makeParameters } from '../protocol/tensors.js';
 import { withDataRevalidation } from './data-guard.js';
+import { temporaryDirs } from '../core/temp-dirs.fixture.js';
 
-/** Temporary folders of this file, removed when it ends. */
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = temporaryDirs();
 
 test('a node trains only on the data it validated and enrolled: a changed file declines the task, naming why', async () => {
   const { files } = await writeHospitals({ out: await tempDir('concord-data-guard-'), sites: 1 });

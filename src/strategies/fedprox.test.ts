@@ -7,7 +7,9 @@ test('FedProx: every train instruction carries proximalMu, default 0.01', () => 
   const ctx = roundContext({ config: { fractionTrain: 0.5 } });
   const instructions = new FedProx().configureTrain(ctx);
   assert.equal(instructions.length, 5);
-  for (const i of instructions) assert.deepEqual(i.config, { ...ctx.config.train, proximalMu: 0.01 });
+  // The run's train settings, less the run-level learning-rate schedule (members get the round's rate).
+  const { learningRateDecay: _, ...train } = ctx.config.train;
+  for (const i of instructions) assert.deepEqual(i.config, { ...train, proximalMu: 0.01 });
   for (const i of new FedProx({ mu: 0.5 }).configureTrain(ctx)) assert.equal(i.config.proximalMu, 0.5);
 });
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { generatePatients, hospitalSchema, writeHospitals } from '../hospitals.js';
 import { loadMemberData } from '../spec.js';
 import { readCsvTable } from '../sources/csv.js';
@@ -10,15 +9,9 @@ import { tabularSourceForFile } from '../sources/index.js';
 import { featureLayout } from './harmonise.js';
 import { parseDataSchema } from './schema.js';
 import { validateTables } from './validate.js';
+import { temporaryDirs } from '../../core/temp-dirs.fixture.js';
 
-/** Temporary folders of this file, removed when it ends. */
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = temporaryDirs();
 
 const SCHEMA = `
 name: ward

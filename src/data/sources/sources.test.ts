@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { loadDataset, loadMemberData, parseDataSpec } from '../spec.js';
 import { SOURCE_NAMES, sourceModule, tabularSourceForFile } from './index.js';
+import { temporaryDirs } from '../../core/temp-dirs.fixture.js';
 
-/** Temporary folders of this file, removed when it ends. */
-const temps: string[] = [];
-after(() => Promise.all(temps.map((d) => rm(d, { recursive: true, force: true }))));
-async function tempDir(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  temps.push(d);
-  return d;
-}
+const tempDir = temporaryDirs();
 
 const rows = { a: [1.5, 2, 3.25, 4], b: [10, 20, 30, 40], label: ['no', 'yes', 'no', 'yes'] };
 
