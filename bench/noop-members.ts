@@ -23,7 +23,9 @@ await Promise.all(
       },
       signal: abort.signal,
       pollMs: 20_000,
-      heartbeatMs: 60_000,
+      // Under the task board's 20 s silence limit (heartbeatTimeoutMs), with room for a loaded
+      // machine: at 60 s, members still working were called silent and the 500-member round failed.
+      heartbeatMs: 10_000,
     }),
   ),
 );
