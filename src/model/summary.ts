@@ -7,7 +7,7 @@ import { buildModel } from './build.js';
 
 export interface LayerSummary {
   name: string;
-  /** The TF.js layer class, e.g. Conv2D, Dense, MultiHeadAttention parts. */
+  /** The TF.js layer class, e.g. Conv2D, Dense, LayerNormalization. */
   type: string;
   /** Output shape without the batch dimension; several for layers with several outputs. */
   outputShape: number[][];
