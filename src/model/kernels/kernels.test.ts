@@ -159,6 +159,28 @@ describe('WASM gradient kernels against the CPU backend', () => {
     }
   });
 
+  it('BatchMatMul with transposed operands, ranks 2 and 3, broadcast batches', async () => {
+    // [a shape, b shape, transposeA, transposeB]: the product is (m × k) · (k × n) after transposing.
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[7, 5], [6, 5], false, true],
+      [[5, 7], [5, 6], true, false],
+      [[5, 7], [6, 5], true, true],
+      [[3, 9, 4], [3, 8, 4], false, true],
+      [[3, 4, 9], [3, 4, 8], true, false],
+      [[1, 4, 9], [3, 8, 4], true, true],
+      [[2, 6, 3], [2, 3, 5], false, false],
+    ];
+    for (const [aShape, bShape, transposeA, transposeB] of cases) {
+      const [a, b] = [uniform(size(aShape)), uniform(size(bShape))];
+      const product = () => tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), transposeA, transposeB);
+      assertClose(await on('cpu', product), await on('wasm', product), `matMul ${JSON.stringify(aShape)}${transposeA ? 'ᵀ' : ''} · ${JSON.stringify(bShape)}${transposeB ? 'ᵀ' : ''}`);
+    }
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    tf.tidy(() => void tf.matMul(tf.ones([4, 3]), tf.ones([5, 3]), false, true));
+    assert.equal(tf.memory().numTensors, before, 'the transposed copies are disposed');
+  });
+
   it('leaves no tensors behind', async () => {
     await tf.setBackend('wasm');
     const before = tf.memory().numTensors;
