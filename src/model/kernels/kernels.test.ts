@@ -181,6 +181,28 @@ describe('WASM gradient kernels against the CPU backend', () => {
     assert.equal(tf.memory().numTensors, before, 'the transposed copies are disposed');
   });
 
+  it('GatherV2 of rows (embedding lookups), other axes, int32 tables, and ids outside the table', async () => {
+    const cases: [number[], number[], number][] = [
+      [[50, 8], [4, 7], 0],
+      [[50, 8], [13], 0],
+      [[6, 3, 4], [2, 5], 0],
+      [[6, 9], [4], 1],
+    ];
+    for (const [shape, idShape, axis] of cases) {
+      const table = uniform(size(shape));
+      const ids = Int32Array.from({ length: size(idShape) }, () => Math.floor(random() * shape[axis]!));
+      const rows = () => tf.gather(tf.tensor(table, shape), tf.tensor(ids, idShape, 'int32'), axis);
+      const [cpu, wasm] = [await on('cpu', rows), await on('wasm', rows)];
+      assert.deepEqual(Array.from(wasm[0]!), Array.from(cpu[0]!), `gather ${JSON.stringify(shape)} by ${JSON.stringify(idShape)} on axis ${axis}`);
+    }
+    const ints = () => tf.gather(tf.tensor([[1, 2], [3, 4], [5, 6]], [3, 2], 'int32'), tf.tensor([2, 0, 2], [3], 'int32'));
+    assert.deepEqual(Array.from((await on('wasm', ints))[0]!), [5, 6, 1, 2, 5, 6]);
+    await tf.setBackend('wasm');
+    for (const id of [3, -1]) {
+      assert.throws(() => tf.tidy(() => tf.gather(tf.ones([3, 2]), tf.tensor([0, id], [2], 'int32')).dataSync()), new RegExp(`index value ${id} is not in \\[0, 2\\]`));
+    }
+  });
+
   it('leaves no tensors behind', async () => {
     await tf.setBackend('wasm');
     const before = tf.memory().numTensors;
