@@ -2,6 +2,7 @@
 // width: every query listed, histograms, the Kaplan–Meier curve and the correlation heat-map
 // drawn as SVG inside the page's width, suppressed cells named, DP releases labelled with ε.
 
+import { mkdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import type { Browser } from 'playwright-core';
@@ -74,6 +75,9 @@ for (const width of [1280, 390]) {
     assert.equal(await page.locator('.analytics-chart svg').count(), 3, 'histogram, survival curve and heat-map');
     assert.equal(await page.locator('.analytics-chart table.contingency').count(), 1);
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no horizontal scrolling');
+    // For people to look at, as the other dashboard pages are (test-results/).
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: `test-results/dashboard-analytics-${width}.png`, fullPage: true });
     for (const box of await page.locator('.analytics-chart svg').all()) {
       const b = (await box.boundingBox())!;
       assert.ok(b.width > 200 && b.x + b.width <= width, `a chart of ${b.width} px at ${b.x} fits ${width} px`);
