@@ -5,7 +5,7 @@
 import { get } from './api.js';
 import { type PageProps, Show, time, useData } from './pages.js';
 import { analyticsChart } from '../../src/report/analytics-charts.js';
-import type { Presentation, ReleasedValue } from '../../src/analytics/plan.js';
+import type { AnalyticsResult } from '../../src/analytics/release.js';
 import './analytics.css';
 
 interface AnalyticsRecord {
@@ -15,16 +15,8 @@ interface AnalyticsRecord {
   status: 'running' | 'completed' | 'failed';
   error: string | null;
   createdAt: number;
-  result: {
-    type: string;
-    contributors: number;
-    secureAggregation: boolean;
-    exact: boolean;
-    minCount: number | null;
-    values: ReleasedValue[];
-    presentation: Presentation;
-    privacy?: { epsilon: number; delta: number; noiseMultiplier: number };
-  } | null;
+  /** What the coordinator released (src/analytics/release.ts). */
+  result: AnalyticsResult | null;
 }
 
 function Protection(props: { result: NonNullable<AnalyticsRecord['result']> }) {
