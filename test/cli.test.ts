@@ -2,7 +2,7 @@
 // model fusion on real files, and clear errors for bad arguments.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -54,6 +54,17 @@ describe('concord CLI', () => {
     // Progress went to stderr, one line per round.
     assert.match(stderr, /round 1\/2 · 3 reported/);
     assert.match(stderr, /round 2\/2 · 3 reported/);
+  });
+
+  it('demo with a mistyped task names the closest one, exits 65 and leaves the previous demo\'s folder alone', async () => {
+    const kept = join(dir, 'demo-kept');
+    await rm(kept, { recursive: true, force: true });
+    await mkdir(kept, { recursive: true });
+    await writeFile(join(kept, 'coordinator.sqlite'), 'the previous demo');
+    const { code, stderr } = await concordRun(['demo', '--task', 'recsyss', '--dir', kept]);
+    assert.equal(code, 65);
+    assert.match(stderr, /unknown demo task "recsyss"; did you mean "recsys"\? tasks: mnist, cnn, text, transformer, recsys, analytics/);
+    assert.equal(await readFile(join(kept, 'coordinator.sqlite'), 'utf8'), 'the previous demo');
   });
 
   it('demo --task recsys: federated matrix factorisation within 5 % of centralised RMSE, measured on the members\' holdouts', { timeout: 240_000 }, async () => {

@@ -20,6 +20,7 @@ import { buildModel, initialParameters } from '../model/build.js';
 import { createLocalModel } from '../model/local-model.js';
 import { evaluate, trainLocal } from '../model/train.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { closestName } from '../protocol/problems.js';
 import { ModelSpecSchema, type RunConfigInput } from '../protocol/messages.js';
 import type { MemberRecord, MemberRoundMetrics, RoundSummary, RunRecord } from '../storage/storage.js';
 import { formatRound, watchRun } from '../cli/run-actions.js';
@@ -27,7 +28,7 @@ import type { ContributionReport } from '../coordinator/contributions.js';
 import type { RunFootprint } from '../coordinator/footprint.js';
 import { operatorRequest } from '../cli/operator-api.js';
 import { DEMO_DELTA, type DemoOptions } from './options.js';
-import { DEMO_TASKS, DEMO_TASK_NAMES, type DataChoice, type DemoTask, type TaskSettings } from './tasks.js';
+import { ANALYTICS_DEMO, DEMO_TASKS, DEMO_TASK_NAMES, type DataChoice, type DemoTask, type TaskSettings } from './tasks.js';
 
 export interface DemoSummary {
   /** The demo task (tasks.ts). */
@@ -64,15 +65,18 @@ const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/concord.
 
 export async function runDemo(options: DemoOptions): Promise<DemoSummary & { runId: string; db: string }> {
   const { log } = options;
+  // The task is checked before the previous demo's state is wiped: a typo loses nothing.
+  const task = DEMO_TASKS[options.task];
+  if (!task) {
+    const known = [...DEMO_TASK_NAMES, ANALYTICS_DEMO.name];
+    const meant = closestName(options.task, known);
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `unknown demo task "${options.task}"; ${meant ? `did you mean "${meant}"? ` : ''}tasks: ${known.join(', ')}`, { details: { field: '--task', expected: known, received: options.task } });
+  }
   const dir = resolve(options.dir);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'logs'), { recursive: true });
   const db = join(dir, 'coordinator.sqlite');
   const token = `op_${randomBytes(24).toString('base64url')}`;
-  const task = DEMO_TASKS[options.task];
-  if (!task) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `unknown demo task "${options.task}"; tasks: ${DEMO_TASK_NAMES.join(', ')}`, { details: { field: '--task', expected: DEMO_TASK_NAMES, received: options.task } });
-  }
   const settings: TaskSettings = {
     ...task.defaults,
     ...(options.rounds !== undefined ? { rounds: options.rounds } : {}),
