@@ -14,6 +14,7 @@
 // process in them are removed at the end even when it fails.
 
 import assert from 'node:assert/strict';
+import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +64,9 @@ it('keeps a consortium across hosts whole through a cut link, a slow lossy link 
   const run = (host: string, args: string[]) => {
     const child = net!.spawn(host, process.execPath, [CLI, ...args]);
     spawned.push(child);
+    // Drained into a file: a pipe nobody reads fills at 64 KiB, and a process writing its log
+    // to a full pipe blocks.
+    child.stderr!.pipe(createWriteStream(join(dir, `${host}-${spawned.length}.log`)));
     return child;
   };
   const operator = async (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
