@@ -1,4 +1,4 @@
-// What `concord run start|list|show` and `concord status` do (registered in run-commands.ts).
+// What `concord run start|list|show|stop` and `concord status` do (registered in run-commands.ts).
 
 import type { RunFootprint } from '../coordinator/footprint.js';
 import type { PlanExecution } from '../coordinator/plan-policy.js';
@@ -61,6 +61,19 @@ export async function showRun(runId: string, opts: Conn): Promise<void> {
   for (const r of body.rounds) process.stdout.write(formatRound(r, body.run.config.rounds) + '\n');
   if (plan) process.stdout.write(formatPlanExecution(plan));
   if (footprint.members.length > 0) process.stdout.write(formatFootprint(footprint));
+}
+
+export async function stopRun(runId: string, opts: Conn & { reason?: string }): Promise<void> {
+  const body = opts.reason !== undefined ? { reason: opts.reason } : {};
+  const result = await operatorRequest<{ runId: string; status: string; stopped: boolean; reason: string }>(
+    coordinatorUrl(opts.coordinator),
+    operatorToken(opts.token),
+    'POST',
+    `/v1/runs/${encodeURIComponent(runId)}/stop`,
+    body,
+  );
+  if (opts.json) return void process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(result.stopped ? `run ${result.runId} ${result.reason}\n` : `run ${result.runId} was not running: ${result.reason}\n`);
 }
 
 export async function showStatus(opts: Conn): Promise<void> {

@@ -1,4 +1,4 @@
-// `concord run start|list|show` and `concord status`: the operator's view of runs. What
+// `concord run start|list|show|stop` and `concord status`: the operator's view of runs. What
 // the commands do is in run-actions.ts, loaded when one runs.
 
 import type { Command } from 'commander';
@@ -33,6 +33,12 @@ export function registerRunCommands(program: Command): void {
   withConn(run.command('list')).description('list runs').action(lazyAction(actions, 'listRuns'));
 
   withConn(run.command('show')).description('show a run and its rounds').argument('<runId>').action(lazyAction(actions, 'showRun'));
+
+  withConn(run.command('stop'))
+    .description('stop a running run: its round loop ends after the current step, the run is marked stopped with your reason, and the audit log records it')
+    .argument('<runId>')
+    .option('--reason <text>', 'why the run is stopped (kept with the run and in the audit log)')
+    .action(lazyAction(actions, 'stopRun'));
 
   withConn(program.command('status')).description('members (online or not) and runs at a glance').action(lazyAction(actions, 'showStatus'));
 }

@@ -125,6 +125,8 @@ export async function runFederation(options: FederationOptions): Promise<void> {
         parameters = outcome.parameters;
         break;
       }
+      // Stopped or shutting down mid-round: not a failed attempt, nothing to record.
+      if (signal.aborted) return;
       await event(round, 'round-retry', `round ${round} attempt ${attempt} of ${config.maxRoundAttempts} failed: ${outcome.reason}`);
       if (attempt >= config.maxRoundAttempts) {
         const message = `round ${round} failed ${attempt} times; last: ${outcome.reason}`;

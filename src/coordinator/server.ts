@@ -32,6 +32,7 @@ import { registerResourceRoutes } from './resource-routes.js';
 import { buildRun, type CompiledRun, type RunContext, type RunExtension } from './run-compiler.js';
 import { standardRunExtensions } from './run-extensions.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerRunControlRoutes } from './run-control-routes.js';
 import { countParam, type Query } from './query.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
 import { runFederation, type ServerEvaluation } from './round-loop.js';
@@ -379,16 +380,19 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         : {}),
   });
 
-  app.post<{ Params: { runId: string } }>('/v1/runs/:runId/stop', async (request) => {
-    await auth.caller(request, 'runs:write');
-    const run = await runOf(request.params.runId);
-    const a = active.get(run.runId);
-    a?.abort.abort();
-    await a?.done;
-    if (run.status === 'running' || run.status === 'pending') await storage.setRunStatus(run.runId, 'stopped');
-    // The replica driving it (if another) stops on its next tick; this wakes it now.
-    if (replication) await replication.coordination.notify('runs', run.runId).catch(() => undefined);
-    return { runId: run.runId, status: 'stopped' };
+  registerRunControlRoutes(app, {
+    storage,
+    audit,
+    authorize: (request, scope) => auth.caller(request, scope),
+    progress: (runId) => board.progress?.(runId) ?? null,
+    async stop(run, reason) {
+      const a = active.get(run.runId);
+      a?.abort.abort();
+      await a?.done;
+      await storage.setRunStatus(run.runId, 'stopped', reason);
+      // The replica driving it (if another) stops on its next tick; this wakes it now.
+      if (replication) await replication.coordination.notify('runs', run.runId).catch(() => undefined);
+    },
   });
 
   /** Drives a stored run: compiled at launch, or compiled again from its stored configuration when it resumes. */

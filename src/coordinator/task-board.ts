@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
 import type { Grid, OutgoingTask, TaskReply } from './grid.js';
+import { RoundProgressBook, type RoundProgress } from './round-progress.js';
 import { expectationOf, notDelivered, otherMembersTask, rejectionReason, staleTask, taskFrame, validateResult } from './task-results.js';
 
 export interface TaskBoardOptions {
@@ -54,12 +55,15 @@ export interface MemberBoard extends Grid {
   heartbeat(member: MemberRef): void | Promise<void>;
   submit(memberId: string, taskId: string, body: Uint8Array): void | Promise<void>;
   decline(memberId: string, taskId: string, reason: string): void | Promise<void>;
+  /** Who is working on a run's current tasks and who has reported; absent where the board cannot tell (replicas). */
+  progress?(runId: string): RoundProgress | null;
   close?(): Promise<void>;
 }
 
 export class TaskBoard implements MemberBoard {
   private readonly members = new Map<string, MemberState>();
   private readonly tasks = new Map<string, TaskState>();
+  private readonly book = new RoundProgressBook();
   private readonly onlineWindowMs: number;
   private readonly heartbeatTimeoutMs: number;
   private readonly now: () => number;
@@ -119,6 +123,11 @@ export class TaskBoard implements MemberBoard {
     const replies: TaskReply[] = [];
     const failures: Failure[] = [];
     if (tasks.length === 0) return Promise.resolve({ replies, failures });
+    const first = tasks[0]!;
+    if (first.kind !== 'analytics') {
+      const nameOf = (id: string) => this.members.get(id)?.name ?? id;
+      this.book.begin(first.runId, first.round, first.stage ?? first.kind, tasks.map((t) => ({ memberId: t.memberId, name: nameOf(t.memberId) })), this.now());
+    }
     return new Promise((resolve) => {
       let open = tasks.length;
       const states: TaskState[] = [];
@@ -129,6 +138,8 @@ export class TaskBoard implements MemberBoard {
         resolve({ replies, failures });
       };
       const onSettle = (outcome: { reply?: TaskReply; failure?: Failure }): void => {
+        const done = outcome.reply ?? outcome.failure;
+        if (done && first.kind !== 'analytics') this.book.mark(first.runId, first.round, done.memberId, outcome.reply ? 'reported' : 'failed', outcome.failure?.reason);
         if (outcome.reply) replies.push(outcome.reply);
         if (outcome.failure) failures.push(outcome.failure);
         if (--open === 0) finish();
@@ -229,6 +240,10 @@ export class TaskBoard implements MemberBoard {
     this.fail(state, `declined by the member: ${reason}`);
   }
 
+  progress(runId: string): RoundProgress | null {
+    return this.book.get(runId);
+  }
+
   private openTask(memberId: string, taskId: string): TaskState {
     const state = this.tasks.get(taskId);
     if (!state || state.status === 'settled') throw staleTask(taskId);
@@ -267,6 +282,7 @@ export class TaskBoard implements MemberBoard {
     state.status = 'delivered';
     state.deliveredAt = this.now();
     state.bytesOut = frame.byteLength;
+    if (state.task.kind !== 'analytics') this.book.mark(state.task.runId, state.task.round, state.task.memberId, 'working');
     return { taskId: state.taskId, frame };
   }
 

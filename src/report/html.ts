@@ -3,8 +3,18 @@
 // offline. Sections: accuracy per round, the plan and its execution, privacy spent,
 // contributions and benefit shares, energy and CO₂.
 
+import type { ContributionReport } from '../coordinator/contributions.js';
 import type { RunReport } from '../coordinator/run-report.js';
-import { barChart, escapeXml, lineChart, PALETTE, type LineSeries } from './svg.js';
+import { memberColors, sortedMembers } from './colors.js';
+import { barChart, escapeXml, lineChart, type LineSeries } from './svg.js';
+
+/** Fields the valuation may add (95 % intervals, pairs it cannot tell apart); the report shows them when present. */
+type Valued = ContributionReport & {
+  uncertainty?: Record<string, { standardError: number; low: number; high: number }>;
+  indistinguishable?: Array<[string, string]>;
+};
+/** A CO₂ estimate with its low/high range where the footprint gives one. */
+type Grams = { co2Grams: number; co2GramsLow?: number; co2GramsHigh?: number };
 
 export const STYLE = `
   body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #111827; margin: 0; background: #f3f4f6; }
@@ -20,16 +30,25 @@ export const STYLE = `
   svg .chart-title { font-size: 14px; font-weight: 600; fill: #111827; } svg .tick { font-size: 11px; fill: #4b5563; }
   svg .axis-label, svg .legend-item text { font-size: 12px; fill: #374151; } svg .grid { stroke: #e5e7eb; stroke-width: 1; } svg .zero { stroke: #6b7280; stroke-width: 1; }
   .unavailable { border-left: 4px solid #d97706; background: #fffbeb; padding: 8px 12px; margin: 8px 0; }
+  .table-wrap { overflow-x: auto; max-width: 100%; } .table-wrap td:first-child, .table-wrap th:first-child { position: sticky; left: 0; background: #fff; }
+  .table-wrap th:first-child { background: #f9fafb; } td, th { white-space: nowrap; } code { overflow-wrap: anywhere; }
+  @media (max-width: 600px) {
+    body { font-size: 14px; } main { padding: 14px 12px 32px; } h1 { font-size: 20px; } h2 { font-size: 17px; }
+    .cards { gap: 8px; } .card { min-width: 0; flex: 1 1 40%; padding: 6px 10px; } .card b { font-size: 17px; }
+    table { font-size: 12px; } th, td { padding: 3px 6px; }
+  }
 `;
 
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(2)} %`);
 const num = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? '–' : Number(x.toPrecision(digits)).toLocaleString('en-US', { maximumFractionDigits: 6 }));
 const grams = (g: number) => (g >= 1000 ? `${(g / 1000).toFixed(2)} kg` : `${g.toFixed(g < 10 ? 2 : 1)} g`);
+/** "4.1 g (2.0–9.3 g)" where the footprint gives a range, one number otherwise. */
+const gramsRange = (g: Grams) => (g.co2GramsLow !== undefined && g.co2GramsHigh !== undefined ? `${grams(g.co2Grams)} (${grams(g.co2GramsLow)}–${grams(g.co2GramsHigh)})` : grams(g.co2Grams));
 
 function table(head: string[], rows: (string | number)[][]): string {
   const th = head.map((h) => `<th>${escapeXml(h)}</th>`).join('');
   const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeXml(String(c))}</td>`).join('')}</tr>`).join('');
-  return `<table><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`;
+  return `<div class="table-wrap"><table><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
 function accuracySection(report: RunReport): string {
@@ -39,7 +58,11 @@ function accuracySection(report: RunReport): string {
   if (server.length > 0) series.push({ name: 'global model, coordinator test set', points: server, color: '#111827', width: 3 });
   const federated = rounds.filter((r) => r.evalMetrics.accuracy !== undefined).map((r): [number, number] => [r.round, r.evalMetrics.accuracy!]);
   if (federated.length > 0) series.push({ name: "members' holdouts (weighted)", points: federated, color: '#6b7280', dashed: true, width: 2 });
-  report.memberAccuracy.forEach((m, i) => series.push({ name: m.name, points: m.points.map((p): [number, number] => [p.round, p.accuracy]), color: PALETTE[i % PALETTE.length]!, width: 1.25 }));
+  const colors = colorsOf(report);
+  for (const name of sortedMembers(report.memberAccuracy.map((m) => m.name))) {
+    const m = report.memberAccuracy.find((a) => a.name === name)!;
+    series.push({ name, points: m.points.map((p): [number, number] => [p.round, p.accuracy]), color: colors.get(name)!, width: 1.25 });
+  }
   if (series.length === 0) return `<h2>Accuracy per round</h2><p class="note">No round has been evaluated yet.</p>`;
   return (
     `<h2>Accuracy per round</h2>` +
@@ -119,26 +142,40 @@ function contributionSection(report: RunReport): string {
       : '';
     return `<h2>Contributions and benefit sharing</h2><div class="unavailable">Contributions unavailable: ${escapeXml(c.reason ?? '')}</div>${chart}${participation}`;
   }
-  const names = Object.keys(c.values!);
-  const errors = c.standardErrors ? names.map((n) => c.standardErrors![n] ?? 0) : undefined;
+  const v = c as Valued;
+  const names = sortedMembers(Object.keys(c.values!));
+  const colors = colorsOf(report);
+  const intervals = v.uncertainty ? names.map((n) => (v.uncertainty![n] ? ([v.uncertainty![n].low * 100, v.uncertainty![n].high * 100] as [number, number]) : undefined)) : undefined;
+  const errors = !intervals && c.standardErrors ? names.map((n) => c.standardErrors![n] ?? 0) : undefined;
   const values = barChart({
     title: `Contribution per member (${c.method} ${c.method === 'loo' ? 'leave-one-out' : 'Shapley values'}, accuracy points)`,
     yLabel: 'Δ accuracy (points)',
     categories: names,
-    series: [{ name: 'φ', values: names.map((n) => c.values![n]! * 100), ...(errors ? { errors: errors.map((e) => e * 100) } : {}), color: '#7c3aed' }],
+    series: [{ name: 'φ', values: names.map((n) => c.values![n]! * 100), ...(intervals ? { intervals } : errors ? { errors: errors.map((e) => e * 100) } : {}), color: '#7c3aed', colors: names.map((n) => colors.get(n)) }],
   });
   const shares = c.shares
-    ? barChart({ title: `Benefit shares of a pool of ${num(c.shares.pool, 8)}`, yLabel: 'share', categories: names, series: [{ name: 'share', values: names.map((n) => c.shares!.shares[n] ?? 0), color: '#16a34a' }] }) +
+    ? barChart({ title: `Benefit shares of a pool of ${num(c.shares.pool, 8)}`, yLabel: 'share', categories: names, series: [{ name: 'share', values: names.map((n) => c.shares!.shares[n] ?? 0), color: '#16a34a', colors: names.map((n) => colors.get(n)) }] }) +
       `<p class="note">Rule: ${escapeXml(c.shares.rule)}.${c.shares.undistributed > 0 ? ` Undistributed: ${num(c.shares.undistributed, 8)} (no positive contribution).` : ''}</p>`
     : '<p class="note">No reward pool given: pass --reward-pool to see benefit shares.</p>';
   const byName = new Map(c.participation.map((p) => [p.name, p]));
-  const rows = names.map((n) => [n, num(c.values![n]! * 100, 4), errors ? num(errors[names.indexOf(n)]! * 100, 2) : '–', c.shares ? num(c.shares.shares[n] ?? 0, 6) : '–', byName.get(n)?.rounds ?? 0, byName.get(n)?.examples ?? 0]);
+  const spread = (i: number) => (intervals?.[i] ? `${num(intervals[i]![0], 3)} to ${num(intervals[i]![1], 3)}` : errors ? `± ${num(errors[i]! * 100, 2)}` : '–');
+  const rows = names.map((n, i) => [n, num(c.values![n]! * 100, 4), spread(i), c.shares ? num(c.shares.shares[n] ?? 0, 6) : '–', byName.get(n)?.rounds ?? 0, byName.get(n)?.examples ?? 0]);
+  const bars = intervals ? 'Error bars: 95 % intervals (validation-set sampling and Monte Carlo error).' : 'Error bars: ± one standard error (Monte Carlo only).';
+  const pairs = v.indistinguishable?.length
+    ? `<p class="note">Not distinguishable at this precision: ${v.indistinguishable.map(([a, b]) => `${escapeXml(a)} and ${escapeXml(b)}`).join('; ')}.</p>`
+    : '';
   return (
-    `<h2>Contributions and benefit sharing</h2><p class="note">Utility: ${escapeXml(c.utility)}. ${c.roundsValued} rounds valued with ${c.evaluations} model evaluations in ${num(c.seconds, 3)} s. Error bars: ± one standard error (Monte Carlo only).</p>` +
+    `<h2>Contributions and benefit sharing</h2><p class="note">Utility: ${escapeXml(c.utility)}. ${c.roundsValued} rounds valued with ${c.evaluations} model evaluations in ${num(c.seconds, 3)} s. ${bars}</p>` +
     values +
+    pairs +
     shares +
-    table(['member', 'φ (accuracy points)', '± s.e.', 'share', 'rounds', 'examples'], rows)
+    table(['member', 'φ (accuracy points)', intervals ? '95 % interval' : '± s.e.', 'share', 'rounds', 'examples'], rows)
   );
+}
+
+/** Every member the report names, for one colour assignment across its charts (report/colors.ts). */
+function colorsOf(report: RunReport): Map<string, string> {
+  return memberColors([...report.memberAccuracy.map((m) => m.name), ...report.footprint.members.map((m) => m.name), ...(report.contributions?.participation.map((p) => p.name) ?? [])]);
 }
 
 function footprintSection(report: RunReport): string {
@@ -161,13 +198,13 @@ function footprintSection(report: RunReport): string {
     series: [{ name: 'gCO2e', values: [f.total.co2Grams, f.centralized.co2Grams], color: '#475569' }],
   });
   const rows = f.members.map((m) => [m.name, m.energySource, num(m.trainKWh * 1000, 4), num(m.networkBytes / 1e6, 4), num(m.carbonIntensity, 4), grams(m.co2Grams)]);
-  rows.push(['total', '', num(f.total.trainKWh * 1000, 4), num(f.total.networkBytes / 1e6, 4), '', grams(f.total.co2Grams)]);
+  rows.push(['total', '', num(f.total.trainKWh * 1000, 4), num(f.total.networkBytes / 1e6, 4), '', gramsRange(f.total)]);
   return (
     `<h2>Energy and CO₂</h2>` +
     perMember +
     table(['member', 'energy source', 'training Wh', 'network MB', 'gCO2e/kWh', 'CO2e'], rows) +
     comparison +
-    `<p class="note">Centralized: the same ${num(f.centralized.trainKWh * 1000, 4)} Wh of training on one site plus shipping ${num(f.centralized.dataBytes / 1e6, 4)} MB of raw data once: ${grams(f.centralized.co2Grams)}.</p>` +
+    `<p class="note">Centralized: the same ${num(f.centralized.trainKWh * 1000, 4)} Wh of training on one site plus shipping ${num(f.centralized.dataBytes / 1e6, 4)} MB of raw data once: ${gramsRange(f.centralized)}; this run: ${gramsRange(f.total)}.</p>` +
     `<p class="note">Assumptions: ${f.assumptions.map(escapeXml).join('; ')}.</p>`
   );
 }
@@ -181,7 +218,7 @@ export function renderRunReport(report: RunReport): string {
     ['final accuracy', pct(finalAccuracy)],
     ['rounds', `${report.rounds.length} / ${run.config.rounds}`],
     ['members', String(members)],
-    ['CO₂e', grams(report.footprint.total.co2Grams)],
+    ['CO₂e', gramsRange(report.footprint.total)],
     ['energy', `${num(report.footprint.total.kWh * 1000, 4)} Wh`],
   ]
     .map(([label, value]) => `<div class="card"><b>${escapeXml(value!)}</b><span>${escapeXml(label!)}</span></div>`)

@@ -3,6 +3,8 @@
 // (Heckbert 1990, "Nice numbers for graph labels", Graphics Gems). Output is a string of
 // inline SVG that needs no script, font or network to display.
 
+import { PALETTE } from './colors.js';
+
 export interface LineSeries {
   name: string;
   /** [x, y] pairs; points with non-finite y are skipped. */
@@ -29,7 +31,11 @@ export interface BarSeries {
   values: number[];
   /** ± error bar per value (e.g. a standard error). */
   errors?: number[];
+  /** An interval per value (e.g. a 95 % interval), drawn as its error bar instead of ± errors. */
+  intervals?: ([number, number] | undefined)[];
   color?: string;
+  /** A colour per category (members keep their colour across charts); default `color`. */
+  colors?: (string | undefined)[];
 }
 
 export interface BarChartOptions {
@@ -40,7 +46,7 @@ export interface BarChartOptions {
   formatY?: (y: number) => string;
 }
 
-export const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569', '#ea580c'];
+export { PALETTE } from './colors.js';
 
 const WIDTH = 720;
 const HEIGHT = 300;
@@ -139,7 +145,7 @@ export function lineChart(options: LineChartOptions): string {
 export function barChart(options: BarChartOptions): string {
   const format = options.formatY ?? defaultFormat;
   const series = options.series.map((s, i) => ({ ...s, color: s.color ?? PALETTE[i % PALETTE.length]! }));
-  const values = series.flatMap((s) => s.values.flatMap((v, i) => [v + (s.errors?.[i] ?? 0), v - (s.errors?.[i] ?? 0)])).filter(Number.isFinite);
+  const values = series.flatMap((s) => s.values.flatMap((v, i) => [v + (s.errors?.[i] ?? 0), v - (s.errors?.[i] ?? 0), ...(s.intervals?.[i] ?? [])])).filter(Number.isFinite);
   if (values.length === 0 || options.categories.length === 0) return frame(options.title, `<text class="empty" x="${WIDTH / 2}" y="${HEIGHT / 2}" text-anchor="middle">no data</text>`, []);
   const yRange = niceTicks(Math.min(0, ...values), Math.max(0, ...values));
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
@@ -159,11 +165,14 @@ export function barChart(options: BarChartOptions): string {
           const height = Math.max(Math.abs(y(v) - y(0)), v === 0 ? 0 : 1);
           const bx = left + k * barW;
           const error = s.errors?.[c];
+          const interval = s.intervals?.[c] ?? (error !== undefined && Number.isFinite(error) && error > 0 ? ([v - error, v + error] as [number, number]) : undefined);
+          const cx = bx + barW / 2;
           const whisker =
-            error !== undefined && Number.isFinite(error) && error > 0
-              ? `<path class="error-bar" d="M${(bx + barW / 2).toFixed(1)},${y(v + error).toFixed(1)} V${y(v - error).toFixed(1)} M${(bx + barW / 2 - 4).toFixed(1)},${y(v + error).toFixed(1)} h8 M${(bx + barW / 2 - 4).toFixed(1)},${y(v - error).toFixed(1)} h8" stroke="#111827" stroke-width="1.2" fill="none"/>`
+            interval && Number.isFinite(interval[0]) && Number.isFinite(interval[1]) && interval[1] > interval[0]
+              ? `<path class="error-bar" d="M${cx.toFixed(1)},${y(interval[1]).toFixed(1)} V${y(interval[0]).toFixed(1)} M${(cx - 4).toFixed(1)},${y(interval[1]).toFixed(1)} h8 M${(cx - 4).toFixed(1)},${y(interval[0]).toFixed(1)} h8" stroke="#111827" stroke-width="1.2" fill="none"/>`
               : '';
-          return `<rect class="bar" x="${(bx + 1).toFixed(1)}" y="${top.toFixed(1)}" width="${Math.max(1, barW - 2).toFixed(1)}" height="${height.toFixed(1)}" fill="${s.color}"><title>${escapeXml(`${s.name} · ${category}: ${format(v)}`)}</title></rect>${whisker}`;
+          const range = s.intervals?.[c] ? ` (${format(s.intervals[c]![0])} to ${format(s.intervals[c]![1])})` : '';
+          return `<rect class="bar" x="${(bx + 1).toFixed(1)}" y="${top.toFixed(1)}" width="${Math.max(1, barW - 2).toFixed(1)}" height="${height.toFixed(1)}" fill="${s.colors?.[c] ?? s.color}"><title>${escapeXml(`${s.name} · ${category}: ${format(v)}${range}`)}</title></rect>${whisker}`;
         })
         .join('');
       const fits = Math.max(6, Math.floor(band / 7));
