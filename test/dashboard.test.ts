@@ -1,6 +1,8 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core): while a
 // run is live the run page's round count and accuracy chart advance without a reload;
-// then every main page is photographed at laptop and phone width into test-results/.
+// during the first round it shows who is training instead of empty charts, and its Stop
+// button stops the run; then every page is photographed at laptop and phone width into
+// test-results/, and none of them scrolls sideways at 390 px.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -41,12 +43,12 @@ function slowMembers(names: string[]): void {
   }
 }
 
-const roundShown = async (page: Page) => Number((await page.getByTestId('round-count').textContent())!.match(/Round (\d+)/)![1]);
+const roundShown = async (page: Page) => Number((await page.getByTestId('round-count').textContent())!.match(/^(\d+) of/)![1]);
 const pointsShown = async (page: Page) => Number(await page.locator('figure.chart').first().getAttribute('data-points'));
 /** The round count and the chart's points read in one go: a round may complete between two separate reads. */
 const roundAndPoints = (page: Page) =>
   page.evaluate(() => ({
-    round: Number(document.querySelector('[data-testid=round-count]')?.textContent?.match(/Round (\d+)/)?.[1]),
+    round: Number(document.querySelector('[data-testid=round-count]')?.textContent?.match(/^(\d+) of/)?.[1]),
     points: Number(document.querySelector('figure.chart')?.getAttribute('data-points')),
   }));
 
@@ -60,11 +62,11 @@ test('the run page follows a live run without reloading', async () => {
   await page.getByTestId('round-count').waitFor();
   assert.ok(!page.url().includes(OPERATOR), 'the token is taken off the address');
 
-  await page.waitForFunction(() => /Round [1-9]/.test(document.querySelector('[data-testid=round-count]')?.textContent ?? ''), null, { timeout: 20_000 });
+  await page.waitForFunction(() => /^[1-9]\d* of/.test(document.querySelector('[data-testid=round-count]')?.textContent ?? ''), null, { timeout: 20_000 });
   const { round: firstRound, points: firstPoints } = await roundAndPoints(page);
   assert.equal(firstPoints, firstRound, 'one chart point per completed round');
   await page.waitForFunction(
-    (n) => Number(document.querySelector('[data-testid=round-count]')?.textContent?.match(/Round (\d+)/)?.[1]) > n,
+    (n) => Number(document.querySelector('[data-testid=round-count]')?.textContent?.match(/^(\d+) of/)?.[1]) > n,
     firstRound,
     { timeout: 20_000 },
   );
@@ -74,7 +76,15 @@ test('the run page follows a live run without reloading', async () => {
   assert.equal(loads, 1, 'the page was never reloaded');
 
   assert.equal(await waitForRun(h, runId), 'completed');
-  await page.waitForFunction(() => document.querySelector('[data-testid=round-count]')?.textContent === 'Round 8 of 8', null, { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=round-count]')?.textContent === '8 of 8 rounds done', null, { timeout: 10_000 });
+  // A finished run looks finished: its badge, final numbers, no live round, no spinner.
+  await page.locator('h1 .badge.completed').waitFor();
+  assert.equal(await page.getByTestId('live-round').count(), 0);
+  assert.equal(await page.locator('.spinner').count(), 0);
+  assert.match((await page.getByTestId('final-accuracy').textContent())!, /^\d+\.\d%$/);
+  assert.match((await page.getByTestId('best-accuracy').textContent())!, /^\d+\.\d%$/);
+  assert.match((await page.getByTestId('baseline').textContent())!, /none/);
+  assert.equal(await page.getByRole('button', { name: 'Stop run' }).count(), 0, 'a finished run cannot be stopped');
   assert.equal(await page.locator('table[aria-label="Round timeline"] tbody tr').count(), 8);
   // The model as members build it: family and size at a glance, its layers on demand.
   const model = page.getByTestId('model-summary');
@@ -97,7 +107,8 @@ test('each main page renders at laptop and phone width', async () => {
     differentialPrivacy: { level: 'sample', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 8, delta: 1e-5 } },
   });
   assert.equal(await waitForRun(h, dpRun), 'completed');
-  const pages = { overview: '#/', runs: '#/runs', run: `#/runs/${run!.runId}`, privacy: '#/privacy', audit: '#/audit' };
+  const [member] = await h.storage.listMembers();
+  const pages = { overview: '#/', member: `#/members/${member!.memberId}`, runs: '#/runs', run: `#/runs/${run!.runId}`, privacy: '#/privacy', audit: '#/audit' };
   for (const [width, height] of [[1280, 800], [390, 844]] as const) {
     const page = await browser.newPage({ viewport: { width, height } });
     await page.goto(`${h.url}/?token=${OPERATOR}`);
@@ -107,11 +118,24 @@ test('each main page renders at laptop and phone width', async () => {
       await page.waitForFunction(() => !document.querySelector('main [role=status]')?.textContent?.includes('Loading'));
       if (name === 'run') await page.getByTestId('model-summary').locator('summary').click();
       await page.screenshot({ path: `${SHOTS}/dashboard-${name}-${width}.png`, fullPage: true });
+      const wide = await page.evaluate(() => ({ scroll: document.scrollingElement!.scrollWidth, inner: window.innerWidth }));
+      assert.ok(wide.scroll <= wide.inner, `the ${name} page scrolls sideways at ${width} px (${wide.scroll} > ${wide.inner})`);
     }
     assert.equal(await page.locator('table[aria-label="Members"] tbody tr').count(), 0, 'the last page shown is the audit log');
     await page.evaluate(() => (window.location.hash = '#/privacy'));
     await page.locator('ul.bars').waitFor();
     assert.equal(await page.locator('ul.bars li').count(), 3, 'one budget bar per member dataset');
+    // A bar turns amber from 80 % of its budget and red once it is spent.
+    for (const bar of await page.locator('ul.bars li').all()) {
+      const used = Number((await bar.locator('.bar-value').textContent())!.match(/\((\d+) %\)/)![1]);
+      const level = await bar.locator('.bar-fill').getAttribute('data-level');
+      assert.equal(level, used >= 100 ? 'over' : used >= 80 ? 'near' : 'ok', `${used} % of the budget`);
+    }
+    // The navigation fits on a phone: every link inside the viewport.
+    for (const link of await page.locator('nav a').all()) {
+      const box = (await link.boundingBox())!;
+      assert.ok(box.x >= 0 && box.x + box.width <= width, `nav link at ${box.x}+${box.width} fits ${width} px`);
+    }
     await page.evaluate(() => (window.location.hash = '#/'));
     await page.locator('table[aria-label="Members"]').waitFor();
     assert.equal(await page.locator('table[aria-label="Members"] tbody tr').count(), 3);
@@ -119,6 +143,62 @@ test('each main page renders at laptop and phone width', async () => {
     assert.equal(overflow, 0, `no sideways scrolling at ${width} px`);
     await page.close();
   }
+});
+
+test('the first round is shown in progress and the Stop button stops a running run', async () => {
+  // A slow fourth member holds the first round open long enough to watch it.
+  let release = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  addMember(h, 'west-slow', 100, async (global) => {
+    await held;
+    return plus(0.1)(global);
+  });
+  const runId = await startRun(h, { name: 'stoppable', rounds: 12, minAvailableMembers: 4, minTrainMembers: 4 });
+  const baseline = await fetch(`${h.url}/v1/runs/${runId}/baseline`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ metric: 'accuracy', value: 0.97, description: 'the same model on the pooled data of all members, 3 epochs', epochs: 3 }),
+  });
+  assert.equal(baseline.status, 200);
+  const refused = await fetch(`${h.url}/v1/runs/${runId}/stop`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: JSON.stringify({ why: 'typo' }) });
+  assert.equal(refused.status, 400, 'an unknown key in a stop request is refused');
+  assert.match(await refused.text(), /why/);
+
+  for (const [width, height] of [[1280, 900], [390, 844]] as const) {
+    const page = await browser.newPage({ viewport: { width, height } });
+    await page.goto(`${h.url}/?token=${OPERATOR}#/runs/${runId}`);
+    const live = page.getByTestId('live-round');
+    await live.waitFor();
+    // Who is training and who has reported, instead of "Round 0" over empty charts.
+    await page.waitForFunction(() => document.querySelector('[data-testid=live-round] .badge.reported') && document.querySelector('[data-testid=live-round] .badge.working'), null, { timeout: 20_000 });
+    assert.match((await live.locator('h2').textContent())!, /^Round 1 of 12 in progress/);
+    assert.match((await live.locator('li', { hasText: 'west-slow' }).textContent())!, /training/);
+    assert.equal(await page.locator('figure.chart').count(), 0, 'no empty charts during the first round');
+    assert.match((await page.getByTestId('no-rounds').textContent())!, /first round completes/);
+    assert.match((await page.getByTestId('baseline').textContent())!, /97\.0%/);
+    assert.match((await page.getByTestId('run-config').textContent())!, /fedavg.*learning rate/s);
+    await page.screenshot({ path: `${SHOTS}/dashboard-run-live-${width}.png`, fullPage: true });
+    const wide = await page.evaluate(() => document.scrollingElement!.scrollWidth - window.innerWidth);
+    assert.ok(wide <= 0, `the live run page scrolls sideways at ${width} px`);
+    if (width === 390) {
+      page.once('dialog', (dialog) => void dialog.accept('enough for the test'));
+      await page.getByRole('button', { name: 'Stop run' }).click();
+      await page.locator('h1 .badge.stopped').waitFor({ timeout: 15_000 });
+      assert.equal(await page.getByTestId('live-round').count(), 0, 'a stopped run shows no live round');
+      assert.match((await page.locator('.stopped-reason').textContent())!, /Stopped: stopped by operator: enough for the test/);
+      await page.screenshot({ path: `${SHOTS}/dashboard-run-stopped-${width}.png`, fullPage: true });
+    }
+    await page.close();
+  }
+  const run = await h.storage.getRun(runId);
+  assert.equal(run!.status, 'stopped');
+  assert.equal(run!.error, 'stopped by operator: enough for the test');
+  const stopped = (await h.storage.listAudit()).filter((e) => e.kind === 'run.stopped' && e.subject === runId);
+  assert.equal(stopped.length, 1);
+  assert.equal((stopped[0]!.data as { message: string }).message, 'run stopped by operator');
+  release();
+  await h.coordinator.idle();
+  assert.equal((await h.storage.listEvents(runId)).filter((e) => e.kind === 'round-retry').length, 0, 'stopping is not a failed round');
 });
 
 test('the audit page shows a verified chain', async () => {

@@ -19,19 +19,60 @@ export interface Member {
   revoked: boolean;
   online: boolean;
 }
+export interface RunConfigView {
+  name?: string;
+  rounds: number;
+  model: { family: string; inputShape?: number[]; classes?: number; [k: string]: unknown };
+  strategy: { name: string; options?: Record<string, unknown> };
+  train?: { epochs?: number; batchSize?: number; learningRate?: number; optimizer?: string; proximalMu?: number };
+  minAvailableMembers?: number;
+  minTrainMembers?: number;
+  secureAggregation?: boolean;
+  differentialPrivacy?: { level?: string; mode?: string; noiseMultiplier?: number; clippingNorm?: number; budget?: { epsilon: number; delta: number } } | null;
+  plan?: Record<string, unknown>;
+}
 export interface Run {
   runId: string;
-  config: {
-    name?: string;
-    rounds: number;
-    strategy: { name: string };
-    secureAggregation?: boolean;
-    differentialPrivacy?: unknown;
-  };
+  config: RunConfigView;
   status: 'pending' | 'running' | 'completed' | 'failed' | 'stopped';
   error: string | null;
   createdAt: number;
   updatedAt: number;
+}
+/** GET /v1/runs/:id/progress (src/coordinator/run-control-routes.ts). */
+export interface RunProgress {
+  runId: string;
+  status: Run['status'];
+  roundsDone: number;
+  rounds: number;
+  current: { round: number; stage: string; startedAt: number; members: { memberId: string; name: string; state: 'queued' | 'working' | 'reported' | 'failed'; reason?: string }[] } | null;
+  etaSeconds: number | null;
+  elapsedSeconds: number;
+  baseline: { metric: string; value: number; description: string; epochs?: number; examples?: number; recordedBy: string; recordedAt: number } | null;
+}
+/** GET /v1/runs/:id/contributions; uncertainty and indistinguishable come with the valuation methods that estimate them. */
+export interface Contributions {
+  available: boolean;
+  reason?: string;
+  method?: string;
+  values?: Record<string, number>;
+  standardErrors?: Record<string, number> | null;
+  uncertainty?: Record<string, { standardError: number; low: number; high: number }>;
+  indistinguishable?: Array<[string, string]>;
+  participation: { name: string; rounds: number; examples: number }[];
+  utility: string;
+}
+export interface Co2 {
+  co2Grams: number;
+  co2GramsLow?: number;
+  co2GramsHigh?: number;
+}
+/** GET /v1/runs/:id/footprint; the low/high range where the footprint states one. */
+export interface Footprint {
+  members: { name: string; energySource: string; trainKWh: number; networkBytes: number; co2Grams: number }[];
+  total: { trainKWh: number; networkKWh: number; kWh: number; networkBytes: number } & Co2;
+  centralized: { trainKWh: number; kWh: number } & Co2;
+  assumptions: string[];
 }
 /** GET /v1/runs/:id/architecture: the model's family and layers, as members build it (src/model/summary.ts). */
 export interface ModelSummary {
@@ -205,4 +246,14 @@ export interface PlanView {
     waitingFor: string[];
     ignored: { member: string; reason: string }[];
   } | null;
+}
+
+/** GETs a file (the model, the HTML report) with the token and hands it over as a Blob. */
+export async function getBlob(token: string, path: string): Promise<Blob> {
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
+    throw new ApiError(response.status, body?.error?.message ?? `${response.status} ${response.statusText}`);
+  }
+  return response.blob();
 }

@@ -1,4 +1,4 @@
-// The consortium dashboard: sign-in, navigation by hash (#/, #/runs, #/runs/<id>,
+// The consortium dashboard: sign-in, navigation by hash (#/, #/members/<id>, #/runs, #/runs/<id>,
 // #/privacy, #/analytics, #/audit, #/governance, #/governance/<planId>) and the live change stream
 // that tells pages when to refetch.
 import { render } from 'preact';
@@ -6,7 +6,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { initialToken, openStream, saveToken, type LiveKind } from './api.js';
 import { AnalyticsPage } from './analytics.js';
 import { GovernancePage } from './governance.js';
-import { AuditPage, OverviewPage, PrivacyPage, RunPage, RunsPage, type Versions } from './pages.js';
+import { AuditPage, MemberPage, OverviewPage, PrivacyPage, RunsPage, type Versions } from './pages.js';
+import { RunPage } from './run-page.js';
 import './style.css';
 
 function useHash(): string {
@@ -84,7 +85,8 @@ function App() {
   const path = hash.slice(1);
   const runMatch = path.match(/^\/runs\/([^/]+)$/);
   const planMatch = path.match(/^\/governance\/([^/]+)$/);
-  const section = runMatch ? '#/runs' : planMatch ? '#/governance' : hash;
+  const memberMatch = path.match(/^\/members\/([^/]+)$/);
+  const section = runMatch ? '#/runs' : planMatch ? '#/governance' : memberMatch ? '#/' : hash;
   const common = { token, versions, onUnauthorized: signOut };
   return (
     <div class="shell">
@@ -107,6 +109,8 @@ function App() {
       <main>
         {runMatch ? (
           <RunPage {...common} runId={decodeURIComponent(runMatch[1]!)} />
+        ) : memberMatch ? (
+          <MemberPage {...common} memberId={decodeURIComponent(memberMatch[1]!)} />
         ) : path === '/runs' ? (
           <RunsPage {...common} />
         ) : path === '/privacy' ? (

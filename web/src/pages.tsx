@@ -2,8 +2,7 @@
 // again when the change stream reports a change of that kind (the `versions` counters).
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, type AuditEntry, type ChainVerification, type Member, type MemberMetric, type ModelSummary, type PrivacyDataset, type Round, type Run } from './api.js';
-import { LineChart } from './chart.js';
+import { ApiError, get, type AuditEntry, type ChainVerification, type Member, type PrivacyDataset, type Round, type Run } from './api.js';
 
 export interface Versions {
   runs: number;
@@ -51,9 +50,15 @@ const ago = (ms: number | null) => {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : time(ms);
 };
-const bytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
-const pct = (v: number | undefined | null) => (v === undefined || v === null ? '–' : `${(v * 100).toFixed(1)}%`);
+export const pct = (v: number | undefined | null) => (v === undefined || v === null ? '–' : `${(v * 100).toFixed(1)}%`);
 const runName = (run: Run) => run.config.name ?? run.runId;
+/** 42 s, 3 min 5 s, 1 h 12 min. */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
 
 type Status = 'training' | 'online' | 'offline' | 'revoked';
 /** A member online while some run is running is taking part in it (every round asks all available members). */
@@ -63,7 +68,7 @@ function memberStatus(member: Member, anyRunning: boolean): Status {
   return anyRunning ? 'training' : 'online';
 }
 
-function Badge(props: { value: string }) {
+export function Badge(props: { value: string }) {
   return <span class={`badge ${props.value}`}>{props.value}</span>;
 }
 
@@ -106,9 +111,9 @@ export function OverviewPage(props: PageProps) {
                       <tr><th>Member</th><th>Status</th><th>Last seen</th><th>Dataset</th><th class="num">Training</th><th class="num">Holdout</th></tr>
                     </thead>
                     <tbody>
-                      {members.map((m) => (
+                      {[...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((m) => (
                         <tr>
-                          <td>{m.name}</td>
+                          <td class="ident"><a href={`#/members/${encodeURIComponent(m.memberId)}`}>{m.name}</a></td>
                           <td><Badge value={memberStatus(m, running.length > 0)} /></td>
                           <td>{ago(m.lastSeenAt)}</td>
                           <td>{m.dataset.name}{m.dataset.classes ? ` · ${m.dataset.classes} classes` : ''}</td>
@@ -128,35 +133,37 @@ export function OverviewPage(props: PageProps) {
   );
 }
 
-export function RunsPage(props: PageProps) {
-  const loaded = useData(props, () => get<{ runs: Run[] }>(props.token, '/v1/runs'), [props.versions.runs, props.versions.round]);
+/** The runs, newest first, each with its final accuracy and how long it took (or has taken). */
+export function MemberPage(props: PageProps & { memberId: string }) {
+  const loaded = useData(
+    props,
+    async () => {
+      const [{ members }, { runs }] = await Promise.all([get<{ members: Member[] }>(props.token, '/v1/members'), get<{ runs: Run[] }>(props.token, '/v1/runs')]);
+      return { member: members.find((m) => m.memberId === props.memberId) ?? null, running: runs.some((r) => r.status === 'running' || r.status === 'pending') };
+    },
+    [props.memberId, props.versions.members, props.versions.runs],
+  );
   return (
-    <section aria-labelledby="runs-title">
-      <h1 id="runs-title">Runs</h1>
+    <section aria-labelledby="member-title">
+      <p><a href="#/">← Consortium</a></p>
       <Show loaded={loaded}>
-        {({ runs }) =>
-          runs.length === 0 ? (
-            <p class="empty">No runs yet. Start one with <code>concord runs start</code> or <code>npm start</code>.</p>
+        {({ member, running }) =>
+          member === null ? (
+            <>
+              <h1 id="member-title">Unknown member</h1>
+              <p class="error" role="alert">No member has the id <code>{props.memberId}</code>.</p>
+            </>
           ) : (
-            <div class="table-wrap">
-              <table aria-label="Runs">
-                <thead>
-                  <tr><th>Run</th><th>Status</th><th>Strategy</th><th class="num">Rounds</th><th>Privacy</th><th>Started</th></tr>
-                </thead>
-                <tbody>
-                  {[...runs].reverse().map((r) => (
-                    <tr>
-                      <td><a href={`#/runs/${encodeURIComponent(r.runId)}`}>{runName(r)}</a></td>
-                      <td><Badge value={r.status} /></td>
-                      <td>{r.config.strategy.name}</td>
-                      <td class="num">{r.config.rounds}</td>
-                      <td>{[r.config.secureAggregation ? 'secure aggregation' : null, r.config.differentialPrivacy ? 'DP' : null].filter(Boolean).join(', ') || 'none'}</td>
-                      <td>{time(r.createdAt)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <>
+              <h1 id="member-title">{member.name} <Badge value={memberStatus(member, running)} /></h1>
+              <dl class="clauses">
+                <dt>Member id</dt><dd><code>{member.memberId}</code></dd>
+                <dt>Dataset</dt><dd>{member.dataset.name}{member.dataset.classes ? ` · ${member.dataset.classes} classes` : ''}{member.dataset.inputShape ? ` · input ${member.dataset.inputShape.join('×')}` : ''}</dd>
+                <dt>Examples</dt><dd>{member.dataset.numExamples.toLocaleString('en')} training, {member.dataset.numHoldout?.toLocaleString('en') ?? '–'} holdout</dd>
+                <dt>Enrolled</dt><dd>{time(member.enrolledAt)}</dd>
+                <dt>Last seen</dt><dd>{ago(member.lastSeenAt)}</dd>
+              </dl>
+            </>
           )
         }
       </Show>
@@ -164,129 +171,56 @@ export function RunsPage(props: PageProps) {
   );
 }
 
-/** The run's model: family and size in one line, its layers (as Keras' summary lists them) on demand. */
-function ModelSection({ model }: { model: ModelSummary }) {
-  return (
-    <details class="model" data-testid="model-summary">
-      <summary>
-        Model: <strong>{model.family}</strong> · {model.parameters.toLocaleString('en')} parameters · {model.layers.length} layers
-      </summary>
-      <div class="table-wrap">
-        <table aria-label="Model layers">
-          <thead>
-            <tr><th>Layer</th><th>Type</th><th>Output</th><th class="num">Params</th></tr>
-          </thead>
-          <tbody>
-            {model.layers.map((l) => (
-              <tr>
-                <td>{l.name}</td>
-                <td>{l.type}</td>
-                <td>{l.outputShape.map((s) => s.join('×')).join(', ')}</td>
-                <td class="num">{l.parameters.toLocaleString('en')}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </details>
-  );
-}
-
-export function RunPage(props: PageProps & { runId: string }) {
-  const id = encodeURIComponent(props.runId);
+export function RunsPage(props: PageProps) {
   const loaded = useData(
     props,
     async () => {
-      const [detail, metrics, members, model] = await Promise.all([
-        get<{ run: Run; rounds: Round[] }>(props.token, `/v1/runs/${id}`),
-        get<{ members: MemberMetric[] }>(props.token, `/v1/runs/${id}/metrics`),
-        get<{ members: Member[] }>(props.token, '/v1/members').catch(() => ({ members: [] as Member[] })),
-        get<ModelSummary>(props.token, `/v1/runs/${id}/architecture`).catch(() => null),
-      ]);
-      return { ...detail, metrics: metrics.members, names: new Map(members.members.map((m) => [m.memberId, m.name])), model };
+      const { runs } = await get<{ runs: Run[] }>(props.token, '/v1/runs');
+      const newest = [...runs].reverse().slice(0, 100);
+      const details = await Promise.all(newest.map((r) => get<{ rounds: Round[] }>(props.token, `/v1/runs/${encodeURIComponent(r.runId)}`).catch(() => ({ rounds: [] as Round[] }))));
+      return newest.map((run, i) => ({ run, rounds: details[i]!.rounds }));
     },
-    [props.runId, props.versions.round, props.versions.runs],
+    [props.versions.runs, props.versions.round],
   );
   return (
-    <section aria-labelledby="run-title">
-      <p><a href="#/runs">← All runs</a></p>
+    <section aria-labelledby="runs-title">
+      <h1 id="runs-title">Runs</h1>
       <Show loaded={loaded}>
-        {({ run, rounds, metrics, names, model }) => {
-          const x = rounds.map((r) => r.round);
-          const name = (memberId: string) => names.get(memberId) ?? memberId;
-          const evaluations = metrics.filter((m) => m.phase === 'evaluate');
-          const memberIds = [...new Set(evaluations.map((m) => m.memberId))];
-          const last = rounds.at(-1);
-          return (
-            <>
-              <h1 id="run-title">{runName(run)} <Badge value={run.status} /></h1>
-              <p class="note">
-                <span data-testid="round-count" aria-live="polite">Round {last?.round ?? 0} of {run.config.rounds}</span> · {run.config.strategy.name} · secure aggregation {run.config.secureAggregation ? 'on' : 'off'} · differential privacy {run.config.differentialPrivacy ? 'on' : 'off'}
-                {last ? ` · accuracy ${pct(last.serverEval?.metrics.accuracy ?? last.evalMetrics.accuracy)}` : ''}
-              </p>
-              {run.error ? <p class="error" role="alert">{run.error}</p> : null}
-              {model ? <ModelSection model={model} /> : null}
-              <div class="charts">
-                <LineChart
-                  title="Global accuracy"
-                  yLabel="accuracy"
-                  percent
-                  x={x}
-                  series={[
-                    { label: 'server test', values: rounds.map((r) => r.serverEval?.metrics.accuracy ?? null) },
-                    { label: 'federated holdout', values: rounds.map((r) => r.evalMetrics.accuracy ?? null) },
-                  ]}
-                />
-                <LineChart
-                  title="Loss"
-                  yLabel="loss"
-                  x={x}
-                  series={[
-                    { label: 'server test', values: rounds.map((r) => r.serverEval?.loss ?? null) },
-                    { label: 'federated holdout', values: rounds.map((r) => r.evalLoss) },
-                    { label: 'training', values: rounds.map((r) => r.trainMetrics.loss ?? null) },
-                  ]}
-                />
-                <LineChart
-                  title="Holdout accuracy per member"
-                  yLabel="accuracy"
-                  percent
-                  x={x}
-                  series={memberIds.map((memberId) => ({
-                    label: name(memberId),
-                    values: rounds.map((r) => evaluations.find((m) => m.round === r.round && m.memberId === memberId)?.metrics.accuracy ?? null),
-                  }))}
-                />
-              </div>
-              <h2>Rounds</h2>
-              {rounds.length === 0 ? (
-                <p class="empty">No round has completed yet.</p>
-              ) : (
-                <div class="table-wrap">
-                  <table aria-label="Round timeline">
-                    <thead>
-                      <tr><th class="num">Round</th><th>Reported</th><th>Dropped</th><th class="num">Bytes moved</th><th class="num">Seconds</th></tr>
-                    </thead>
-                    <tbody>
-                      {[...rounds].reverse().map((r) => {
-                        const moved = metrics.filter((m) => m.round === r.round).reduce((s, m) => s + m.bytesIn + m.bytesOut, 0);
-                        return (
-                          <tr>
-                            <td class="num">{r.round}</td>
-                            <td>{r.participants.map(name).sort().join(', ') || '–'}</td>
-                            <td>{r.failures.length === 0 ? '–' : r.failures.map((f) => `${name(f.memberId)}: ${f.reason}`).join('; ')}</td>
-                            <td class="num">{bytes(moved)}</td>
-                            <td class="num">{((r.completedAt - r.startedAt) / 1000).toFixed(1)}</td>
-                          </tr>
-                        );
-                      })}
-                    </tbody>
-                  </table>
-                </div>
-              )}
-            </>
-          );
-        }}
+        {(rows) =>
+          rows.length === 0 ? (
+            <p class="empty">No runs yet. Start one with <code>concord run start</code> or <code>npm start</code>.</p>
+          ) : (
+            <div class="table-wrap sticky">
+              <table aria-label="Runs">
+                <thead>
+                  <tr><th>Run</th><th>Status</th><th class="num">Accuracy</th><th class="num">Rounds</th><th class="num">Duration</th><th>Strategy</th><th>Privacy</th><th>Started</th><th>Failure or stop reason</th></tr>
+                </thead>
+                <tbody>
+                  {rows.map(({ run: r, rounds }) => {
+                    const last = rounds.at(-1);
+                    const live = r.status === 'running' || r.status === 'pending';
+                    return (
+                      <tr>
+                        <td class="ident">
+                          <a href={`#/runs/${encodeURIComponent(r.runId)}`}>{runName(r)}</a>
+                          <span class="id mono">{r.runId}</span>
+                        </td>
+                        <td><Badge value={r.status} /></td>
+                        <td class="num">{pct(last ? (last.serverEval?.metrics.accuracy ?? last.evalMetrics.accuracy) : null)}</td>
+                        <td class="num">{last?.round ?? 0}/{r.config.rounds}</td>
+                        <td class="num">{duration(((live ? Date.now() : r.updatedAt) - r.createdAt) / 1000)}</td>
+                        <td>{r.config.strategy.name}</td>
+                        <td>{[r.config.secureAggregation ? 'secure aggregation' : null, r.config.differentialPrivacy ? 'DP' : null].filter(Boolean).join(', ') || 'none'}</td>
+                        <td class="nowrap">{time(r.createdAt)}</td>
+                        <td class="reason">{r.error ?? '–'}</td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
       </Show>
     </section>
   );
@@ -314,16 +248,18 @@ export function PrivacyPage(props: PageProps) {
               <ul class="bars" aria-label="Epsilon spent against budget per dataset">
                 {datasets.map((d) => {
                   const scale = Math.max(d.budget ?? 0, d.epsilon) || 1;
-                  const over = d.budget !== null && d.epsilon > d.budget;
+                  // Amber from 80 % of the budget, red once it is spent.
+                  const used = d.budget ? d.epsilon / d.budget : 0;
+                  const level = used >= 1 ? 'over' : used >= 0.8 ? 'near' : '';
                   return (
                     <li aria-label={`${d.datasetId}: epsilon ${d.epsilon.toFixed(3)} spent of ${d.budget === null ? 'no budget' : d.budget}`}>
                       <span class="bar-label">{d.datasetId}</span>
                       <span class="bar-track">
-                        <span class={`bar-fill ${over ? 'over' : ''}`} style={{ width: `${(100 * d.epsilon) / scale}%` }} />
+                        <span class={`bar-fill ${level}`} data-level={level || 'ok'} style={{ width: `${(100 * d.epsilon) / scale}%` }} />
                         {d.budget !== null ? <span class="bar-budget" style={{ left: `${(100 * d.budget) / scale}%` }} title="budget" /> : null}
                       </span>
                       <span class="bar-value">
-                        ε {d.epsilon.toFixed(2)} / {d.budget === null ? '–' : d.budget} · δ {d.delta}
+                        ε {d.epsilon.toFixed(2)} / {d.budget === null ? '–' : d.budget}{d.budget ? ` (${Math.round(used * 100)} %)` : ''} · δ {d.delta}
                       </span>
                     </li>
                   );
@@ -360,16 +296,41 @@ export function PrivacyPage(props: PageProps) {
 
 const AUDIT_PAGE = 200;
 
+type Refs = Map<string, { name: string; href: string; kind: 'member' | 'run' }>;
+
+/** A member or run id as its name, linked to its page; anything else (operator, a token, a plan) as it is. */
+function Ref({ id, refs }: { id: string; refs: Refs }) {
+  const ref = refs.get(id);
+  if (!ref) return <span class="mono ident">{id}</span>;
+  return (
+    <a class="ident" href={ref.href} title={`${ref.kind} ${id}`}>
+      {ref.name}
+    </a>
+  );
+}
+
+/** The round an entry is about, where its data says. */
+function roundOf(data: unknown): number | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const round = (data as { round?: unknown }).round;
+  return typeof round === 'number' ? round : undefined;
+}
+
 export function AuditPage(props: PageProps) {
   const loaded = useData(
     props,
     async () => {
       const { count } = await get<{ count: number }>(props.token, '/v1/audit?limit=1');
-      const [{ entries }, check] = await Promise.all([
+      const [{ entries }, check, members, runs] = await Promise.all([
         get<{ entries: AuditEntry[] }>(props.token, `/v1/audit?fromSeq=${Math.max(1, count - AUDIT_PAGE + 1)}&limit=${AUDIT_PAGE}`),
         get<{ verification: ChainVerification }>(props.token, '/v1/audit/verification').catch(() => null),
+        get<{ members: Member[] }>(props.token, '/v1/members').catch(() => ({ members: [] as Member[] })),
+        get<{ runs: Run[] }>(props.token, '/v1/runs').catch(() => ({ runs: [] as Run[] })),
       ]);
-      return { count, entries, verification: check?.verification ?? null };
+      const refs: Refs = new Map();
+      for (const m of members.members) refs.set(m.memberId, { name: m.name, href: `#/members/${encodeURIComponent(m.memberId)}`, kind: 'member' });
+      for (const r of runs.runs) refs.set(r.runId, { name: runName(r), href: `#/runs/${encodeURIComponent(r.runId)}`, kind: 'run' });
+      return { count, entries, verification: check?.verification ?? null, refs };
     },
     [props.versions.audit],
   );
@@ -377,7 +338,7 @@ export function AuditPage(props: PageProps) {
     <section aria-labelledby="audit-title">
       <h1 id="audit-title">Audit log</h1>
       <Show loaded={loaded}>
-        {({ count, entries, verification }) => (
+        {({ count, entries, verification, refs }) => (
           <>
             {verification === null ? (
               <p class="note">Chain verification is not available to this token.</p>
@@ -394,16 +355,17 @@ export function AuditPage(props: PageProps) {
                 <div class="table-wrap">
                   <table aria-label="Audit log entries">
                     <thead>
-                      <tr><th class="num">#</th><th>Time</th><th>Actor</th><th>Event</th><th>Subject</th></tr>
+                      <tr><th class="num">#</th><th>Event</th><th>Subject</th><th class="num">Round</th><th>Actor</th><th>Time</th></tr>
                     </thead>
                     <tbody>
                       {[...entries].reverse().map((e) => (
                         <tr>
                           <td class="num">{e.seq}</td>
-                          <td>{time(e.at)}</td>
-                          <td class="mono">{e.actor}</td>
-                          <td>{e.kind}</td>
-                          <td class="mono">{e.subject}</td>
+                          <td class="nowrap">{e.kind}</td>
+                          <td><Ref id={e.subject} refs={refs} /></td>
+                          <td class="num">{roundOf(e.data) ?? '–'}</td>
+                          <td><Ref id={e.actor} refs={refs} /></td>
+                          <td class="nowrap">{time(e.at)}</td>
                         </tr>
                       ))}
                     </tbody>
