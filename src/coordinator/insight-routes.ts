@@ -14,7 +14,7 @@ import { runContributions, withShares, type ContributionOptions, type Contributi
 import { runFootprint } from './footprint.js';
 import { planExecution } from './plan-policy.js';
 import { numberParam, type Query } from './query.js';
-import { collectRunReport } from './run-report.js';
+import { collectRunReport, type RunReport } from './run-report.js';
 
 export interface InsightRouteOptions {
   storage: Storage;
@@ -113,11 +113,22 @@ export function registerInsightRoutes(app: FastifyInstance, options: InsightRout
     return { plan: await planExecution(run.config, await storage.listMemberMetrics(run.runId), nameOf) };
   });
 
+  async function report(runId: string, query: Query): Promise<RunReport> {
+    const skip = query.contributions === 'false' || query.contributions === '0';
+    const settings = contributionQuery(query);
+    const collected = await collectRunReport(storage, runId, { accuracy, contributions: false });
+    return { ...collected, contributions: skip ? null : await contributions(runId, settings) };
+  }
+
   app.get<{ Params: { runId: string }; Querystring: Query }>('/v1/runs/:runId/report', async (request) => {
     await authorize(request);
-    const skip = request.query.contributions === 'false' || request.query.contributions === '0';
-    const settings = contributionQuery(request.query);
-    const report = await collectRunReport(storage, request.params.runId, { accuracy, contributions: false });
-    return { ...report, contributions: skip ? null : await contributions(request.params.runId, settings) };
+    return report(request.params.runId, request.query);
+  });
+
+  // The same report as the self-contained page `concord report` writes (the dashboard's Report button).
+  app.get<{ Params: { runId: string }; Querystring: Query }>('/v1/runs/:runId/report.html', async (request, reply) => {
+    await authorize(request);
+    const { renderRunReport } = await import('../report/html.js');
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(renderRunReport(await report(request.params.runId, request.query)));
   });
 }
