@@ -51,9 +51,23 @@ describe('concord CLI', () => {
     // Train task + update + evaluate task each carry the 784-128-10 model once; headers are small.
     const modelBytes = (784 * 128 + 128 + 128 * 10 + 10) * 4;
     assert.ok(summary.bytesPerMemberPerRound! >= 3 * modelBytes && summary.bytesPerMemberPerRound! < 3 * modelBytes + 4096, `bytes ${summary.bytesPerMemberPerRound}`);
-    // Progress went to stderr, one line per round.
+    // Progress went to stderr, one line per round, then the table and where the report and model are.
     assert.match(stderr, /round 1\/2 · 3 reported/);
     assert.match(stderr, /round 2\/2 · 3 reported/);
+    assert.match(stderr, /accuracy, federated +0\.\d{4} \(best round 0\.\d{4}\)/);
+    assert.match(stderr, /accuracy, centralised +not run \(--no-baseline\)/);
+    for (const name of ['member-a', 'member-b', 'member-c']) assert.match(stderr, new RegExp(`^  ${name} +[+−]\\d+\\.\\d{2}`, 'm'));
+    // Not a terminal: no progress bars' escape codes, and the demo exits instead of holding the coordinator up.
+    assert.ok(!stderr.includes('\x1b['), 'no escape codes without a terminal');
+    const report = await readFile(join(dir, 'demo', 'report.html'), 'utf8');
+    assert.match(report, /<html/);
+    const model = JSON.parse(await readFile(join(dir, 'demo', 'model', 'model.json'), 'utf8')) as { modelTopology: unknown; weightsManifest: unknown[] };
+    assert.ok(model.modelTopology && model.weightsManifest.length > 0);
+    // The commands it prints work as printed.
+    const command = /npx concord (export --db \S+ --run \S+) --out model/.exec(stderr);
+    assert.ok(command, stderr);
+    const exported = await concordRun([...command[1]!.split(' '), '--out', join(dir, 'exported'), '--json']);
+    assert.equal(exported.code, 0, exported.stderr);
   });
 
   it('demo with a mistyped task names the closest one, exits 65 and leaves the previous demo\'s folder alone', async () => {

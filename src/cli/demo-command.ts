@@ -12,7 +12,7 @@ export function registerDemoCommand(program: Command): void {
   const d = DEMO_DEFAULTS;
   program
     .command('demo')
-    .description('run a local consortium: a coordinator and member processes federating on real data; ends with one JSON summary line on stdout')
+    .description('run a local consortium: a coordinator and member processes federating on real data; ends with a summary table on stderr and one JSON summary line on stdout')
     .option('--task <name>', `what to learn: ${DEMO_TASK_NAMES.map((n) => `${n} (${DEMO_TASKS[n]!.description})`).join('; ')}; or ${ANALYTICS_DEMO.name} (${ANALYTICS_DEMO.description})`, d.task)
     .option('--members <n>', 'member organizations', parseIntOption('--members'), d.members)
     .option('--rounds <n>', "federated rounds (default: the task's)", parseIntOption('--rounds'))
@@ -35,5 +35,6 @@ export function registerDemoCommand(program: Command): void {
     .option('--no-baseline', 'skip the centralized baseline')
     .option('--dir <dir>', 'where the demo keeps its database and logs (wiped first)', d.dir)
     .option('--quiet', 'print only the JSON summary')
+    .option('--no-keep', 'exit when done, even on a terminal (by default the coordinator and dashboard stay up until Ctrl-C there)')
     .action(lazyAction(actions, 'demo'));
 }

@@ -14,7 +14,30 @@ import type { Parameters } from '../protocol/tensors.js';
 import { openStorage } from '../storage/index.js';
 import { operatorRequest, operatorToken } from './operator-api.js';
 
-export async function exportModel(opts: { run: string; round?: number; out: string; db: string; coordinator?: string; token?: string; json?: boolean }): Promise<void> {
+export interface ExportOptions {
+  run: string;
+  round?: number;
+  out: string;
+  db: string;
+  coordinator?: string;
+  token?: string;
+}
+
+export interface ExportResult {
+  runId: string;
+  round: number;
+  out: string;
+  parameters: number;
+  preprocessing?: string;
+}
+
+export async function exportModel(opts: ExportOptions & { json?: boolean }): Promise<void> {
+  const result = await exportRunModel(opts);
+  process.stdout.write(opts.json ? JSON.stringify(result) + '\n' : `wrote round ${result.round} of run ${opts.run} to ${opts.out}/model.json (${result.parameters} parameters)\n`);
+}
+
+/** Writes a round's global model (the last by default) as a TF.js Layers model, from a coordinator or its database. */
+export async function exportRunModel(opts: ExportOptions): Promise<ExportResult> {
   let exported: { model: unknown; round: number; parameters: Parameters };
   let events: { kind: string; message: string }[];
   if (opts.coordinator) {
@@ -44,8 +67,7 @@ export async function exportModel(opts: { run: string; round?: number; out: stri
   // A model trained on harmonised inputs states how to prepare them.
   const preprocessing = recordedPreprocessing(events);
   if (preprocessing) await writePreprocessing(opts.out, preprocessing);
-  const result = { runId: opts.run, round: exported.round, out: opts.out, parameters: exported.parameters.data.length, ...(preprocessing ? { preprocessing: 'preprocessing.json' } : {}) };
-  process.stdout.write(opts.json ? JSON.stringify(result) + '\n' : `wrote round ${result.round} of run ${opts.run} to ${opts.out}/model.json (${result.parameters} parameters)\n`);
+  return { runId: opts.run, round: exported.round, out: opts.out, parameters: exported.parameters.data.length, ...(preprocessing ? { preprocessing: 'preprocessing.json' } : {}) };
 }
 
 export async function fuseModels(opts: { model: string[]; lambda?: number[]; out: string; json?: boolean }): Promise<void> {

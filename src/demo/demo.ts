@@ -1,32 +1,29 @@
 // The embedded consortium that `npm start` runs: a coordinator and N member organizations
 // as separate OS processes on loopback, each holding its own non-IID share of real MNIST
-// digits, training one classifier with a federated strategy. Afterwards the same model is
-// trained on the pooled data (the centralized baseline, which a real consortium could not
-// build) for comparison. The coordinator keeps members' updates, so the summary also values
-// each member's contribution (exact round-wise Shapley values of test accuracy) and gives
-// the run's CO₂e.
+// digits, training one classifier with a federated strategy. Alongside, a worker thread
+// trains the same model on the pooled data (the centralized baseline, which a real
+// consortium could not build) for comparison. The coordinator keeps members' updates, so
+// the summary also values each member's contribution and gives the run's CO₂e; the run's
+// HTML report and its exported model are written next to the database.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Dataset } from '../data/dataset.js';
-import { loadDataset, loadMemberData } from '../data/spec.js';
-import { initBackend } from '../model/backend.js';
-import { buildModel, initialParameters } from '../model/build.js';
-import { createLocalModel } from '../model/local-model.js';
-import { evaluate, trainLocal } from '../model/train.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { closestName } from '../protocol/problems.js';
-import { ModelSpecSchema, type RunConfigInput } from '../protocol/messages.js';
+import type { RunConfigInput } from '../protocol/messages.js';
 import type { MemberRecord, MemberRoundMetrics, RoundSummary, RunRecord } from '../storage/storage.js';
 import { formatRound, watchRun } from '../cli/run-actions.js';
 import type { ContributionReport } from '../coordinator/contributions.js';
 import type { RunFootprint } from '../coordinator/footprint.js';
+import type { RunReport } from '../coordinator/run-report.js';
 import { operatorRequest } from '../cli/operator-api.js';
+import type { Progress } from '../cli/progress.js';
+import { startBaseline } from './baseline-worker.js';
 import { DEMO_DELTA, type DemoOptions } from './options.js';
 import { ANALYTICS_DEMO, DEMO_TASKS, DEMO_TASK_NAMES, type DataChoice, type DemoTask, type TaskSettings } from './tasks.js';
 
@@ -40,6 +37,10 @@ export interface DemoSummary {
   /** The federated model's final value of `metric`, and the centralised baseline's (null without one). */
   score: number;
   centralizedScore: number | null;
+  /** The federated run's best round by `metric`. */
+  bestScore: number;
+  /** Epochs the baseline trained (null without one). */
+  baselineEpochs: number | null;
   seconds: number;
   bytesPerMemberPerRound: number;
   /** With --secure or --dp: what privacy cost, measured against the same run without it. */
@@ -55,16 +56,36 @@ export interface DemoSummary {
     scoreWithoutPrivacy: number;
     cost: number;
   };
-  /** Each member's round-wise Shapley value of test accuracy (as a fraction); null when unavailable (secure aggregation). */
+  /** Each member's contribution (accuracy as a fraction); null when unavailable (secure aggregation). */
   contributions: Record<string, number> | null;
+  /** The valuation behind `contributions`, with its method and intervals where the method gives them. */
+  valuation: ContributionReport;
   /** CO₂e of the (first) federated run, training and network, in grams. */
   co2Grams: number;
+  footprint: RunFootprint;
+  /** The run's HTML report and its exported TF.js model. */
+  reportFile: string;
+  modelDir: string;
 }
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/concord.mjs');
 
-export async function runDemo(options: DemoOptions): Promise<DemoSummary & { runId: string; db: string }> {
-  const { log } = options;
+/** How the demo values contributions: the coordinator's default method, with a benefit-sharing pool to show shares. */
+const VALUATION_QUERY = 'rewardPool=1000';
+
+export interface DemoResult extends DemoSummary {
+  runId: string;
+  db: string;
+  /** The coordinator's address and operator token, while `keepServing` holds it up. */
+  url: string;
+  token: string;
+  /** Stops the coordinator `keepServing` left running (a no-op otherwise). */
+  stop(): void;
+}
+
+export async function runDemo(options: DemoOptions & { progress: Progress; keepServing?: boolean }): Promise<DemoResult> {
+  const { progress } = options;
+  const log = (line: string): void => progress.log(line);
   // The task is checked before the previous demo's state is wiped: a typo loses nothing.
   const task = DEMO_TASKS[options.task];
   if (!task) {
@@ -85,24 +106,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
     ...(options.learningRate !== undefined ? { learningRate: options.learningRate } : {}),
   };
   const choice: DataChoice = { members: options.members, partition: options.partition, alpha: options.alpha, seed: options.seed, testSize: options.testSize };
-  const children: ChildProcess[] = [];
+  let coordinator: ChildProcess | null = null;
+  const members: ChildProcess[] = [];
+  const stopMembers = (): void => {
+    for (const c of members) if (c.exitCode === null) c.kill('SIGTERM');
+  };
   const stopAll = (): void => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    stopMembers();
+    if (coordinator?.exitCode === null) coordinator.kill('SIGTERM');
   };
   process.once('exit', stopAll);
+  let baseline: ReturnType<typeof startBaseline> | null = null;
+  let keptUp = false;
 
   try {
     log(`starting a coordinator and ${options.members} member organizations as separate processes (logs in ${join(dir, 'logs')})`);
     const evalData = task.evaluation === 'members' ? [] : ['--eval-data', task.data(choice, 'test')];
-    const coordinator = spawn(process.execPath, [CLI, 'coordinator', '--port', '0', '--db', db, '--operator-token', token, ...evalData, '--json'], {
+    coordinator = spawn(process.execPath, [CLI, 'coordinator', '--port', '0', '--db', db, '--operator-token', token, ...evalData, '--json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    children.push(coordinator);
     coordinator.stderr!.pipe(createWriteStream(join(dir, 'logs', 'coordinator.log')));
     const url = await listeningUrl(coordinator);
     log(`coordinator listening on ${url}`);
     log(`dashboard: ${url}/?token=${token}`);
-    log(`a browser can join as one more member at ${url}/join (with a folder of digits from \`npx concord data images --data mnist:member=0,members=20,seed=9 --out digits\`)`);
+    log(`a browser can join as one more member at ${url}/join (it trains on a share of MNIST digits it draws itself, or a folder of digit images)`);
 
     const names = Array.from({ length: options.members }, (_, i) => `member-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? i : ''}`);
     names.forEach((name, i) => {
@@ -110,12 +137,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       node.stderr!.pipe(createWriteStream(join(dir, 'logs', `${name}.log`)));
-      children.push(node);
+      members.push(node);
     });
-    await waitForMembers(url, token, options.members, children);
+    await waitForMembers(url, token, options.members, [coordinator, ...members]);
 
-    const { members } = await operatorRequest<{ members: MemberRecord[] }>(url, token, 'GET', '/v1/members');
-    for (const m of members) log(`  ${m.name}: ${m.dataset.numExamples} training examples, ${m.dataset.numHoldout} holdout (${m.dataset.name})`);
+    const { members: enrolled } = await operatorRequest<{ members: MemberRecord[] }>(url, token, 'GET', '/v1/members');
+    for (const m of enrolled) log(`  ${m.name}: ${m.dataset.numExamples} training examples, ${m.dataset.numHoldout} holdout (${m.dataset.name})`);
+
+    // The baseline trains in a worker thread while the members train: on a machine with
+    // fewer cores than processes it takes some of their time, but the demo no longer waits
+    // for it afterwards.
+    const baselineEpochs = options.baseline ? task.baselineEpochs(settings) : null;
+    if (baselineEpochs !== null) {
+      const why = baselineEpochs < settings.rounds * settings.epochs ? task.baselineReason : 'as many as the federation trains';
+      log(`centralized baseline, alongside: the same model on the pooled data of all members, ${baselineEpochs} epochs (${why})`);
+      const bar = progress.task('centralized baseline', baselineEpochs, 'epochs');
+      baseline = startBaseline({ task: task.name, settings, epochs: baselineEpochs, choice, seed: options.seed }, (epoch, _epochs, loss) => bar.update(epoch, `loss ${loss.toFixed(4)}`));
+      baseline.result.then(
+        (score) => bar.finish(`${task.metric} ${score.toFixed(4)}`),
+        () => bar.finish('failed'),
+      );
+    }
 
     const plain: RunConfigInput = {
       name: `${task.name}-demo`,
@@ -144,7 +186,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
         }
       : plain;
     const main = await federate(url, token, config, options, task);
-    const sharing = await contributionsAndFootprint(url, token, main.runId, task.valuationRounds, log);
+    const sharing = await contributionsAndFootprint(url, token, main.runId, task.valuationRounds, progress);
     let privacy: DemoSummary['privacy'];
     if (privateRun) {
       const { datasets } = await operatorRequest<{ datasets: { datasetId: string; epsilon: number }[] }>(url, token, 'GET', '/v1/privacy');
@@ -162,55 +204,122 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary & { run
       };
       if (options.dp) for (const d of datasets) log(`  ε spent by ${d.datasetId}: ${d.epsilon.toFixed(3)} of ${options.epsilonBudget} (δ=${DEMO_DELTA})`);
     }
-    stopAll();
+    stopMembers();
 
-    let centralizedScore: number | null = null;
-    if (options.baseline) {
-      const epochs = task.baselineEpochs(settings);
-      log(`centralized baseline: the same model on the pooled data of all members, ${epochs} epochs`);
-      centralizedScore = task.evaluation === 'members' ? await centralizedOnHoldouts(task, settings, epochs, choice, options.seed, log) : await centralizedBaseline(task, settings, epochs, choice, options.seed, log);
-    }
-    const { rounds, score, seconds, bytesPerMemberPerRound, runId } = main;
-    return { task: task.name, rounds, members: options.members, metric: task.metric, score, centralizedScore, seconds, bytesPerMemberPerRound, ...(privacy ? { privacy } : {}), ...sharing, runId, db };
+    const reportFile = join(dir, 'report.html');
+    const modelDir = join(dir, 'model');
+    await writeReportAndModel(url, token, main.runId, db, sharing.valuation, reportFile, modelDir, progress);
+    const centralizedScore = baseline ? await baseline.result : null;
+
+    const { rounds, score, bestScore, seconds, bytesPerMemberPerRound, runId } = main;
+    keptUp = options.keepServing === true;
+    const result: DemoResult = {
+      task: task.name,
+      rounds,
+      members: options.members,
+      metric: task.metric,
+      score,
+      centralizedScore,
+      bestScore,
+      baselineEpochs,
+      seconds,
+      bytesPerMemberPerRound,
+      ...(privacy ? { privacy } : {}),
+      ...sharing,
+      reportFile,
+      modelDir,
+      runId,
+      db,
+      url,
+      token,
+      stop: () => {
+        stopAll();
+        process.removeListener('exit', stopAll);
+      },
+    };
+    return result;
   } finally {
-    stopAll();
-    process.removeListener('exit', stopAll);
+    baseline?.cancel();
+    if (!keptUp) {
+      stopAll();
+      process.removeListener('exit', stopAll);
+    }
   }
 }
 
-/** Runs one configuration to the end, printing a line per round. */
-async function federate(url: string, token: string, config: RunConfigInput, options: DemoOptions, task: DemoTask): Promise<{ runId: string; rounds: number; score: number; seconds: number; bytesPerMemberPerRound: number }> {
+/** The run's HTML report (with the contributions already valued) and its model as TF.js files. */
+async function writeReportAndModel(url: string, token: string, runId: string, db: string, valuation: ContributionReport, reportFile: string, modelDir: string, progress: Progress): Promise<void> {
+  const report = progress.task('report', 0, '');
+  const data = await operatorRequest<RunReport>(url, token, 'GET', `/v1/runs/${runId}/report?contributions=false`);
+  const { renderRunReport } = await import('../report/html.js');
+  await writeFile(reportFile, renderRunReport({ ...data, contributions: valuation }));
+  report.finish(reportFile);
+  const model = progress.task('export', 0, '');
+  const { exportRunModel } = await import('../cli/model-actions.js');
+  const exported = await exportRunModel({ run: runId, out: modelDir, db });
+  model.finish(`${join(modelDir, 'model.json')} (${exported.parameters} parameters, round ${exported.round})`);
+}
+
+/** Runs one configuration to the end, with a line per round and a bar with the ETA. */
+async function federate(url: string, token: string, config: RunConfigInput, options: DemoOptions & { progress: Progress }, task: DemoTask): Promise<{ runId: string; rounds: number; score: number; bestScore: number; seconds: number; bytesPerMemberPerRound: number }> {
+  const { progress } = options;
   const started = Date.now();
   const { runId } = await operatorRequest<{ runId: string }>(url, token, 'POST', '/v1/runs', config);
   const privacy = [config.secureAggregation ? 'secure aggregation' : '', config.differentialPrivacy ? (config.differentialPrivacy.calibration === 'budget' ? `DP-SGD, each member's z calibrated to spend its budget (z ≥ ${config.differentialPrivacy.noiseMultiplier})` : `DP-SGD z=${config.differentialPrivacy.noiseMultiplier}`) : ''].filter(Boolean).join(', ');
-  options.log(`run ${runId}: ${options.strategy} over ${options.members} members, ${config.rounds} rounds × ${config.train?.epochs} local epochs (lr ${config.train?.learningRate})${privacy ? `, with ${privacy}` : ''}`);
-  const final: RunRecord = await watchRun(url, token, runId, (r: RoundSummary, total: number) => options.log(formatRound(r, total)));
+  progress.log(`run ${runId}: ${options.strategy} over ${options.members} members, ${config.rounds} rounds × ${config.train?.epochs} local epochs (lr ${config.train?.learningRate})${privacy ? `, with ${privacy}` : ''}`);
+  const bar = progress.task('federated rounds', config.rounds!, 'rounds');
+  const final: RunRecord = await watchRun(url, token, runId, (r: RoundSummary, total: number) => {
+    progress.log(formatRound(r, total));
+    bar.update(r.round, roundNote(r, task));
+  });
   const seconds = (Date.now() - started) / 1000;
-  if (final.status !== 'completed') throw new ConcordError(ErrorCode.INTERNAL, `run ${runId} ended ${final.status}: ${final.error ?? 'no reason given'}`);
+  if (final.status !== 'completed') {
+    bar.finish(final.status);
+    throw new ConcordError(ErrorCode.INTERNAL, `run ${runId} ended ${final.status}: ${final.error ?? 'no reason given'}`);
+  }
   const { rounds } = await operatorRequest<{ rounds: RoundSummary[] }>(url, token, 'GET', `/v1/runs/${runId}`);
-  const last = rounds[rounds.length - 1]!;
+  const scores = rounds.map((r) => scoreOf(r, task));
+  const score = scores[scores.length - 1]!;
+  const bestScore = task.metric === 'rmse' ? Math.min(...scores) : Math.max(...scores);
+  bar.finish(`${task.metric} ${score.toFixed(4)}`);
   const { members: perMember } = await operatorRequest<{ members: (MemberRoundMetrics & { round: number })[] }>(url, token, 'GET', `/v1/runs/${runId}/metrics`);
+  return { runId, rounds: rounds[rounds.length - 1]!.round, score, bestScore, seconds, bytesPerMemberPerRound: meanBytesPerMemberRound(perMember) };
+}
+
+/** A round's value of the task's metric: the coordinator's test accuracy, or what members measured on their holdouts. */
+function scoreOf(r: RoundSummary, task: DemoTask): number {
   // Members' evaluation aggregates their holdout losses weighted by examples: for a
   // regression that is the mean squared error over all their holdout rows.
-  const score = task.evaluation === 'members' ? (task.metric === 'rmse' ? Math.sqrt(last.evalLoss ?? NaN) : (last.evalMetrics.accuracy ?? NaN)) : (last.serverEval?.metrics.accuracy ?? NaN);
-  return { runId, rounds: last.round, score, seconds, bytesPerMemberPerRound: meanBytesPerMemberRound(perMember) };
+  if (task.evaluation === 'members') return task.metric === 'rmse' ? Math.sqrt(r.evalLoss ?? NaN) : (r.evalMetrics.accuracy ?? NaN);
+  return r.serverEval?.metrics.accuracy ?? NaN;
+}
+
+function roundNote(r: RoundSummary, task: DemoTask): string {
+  const value = scoreOf(r, task);
+  return Number.isFinite(value) ? `${task.metric} ${value.toFixed(4)}` : '';
 }
 
 /** Contributions valued by the coordinator on its test set, and the run's CO₂, with a line each per member. */
-async function contributionsAndFootprint(url: string, token: string, runId: string, lastRounds: number | undefined, log: (line: string) => void): Promise<Pick<DemoSummary, 'contributions' | 'co2Grams'>> {
-  log(`valuing contributions: round-wise Shapley values of test accuracy from the kept updates (exact, every coalition of ${lastRounds ? `the last ${lastRounds} rounds` : 'every round'})`);
-  const c = await operatorRequest<ContributionReport>(url, token, 'GET', `/v1/runs/${runId}/contributions?method=auto&rewardPool=1000${lastRounds ? `&lastRounds=${lastRounds}` : ''}`);
+async function contributionsAndFootprint(url: string, token: string, runId: string, lastRounds: number | undefined, progress: Progress): Promise<Pick<DemoSummary, 'contributions' | 'valuation' | 'co2Grams' | 'footprint'>> {
+  const log = (line: string): void => progress.log(line);
+  const bar = progress.task('valuing contributions', 0, '');
+  const c = await operatorRequest<ContributionReport>(url, token, 'GET', `/v1/runs/${runId}/contributions?${VALUATION_QUERY}${lastRounds ? `&lastRounds=${lastRounds}` : ''}`);
+  bar.finish(c.available ? `${c.method}, ${c.evaluations} coalition models evaluated` : 'unavailable');
   if (c.available) {
-    log(`  ${c.evaluations} coalition models evaluated in ${c.seconds!.toFixed(1)} s; benefit shares of a pool of 1000:`);
-    for (const [name, value] of Object.entries(c.values!)) log(`  ${name}: φ = ${(value * 100).toFixed(2)} accuracy points, share ${c.shares!.shares[name]!.toFixed(1)}`);
+    log(`contributions (${c.utility}); benefit shares of a pool of 1000:`);
+    for (const [name, value] of Object.entries(c.values!).sort(([a], [b]) => a.localeCompare(b))) {
+      const u = (c as ContributionReport & { uncertainty?: Record<string, { low: number; high: number }> }).uncertainty?.[name];
+      const interval = u ? ` (95 % interval ${(u.low * 100).toFixed(2)} to ${(u.high * 100).toFixed(2)})` : '';
+      log(`  ${name}: φ = ${(value * 100).toFixed(2)} accuracy points${interval}, share ${c.shares!.shares[name]!.toFixed(1)}`);
+    }
   } else {
-    log(`  contributions unavailable: ${c.reason}`);
+    log(`contributions unavailable: ${c.reason}`);
   }
   const f = await operatorRequest<RunFootprint>(url, token, 'GET', `/v1/runs/${runId}/footprint`);
-  log(`energy and CO2e (training: declared power × time unless RAPL is readable; network: 0.06 kWh/GB):`);
+  log(`energy and CO2e (${f.assumptions[0]}):`);
   for (const m of f.members) log(`  ${m.name}: ${(m.trainKWh * 1000).toFixed(2)} Wh training (${m.energySource}), ${(m.networkBytes / 1e6).toFixed(1)} MB, ${m.co2Grams.toFixed(2)} gCO2e`);
   log(`  total ${(f.total.kWh * 1000).toFixed(2)} Wh, ${f.total.co2Grams.toFixed(2)} gCO2e; centralized alternative (estimate) ${f.centralized.co2Grams.toFixed(2)} gCO2e`);
-  return { contributions: c.available ? c.values! : null, co2Grams: f.total.co2Grams };
+  return { contributions: c.available ? c.values! : null, valuation: c, co2Grams: f.total.co2Grams, footprint: f };
 }
 
 function meanBytesPerMemberRound(rows: (MemberRoundMetrics & { round: number })[]): number {
@@ -221,56 +330,6 @@ function meanBytesPerMemberRound(rows: (MemberRoundMetrics & { round: number })[
   }
   const values = [...perPair.values()];
   return values.length ? Math.round(values.reduce((s, v) => s + v, 0) / values.length) : 0;
-}
-
-async function centralizedBaseline(task: DemoTask, settings: TaskSettings, epochs: number, choice: DataChoice, seed: number, log: (line: string) => void): Promise<number> {
-  await initBackend();
-  const pool = await loadDataset(task.data(choice, 'pool'));
-  const test = await loadDataset(task.data(choice, 'test'));
-  const model = buildModel(ModelSpecSchema.parse(task.model()), seed);
-  const started = Date.now();
-  await trainLocal(model, pool, { epochs, batchSize: settings.batchSize, learningRate: settings.learningRate, optimizer: settings.optimizer, proximalMu: 0, seed }, {
-    onEpoch: (epoch: number, loss: number) => {
-      if ((epoch + 1) % 5 === 0 || epoch + 1 === epochs) log(`  centralized epoch ${epoch + 1}/${epochs} · loss ${loss.toFixed(4)} · ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    },
-  });
-  const result = await evaluate(model, test);
-  model.dispose();
-  return result.accuracy;
-}
-
-/**
- * The baseline of a task its members evaluate: trained on the union of their train splits,
- * measured on the union of their holdouts (the rows the federation was measured on).
- */
-async function centralizedOnHoldouts(task: DemoTask, settings: TaskSettings, epochs: number, choice: DataChoice, seed: number, log: (line: string) => void): Promise<number> {
-  await initBackend();
-  const shares = await Promise.all(Array.from({ length: choice.members }, (_, member) => loadMemberData(task.data(choice, { member }))));
-  const union = (parts: Dataset[]): Dataset => ({ ...parts[0]!, x: concat(parts.map((d) => d.x)), y: Int32Array.from(parts.flatMap((d) => [...d.y])) });
-  const pool = union(shares.map((s) => s.train));
-  const holdout = union(shares.map((s) => s.holdout));
-  const spec = ModelSpecSchema.parse(task.model());
-  const model = createLocalModel(spec);
-  let parameters = initialParameters(spec, seed);
-  const learningRate = task.baselineLearningRate ?? settings.learningRate;
-  const started = Date.now();
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    const out = await model.train(parameters, pool, { epochs: 1, batchSize: settings.batchSize, learningRate, optimizer: settings.optimizer, proximalMu: 0, seed: seed + epoch });
-    parameters = out.parameters;
-    if ((epoch + 1) % 5 === 0 || epoch + 1 === epochs) log(`  centralized epoch ${epoch + 1}/${epochs} · loss ${out.metrics.loss!.toFixed(4)} · ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  }
-  const { metrics } = await model.evaluate(parameters, holdout);
-  return task.metric === 'rmse' ? Math.sqrt(metrics.loss!) : metrics.accuracy!;
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 export async function listeningUrl(child: ChildProcess): Promise<string> {

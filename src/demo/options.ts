@@ -15,7 +15,7 @@ export interface DemoOptions {
   seed: number;
   /** Digits held out from every member for the final test. */
   testSize: number;
-  /** Skip the centralized baseline (saves time in tests). */
+  /** Skip the centralized baseline (saves time in tests); it trains in a worker thread alongside the federation. */
   baseline: boolean;
   /** State and logs go here; wiped at start. */
   dir: string;
@@ -35,10 +35,9 @@ export interface DemoOptions {
   dpBatchSize: number;
   /** The learning rate falls by this factor each round under DP-SGD, shrinking late rounds' noise. */
   dpLearningRateDecay: number;
-  log: (line: string) => void;
 }
 
-export const DEMO_DEFAULTS: Omit<DemoOptions, 'log'> = {
+export const DEMO_DEFAULTS: DemoOptions = {
   task: 'mnist',
   members: 5,
   partition: 'dirichlet',
