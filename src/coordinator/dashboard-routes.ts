@@ -16,6 +16,7 @@ import { verifyChain } from '../governance/audit.js';
 import type { Scope } from '../governance/roles.js';
 import { toConcordError } from '../protocol/errors.js';
 import type { Storage } from '../storage/storage.js';
+import type { JoinContext } from './join-context.js';
 
 export interface DashboardRouteOptions {
   storage: Storage;
@@ -29,6 +30,8 @@ export interface DashboardRouteOptions {
   pollMs?: number;
   /** A comment line keeps idle streams open through proxies. Default 15 000 ms. */
   keepAliveMs?: number;
+  /** What /join shows before data is picked (join-context.ts); the route is absent without it. */
+  joinContext?: (invitation: string | undefined) => Promise<JoinContext>;
 }
 
 export const DEFAULT_DASHBOARD_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -46,6 +49,8 @@ const CONTENT_TYPES: Record<string, string> = {
   // The join page's TF.js WASM backend: browsers compile it while it downloads
   // (WebAssembly.instantiateStreaming) only when it comes as application/wasm.
   '.wasm': 'application/wasm',
+  // The join page's built-in demo shard of MNIST digits (web/vite.config.ts).
+  '.bin': 'application/octet-stream',
 };
 
 /** What a page may need to refetch; one entry per kind of change. */
@@ -118,6 +123,11 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   app.get('/index.html', async (_request, reply) => sendFile(reply, 'index.html'));
   // The zero-install browser member (web/join.html): it signs its own requests, so no token.
   app.get('/join', async (_request, reply) => sendFile(reply, 'join.html'));
+  // No token: the visitor is nobody yet; join-context.ts decides what they may see.
+  if (options.joinContext) {
+    const context = options.joinContext;
+    app.get<{ Querystring: { invitation?: string } }>('/v1/join/context', async (request) => context(typeof request.query.invitation === 'string' ? request.query.invitation : undefined));
+  }
   app.get<{ Params: { '*': string } }>('/assets/*', async (request, reply) => sendFile(reply, `assets/${request.params['*']}`));
 
   app.get<{ Querystring: { token?: string } }>('/v1/events/stream', async (request, reply) => {

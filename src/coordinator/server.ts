@@ -33,6 +33,7 @@ import { buildRun, type CompiledRun, type RunContext, type RunExtension } from '
 import { standardRunExtensions } from './run-extensions.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerRunControlRoutes } from './run-control-routes.js';
+import { joinContext } from './join-context.js';
 import { countParam, type Query } from './query.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
 import { runFederation, type ServerEvaluation } from './round-loop.js';
@@ -368,7 +369,12 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     authorize: (request, scope) => auth.caller(request, scope),
     signal: shutdown.signal,
   });
-  registerDashboardRoutes(app, { storage, publicKey: identity.publicKey, authorize: (request, scope) => auth.caller(request, scope) });
+  registerDashboardRoutes(app, {
+    storage,
+    publicKey: identity.publicKey,
+    authorize: (request, scope) => auth.caller(request, scope),
+    joinContext: (invitation) => joinContext({ storage, openEnrollment: options.openEnrollment ?? true, consortium: () => governance.current()?.consortium ?? null }, invitation),
+  });
   registerResourceRoutes(app, { storage, member: memberOf, authorize: (request, scope) => auth.caller(request, scope) });
   registerInsightRoutes(app, {
     storage,

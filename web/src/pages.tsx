@@ -246,7 +246,7 @@ export function PrivacyPage(props: PageProps) {
               <p class="empty">No dataset has spent privacy budget: no run used differential privacy.</p>
             ) : (
               <ul class="bars" aria-label="Epsilon spent against budget per dataset">
-                {datasets.map((d) => {
+                {[...datasets].sort((a, b) => (a.datasetId < b.datasetId ? -1 : 1)).map((d) => {
                   const scale = Math.max(d.budget ?? 0, d.epsilon) || 1;
                   // Amber from 80 % of the budget, red once it is spent.
                   const used = d.budget ? d.epsilon / d.budget : 0;
@@ -273,12 +273,12 @@ export function PrivacyPage(props: PageProps) {
               <div class="table-wrap">
                 <table aria-label="Privacy protections per run">
                   <thead>
-                    <tr><th>Run</th><th>Secure aggregation</th><th>Differential privacy</th></tr>
+                    <tr><th>Run</th><th><abbr title="secure aggregation">SecAgg</abbr></th><th><abbr title="differential privacy">DP</abbr></th></tr>
                   </thead>
                   <tbody>
                     {[...runs].reverse().map((r) => (
                       <tr>
-                        <td><a href={`#/runs/${encodeURIComponent(r.runId)}`}>{runName(r)}</a></td>
+                        <td class="ident"><a href={`#/runs/${encodeURIComponent(r.runId)}`}>{runName(r)}</a></td>
                         <td><Badge value={r.config.secureAggregation ? 'on' : 'off'} /></td>
                         <td><Badge value={r.config.differentialPrivacy ? 'on' : 'off'} /></td>
                       </tr>
@@ -355,15 +355,15 @@ export function AuditPage(props: PageProps) {
                 <div class="table-wrap">
                   <table aria-label="Audit log entries">
                     <thead>
-                      <tr><th class="num">#</th><th>Event</th><th>Subject</th><th class="num">Round</th><th>Actor</th><th>Time</th></tr>
+                      <tr><th class="num">#</th><th>Event</th><th class="num">Round</th><th>Subject</th><th>Actor</th><th>Time</th></tr>
                     </thead>
                     <tbody>
                       {[...entries].reverse().map((e) => (
                         <tr>
                           <td class="num">{e.seq}</td>
                           <td class="nowrap">{e.kind}</td>
-                          <td><Ref id={e.subject} refs={refs} /></td>
                           <td class="num">{roundOf(e.data) ?? '–'}</td>
+                          <td><Ref id={e.subject} refs={refs} /></td>
                           <td><Ref id={e.actor} refs={refs} /></td>
                           <td class="nowrap">{time(e.at)}</td>
                         </tr>
