@@ -129,7 +129,11 @@ describe('contributions of a run', () => {
 
     // v(∅) = 0, v(a) = 1, v(b) = 3, v(ab) = 2 → φ_a = ½·1 + ½·(2 − 3) = 0, φ_b = ½·3 + ½·(2 − 1) = 2.
     type Report = { available: boolean; method: string; values: Record<string, number>; standardErrors: Record<string, number> | null; shares?: { shares: Record<string, number>; undistributed: number }; participation: { name: string; rounds: number; examples: number }[] };
-    const exact = await operatorGet<Report>(`/v1/runs/${runId}/contributions?rewardPool=100`);
+    // The default is final-model Shapley; over one round it equals the round-wise value.
+    const finalModel = await operatorGet<Report>(`/v1/runs/${runId}/contributions`);
+    assert.equal(finalModel.method, 'final-model');
+    assert.deepEqual(finalModel.values, { a: 0, b: 2 });
+    const exact = await operatorGet<Report>(`/v1/runs/${runId}/contributions?rewardPool=100&method=exact`);
     assert.equal(exact.available, true);
     assert.equal(exact.method, 'exact');
     assert.deepEqual(exact.values, { a: 0, b: 2 });

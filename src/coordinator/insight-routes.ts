@@ -5,13 +5,12 @@
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import type { RunConfig } from '../protocol/messages.js';
-import type { Parameters } from '../protocol/tensors.js';
 import type { ModelSummary } from '../model/summary.js';
 import type { Storage } from '../storage/storage.js';
-import { VALUATION_METHODS } from '../valuation/methods.js';
-import { runContributions, withShares, type ContributionOptions, type ContributionReport } from './contributions.js';
-import { runFootprint } from './footprint.js';
+import { valuationMethod } from '../valuation/methods.js';
+import { runContributions, withShares, type ContributionOptions, type ContributionReport, type ValidationScorer } from './contributions.js';
+import { footprintOptionsOf, runFootprint } from './footprint.js';
+import { agreementOfRun } from './run-agreement.js';
 import { planExecution } from './plan-policy.js';
 import { numberParam, type Query } from './query.js';
 import { collectRunReport, type RunReport } from './run-report.js';
@@ -20,30 +19,27 @@ export interface InsightRouteOptions {
   storage: Storage;
   /** Throws unless the caller may read runs. */
   authorize: (request: FastifyRequest) => Promise<void>;
-  /** Validation accuracy of a model, for contributions; absent when the coordinator has no validation set. */
-  accuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
+  /** Validation accuracy (or per-example correctness) of a model, for contributions; absent when the coordinator has no validation set. */
+  accuracy?: ValidationScorer;
 }
 
-/** Contribution settings from a query string: method, rewardPool, permutations, truncationTolerance, seed, lastRounds. */
+/** Contribution settings from a query string: method, rewardPool, permutations, truncationTolerance, seed, lastRounds, bootstrap. */
 export function contributionQuery(query: Query): ContributionOptions {
-  const method = query.method;
-  if (method !== undefined && !(VALUATION_METHODS as readonly string[]).includes(method)) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `method must be one of ${VALUATION_METHODS.join(', ')}, got ${JSON.stringify(method)}`, {
-      details: { field: 'method', expected: VALUATION_METHODS, received: method },
-    });
-  }
+  const method = query.method === undefined ? undefined : valuationMethod(query.method);
   const rewardPool = numberParam(query, 'rewardPool', (n) => Number.isFinite(n) && n >= 0, 'a number >= 0');
   const permutations = numberParam(query, 'permutations', (n) => Number.isInteger(n) && n >= 1 && n <= 100_000, 'an integer in [1, 100000]');
   const seed = numberParam(query, 'seed', Number.isSafeInteger, 'an integer');
   const truncationTolerance = numberParam(query, 'truncationTolerance', (n) => Number.isFinite(n) && n >= 0 && n < 1, 'a number in [0, 1)');
   const lastRounds = numberParam(query, 'lastRounds', (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1');
+  const bootstrap = numberParam(query, 'bootstrap', (n) => Number.isInteger(n) && n >= 0 && n <= 10_000, 'an integer in [0, 10000]');
   return {
-    ...(method !== undefined ? { method: method as ContributionOptions['method'] } : {}),
+    ...(method !== undefined ? { method } : {}),
     ...(rewardPool !== undefined ? { rewardPool } : {}),
     ...(permutations !== undefined ? { permutations } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(truncationTolerance !== undefined ? { truncationTolerance } : {}),
     ...(lastRounds !== undefined ? { lastRounds } : {}),
+    ...(bootstrap !== undefined ? { bootstrap } : {}),
   };
 }
 
@@ -101,8 +97,8 @@ export function registerInsightRoutes(app: FastifyInstance, options: InsightRout
 
   app.get<{ Params: { runId: string } }>('/v1/runs/:runId/footprint', async (request) => {
     await authorize(request);
-    await runOf(request.params.runId);
-    return runFootprint(await storage.listMemberMetrics(request.params.runId), await storage.listMembers());
+    const run = await runOf(request.params.runId);
+    return runFootprint(await storage.listMemberMetrics(run.runId), await storage.listMembers(), footprintOptionsOf(await agreementOfRun(storage, run)));
   });
 
   app.get<{ Params: { runId: string } }>('/v1/runs/:runId/plan', async (request) => {

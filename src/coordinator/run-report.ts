@@ -6,11 +6,11 @@
 
 import { epsilonOf } from '../privacy/dp/charges.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import type { RunConfig } from '../protocol/messages.js';
-import type { Parameters } from '../protocol/tensors.js';
 import type { RoundSummary, RunRecord, RunStore, MemberStore } from '../storage/storage.js';
-import { runContributions, type ContributionOptions, type ContributionReport } from './contributions.js';
-import { runFootprint, type RunFootprint } from './footprint.js';
+import type { GovernanceStore } from '../storage/storage.js';
+import { runContributions, type ContributionOptions, type ContributionReport, type ValidationScorer } from './contributions.js';
+import { footprintOptionsOf, runFootprint, type RunFootprint } from './footprint.js';
+import { agreementOfRun } from './run-agreement.js';
 import { planExecution, type PlanExecution } from './plan-policy.js';
 
 export interface MemberAccuracy {
@@ -38,13 +38,13 @@ export interface RunReport {
 }
 
 export interface RunReportOptions {
-  /** Accuracy on the validation set, for contributions; null when there is none. */
-  accuracy: ((config: RunConfig, parameters: Parameters) => Promise<number>) | null;
+  /** Accuracy (or per-example correctness) on the validation set, for contributions; null when there is none. */
+  accuracy: ValidationScorer | null;
   /** Contribution settings, or false to leave contributions out. */
   contributions?: ContributionOptions | false;
 }
 
-export async function collectRunReport(storage: RunStore & Pick<MemberStore, 'listMembers'>, runId: string, options: RunReportOptions): Promise<RunReport> {
+export async function collectRunReport(storage: RunStore & Pick<MemberStore, 'listMembers'> & Partial<Pick<GovernanceStore, 'listAgreementVersions'>>, runId: string, options: RunReportOptions): Promise<RunReport> {
   const run = await storage.getRun(runId);
   if (!run) throw new ConcordError(ErrorCode.NOT_FOUND, `no run ${runId}`, { details: { field: 'runId', received: runId } });
   const [rounds, rows, members] = await Promise.all([storage.listRounds(runId), storage.listMemberMetrics(runId), storage.listMembers()]);
@@ -67,7 +67,7 @@ export async function collectRunReport(storage: RunStore & Pick<MemberStore, 'li
     plan: await planExecution(run.config, rows, nameOf),
     privacy: await privacySpend(storage, run),
     contributions: options.contributions === false ? null : await runContributions(storage, runId, options.accuracy, options.contributions ?? {}),
-    footprint: runFootprint(rows, members),
+    footprint: runFootprint(rows, members, footprintOptionsOf(await agreementOfRun(storage, run))),
   };
 }
 

@@ -73,10 +73,11 @@ export interface CoordinatorOptions {
   strategyFor?: (config: RunConfig) => Strategy;
   serverEvaluate?: (config: RunConfig, parameters: Parameters) => Promise<ServerEvaluation>;
   /**
-   * Accuracy of a model on the validation set, for contribution valuation (many coalition
-   * models). Default: serverEvaluate's accuracy; none without either.
+   * Accuracy of a model on the validation set, or its per-example correctness (for
+   * bootstrap intervals), for contribution valuation (many coalition models).
+   * Default: serverEvaluate's accuracy; none without either.
    */
-  validationAccuracy?: (config: RunConfig, parameters: Parameters) => Promise<number>;
+  validationAccuracy?: (config: RunConfig, parameters: Parameters) => Promise<number | ArrayLike<number>>;
   /** Largest request body accepted, in bytes. Default 64 MiB (16M float32 parameters). */
   bodyLimitBytes?: number;
   /** Longest a task long-poll is held open. Default 25 s. */

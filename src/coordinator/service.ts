@@ -13,7 +13,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { initBackend } from '../model/backend.js';
 import { buildModel, initialParameters } from '../model/build.js';
-import { createAccuracyEvaluator } from '../model/evaluator.js';
+import { createCorrectnessEvaluator } from '../model/evaluator.js';
 import { evaluate } from '../model/train.js';
 import { setParameters } from '../model/weights.js';
 import type { RunConfig } from '../protocol/messages.js';
@@ -124,8 +124,9 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
             const result = await evaluate(model, evalSet);
             return { loss: result.loss, metrics: { accuracy: result.accuracy, numExamples: result.numExamples } };
           },
-          // Contribution valuation on the same set, with models of its own (see model/evaluator.ts).
-          validationAccuracy: ((accuracy) => (config: RunConfig, parameters: Parameters) => accuracy(config.model, parameters))(createAccuracyEvaluator(evalSet)),
+          // Contribution valuation on the same set, with models of its own (see model/evaluator.ts),
+          // per example so that every value gets a bootstrap interval.
+          validationAccuracy: ((correct) => (config: RunConfig, parameters: Parameters) => correct(config.model, parameters))(createCorrectnessEvaluator(evalSet)),
         }
       : {}),
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),

@@ -21,6 +21,8 @@ import { sha256Hex } from './digest.js';
 import { assertPublicKey, sign, verify, type Identity } from './identity.js';
 import { QUERY_TYPES } from '../analytics/query-types.js';
 import { DataSchemaSchema, dataSchemaCrossCheck } from '../data/schema/schema.js';
+import { VALUATION_METHODS } from '../valuation/methods.js';
+import { SHARING_BASES } from '../valuation/benefit-sharing.js';
 
 // ---- schema ---------------------------------------------------------------------------
 
@@ -63,6 +65,38 @@ const MemberSchema = z
   })
   .strict();
 
+/** How contributions are valued (docs/sharing.md), fixed before training. */
+const ValuationSchema = z
+  .object({
+    method: z.enum(VALUATION_METHODS).default('final-model'),
+    /** Whether a request may ask for another method than the agreed one (e.g. to compare). */
+    overridable: z.boolean().default(true),
+    /** Bootstrap resamples of the validation set behind every interval. */
+    bootstrap: z.number().int().min(0).max(10_000).default(200),
+  })
+  .strict();
+
+/** How a reward pool is divided: by positive contribution, with an optional floor by data volume or participation. */
+const BenefitSharingSchema = z
+  .object({
+    floor: z.object({ fraction: finite.min(0).max(1), basis: z.enum(SHARING_BASES) }).strict().optional(),
+  })
+  .strict();
+
+/** Energy of data transmission, kWh per GB, with the range the literature supports and where it is from. */
+const NetworkIntensitySchema = z
+  .object({ kWhPerGB: finite.positive(), low: finite.positive(), high: finite.positive(), year: z.number().int().min(2000).max(2100), source: z.string().min(1).max(500) })
+  .strict()
+  .refine((n) => n.low <= n.kWhPerGB && n.kWhPerGB <= n.high, { message: 'expected low <= kWhPerGB <= high' });
+
+const FootprintSchema = z
+  .object({
+    network: NetworkIntensitySchema.optional(),
+    /** gCO₂e/kWh of the electricity networks run on (the path between sites crosses grids). */
+    networkCarbonIntensity: finite.positive().optional(),
+  })
+  .strict();
+
 export const AgreementSchema = z
   .object({
     version: z.number().int().min(1),
@@ -95,6 +129,9 @@ export const AgreementSchema = z
       })
       .strict()
       .optional(),
+    valuation: ValuationSchema.optional(),
+    benefitSharing: BenefitSharingSchema.optional(),
+    footprint: FootprintSchema.optional(),
     amendments: z
       .object({
         signaturesRequired: z.union([z.literal('all'), z.array(memberName).min(1)], {

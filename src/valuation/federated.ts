@@ -14,16 +14,22 @@
 //
 // Exact values need 2^|N_t| utility evaluations per round; beyond `maxExactMembers`
 // rounds use the permutation estimator (optionally truncated as in TMC-Shapley, Ghorbani &
-// Zou 2019, and GTG-Shapley, Liu et al. 2022), whose per-round standard errors add in quadrature.
+// Zou 2019), whose per-round errors add up. Method 'gtg' is GTG-Shapley (Liu et al. 2022,
+// ACM TIST, arXiv 2109.02053): rounds whose full update gains less than a tolerance are
+// skipped (between-round truncation), permutations stop once a prefix is worth nearly
+// v_t(N_t) (within-round truncation), are guided (each member first in turn) and stop
+// when the estimates converge. A utility returning per-example scores gives every value
+// a bootstrap error too (scores.ts, uncertainty.ts).
 
 import { weightedAverage } from '../core/aggregate.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Parameters } from '../protocol/tensors.js';
-import type { CoalitionValue } from './game.js';
-import { leaveOneOut } from './leave-one-out.js';
-import { exactShapley, monteCarloShapley } from './shapley.js';
+import { exactReplicates, leaveOneOutReplicates, permutationReplicates, pointValues, type ReplicateEstimate } from './estimators.js';
+import type { ReplicateValue } from './game.js';
+import { ReplicateScorer, DEFAULT_BOOTSTRAP_RESAMPLES, type UtilityResult } from './scores.js';
+import { ValueTotals, type UncertaintySummary } from './uncertainty.js';
 
-export type ValuationMethod = 'exact' | 'monte-carlo' | 'loo';
+export type ValuationMethod = 'exact' | 'monte-carlo' | 'loo' | 'gtg';
 
 export interface ValuationUpdate {
   /** The member's name, the key of its value. */
@@ -40,10 +46,19 @@ export interface ValuationRound {
 }
 
 export interface RunValuationOptions {
-  /** Accuracy (or any utility, higher is better) of a model on the validation set. */
-  utility: (parameters: Parameters) => Promise<number> | number;
+  /**
+   * Accuracy (or any utility, higher is better) of a model on the validation set, or its
+   * per-example scores (1 correct / 0 wrong) so that values get a bootstrap error.
+   */
+  utility: (parameters: Parameters) => Promise<UtilityResult> | UtilityResult;
   /** Default 'auto': exact for rounds of at most `maxExactMembers` members, Monte Carlo beyond. */
   method?: ValuationMethod | 'auto';
+  /** Bootstrap resamples of the validation set (per-example utilities only); default 200. */
+  bootstrap?: number;
+  /** GTG-Shapley: skip a round whose full update changes the utility by at most this; default 0.001. */
+  betweenRoundTolerance?: number;
+  /** GTG-Shapley: stop sampling once a cycle of permutations moves no value by more than this fraction; default 0.05. */
+  convergenceTolerance?: number;
   /** Default 10 (1,024 coalitions per round). */
   maxExactMembers?: number;
   /** Monte Carlo: permutations per round; default 100. */
@@ -72,19 +87,43 @@ export interface RoundValuation {
   /** Monte Carlo only. */
   standardErrors?: Record<string, number>;
   evaluations: number;
+  /** GTG-Shapley: the round's gain was within the between-round tolerance, so every member got 0. */
+  skipped?: boolean;
 }
 
-export interface RunValuation {
+/** Values with their uncertainty, as every valuation method reports them. */
+export interface ValuationSummary extends UncertaintySummary {
+  values: Record<string, number>;
+  /** Bootstrap resamples of the validation set (0 when the utility gave plain numbers) and its size. */
+  bootstrap: { resamples: number; validationExamples: number | null };
+  evaluations: number;
+  seconds: number;
+}
+
+export interface RunValuation extends ValuationSummary {
   /** The method of every round, or 'mixed' when 'auto' used both. */
   method: ValuationMethod | 'mixed';
   /** φ_i summed over rounds, by member name, in order of first appearance. */
   values: Record<string, number>;
-  /** √(Σ_t se_t²) per member; 0 for members valued exactly throughout; null for leave-one-out. */
+  /** Monte Carlo part of the error, √(Σ_t se_t²), per member; 0 for members valued exactly throughout; null for leave-one-out. */
   standardErrors: Record<string, number> | null;
   rounds: RoundValuation[];
-  /** Utility evaluations made. */
-  evaluations: number;
-  seconds: number;
+}
+
+/** Turns a utility into a replicate game over models (scores.ts). */
+export function replicateUtility(utility: RunValuationOptions['utility'], scorer: ReplicateScorer): (parameters: Parameters) => Promise<Float64Array> {
+  return async (parameters) => scorer.toReplicates(await utility(parameters));
+}
+
+/** The summary of summed values: point values, intervals and indistinguishable pairs. */
+export function summarizeTotals(totals: ValueTotals, scorer: ReplicateScorer, evaluations: number, started: number): ValuationSummary {
+  return {
+    values: totals.values(),
+    ...totals.summarize(),
+    bootstrap: { resamples: scorer.resampleCount, validationExamples: scorer.validationExamples },
+    evaluations,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 export const DEFAULT_MAX_EXACT_MEMBERS = 10;
@@ -118,55 +157,70 @@ export async function valueRun(rounds: Iterable<ValuationRound> | AsyncIterable<
   const started = performance.now();
   const method = options.method ?? 'auto';
   const maxExact = options.maxExactMembers ?? DEFAULT_MAX_EXACT_MEMBERS;
-  const totals = new Map<string, number>();
-  const variances = new Map<string, number>();
+  const scorer = new ReplicateScorer(options.bootstrap ?? DEFAULT_BOOTSTRAP_RESAMPLES, options.seed ?? 0);
+  const score = replicateUtility(options.utility, scorer);
+  const totals = new ValueTotals();
   const perRound: RoundValuation[] = [];
   let evaluations = 0;
 
   for await (const r of rounds) {
     checkRound(r);
     const members = r.updates.map((u) => u.member);
-    for (const m of members) {
-      if (totals.has(m)) continue;
-      totals.set(m, 0);
-      variances.set(m, 0);
-    }
+    for (const m of members) totals.ensure(m);
     if (members.length === 0) continue;
     const byName = new Map(r.updates.map((u) => [u.member, u]));
-    const v: CoalitionValue = (coalition) => options.utility(coalitionModel(r.previous, coalition.map((m) => byName.get(m)!)));
+    // Memoized per round: GTG-Shapley looks at v(N_t) and v(∅) before it samples.
+    const memo = new Map<string, Promise<Float64Array>>();
+    const v: ReplicateValue = (coalition) => {
+      const key = JSON.stringify(coalition);
+      let value = memo.get(key);
+      if (!value) memo.set(key, (value = score(coalitionModel(r.previous, coalition.map((m) => byName.get(m)!)))));
+      return value;
+    };
     const roundMethod: ValuationMethod = method === 'auto' ? (members.length <= maxExact ? 'exact' : 'monte-carlo') : method;
+    const seed = ((options.seed ?? 0) * 100_003 + r.round) | 0;
 
-    let result: RoundValuation;
+    let estimate: ReplicateEstimate;
+    let skipped = false;
     if (roundMethod === 'exact') {
-      const exact = await exactShapley(members, v);
-      result = { round: r.round, method: 'exact', members, emptyValue: exact.emptyValue, grandValue: exact.grandValue, values: exact.values, evaluations: exact.evaluations };
+      estimate = await exactReplicates(members, v);
     } else if (roundMethod === 'monte-carlo') {
-      const mc = await monteCarloShapley(members, v, {
-        seed: ((options.seed ?? 0) * 100_003 + r.round) | 0,
-        permutations: options.permutations ?? 100,
-        truncationTolerance: options.truncationTolerance ?? 0,
-      });
-      result = {
-        round: r.round,
-        method: 'monte-carlo',
-        members,
-        emptyValue: mc.emptyValue,
-        grandValue: mc.grandValue,
-        values: mc.values,
-        standardErrors: mc.standardErrors,
-        evaluations: mc.evaluations,
-      };
-      for (const m of members) {
-        const se = mc.standardErrors[m]!;
-        // One permutation gives no error estimate: the whole marginal is the uncertainty.
-        variances.set(m, variances.get(m)! + (Number.isNaN(se) ? mc.values[m]! ** 2 : se * se));
+      estimate = await permutationReplicates(members, v, { seed, permutations: options.permutations ?? 100, truncationTolerance: options.truncationTolerance ?? 0 });
+    } else if (roundMethod === 'gtg') {
+      const grand = await v(members);
+      const empty = await v([]);
+      if (Math.abs(grand[0]! - empty[0]!) <= (options.betweenRoundTolerance ?? 0.001)) {
+        // Between-round truncation: every member gets 0 for a round that changed nothing.
+        skipped = true;
+        const zero = Object.fromEntries(members.map((m) => [m, new Float64Array(grand.length)]));
+        estimate = { players: members, replicates: zero, grand, empty, evaluations: 2, samplingCovariance: null };
+      } else {
+        estimate = await permutationReplicates(members, v, {
+          seed,
+          permutations: options.permutations ?? 100,
+          truncationTolerance: options.truncationTolerance ?? 0.01,
+          guided: true,
+          convergenceTolerance: options.convergenceTolerance ?? 0.05,
+        });
       }
     } else {
-      const loo = await leaveOneOut(members, v);
-      const empty = await options.utility(r.previous);
-      result = { round: r.round, method: 'loo', members, emptyValue: empty, grandValue: loo.grandValue, values: loo.values, evaluations: loo.evaluations + 1 };
+      estimate = await leaveOneOutReplicates(members, v);
+      estimate.empty = await v([]);
+      estimate.evaluations += 1;
     }
-    for (const m of members) totals.set(m, totals.get(m)! + result.values[m]!);
+    totals.add(estimate);
+    const n = members.length;
+    const result: RoundValuation = {
+      round: r.round,
+      method: roundMethod,
+      members,
+      emptyValue: estimate.empty[0]!,
+      grandValue: estimate.grand[0]!,
+      values: pointValues(estimate),
+      evaluations: estimate.evaluations,
+      ...(estimate.samplingCovariance ? { standardErrors: Object.fromEntries(members.map((m, i) => [m, Math.sqrt(estimate.samplingCovariance![i * n + i]!)])) } : {}),
+      ...(skipped ? { skipped } : {}),
+    };
     evaluations += result.evaluations;
     perRound.push(result);
     options.onRound?.(result);
@@ -174,12 +228,11 @@ export async function valueRun(rounds: Iterable<ValuationRound> | AsyncIterable<
 
   const methods = new Set(perRound.map((r) => r.method));
   const overall: RunValuation['method'] = methods.size === 1 ? [...methods][0]! : methods.size === 0 ? (method === 'auto' ? 'exact' : method) : 'mixed';
+  const summary = summarizeTotals(totals, scorer, evaluations, started);
   return {
+    ...summary,
     method: overall,
-    values: Object.fromEntries(totals),
-    standardErrors: overall === 'loo' ? null : Object.fromEntries([...variances].map(([m, s]) => [m, Math.sqrt(s)])),
+    standardErrors: overall === 'loo' ? null : summary.monteCarloStandardErrors,
     rounds: perRound,
-    evaluations,
-    seconds: (performance.now() - started) / 1000,
   };
 }

@@ -2,7 +2,8 @@
 // without member i. Cheap (n + 1 evaluations of v) but, unlike Shapley values, it gives
 // nothing to members whose data duplicates another's (see Ghorbani & Zou 2019, §2).
 
-import { byPlayer, checkPlayers, CoalitionEvaluator, type CoalitionValue } from './game.js';
+import { asReplicateValue, type CoalitionValue } from './game.js';
+import { leaveOneOutReplicates, pointValues } from './estimators.js';
 
 export interface LeaveOneOutValues {
   /** v(N) − v(N \ {i}) by player name. */
@@ -13,11 +14,6 @@ export interface LeaveOneOutValues {
 }
 
 export async function leaveOneOut(players: readonly string[], v: CoalitionValue): Promise<LeaveOneOutValues> {
-  checkPlayers(players);
-  const evaluator = new CoalitionEvaluator(players, v);
-  const all = players.map((_, i) => i);
-  const grandValue = await evaluator.value(all);
-  const values: number[] = [];
-  for (const i of all) values.push(grandValue - (await evaluator.value(all.filter((j) => j !== i))));
-  return { values: byPlayer(players, values), grandValue, evaluations: evaluator.evaluations };
+  const estimate = await leaveOneOutReplicates(players, asReplicateValue(v));
+  return { values: pointValues(estimate), grandValue: estimate.grand[0]!, evaluations: estimate.evaluations };
 }
