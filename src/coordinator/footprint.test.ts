@@ -23,7 +23,7 @@ const members = [
 describe('run footprint', () => {
   it('converts reported energy and bytes to kWh and CO₂ per member, round and run, and estimates the centralized alternative', () => {
     const rows = [
-      // 36 kJ = 0.01 kWh at 100 g/kWh = 1 g; 1 GB = 0.06 kWh at 475 g/kWh = 28.5 g.
+      // 36 kJ = 0.01 kWh at 100 g/kWh = 1 g; 1 GB = 0.005 kWh at 475 g/kWh = 2.375 g.
       row(1, 'm1', 'train', { energyJoules: 36_000, energySource: 0, carbonIntensity: 100, trainSeconds: 1200, examplesProcessed: 500 }, 1e9),
       // Evaluation: network only.
       row(1, 'm1', 'evaluate', { accuracy: 0.9 }, 1e9),
@@ -35,11 +35,14 @@ describe('run footprint', () => {
     assert.equal(clinic!.name, 'clinic');
     assert.equal(clinic!.energySource, 'declared');
     close(clinic!.trainKWh, 0.01);
-    close(clinic!.networkKWh, 0.12);
+    close(clinic!.networkKWh, 0.01);
     assert.equal(clinic!.networkBytes, 2e9);
-    close(clinic!.co2Grams, 1 + 57);
+    close(clinic!.co2Grams, 1 + 4.75);
     close(clinic!.trainCo2Grams, 1);
-    close(clinic!.networkCo2Grams, 57);
+    close(clinic!.networkCo2Grams, 4.75);
+    // The range: 2 GB at 0.002 and 0.013 kWh/GB, training unchanged.
+    close(clinic!.co2GramsLow, 1 + 2 * 0.002 * 475);
+    close(clinic!.co2GramsHigh, 1 + 2 * 0.013 * 475);
     assert.equal(clinic!.examplesProcessed, 500);
     assert.equal(clinic!.trainSeconds, 1200);
     assert.equal(lab!.energySource, 'estimated');
@@ -47,15 +50,34 @@ describe('run footprint', () => {
     close(lab!.trainKWh, 0.001);
     close(lab!.co2Grams, 0.475);
     assert.deepEqual(f.rounds.map((r) => r.round), [1, 2]);
-    close(f.rounds[0]!.co2Grams, 58);
+    close(f.rounds[0]!.co2Grams, 5.75);
     close(f.rounds[1]!.trainKWh, 0.001);
-    close(f.total.kWh, 0.131);
-    close(f.total.co2Grams, 58.475);
+    close(f.total.kWh, 0.021);
+    close(f.total.co2Grams, 6.225);
+    close(f.total.co2GramsLow, 6.225 - 2 * 0.003 * 475);
+    close(f.total.co2GramsHigh, 6.225 + 2 * 0.008 * 475);
+    close(f.total.networkKWhLow, 0.004);
+    close(f.total.networkKWhHigh, 0.026);
+    assert.ok(f.total.co2GramsLow < f.total.co2Grams && f.total.co2Grams < f.total.co2GramsHigh);
     // Raw data: (900 + 100) × 25 × 4 + (400 + 100) × 5 × 4 = 110,000 bytes, shipped once.
     assert.equal(f.centralized.dataBytes, 110_000);
-    close(f.centralized.shippingKWh, 110_000e-9 * 0.06);
-    close(f.centralized.co2Grams, (0.011 + 110_000e-9 * 0.06) * 475);
-    assert.ok(f.assumptions.some((a) => /Aslan/.test(a)));
+    close(f.centralized.shippingKWh, 110_000e-9 * 0.005);
+    close(f.centralized.co2Grams, (0.011 + 110_000e-9 * 0.005) * 475);
+    close(f.centralized.co2GramsLow, (0.011 + 110_000e-9 * 0.002) * 475);
+    close(f.centralized.co2GramsHigh, (0.011 + 110_000e-9 * 0.013) * 475);
+    assert.equal(f.network.year, 2022);
+    assert.ok(f.assumptions.some((a) => /Aslan/.test(a) && /0\.002–0\.013/.test(a)));
+  });
+
+  it("uses the agreement's network intensity and network grid intensity when it sets them", () => {
+    const network = { kWhPerGB: 0.01, low: 0.005, high: 0.02, year: 2024, source: 'consortium measurement' };
+    const f = runFootprint([row(1, 'm1', 'evaluate', {}, 1e9)], members, { network, networkCarbonIntensity: 100 });
+    close(f.total.networkKWh, 0.01);
+    close(f.total.co2Grams, 1);
+    close(f.total.co2GramsLow, 0.5);
+    close(f.total.co2GramsHigh, 2);
+    assert.deepEqual(f.network, network);
+    assert.ok(f.assumptions[0]!.includes('consortium measurement'));
   });
 
   it('a RAPL reading is named as such, and mixing sources says so', () => {
