@@ -45,7 +45,7 @@ test('with ?backend=wasm the browser member trains on the SIMD WebAssembly backe
     if (header.kind === 'train' && header.metrics?.trainSeconds !== undefined) trainSeconds.push(header.metrics.trainSeconds);
   });
 
-  await page.goto(`${h.url}/join?backend=wasm`);
+  await page.goto(`${h.url}/join?backend=wasm&shard=blobs`);
   await page.getByTestId('demo-shard').click();
   await page.getByTestId('member-name').fill('wasm-lab');
   await page.getByTestId('join').click();
@@ -78,7 +78,7 @@ test('with ?backend=wasm the browser member trains on the SIMD WebAssembly backe
 
 test('a backend name the page does not know leaves it on the CPU backend, and its log says so', async () => {
   const page = await browser.newPage();
-  await page.goto(`${h.url}/join?backend=webgpu`);
+  await page.goto(`${h.url}/join?backend=webgpu&shard=blobs`);
   await page.getByTestId('demo-shard').click();
   await page.getByTestId('member-name').fill('unknown-backend-lab');
   await page.getByTestId('join').click();

@@ -55,7 +55,7 @@ before(async () => {
   secureNodeMember(h, 'south', 200, 0.2);
   browser = await launchChromium();
   page = await browser.newPage();
-  await page.goto(`${h.url}/join`);
+  await page.goto(`${h.url}/join?shard=blobs`);
   await page.getByTestId('demo-shard').click();
   await page.getByTestId('member-name').fill('browser-lab');
   await page.getByTestId('owner-key').fill(owners['browser-lab']!.publicKey);
@@ -71,7 +71,7 @@ after(async () => {
 test('the page refuses a malformed owner key before enrolling', async () => {
   const other = await browser.newPage();
   try {
-    await other.goto(`${h.url}/join`);
+    await other.goto(`${h.url}/join?shard=blobs`);
     await other.getByTestId('demo-shard').click();
     await other.getByTestId('owner-key').fill('not-a-key');
     await other.getByTestId('join').click();

@@ -51,7 +51,7 @@ test('a browser member takes part in rounds and sends only protocol messages', a
   page = await browser.newPage();
   page.on('request', (r) => sent.push({ method: r.method(), url: new URL(r.url()), contentType: r.headers()['content-type'] ?? '', body: r.postDataBuffer() }));
 
-  await page.goto(`${h.url}/join`);
+  await page.goto(`${h.url}/join?shard=blobs`);
   await page.getByTestId('demo-shard').click();
   assert.match((await page.getByTestId('data-summary').textContent())!, /192 training rows, 48 holdout rows, 2 features, 2 classes/);
   await page.getByTestId('member-name').fill('browser-lab');
@@ -76,7 +76,7 @@ test('a browser member takes part in rounds and sends only protocol messages', a
     const path = request.url.pathname;
     if (request.method === 'GET') {
       assert.equal(request.body, null);
-      assert.ok(path === '/join' || path.startsWith('/assets/') || path === '/v1/tasks/next', `unexpected GET ${path}`);
+      assert.ok(path === '/join' || path.startsWith('/assets/') || path === '/v1/tasks/next' || path === '/v1/join/context', `unexpected GET ${path}`);
       kinds.add(path === '/v1/tasks/next' ? 'poll' : 'page');
       continue;
     }
@@ -236,7 +236,7 @@ test('with its own privacy budget the browser member declines tasks without DP a
   const budget = (after(1) + after(2)) / 2;
   const careful = await browser.newPage();
   try {
-    await careful.goto(`${h.url}/join`);
+    await careful.goto(`${h.url}/join?shard=blobs`);
     await careful.getByTestId('demo-shard').click();
     await careful.getByTestId('member-name').fill('careful-lab');
     await careful.getByTestId('privacy-budget').fill(String(budget));
@@ -302,11 +302,14 @@ test('without open enrollment the page needs an invitation, and with one it enro
   };
   try {
     const other = await browser.newPage();
-    await other.goto(`${closed.url}/join`);
+    await other.goto(`${closed.url}/join?shard=blobs`);
+    assert.match((await other.getByTestId('context-error').textContent({ timeout: 15_000 }))!, /only with an invitation/);
     await other.getByTestId('demo-shard').click();
+    await other.getByTestId('data-summary').waitFor();
     await other.getByTestId('member-name').fill('invited-lab');
-    await other.getByTestId('join').click();
-    assert.match((await other.getByRole('alert').textContent({ timeout: 15_000 }))!, /^enrollment failed: .*invitation/i);
+    // Join says why it cannot be pressed yet, rather than failing after the click.
+    assert.equal(await other.getByTestId('join').isDisabled(), true);
+    assert.match((await other.getByTestId('join-why').textContent())!, /only with an invitation/);
     assert.equal((await closed.storage.listMembers()).length, 0);
 
     addMember(closed, 'east-clinic', 100, plus(0.1), undefined, { invitation: await invite() });

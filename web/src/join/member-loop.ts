@@ -37,6 +37,8 @@ export interface MemberLoopOptions {
   progress: (text: string) => void;
   /** After each accepted training contribution (plain or masked). */
   onTrained: () => void;
+  /** Each training or evaluation result sent, with its loss and accuracy where reported (the page's progress chart). */
+  onResult?: (result: { runId: string; round: number; kind: 'train' | 'evaluate'; loss?: number; accuracy?: number }) => void;
 }
 
 /** The page's data as the member stack expects it: training rows first, the member's holdout after. */
@@ -94,6 +96,11 @@ async function run(handler: TaskHandler, client: BrowserClient, header: TaskHead
   if (trainsHere(header)) options.progress(`round ${header.round}: training…`);
   const { result, parameters } = await answerTask(handler, header, global);
   await client.submitResult(result, parameters);
+  const kind = header.kind === 'evaluate' ? 'evaluate' : trainsHere(header) ? 'train' : null;
+  if (kind) {
+    const { loss, accuracy } = result.metrics;
+    options.onResult?.({ runId: header.runId, round: header.round, kind, ...(loss !== undefined ? { loss } : {}), ...(accuracy !== undefined ? { accuracy } : {}) });
+  }
   if (header.kind === 'evaluate') {
     options.log(`round ${header.round}: evaluated, accuracy ${Number(result.metrics.accuracy ?? NaN).toFixed(3)}`);
   } else if (!trainsHere(header)) {
