@@ -3,18 +3,17 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { runContributions, type ContributionOptions, type ContributionReport } from '../coordinator/contributions.js';
+import { runContributions, type ContributionOptions, type ContributionReport, type ValidationScorer } from '../coordinator/contributions.js';
 import { collectRunReport, type RunReport } from '../coordinator/run-report.js';
 import { loadDataset } from '../data/spec.js';
 import { initBackend } from '../model/backend.js';
-import { createAccuracyEvaluator } from '../model/evaluator.js';
-import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { createCorrectnessEvaluator } from '../model/evaluator.js';
 import type { RunConfig } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { renderRunReport } from '../report/html.js';
 import { openStorage } from '../storage/index.js';
 import type { Storage } from '../storage/storage.js';
-import { VALUATION_METHODS } from '../valuation/methods.js';
+import { valuationMethod } from '../valuation/methods.js';
 import { operatorRequest, operatorToken } from './operator-api.js';
 import { coordinatorUrl } from './options.js';
 
@@ -29,17 +28,14 @@ interface SourceOptions {
   permutations?: number;
   truncation?: number;
   lastRounds?: number;
+  bootstrap?: number;
   json?: boolean;
 }
 
 function contributionOptions(opts: SourceOptions): ContributionOptions {
-  if (opts.method !== undefined && !(VALUATION_METHODS as readonly string[]).includes(opts.method)) {
-    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--method must be one of ${VALUATION_METHODS.join(', ')}, got ${JSON.stringify(opts.method)}`, {
-      details: { field: '--method', expected: VALUATION_METHODS, received: opts.method },
-    });
-  }
   return {
-    ...(opts.method !== undefined ? { method: opts.method as ContributionOptions['method'] } : {}),
+    ...(opts.method !== undefined ? { method: valuationMethod(opts.method, '--method') } : {}),
+    ...(opts.bootstrap !== undefined ? { bootstrap: opts.bootstrap } : {}),
     ...(opts.rewardPool !== undefined ? { rewardPool: opts.rewardPool } : {}),
     ...(opts.permutations !== undefined ? { permutations: opts.permutations } : {}),
     ...(opts.truncation !== undefined ? { truncationTolerance: opts.truncation } : {}),
@@ -52,13 +48,13 @@ function query(options: ContributionOptions): string {
   return entries.length ? `?${entries.join('&')}` : '';
 }
 
-/** Runs `fn` on the database named by --db with the accuracy of --eval-data (null without it). */
-async function offline<T>(opts: SourceOptions, fn: (storage: Storage, accuracy: ((config: RunConfig, p: Parameters) => Promise<number>) | null) => Promise<T>): Promise<T> {
-  let accuracy: ((config: RunConfig, p: Parameters) => Promise<number>) | null = null;
+/** Runs `fn` on the database named by --db with the per-example correctness on --eval-data (null without it). */
+async function offline<T>(opts: SourceOptions, fn: (storage: Storage, accuracy: ValidationScorer | null) => Promise<T>): Promise<T> {
+  let accuracy: ValidationScorer | null = null;
   if (opts.evalData) {
     await initBackend();
-    const evaluator = createAccuracyEvaluator(await loadDataset(opts.evalData));
-    accuracy = (config, p) => evaluator(config.model, p);
+    const evaluator = createCorrectnessEvaluator(await loadDataset(opts.evalData));
+    accuracy = (config: RunConfig, p: Parameters) => evaluator(config.model, p);
   }
   const storage = await openStorage(opts.db!, { existing: true });
   try {
@@ -68,17 +64,24 @@ async function offline<T>(opts: SourceOptions, fn: (storage: Storage, accuracy: 
   }
 }
 
+const points = (x: number) => (x * 100).toFixed(2);
+
 export function formatContributions(report: ContributionReport): string {
   const lines: string[] = [];
   if (!report.available) {
     lines.push(`contributions unavailable: ${report.reason}`);
   } else {
-    lines.push(`contributions (${report.method}, ${report.roundsValued} rounds, ${report.evaluations} evaluations, ${report.seconds?.toFixed(1)} s) in accuracy points:`);
+    const boot = report.bootstrap?.resamples ? `, 95 % intervals from ${report.bootstrap.resamples} bootstrap resamples of ${report.bootstrap.validationExamples} validation examples` : '';
+    lines.push(`contributions (${report.method}, ${report.roundsValued} rounds, ${report.evaluations} evaluations, ${report.seconds?.toFixed(1)} s${boot}) in accuracy points:`);
     for (const [name, value] of Object.entries(report.values!).sort((a, b) => b[1] - a[1])) {
+      const u = report.uncertainty?.[name];
       const se = report.standardErrors?.[name];
+      const spread = u ? ` [${points(u.low)}, ${points(u.high)}]` : se !== undefined && se > 0 ? ` ± ${points(se)}` : '';
       const share = report.shares ? `  share ${report.shares.shares[name]!.toFixed(2)}` : '';
-      lines.push(`  ${name.padEnd(16)} ${(value * 100).toFixed(3).padStart(9)}${se !== undefined && se > 0 ? ` ± ${(se * 100).toFixed(3)}` : ''}${share}`);
+      lines.push(`  ${name.padEnd(16)} ${points(value).padStart(8)}${spread}${share}`);
     }
+    if (report.indistinguishable?.length) lines.push(`not distinguishable at 95 %: ${report.indistinguishable.map(([a, b]) => `${a} and ${b}`).join('; ')}`);
+    if (report.about) lines.push(`rewards: ${report.about.rewards}; biases: ${report.about.biases} (${report.about.cites})`);
     if (report.shares) lines.push(`rule: ${report.shares.rule}${report.shares.undistributed > 0 ? `; undistributed ${report.shares.undistributed}` : ''}`);
   }
   lines.push('participation:');

@@ -15,7 +15,8 @@ const withSource = (c: Command): Command =>
     .requiredOption('--run <id>', 'run id')
     .option('--db <path>', "read the coordinator's database instead of asking the coordinator")
     .option('--eval-data <spec>', 'with --db: the validation set contributions are measured on, e.g. mnist:test,test=1000 (the coordinator uses its --eval-data)')
-    .option('--method <method>', `${VALUATION_METHODS.join(' | ')} (auto: exact up to 10 members per round, Monte Carlo beyond)`, 'auto')
+    .option('--method <method>', `${VALUATION_METHODS.join(' | ')} (default: the agreement's valuation.method, else final-model; auto, exact, monte-carlo, loo and gtg are round-wise; retrain needs the members' data, see docs/sharing.md)`)
+    .option('--bootstrap <n>', 'bootstrap resamples of the validation set behind each 95 % interval (default: the agreement\'s, else 200)', parseIntOption('--bootstrap'))
     .option('--reward-pool <amount>', 'divide this reward in proportion to positive contributions', parseNumberOption('--reward-pool'))
     .option('--permutations <n>', 'Monte Carlo permutations per round (default 100)', parseIntOption('--permutations'))
     .option('--truncation <fraction>', 'Monte Carlo: stop a permutation once its prefix is within this fraction of the round\'s full value (TMC); default 0, unbiased', parseNumberOption('--truncation'))
@@ -23,7 +24,7 @@ const withSource = (c: Command): Command =>
 
 export function registerSharingCommands(program: Command): void {
   withSource(program.command('contributions'))
-    .description("each member's contribution to a run (round-wise Shapley values of validation accuracy, from stored updates) and its share of a reward pool")
+    .description("each member's contribution to a run (Shapley values of validation accuracy from stored updates, with 95 % intervals) and its share of a reward pool")
     .action(lazyAction(actions, 'contributions'));
 
   withSource(program.command('report'))

@@ -25,11 +25,16 @@ export function formatPlanExecution(plan: PlanExecution): string {
 }
 
 export function formatFootprint(f: RunFootprint): string {
-  const lines = ['energy and CO2 (training: RAPL or declared power × time; network: 0.06 kWh/GB, an estimate):'];
+  // Older footprints (stored reports) lack the range and the network figures.
+  const n = f.network;
+  const range = (g: { co2Grams: number; co2GramsLow?: number; co2GramsHigh?: number }) =>
+    g.co2GramsLow !== undefined && g.co2GramsHigh !== undefined ? `${gramsText(g.co2Grams)} (${gramsText(g.co2GramsLow)}–${gramsText(g.co2GramsHigh)})` : gramsText(g.co2Grams);
+  const network = n ? `network: ${n.kWhPerGB} kWh/GB, range ${n.low}–${n.high}, for ${n.year}` : 'network: an estimate per GB';
+  const lines = [`energy and CO2 (training: RAPL, this process's share where /proc allows, or declared power × time; ${network}):`];
   for (const m of f.members) {
-    lines.push(`  ${m.name.padEnd(16)} train ${wh(m.trainKWh).padStart(10)} (${m.energySource}, ${m.carbonIntensity} g/kWh)  network ${(m.networkBytes / 1e6).toFixed(1).padStart(8)} MB  ${gramsText(m.co2Grams)}`);
+    lines.push(`  ${m.name.padEnd(16)} train ${wh(m.trainKWh).padStart(10)} (${m.energySource}, ${m.carbonIntensity} g/kWh)  network ${(m.networkBytes / 1e6).toFixed(1).padStart(8)} MB  ${range(m)}`);
   }
-  lines.push(`  ${'total'.padEnd(16)} ${wh(f.total.kWh)}, ${gramsText(f.total.co2Grams)}`);
-  lines.push(`  centralized alternative (estimate): ${wh(f.centralized.kWh)}, ${gramsText(f.centralized.co2Grams)} (same training at world-average intensity + shipping ${(f.centralized.dataBytes / 1e6).toFixed(1)} MB of raw data once)`);
+  lines.push(`  ${'total'.padEnd(16)} ${wh(f.total.kWh)}, ${range(f.total)}`);
+  lines.push(`  centralized alternative (estimate): ${wh(f.centralized.kWh)}, ${range(f.centralized)} (same training at world-average intensity + shipping ${(f.centralized.dataBytes / 1e6).toFixed(1)} MB of raw data once)`);
   return lines.join('\n') + '\n';
 }
