@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { parseMessage } from '../protocol/messages.js';
+import { QueryApprovalSchema } from './approval.js';
 import { QuerySchema } from './query.js';
 
 export const ANALYTICS_PLAIN_STAGE = 'plain';
@@ -16,6 +17,8 @@ export const AnalyticsPayloadSchema = z
     schemaHash: z.string().regex(/^[0-9a-f]{64}$/),
     minCount: z.number().int().min(1),
     limbBits: z.number().int().min(1).max(31),
+    /** Data owners' signed approvals of the query (analytics/approval.ts), for members that check their own. */
+    approvals: z.array(QueryApprovalSchema).max(1000).optional(),
     /** The SecAgg+ request of this stage (absent in the plain stage). */
     secagg: z.record(z.unknown()).optional(),
   })

@@ -1,6 +1,9 @@
 // What `concord analytics …` does (registered in analytics-commands.ts).
 
+import { writeFile } from 'node:fs/promises';
+import { approveQuery, QueryApprovalSchema } from '../analytics/approval.js';
 import { QuerySchema } from '../analytics/query.js';
+import { loadIdentity } from '../governance/identity.js';
 import type { AnalyticsResult } from '../analytics/release.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { AnalyticsQueryRecord } from '../storage/storage.js';
@@ -16,11 +19,22 @@ function describe(record: AnalyticsQueryRecord): string {
   return [`${record.queryId} ${result.type}: ${result.contributors} members, ${result.secureAggregation ? 'secure aggregation' : 'no secure aggregation'}, ${how}`, ...lines].join('\n');
 }
 
-export async function runAnalytics(opts: Conn & { query: string }): Promise<void> {
+export async function runAnalytics(opts: Conn & { query: string; approval?: string[] }): Promise<void> {
   const query = await readConfigFile(opts.query, '--query', QuerySchema);
-  const { query: record } = await operatorRequest<{ query: AnalyticsQueryRecord }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'POST', '/v1/analytics', query);
+  const approvals = await Promise.all((opts.approval ?? []).map((file) => readConfigFile(file, '--approval', QueryApprovalSchema)));
+  const { query: record } = await operatorRequest<{ query: AnalyticsQueryRecord }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'POST', '/v1/analytics', approvals.length > 0 ? { query, approvals } : query);
   process.stdout.write(opts.json ? `${JSON.stringify(record)}\n` : `${describe(record)}\n`);
   if (record.status === 'failed') throw new ConcordError(ErrorCode.UNAVAILABLE, `query ${record.queryId} failed: ${record.error}`, { details: { field: 'query', received: record.queryId } });
+}
+
+/** A data owner's signed decision on a query, made offline: no coordinator is asked. */
+export async function approveAnalytics(opts: { query: string; member: string; identity: string; reject?: boolean; reason?: string; out?: string; json?: boolean }): Promise<void> {
+  const query = await readConfigFile(opts.query, '--query', QuerySchema);
+  const approval = approveQuery(query, { member: opts.member, identity: await loadIdentity(opts.identity) }, { decision: opts.reject ? 'reject' : 'approve', ...(opts.reason ? { reason: opts.reason } : {}) });
+  const text = `${JSON.stringify(approval, null, 2)}\n`;
+  if (!opts.out) return void process.stdout.write(text);
+  await writeFile(opts.out, text);
+  process.stdout.write(opts.json ? `${JSON.stringify({ out: opts.out, queryHash: approval.queryHash, member: approval.member, decision: approval.decision })}\n` : `${approval.decision === 'approve' ? 'approved' : 'rejected'} query ${approval.queryHash.slice(0, 12)}… for ${opts.member}; pass ${opts.out} to "concord analytics run --approval"\n`);
 }
 
 export async function listAnalytics(opts: Conn): Promise<void> {
@@ -34,7 +48,6 @@ export async function showAnalytics(queryId: string, opts: Conn): Promise<void> 
 }
 
 export async function analyticsReport(opts: Conn & { out: string }): Promise<void> {
-  const { writeFile } = await import('node:fs/promises');
   const { renderAnalyticsReport } = await import('../report/analytics-html.js');
   const { queries } = await operatorRequest<{ queries: AnalyticsQueryRecord[] }>(coordinatorUrl(opts.coordinator), operatorToken(opts.token), 'GET', '/v1/analytics');
   await writeFile(opts.out, renderAnalyticsReport(queries));

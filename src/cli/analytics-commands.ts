@@ -1,4 +1,4 @@
-// `concord analytics run|list|show`: federated statistics over the members' data (src/analytics),
+// `concord analytics run|approve|list|show|report`: federated statistics over the members' data (src/analytics),
 // checked by the coordinator against the agreement, released exact with the minimum count or
 // with DP noise at a stated ε. What the commands do is in analytics-actions.ts.
 
@@ -13,7 +13,19 @@ export function registerAnalyticsCommands(program: Command): void {
   withConn(analytics.command('run'))
     .description('run a query (JSON or YAML; see README: analytics) and print what was released')
     .requiredOption('--query <file>', 'the query file')
+    .option('--approval <file...>', "data owners' signed approvals of the query (concord analytics approve), where the agreement asks for them")
     .action(lazyAction(actions, 'runAnalytics'));
+  analytics
+    .command('approve')
+    .description("sign a query as a member's data owner (offline): the approval file travels with the query to the coordinator and to the member")
+    .requiredOption('--query <file>', 'the query file, exactly as it will be run')
+    .requiredOption('--member <name>', 'the member whose owner decides (its agreement name)')
+    .requiredOption('--identity <file>', "the data owner's identity file (Ed25519 key)")
+    .option('--reject', 'reject the query instead')
+    .option('--reason <text>', 'why (kept with the decision)')
+    .option('--out <file>', 'write the approval here (default: stdout)')
+    .option('--json', 'machine-readable output')
+    .action(lazyAction(actions, 'approveAnalytics'));
   withConn(analytics.command('list')).description('list queries and their status').action(lazyAction(actions, 'listAnalytics'));
   withConn(analytics.command('report'))
     .description('write every query and its released result, with charts, as one self-contained HTML file')

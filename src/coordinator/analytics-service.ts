@@ -11,6 +11,7 @@ import { compileQuery } from '../analytics/statistics/index.js';
 import { decodeCells, limbsPerCell } from '../analytics/fixed-point.js';
 import { noisePlan, releaseCharge } from '../analytics/dp.js';
 import { analyticsRules, assertQueryAllowed } from '../analytics/policy.js';
+import { queryApprovalStatus, type QueryApproval, type QueryApprovalStatus } from '../analytics/approval.js';
 import { parseQuery, type Query } from '../analytics/query.js';
 import { releaseResult } from '../analytics/release.js';
 import type { Agreement } from '../governance/agreement.js';
@@ -43,7 +44,7 @@ export class AnalyticsService {
   constructor(private readonly options: AnalyticsServiceOptions) {}
 
   /** Checks, runs and releases a query; refusals throw before anything is stored, failures later return the failed record. */
-  async run(input: unknown, actor: string, signal: AbortSignal = new AbortController().signal): Promise<AnalyticsQueryRecord> {
+  async run(input: unknown, actor: string, signal: AbortSignal = new AbortController().signal, approvals: readonly QueryApproval[] = []): Promise<AnalyticsQueryRecord> {
     const { storage, audit } = this.options;
     const query = parseQuery(input);
     const agreement = this.options.agreement() ?? null;
@@ -53,7 +54,11 @@ export class AnalyticsService {
     const { minCount } = assertQueryAllowed(query, rules);
     const plan = compileQuery(query, schema);
     const hash = schemaHash(schema);
-    const members = await this.participants(hash);
+    const online = await this.participants(hash);
+    // Under an agreement only members whose data owners approved this very query contribute.
+    const consent = agreement ? queryApprovalStatus(query, approvals, agreement, online.map((m) => m.name)) : null;
+    if (consent && consent.state !== 'approved') throw approvalMissing(consent);
+    const members = consent ? online.filter((m) => consent.approvedBy.includes(m.name)) : online;
     const needed = Math.max(rules.minContributors, query.secureAggregation ? 2 : 1);
     if (members.length < needed) {
       throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `${members.length} members online hold data validated against ${schema.name} v${schema.version}; the query needs ${needed}`, { details: { field: 'members', expected: needed, received: members.length } });
@@ -63,14 +68,28 @@ export class AnalyticsService {
     if (noise) await this.assertBudgets(query, planned, members, agreement);
 
     const record = await storage.addAnalyticsQuery(query as unknown as Record<string, unknown>, actor);
-    await audit.record({ actor, kind: 'analytics.submitted', subject: record.queryId, data: { type: query.type, query: query as unknown as JsonValue, schema: hash, members: members.map((m) => m.name), minCount, ...(query.privacy ? { epsilon: query.privacy.epsilon, delta: query.privacy.delta } : {}) } });
+    await audit.record({
+      actor,
+      kind: 'analytics.submitted',
+      subject: record.queryId,
+      data: {
+        type: query.type,
+        query: query as unknown as JsonValue,
+        schema: hash,
+        members: members.map((m) => m.name),
+        minCount,
+        ...(query.privacy ? { epsilon: query.privacy.epsilon, delta: query.privacy.delta } : {}),
+        ...(consent ? { queryHash: consent.queryHash, approvals: consent.rule, approvedBy: consent.approvedBy } : {}),
+      },
+    });
     try {
       const limbBits = defaultQuantizationBits(members.length) - 1;
       const vectorLength = plan.cells.length * limbsPerCell(limbBits);
       const exchange = await exchangeAnalytics({
         grid: this.options.grid,
         queryId: record.queryId,
-        payload: { query, schemaHash: hash, minCount, limbBits },
+        // Members started with their owner's key check their own owner's approval among these.
+        payload: { query, schemaHash: hash, minCount, limbBits, ...(approvals.length > 0 ? { approvals: [...approvals] } : {}) },
         members: members.map((m) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples })),
         vectorLength,
         secure: query.secureAggregation,
@@ -121,6 +140,19 @@ export class AnalyticsService {
     }
     if (problems.length > 0) throw new ConcordError(ErrorCode.FORBIDDEN, `privacy budget: ${problems.join('; ')}`, { details: { field: 'privacy', problems } });
   }
+}
+
+function approvalMissing(status: QueryApprovalStatus): ConcordError {
+  const rule = status.rule === 'all-data-owners' ? 'the owners of every member holding the data' : `${status.needed} data owner${status.needed === 1 ? '' : 's'}`;
+  const why =
+    status.state === 'rejected'
+      ? status.rejectedBy.length > 0
+        ? `rejected by ${status.rejectedBy.map((r) => `${r.member}${r.reason ? ` (${r.reason})` : ''}`).join(', ')}`
+        : `only ${status.waitingFor.length} members hold the data, fewer than the ${status.needed} approvals needed`
+      : `waiting for ${status.waitingFor.join(', ') || 'owners'}${status.approvedBy.length ? `; approved by ${status.approvedBy.join(', ')}` : ''}`;
+  return new ConcordError(ErrorCode.FORBIDDEN, `the agreement lets a query read members' data only with the approval of ${rule} (analytics.queriesNeed): query ${status.queryHash.slice(0, 12)}… is ${status.state}, ${why}; owners sign it with "concord analytics approve"`, {
+    details: { field: 'approvals', queryHash: status.queryHash, state: status.state, needed: status.needed, approvedBy: status.approvedBy, waitingFor: status.waitingFor, rejectedBy: status.rejectedBy, ignored: status.ignored },
+  });
 }
 
 /** The agreement's budget for a member's data: the first of its declared datasets that has one. */

@@ -126,6 +126,8 @@ export const AgreementSchema = z
         requireDifferentialPrivacy: z.boolean().default(false),
         /** Exact cells counting fewer records are suppressed. */
         minCount: z.number().int().min(1).default(10),
+        /** Whose signed approval a query needs before it reads members' data: 'none', 'all-data-owners' or a number; default approvals.plansNeed. */
+        queriesNeed: z.union([z.literal('none'), z.literal('all-data-owners'), z.number().int().min(1)], { errorMap: () => ({ message: 'expected "none", "all-data-owners" or a number of owners' }) }).optional(),
       })
       .strict()
       .optional(),

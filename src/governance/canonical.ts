@@ -72,6 +72,7 @@ export function canonicalBytes(value: unknown): Uint8Array {
 export const SigningDomain = {
   REQUEST: 'concord/request/v1',
   PLAN_APPROVAL: 'concord/plan-approval/v1',
+  QUERY_APPROVAL: 'concord/query-approval/v1',
   AUDIT_ENTRY: 'concord/audit-entry/v1',
   AGREEMENT: 'concord/agreement/v1',
 } as const;

@@ -10,7 +10,8 @@ import { approvalSigningBytes, type Decision } from './approval-bytes.js';
 import { canonicalBytes } from './canonical.js';
 import { sha256Hex } from './digest.js';
 import { fingerprint, sign, verify, type Identity } from './identity.js';
-import { checkRun, datasetOwners, findMember, type Agreement, type RunRequest, type Violation } from './agreement.js';
+import { checkRun, datasetOwners, type Agreement, type RunRequest, type Violation } from './agreement.js';
+import { tallyDecisions } from './decisions.js';
 import { parsePlan, type Plan, type PlanApproval, type PlanInput } from './plan-schema.js';
 
 export { PlanSchema, parsePlan, type Plan, type PlanApproval, type PlanInput } from './plan-schema.js';
@@ -88,37 +89,17 @@ export function planStatus(plan: Plan | PlanInput, approvals: readonly PlanAppro
   const normalized = parsePlan(plan);
   const hash = planHash(normalized);
   const ownersByDataset = datasetOwners(agreement);
-  const owners = [...new Set(normalized.datasets.flatMap((id) => ownersByDataset.get(id) ?? []))].sort();
-
-  const latest = new Map<string, PlanApproval>();
-  const ignored: PlanStatus['ignored'] = [];
-  for (const approval of approvals) {
-    const member = findMember(agreement, approval.member);
-    if (!member) ignored.push({ member: approval.member, reason: 'not a member of the agreement' });
-    else if (!owners.includes(approval.member)) ignored.push({ member: approval.member, reason: 'owns none of the datasets the plan uses' });
-    else if (approval.planHash !== hash) ignored.push({ member: approval.member, reason: `approval is for another plan (${approval.planHash.slice(0, 12)}…)` });
-    else if (!verify(member.publicKey, approvalSigningBytes(approval), approval.signature)) ignored.push({ member: approval.member, reason: 'signature does not verify with the key in the agreement' });
-    else {
-      const previous = latest.get(approval.member);
-      // Same instant: a rejection wins, the cautious reading.
-      if (!previous || approval.at > previous.at || (approval.at === previous.at && approval.decision === 'reject')) latest.set(approval.member, approval);
-    }
-  }
-  const decided = [...latest.values()];
-  const approvedBy = decided.filter((a) => a.decision === 'approve').map((a) => a.member).sort();
-  const rejected = decided.filter((a) => a.decision === 'reject');
-  const rejectedBy = rejected.map((a) => ({ member: a.member, reason: a.reason })).sort((a, b) => a.member.localeCompare(b.member));
-  const waitingFor = owners.filter((name) => !approvedBy.includes(name));
-
-  const rule = agreement.approvals.plansNeed;
-  const needed = rule === 'all-data-owners' ? owners.length : rule;
-  let state: PlanStatus['state'];
-  if (rejected.some((a) => owners.includes(a.member))) state = 'rejected';
-  // Only owners of the plan's datasets decide: fewer of them than the rule asks for can never approve it.
-  else if (rule !== 'all-data-owners' && owners.length < rule) state = 'rejected';
-  else if (owners.length > 0 && (rule === 'all-data-owners' ? waitingFor.length === 0 : approvedBy.length >= rule)) state = 'approved';
-  else state = 'pending';
-  return { state, planHash: hash, needed, approvedBy, rejectedBy, waitingFor, ignored };
+  const owners = normalized.datasets.flatMap((id) => ownersByDataset.get(id) ?? []);
+  const tally = tallyDecisions({
+    decisions: approvals,
+    agreement,
+    rule: agreement.approvals.plansNeed,
+    owners,
+    notConcerned: 'owns none of the datasets the plan uses',
+    about: (a) => a.planHash === hash || `approval is for another plan (${a.planHash.slice(0, 12)}…)`,
+    signedBytes: approvalSigningBytes,
+  });
+  return { ...tally, planHash: hash };
 }
 
 /**

@@ -51,3 +51,29 @@ test('a member checks every query against its own rules, its own budget and its 
   const fresh = withAnalytics({ train: refuse, evaluate: refuse }, { data: file.spec, memberId: () => 'm1', primitives: nodePrimitives });
   await assert.rejects(fresh.analytics!(task({ type: 'count' })), /does not match data schema cardio-risk v1 \(1 problem\):\n.*row 1 \(line 2\), column "outcome": "unknown" is not one of the agreed values/);
 });
+
+test("a member started with its data owner's key answers only queries that owner signed, and checks the signature itself", async () => {
+  const { approveQuery } = await import('../analytics/approval.js');
+  const { generateIdentity } = await import('../governance/identity.js');
+  const { parseQuery } = await import('../analytics/query.js');
+  const { files } = await writeHospitals({ out: await tempDir('concord-member-approval-'), sites: 1 });
+  const owner = generateIdentity();
+  const stranger = generateIdentity();
+  const handler = withAnalytics({ train: refuse, evaluate: refuse }, { data: files[0]!.spec, memberId: () => 'm1', primitives: nodePrimitives, owner: { key: owner.publicKey, member: 'hospital-0' } });
+  const raw = { type: 'mean', field: 'glucose', secureAggregation: false };
+  const query = parseQuery(raw);
+  await assert.rejects(handler.analytics!(task(raw)), /carries no approval from this node's data owner/);
+  // Signed by someone else (a coordinator cannot forge the owner's consent).
+  await assert.rejects(handler.analytics!(task(raw, { approvals: [approveQuery(query, { member: 'hospital-0', identity: stranger })] })), /not signed by this node's data owner/);
+  // Approved, but another query: a changed query needs a new approval.
+  const other = approveQuery(parseQuery({ ...raw, field: 'age' }), { member: 'hospital-0', identity: owner });
+  await assert.rejects(handler.analytics!(task(raw, { approvals: [other] })), /is for another query/);
+  // Another member's approval does not count for this one.
+  await assert.rejects(handler.analytics!(task(raw, { approvals: [approveQuery(query, { member: 'hospital-1', identity: owner })] })), /carries no approval/);
+  const approval = approveQuery(query, { member: 'hospital-0', identity: owner }, { now: 1000 });
+  const answered = await handler.analytics!(task(raw, { approvals: [approval] }));
+  assert.ok(answered.parameters && answered.parameters.data.length > 0);
+  // The owner's later rejection wins.
+  const rejection = approveQuery(query, { member: 'hospital-0', identity: owner }, { decision: 'reject', reason: 'not this quarter', now: 2000 });
+  await assert.rejects(handler.analytics!(task(raw, { approvals: [approval, rejection] })), /rejected query .*: not this quarter/);
+});

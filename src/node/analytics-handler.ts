@@ -1,5 +1,6 @@
 // The member's side of federated analytics, as a TaskHandler wrapper: withAnalytics(handler)
 // answers `analytics` tasks (coordinator/analytics-runner.ts) and passes everything else on.
+// A member started with its data owner's key answers only queries that owner signed.
 // Before every query the member reads its file again and validates it against its schema
 // (every problem declines the task with the list), checks that the query was compiled
 // against the same schema (by hash), that its minimum count is at least the member's own and
@@ -9,6 +10,7 @@
 // stage (allowed only where the agreement does not require secure aggregation) the vector
 // of totals is sent as it is. Records never leave.
 
+import { assertQueryApprovedLocally } from '../analytics/approval.js';
 import { memberContribution } from '../analytics/contribution.js';
 import { noisePlan, releaseCharge } from '../analytics/dp.js';
 import type { QueryPlan } from '../analytics/plan.js';
@@ -44,6 +46,11 @@ export interface AnalyticsHandlerOptions {
    * one that would exceed the budget.
    */
   privacy?: { budget: PrivacyBudget; datasetId: string; store: LedgerStore };
+  /**
+   * The data owner's public key (node --owner-key) and this member's name: with them, the
+   * member answers only queries its own owner approved (analytics/approval.ts).
+   */
+  owner?: { key: string; member: string };
   log?: (line: string) => void;
 }
 
@@ -65,6 +72,7 @@ export function withAnalytics(handler: TaskHandler, options: AnalyticsHandlerOpt
     if (options.allowedQueries && !options.allowedQueries.includes(query.type)) {
       throw new ConcordError(ErrorCode.FORBIDDEN, `this member does not answer ${query.type} queries (it answers ${options.allowedQueries.join(', ')})`);
     }
+    if (options.owner) assertQueryApprovedLocally(query, payload.approvals, options.owner.key, options.owner.member);
     if (payload.minCount < ownMinimum) throw new ConcordError(ErrorCode.FORBIDDEN, `the query's minimum count ${payload.minCount} is below this member's ${ownMinimum}`);
     const { schema, records } = await loadMemberRecords(options.data);
     if (schemaHash(schema) !== payload.schemaHash) {

@@ -81,8 +81,8 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
   }
   // Secure-aggregation stages run the same (privacy-guarded) training inside them.
   handler = withSecureAggregation(handler, { memberId: () => client.credentials?.memberId, primitives: nodePrimitives, log });
-  if (options.ownerKey) {
-    const ownerKey = await readOwnerKey(options.ownerKey);
+  const ownerKey = options.ownerKey ? await readOwnerKey(options.ownerKey) : undefined;
+  if (ownerKey) {
     handler = withOwnerApproval(handler, { ownerKey, member: options.name, log });
     log(`trains only on plans approved by data owner ${fingerprint(ownerKey)}`);
   }
@@ -95,6 +95,7 @@ export async function runMemberService(options: MemberServiceOptions): Promise<v
       ...(options.analyticsMinCount !== undefined ? { minCount: options.analyticsMinCount } : {}),
       ...(options.analyticsQueries ? { allowedQueries: options.analyticsQueries } : {}),
       ...(options.privacyBudget ? { privacy: { budget: options.privacyBudget, datasetId, store: ledgerStore } } : {}),
+      ...(ownerKey ? { owner: { key: ownerKey, member: options.name } } : {}),
       log,
     });
     log('answers analytics queries over its schema-validated data');
