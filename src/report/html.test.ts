@@ -99,8 +99,8 @@ interface DrawnChart {
   marks: number;
 }
 
-async function render(html: string, screenshot?: string): Promise<{ charts: DrawnChart[]; requests: string[]; headings: string[] }> {
-  const page = await browser!.newPage({ viewport: { width: 960, height: 900 } });
+async function render(html: string, screenshot?: string, width = 960): Promise<{ charts: DrawnChart[]; requests: string[]; headings: string[]; overflow: number }> {
+  const page = await browser!.newPage({ viewport: { width, height: 900 } });
   const requests: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
   try {
@@ -117,7 +117,8 @@ async function render(html: string, screenshot?: string): Promise<{ charts: Draw
     );
     const headings = await page.$$eval('h2', (hs) => hs.map((h) => h.textContent ?? ''));
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
-    return { charts, requests, headings };
+    const overflow = await page.evaluate(() => document.scrollingElement!.scrollWidth - window.innerWidth);
+    return { charts, requests, headings, overflow };
   } finally {
     await page.close();
   }
@@ -148,6 +149,45 @@ describe('the HTML run report', () => {
       assert.equal(charts.length, 8, charts.map((c) => c.label).join(' | '));
       for (const chart of charts) assert.ok(chart.marks > 0, `chart "${chart.label}" draws nothing`);
       assert.deepEqual(requests.filter((u) => !u.startsWith('about:') && !u.startsWith('data:')), []);
+      // On a phone the page fits: tables scroll inside their box, charts shrink.
+      const phone = await render(html, 'test-results/report-390.png', 390);
+      assert.ok(phone.overflow <= 0, `the report scrolls sideways at 390 px by ${phone.overflow} px`);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('shows 95 % intervals, pairs it cannot tell apart, CO2 ranges, and one colour per member in every chart', async () => {
+    const storage = new SqliteStorage(':memory:');
+    await storage.migrate();
+    try {
+      const runId = await storedRun(storage, { secure: false });
+      const report = await collectRunReport(storage, runId, { accuracy, contributions: { method: 'exact' } });
+      const values = report.contributions!.values!;
+      // The fields the valuation adds where it estimates uncertainty (optional in the report's type).
+      const uncertainty = Object.fromEntries(Object.entries(values).map(([n, v]) => [n, { standardError: 0.01, low: v - 0.02, high: v + 0.03 }]));
+      const withIntervals = { ...report, contributions: { ...report.contributions!, uncertainty, indistinguishable: [['hospital-a', 'lab-c']] as [string, string][] } };
+      const footprint = { ...report.footprint, total: { ...report.footprint.total, co2GramsLow: 0.5, co2GramsHigh: 9.5 } };
+      const html = renderRunReport({ ...withIntervals, footprint });
+      assert.match(html, /Error bars: 95 % intervals/);
+      assert.match(html, /Not distinguishable at this precision: hospital-a and lab-c/);
+      assert.match(html, /<th>95 % interval<\/th>/);
+      assert.match(html, /\(0\.50 g–9\.50 g\)/);
+      const page = await browser!.newPage({ viewport: { width: 960, height: 900 } });
+      try {
+        await page.setContent(html, { waitUntil: 'load' });
+        assert.equal(await page.locator('path.error-bar').count(), NAMES.length, 'one interval per member');
+        // Each member's colour is the same in the accuracy chart's legend and the contribution bars.
+        const legend = await page.$$eval('svg.chart .legend-item', (items) => Object.fromEntries(items.map((g) => [g.textContent ?? '', g.querySelector('line')!.getAttribute('stroke')])));
+        const bars = await page.$$eval('svg.chart rect.bar', (rects) => rects.map((r) => [r.querySelector('title')!.textContent ?? '', r.getAttribute('fill')] as const));
+        for (const name of NAMES) {
+          const bar = bars.find(([title]) => title.startsWith(`φ · ${name}:`));
+          assert.ok(bar, `a contribution bar for ${name}`);
+          assert.equal(bar[1], legend[name], `${name} has one colour`);
+        }
+      } finally {
+        await page.close();
+      }
     } finally {
       await storage.close();
     }
