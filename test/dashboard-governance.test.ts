@@ -120,7 +120,9 @@ test('a data owner approves a plan with a signature made in the browser', async 
   await page.evaluate(() => (window.location.hash = '#/audit'));
   const row = page.locator('table[aria-label="Audit log entries"] tbody tr', { hasText: 'plan.approved' });
   await row.waitFor();
-  assert.match((await row.textContent())!, new RegExp(`a.*plan\\.approved.*${planId}`));
+  assert.match((await row.textContent())!, new RegExp(`plan\\.approved.*${planId}`));
+  // The approving member is named in the actor column.
+  assert.equal(await row.locator('td').nth(4).textContent(), 'a');
   await page.close();
 });
 

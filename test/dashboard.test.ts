@@ -85,6 +85,13 @@ test('the run page follows a live run without reloading', async () => {
   assert.match((await page.getByTestId('best-accuracy').textContent())!, /^\d+\.\d%$/);
   assert.match((await page.getByTestId('baseline').textContent())!, /none/);
   assert.equal(await page.getByRole('button', { name: 'Stop run' }).count(), 0, 'a finished run cannot be stopped');
+  // Export downloads the last round's model; Report opens the run's HTML report.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export model' }).click()]);
+  assert.equal(download.suggestedFilename(), `${runId}-round8.concord`);
+  const [report] = await Promise.all([page.context().waitForEvent('page'), page.getByRole('button', { name: 'Report' }).click()]);
+  await report.waitForFunction(() => document.querySelector('h1')?.textContent?.startsWith('Run live-dashboard'), null, { timeout: 20_000 });
+  assert.match((await report.locator('.cards').textContent())!, /final accuracy/);
+  await report.close();
   assert.equal(await page.locator('table[aria-label="Round timeline"] tbody tr').count(), 8);
   // The model as members build it: family and size at a glance, its layers on demand.
   const model = page.getByTestId('model-summary');
