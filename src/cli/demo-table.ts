@@ -5,8 +5,6 @@
 import type { DemoResult } from '../demo/demo.js';
 import { formatSeconds } from './progress.js';
 
-type Uncertain = { uncertainty?: Record<string, { low: number; high: number }>; indistinguishable?: [string, string][] };
-
 export function demoTable(s: DemoResult, totalSeconds: number): string {
   const metric = s.metric === 'rmse' ? 'RMSE' : 'accuracy';
   const rows: [string, string][] = [
@@ -21,9 +19,9 @@ export function demoTable(s: DemoResult, totalSeconds: number): string {
     const protections = [p.secureAggregation ? 'secure aggregation' : '', p.differentialPrivacy ? `DP-SGD, ε ${p.epsilon?.toFixed(2)} at δ ${p.delta}` : ''].filter(Boolean).join(', ');
     rows.push(['privacy', `${protections}; ${metric} without it ${p.scoreWithoutPrivacy.toFixed(4)} (cost ${p.cost.toFixed(4)})`]);
   }
-  const total = s.footprint.total as typeof s.footprint.total & { co2GramsLow?: number; co2GramsHigh?: number };
-  rows.push(['CO2e', total.co2GramsLow !== undefined && total.co2GramsHigh !== undefined ? `${total.co2GramsLow.toFixed(2)}–${total.co2GramsHigh.toFixed(2)} g (central estimate ${total.co2Grams.toFixed(2)} g)` : `${total.co2Grams.toFixed(2)} g`]);
-  const v = s.valuation as typeof s.valuation & Uncertain;
+  const total = s.footprint.total;
+  rows.push(['CO2e', `${total.co2GramsLow.toFixed(2)}–${total.co2GramsHigh.toFixed(2)} g (central estimate ${total.co2Grams.toFixed(2)} g; pooling instead ${s.footprint.centralized.co2GramsLow.toFixed(2)}–${s.footprint.centralized.co2GramsHigh.toFixed(2)} g)`]);
+  const v = s.valuation;
   if (v.available && v.values) {
     rows.push(['contributions', `${v.method}, accuracy points`]);
     for (const [name, phi] of Object.entries(v.values).sort(([a], [b]) => a.localeCompare(b))) {

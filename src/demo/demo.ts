@@ -206,10 +206,14 @@ export async function runDemo(options: DemoOptions & { progress: Progress; keepS
     }
     stopMembers();
 
+    const centralizedScore = baseline ? await baseline.result : null;
+    // The run page and report compare the run with it (an audited claim, made by the operator).
+    if (centralizedScore !== null && task.metric === 'accuracy') {
+      await operatorRequest(url, token, 'POST', `/v1/runs/${main.runId}/baseline`, { metric: 'accuracy', value: centralizedScore, description: `the same model trained by the demo on the pooled data of all ${options.members} members, ${baselineEpochs} epochs`, epochs: baselineEpochs! });
+    }
     const reportFile = join(dir, 'report.html');
     const modelDir = join(dir, 'model');
     await writeReportAndModel(url, token, main.runId, db, sharing.valuation, reportFile, modelDir, progress);
-    const centralizedScore = baseline ? await baseline.result : null;
 
     const { rounds, score, bestScore, seconds, bytesPerMemberPerRound, runId } = main;
     keptUp = options.keepServing === true;
@@ -308,7 +312,7 @@ async function contributionsAndFootprint(url: string, token: string, runId: stri
   if (c.available) {
     log(`contributions (${c.utility}); benefit shares of a pool of 1000:`);
     for (const [name, value] of Object.entries(c.values!).sort(([a], [b]) => a.localeCompare(b))) {
-      const u = (c as ContributionReport & { uncertainty?: Record<string, { low: number; high: number }> }).uncertainty?.[name];
+      const u = c.uncertainty?.[name];
       const interval = u ? ` (95 % interval ${(u.low * 100).toFixed(2)} to ${(u.high * 100).toFixed(2)})` : '';
       log(`  ${name}: φ = ${(value * 100).toFixed(2)} accuracy points${interval}, share ${c.shares!.shares[name]!.toFixed(1)}`);
     }
