@@ -17,7 +17,8 @@ let browser: Browser;
 before(async () => {
   buildWebPages();
   mkdirSync(SHOTS, { recursive: true });
-  h = await startHarness();
+  // A validation score that rises with the model's sum, so the run page can value contributions.
+  h = await startHarness({ validationAccuracy: async (_config, parameters) => Math.min(0.98, 0.4 + 0.02 * parameters.data.reduce((s, v) => s + v, 0)) });
   browser = await launchChromium();
 });
 
@@ -123,7 +124,12 @@ test('each main page renders at laptop and phone width', async () => {
       await page.evaluate((h) => (window.location.hash = h), hash);
       await page.locator('main section h1').waitFor();
       await page.waitForFunction(() => !document.querySelector('main [role=status]')?.textContent?.includes('Loading'));
-      if (name === 'run') await page.getByTestId('model-summary').locator('summary').click();
+      if (name === 'run') {
+        await page.getByTestId('model-summary').locator('summary').click();
+        // Contributions of a finished run, each member's bar in its own colour.
+        await page.locator('ul.value-bars li').first().waitFor({ timeout: 20_000 });
+        assert.equal(await page.locator('ul.value-bars li').count(), 3);
+      }
       await page.screenshot({ path: `${SHOTS}/dashboard-${name}-${width}.png`, fullPage: true });
       const wide = await page.evaluate(() => ({ scroll: document.scrollingElement!.scrollWidth, inner: window.innerWidth }));
       assert.ok(wide.scroll <= wide.inner, `the ${name} page scrolls sideways at ${width} px (${wide.scroll} > ${wide.inner})`);

@@ -8,7 +8,8 @@ import { Show, useData, type PageProps } from './pages.js';
 const points = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v * 100).toFixed(2)}`;
 export const grams = (g: number) => (g >= 1000 ? `${(g / 1000).toFixed(2)} kg` : g >= 10 ? `${g.toFixed(1)} g` : g >= 1 ? `${g.toFixed(2)} g` : `${Number(g.toPrecision(2))} g`);
 /** "4.10 g (2.00–9.30 g)" with a range, one number without. */
-export const co2Text = (c: Co2) => (c.co2GramsLow !== undefined && c.co2GramsHigh !== undefined ? `${grams(c.co2Grams)} (${grams(c.co2GramsLow)}–${grams(c.co2GramsHigh)})` : grams(c.co2Grams));
+export const co2Text = (c: Co2) =>
+  c.co2GramsLow !== undefined && c.co2GramsHigh !== undefined && grams(c.co2GramsLow) !== grams(c.co2GramsHigh) ? `${grams(c.co2Grams)} (${grams(c.co2GramsLow)}–${grams(c.co2GramsHigh)})` : grams(c.co2Grams);
 
 export function ContributionBars(props: PageProps & { runId: string; colors: Map<string, string> }) {
   const loaded = useData(props, () => get<Contributions>(props.token, `/v1/runs/${encodeURIComponent(props.runId)}/contributions`), [props.runId]);
@@ -28,7 +29,8 @@ export function ContributionBars(props: PageProps & { runId: string; colors: Map
         const names = sortedMembers(Object.keys(c.values));
         const interval = (n: string): [number, number] | null => {
           const u = c.uncertainty?.[n];
-          if (u) return [u.low, u.high];
+          // An interval of no width (no sampling error measured) is not drawn.
+          if (u) return u.high - u.low > 1e-6 ? [u.low, u.high] : null;
           const se = c.standardErrors?.[n];
           return se ? [c.values![n]! - 1.96 * se, c.values![n]! + 1.96 * se] : null;
         };
