@@ -10,6 +10,7 @@ import { benchCoordinator } from './coordinator.js';
 import { benchRobust } from './robust.js';
 import { benchSecAgg } from './secagg.js';
 import { benchTraining } from './training.js';
+import { benchValuation } from './valuation.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -24,6 +25,7 @@ const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'analytics', run: () => benchAnalytics(quick ? { sizes: [5, 50], repeats: 1 } : {}) },
   { name: 'cli-startup', run: () => benchCliStartup({ quick }) },
   { name: 'training', run: () => benchTraining({ quick }) },
+  { name: 'valuation', run: () => benchValuation({ quick }) },
 ];
 
 console.log(`Concord benchmarks${quick ? ' (quick)' : ''}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
