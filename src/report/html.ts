@@ -43,7 +43,8 @@ const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ?
 const num = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? '–' : Number(x.toPrecision(digits)).toLocaleString('en-US', { maximumFractionDigits: 6 }));
 const grams = (g: number) => (g >= 1000 ? `${(g / 1000).toFixed(2)} kg` : `${g.toFixed(g < 10 ? 2 : 1)} g`);
 /** "4.1 g (2.0–9.3 g)" where the footprint gives a range, one number otherwise. */
-const gramsRange = (g: Grams) => (g.co2GramsLow !== undefined && g.co2GramsHigh !== undefined ? `${grams(g.co2Grams)} (${grams(g.co2GramsLow)}–${grams(g.co2GramsHigh)})` : grams(g.co2Grams));
+const gramsRange = (g: Grams) =>
+  g.co2GramsLow !== undefined && g.co2GramsHigh !== undefined && grams(g.co2GramsLow) !== grams(g.co2GramsHigh) ? `${grams(g.co2Grams)} (${grams(g.co2GramsLow)}–${grams(g.co2GramsHigh)})` : grams(g.co2Grams);
 
 function table(head: string[], rows: (string | number)[][]): string {
   const th = head.map((h) => `<th>${escapeXml(h)}</th>`).join('');
