@@ -86,6 +86,13 @@ test('the run page follows a live run without reloading', async () => {
   assert.match((await page.getByTestId('best-accuracy').textContent())!, /^\d+\.\d%$/);
   assert.match((await page.getByTestId('baseline').textContent())!, /none/);
   assert.equal(await page.getByRole('button', { name: 'Stop run' }).count(), 0, 'a finished run cannot be stopped');
+  // Hovering a chart shows the values of that round.
+  const over = page.locator('figure.chart').first().locator('.u-over');
+  const box = (await over.boundingBox())!;
+  await over.hover({ position: { x: box.width * 0.5, y: box.height * 0.5 } });
+  const tip = page.locator('figure.chart').first().locator('.chart-tip');
+  await tip.waitFor({ state: 'visible' });
+  assert.match((await tip.textContent())!, /^round \d+federated holdout: \d+\.\d%$/);
   // Export downloads the last round's model; Report opens the run's HTML report.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export model' }).click()]);
   assert.equal(download.suggestedFilename(), `${runId}-round8.concord`);

@@ -122,7 +122,7 @@ function LiveRound({ run, progress, members }: { run: Run; progress: RunProgress
       ) : online < needed ? (
         <p class="note">Waiting for members: {online} online, the run needs {needed}.</p>
       ) : (
-        <p class="note">Sending round {next} to the members…</p>
+        <p class="note">Round {next} is under way; who has reported shows here as results come in.</p>
       )}
     </section>
   );
