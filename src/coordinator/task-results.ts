@@ -35,14 +35,10 @@ export function expectationOf(taskId: string, task: OutgoingTask, member: { numE
   };
 }
 
-/** The frame a member receives for a task. */
-export function taskFrame(taskId: string, task: OutgoingTask, deadline: number): Buffer {
-  if (task.kind === 'analytics') {
-    const header: AnalyticsTaskHeader = { protocolVersion: PROTOCOL_VERSION, taskId, kind: 'analytics', stage: task.stage, payload: task.payload, runId: task.runId, round: task.round, deadline };
-    const encoded = encodeFrame(header as unknown as Record<string, unknown>);
-    return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-  }
-  const header: TaskHeader = {
+/** The header of the task a member receives. */
+export function taskHeader(taskId: string, task: OutgoingTask, deadline: number): TaskHeader | AnalyticsTaskHeader {
+  if (task.kind === 'analytics') return { protocolVersion: PROTOCOL_VERSION, taskId, kind: 'analytics', stage: task.stage, payload: task.payload, runId: task.runId, round: task.round, deadline };
+  return {
     protocolVersion: PROTOCOL_VERSION,
     taskId,
     kind: task.kind,
@@ -56,7 +52,11 @@ export function taskFrame(taskId: string, task: OutgoingTask, deadline: number):
     ...(task.plan !== undefined ? { plan: task.plan } : {}),
     ...(task.approval !== undefined ? { approval: task.approval } : {}),
   };
-  const encoded = encodeFrame(header as unknown as Record<string, unknown>, task.parameters);
+}
+
+/** The frame a member receives for a task. */
+export function taskFrame(taskId: string, task: OutgoingTask, deadline: number): Buffer {
+  const encoded = encodeFrame(taskHeader(taskId, task, deadline) as unknown as Record<string, unknown>, task.kind === 'analytics' ? undefined : task.parameters);
   return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength); // a view, for Fastify's reply
 }
 
