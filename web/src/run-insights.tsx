@@ -42,7 +42,8 @@ export function ContributionBars(props: PageProps & { runId: string; colors: Map
         return (
           <>
             <p class="note">
-              Method: {c.method ?? 'default'} · accuracy points each member added{c.uncertainty ? ', with 95 % intervals' : c.standardErrors ? ', ±1.96 standard errors (Monte Carlo)' : ''}.
+              Method: {c.method ?? 'default'} · accuracy points each member added
+              {!names.some((n) => interval(n)) ? ' (no sampling error measured)' : c.uncertainty ? ', with 95 % intervals' : ', ±1.96 standard errors (Monte Carlo)'}.
             </p>
             <ul class="value-bars" aria-label="Contribution per member">
               {names.map((n) => {

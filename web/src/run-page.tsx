@@ -342,7 +342,7 @@ export function RunPage(props: PageProps & { runId: string }) {
                 <div class="table-wrap sticky">
                   <table aria-label="Round timeline">
                     <thead>
-                      <tr><th class="num">Round</th><th>Reported</th><th>Dropped</th><th class="num">Accuracy</th><th class="num">Bytes moved</th><th class="num">Seconds</th></tr>
+                      <tr><th class="num">Round</th><th class="num">Accuracy</th><th>Reported</th><th>Dropped</th><th class="num">Bytes moved</th><th class="num">Seconds</th></tr>
                     </thead>
                     <tbody>
                       {[...rounds].reverse().map((r) => {
@@ -350,9 +350,9 @@ export function RunPage(props: PageProps & { runId: string }) {
                         return (
                           <tr>
                             <td class="num">{r.round}</td>
+                            <td class="num">{pct(accuracyOf(r))}</td>
                             <td class="names">{r.participants.length ? sortedMembers(r.participants.map(name)).map((n, i) => <>{i ? ', ' : ''}<span class="nowrap">{n}</span></>) : '–'}</td>
                             <td class="reason">{r.failures.length === 0 ? '–' : r.failures.map((f, i) => <>{i ? '; ' : ''}<span class="nowrap">{name(f.memberId)}</span>: {f.reason}</>)}</td>
-                            <td class="num">{pct(accuracyOf(r))}</td>
                             <td class="num">{bytes(moved)}</td>
                             <td class="num">{((r.completedAt - r.startedAt) / 1000).toFixed(1)}</td>
                           </tr>
