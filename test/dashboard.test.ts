@@ -216,6 +216,16 @@ test('the first round is shown in progress and the Stop button stops a running r
   const stopped = (await h.storage.listAudit()).filter((e) => e.kind === 'run.stopped' && e.subject === runId);
   assert.equal(stopped.length, 1);
   assert.equal((stopped[0]!.data as { message: string }).message, 'run stopped by operator');
+  // The runs list names why a run ended early.
+  for (const [width, height] of [[1280, 800], [390, 844]] as const) {
+    const page = await browser.newPage({ viewport: { width, height } });
+    await page.goto(`${h.url}/?token=${OPERATOR}#/runs`);
+    const row = page.locator('table[aria-label="Runs"] tbody tr', { hasText: 'stoppable' });
+    await row.waitFor();
+    assert.match((await row.locator('td.reason').textContent())!, /stopped by operator: enough for the test/);
+    await page.screenshot({ path: `${SHOTS}/dashboard-runs-stopped-${width}.png`, fullPage: true });
+    await page.close();
+  }
   release();
   await h.coordinator.idle();
   assert.equal((await h.storage.listEvents(runId)).filter((e) => e.kind === 'round-retry').length, 0, 'stopping is not a failed round');

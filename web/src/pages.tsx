@@ -190,7 +190,7 @@ export function RunsPage(props: PageProps) {
           rows.length === 0 ? (
             <p class="empty">No runs yet. Start one with <code>concord run start</code> or <code>npm start</code>.</p>
           ) : (
-            <div class="table-wrap sticky">
+            <div class="table-wrap as-cards">
               <table aria-label="Runs">
                 <thead>
                   <tr><th>Run</th><th>Status</th><th class="num">Accuracy</th><th class="num">Rounds</th><th class="num">Duration</th><th>Strategy</th><th>Privacy</th><th>Started</th><th>Failure or stop reason</th></tr>
@@ -205,14 +205,14 @@ export function RunsPage(props: PageProps) {
                           <a href={`#/runs/${encodeURIComponent(r.runId)}`}>{runName(r)}</a>
                           <span class="id mono">{r.runId}</span>
                         </td>
-                        <td><Badge value={r.status} /></td>
-                        <td class="num">{pct(last ? (last.serverEval?.metrics.accuracy ?? last.evalMetrics.accuracy) : null)}</td>
-                        <td class="num">{last?.round ?? 0}/{r.config.rounds}</td>
-                        <td class="num">{duration(((live ? Date.now() : r.updatedAt) - r.createdAt) / 1000)}</td>
-                        <td>{r.config.strategy.name}</td>
-                        <td>{[r.config.secureAggregation ? 'secure aggregation' : null, r.config.differentialPrivacy ? 'DP' : null].filter(Boolean).join(', ') || 'none'}</td>
-                        <td class="nowrap">{time(r.createdAt)}</td>
-                        <td class="reason">{r.error ?? '–'}</td>
+                        <td data-label="Status"><Badge value={r.status} /></td>
+                        <td class="num" data-label="Accuracy">{pct(last ? (last.serverEval?.metrics.accuracy ?? last.evalMetrics.accuracy) : null)}</td>
+                        <td class="num" data-label="Rounds">{last?.round ?? 0}/{r.config.rounds}</td>
+                        <td class="num" data-label="Duration">{duration(((live ? Date.now() : r.updatedAt) - r.createdAt) / 1000)}</td>
+                        <td data-label="Strategy">{r.config.strategy.name}</td>
+                        <td data-label="Privacy">{[r.config.secureAggregation ? 'secure aggregation' : null, r.config.differentialPrivacy ? 'DP' : null].filter(Boolean).join(', ') || 'none'}</td>
+                        <td class="nowrap" data-label="Started">{time(r.createdAt)}</td>
+                        <td class="reason" data-label="Reason">{r.error ?? '–'}</td>
                       </tr>
                     );
                   })}
@@ -352,7 +352,7 @@ export function AuditPage(props: PageProps) {
             ) : (
               <>
                 <p class="note">Newest {entries.length} of {count} entries.</p>
-                <div class="table-wrap">
+                <div class="table-wrap as-cards">
                   <table aria-label="Audit log entries">
                     <thead>
                       <tr><th class="num">#</th><th>Event</th><th class="num">Round</th><th>Subject</th><th>Actor</th><th>Time</th></tr>
@@ -360,12 +360,12 @@ export function AuditPage(props: PageProps) {
                     <tbody>
                       {[...entries].reverse().map((e) => (
                         <tr>
-                          <td class="num">{e.seq}</td>
-                          <td class="nowrap">{e.kind}</td>
-                          <td class="num">{roundOf(e.data) ?? '–'}</td>
-                          <td><Ref id={e.subject} refs={refs} /></td>
-                          <td><Ref id={e.actor} refs={refs} /></td>
-                          <td class="nowrap">{time(e.at)}</td>
+                          <td class="num" data-label="#">{e.seq}</td>
+                          <td class="nowrap" data-label="Event">{e.kind}</td>
+                          <td class="num" data-label="Round">{roundOf(e.data) ?? '–'}</td>
+                          <td data-label="Subject"><Ref id={e.subject} refs={refs} /></td>
+                          <td data-label="Actor"><Ref id={e.actor} refs={refs} /></td>
+                          <td class="nowrap" data-label="Time">{time(e.at)}</td>
                         </tr>
                       ))}
                     </tbody>
