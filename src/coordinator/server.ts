@@ -45,6 +45,7 @@ import type { PostgresStorage } from '../storage/postgres.js';
 import { hostname } from 'node:os';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CoordinatorMetrics } from './metrics.js';
+import { MemberActivity } from './member-activity.js';
 
 export interface CoordinatorOptions {
   storage: Storage;
@@ -191,6 +192,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     reply.header('x-request-id', request.id);
   });
 
+  const activity = new MemberActivity({ store: storage, onError: (error) => app.log.warn({ err: error }, 'members\' last-seen times could not be stored; retrying') });
+
   /** The member a signed request comes from; nothing of an unauthenticated caller reaches the board. */
   const memberOf = (request: FastifyRequest): Promise<MemberRecord> => auth.member(request);
   const ref = (m: MemberRecord) => ({ memberId: m.memberId, name: m.name, numExamples: m.dataset.numExamples, numHoldout: m.dataset.numHoldout, datasetName: m.dataset.name });
@@ -222,7 +225,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     request.raw.once('close', () => closed.abort());
     reply.raw.once('close', () => closed.abort());
     const task = await board.poll(ref(member), waitMs, closed.signal);
-    await storage.touchMember(member.memberId, Date.now());
+    activity.touch(member.memberId, Date.now());
     if (!task) return reply.code(204).send();
     metrics.bytes('out', task.frame.byteLength);
     return reply.type(FRAME_CONTENT_TYPE).send(task.frame);
@@ -505,6 +508,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
       await Promise.all([...active.values()].map((a) => a.done));
       await board.close?.();
       await app.close();
+      await activity.close();
     },
   };
 }

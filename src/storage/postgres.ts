@@ -283,6 +283,17 @@ export class PostgresStorage implements Storage, TableAccess {
     });
   }
 
+  async touchMembers(seen: ReadonlyMap<string, number>): Promise<void> {
+    if (seen.size === 0) return;
+    return this.read('recording member activity', async (q) => {
+      await q.query(
+        `UPDATE members AS m SET last_seen_at = GREATEST(COALESCE(m.last_seen_at, t.at), t.at)
+         FROM UNNEST($1::text[], $2::bigint[]) AS t(id, at) WHERE m.id = t.id`,
+        [[...seen.keys()], [...seen.values()]],
+      );
+    });
+  }
+
   async revokeMember(memberId: string): Promise<void> {
     return this.read('revoking a member', async (q) => {
       const { rowCount } = await q.query('UPDATE members SET revoked = TRUE WHERE id = $1', [memberId]);

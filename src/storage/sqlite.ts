@@ -351,6 +351,16 @@ export class SqliteStorage implements Storage, TableAccess {
     });
   }
 
+  async touchMembers(seen: ReadonlyMap<string, number>): Promise<void> {
+    if (seen.size === 0) return;
+    return this.op('recording member activity', () => {
+      const update = this.sql('UPDATE members SET last_seen_at = MAX(COALESCE(last_seen_at, ?), ?) WHERE id = ?');
+      this.db.transaction(() => {
+        for (const [memberId, at] of seen) update.run(at, at, memberId);
+      })();
+    });
+  }
+
   async revokeMember(memberId: string): Promise<void> {
     return this.op('revoking a member', () => {
       const { changes } = this.sql('UPDATE members SET revoked = 1 WHERE id = ?').run(memberId);

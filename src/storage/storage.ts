@@ -150,6 +150,12 @@ export interface MemberStore {
   getMemberByName(name: string): Promise<MemberRecord | undefined>;
   listMembers(): Promise<MemberRecord[]>;
   touchMember(memberId: string, at: number): Promise<void>;
+  /**
+   * Many touches in one write (the coordinator batches members' contacts instead of one
+   * write per request). Like touchMember it never moves a time back; ids no longer
+   * enrolled are skipped, since a member may be removed between its contact and the write.
+   */
+  touchMembers(seen: ReadonlyMap<string, number>): Promise<void>;
   revokeMember(memberId: string): Promise<void>;
 }
 

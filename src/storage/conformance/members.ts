@@ -60,6 +60,18 @@ export function memberStoreConformance(name: string, make: MakeStorage): void {
           await rejectsWith(s.touchMember('mem_unknown', 1), ErrorCode.NOT_FOUND, 'memberId');
         }));
 
+      it('touches many members in one write, never moving a time back and skipping ids no longer enrolled', () =>
+        withStore(async (s) => {
+          const a = await s.addMember({ name: 'a', publicKey: 'ka', dataset: dataset('d', 1) });
+          const b = await s.addMember({ name: 'b', publicKey: 'kb', dataset: dataset('d', 1) });
+          await s.touchMember(b.memberId, 1_700_000_009_000);
+          await s.touchMembers(new Map([[a.memberId, 1_700_000_002_000], ['mem_unknown', 5], [b.memberId, 1_700_000_003_000]]));
+          assert.equal((await s.getMember(a.memberId))!.lastSeenAt, 1_700_000_002_000);
+          assert.equal((await s.getMember(b.memberId))!.lastSeenAt, 1_700_000_009_000);
+          await s.touchMembers(new Map());
+          assert.equal((await s.getMember('mem_unknown')), undefined);
+        }));
+
       it('revokes a member, which stays findable with its key', () =>
         withStore(async (s) => {
           const m = await s.addMember({ name: 'a', publicKey: 'k', dataset: dataset('d', 1) });
