@@ -43,6 +43,7 @@ import { RunSupervisor } from './run-supervisor.js';
 import type { PostgresCoordination } from '../storage/postgres-coordination.js';
 import type { PostgresStorage } from '../storage/postgres.js';
 import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CoordinatorMetrics } from './metrics.js';
 import { MemberActivity } from './member-activity.js';
@@ -227,6 +228,13 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
     const task = await board.poll(ref(member), waitMs, closed.signal);
     activity.touch(member.memberId, Date.now());
     if (!task) return reply.code(204).send();
+    if (task.parts) {
+      // The model part is shared by every member's frame this round: sent as it is, not copied into each.
+      const length = task.parts.reduce((n, p) => n + p.byteLength, 0);
+      metrics.bytes('out', length);
+      reply.header('content-length', length);
+      return reply.type(FRAME_CONTENT_TYPE).send(Readable.from(task.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+    }
     metrics.bytes('out', task.frame.byteLength);
     return reply.type(FRAME_CONTENT_TYPE).send(task.frame);
   });

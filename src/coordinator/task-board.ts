@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
 import type { Grid, OutgoingTask, TaskReply } from './grid.js';
 import { RoundProgressBook, type RoundProgress } from './round-progress.js';
-import { expectationOf, notDelivered, otherMembersTask, rejectionReason, staleTask, taskFrame, validateResult } from './task-results.js';
+import { expectationOf, notDelivered, otherMembersTask, rejectionReason, staleTask, taskFrameParts, validateResult } from './task-results.js';
 
 export interface TaskBoardOptions {
   /** A member that has not polled for this long is offline. Default 30 s. */
@@ -38,7 +38,14 @@ interface TaskState {
 
 export interface DeliveredTask {
   taskId: string;
+  /** The task frame. */
   frame: Buffer;
+  /**
+   * The same bytes in pieces (the member's header, then the model every task of the round
+   * shares), to be sent one after the other without being joined; absent where the board
+   * holds only whole frames.
+   */
+  parts?: readonly Uint8Array[];
 }
 
 /**
@@ -278,12 +285,20 @@ export class TaskBoard implements MemberBoard {
   }
 
   private deliver(state: TaskState): DeliveredTask {
-    const frame = taskFrame(state.taskId, state.task, state.deadline);
+    const parts = taskFrameParts(state.taskId, state.task, state.deadline);
     state.status = 'delivered';
     state.deliveredAt = this.now();
-    state.bytesOut = frame.byteLength;
+    state.bytesOut = parts.reduce((n, p) => n + p.byteLength, 0);
     if (state.task.kind !== 'analytics') this.book.mark(state.task.runId, state.task.round, state.task.memberId, 'working');
-    return { taskId: state.taskId, frame };
+    let frame: Buffer | undefined;
+    return {
+      taskId: state.taskId,
+      parts,
+      // Joined only for a caller that wants the whole frame (tests); the server sends the parts.
+      get frame(): Buffer {
+        return (frame ??= Buffer.concat(parts));
+      },
+    };
   }
 
   private wake(member: MemberState): void {

@@ -3,7 +3,7 @@
 // same whichever coordinator process receives it.
 
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import { decodeFrame, encodeFrame } from '../protocol/frame.js';
+import { decodeFrame, encodeFrame, encodeFramePrefix, payloadBytes } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, ResultHeaderSchema, parseMessage, type AnalyticsTaskHeader, type ResultHeader, type TaskHeader } from '../protocol/messages.js';
 import { assertFinite, assertSameSpecs, type Parameters, type TensorSpec } from '../protocol/tensors.js';
 import type { OutgoingTask } from './grid.js';
@@ -58,6 +58,27 @@ export function taskHeader(taskId: string, task: OutgoingTask, deadline: number)
 export function taskFrame(taskId: string, task: OutgoingTask, deadline: number): Buffer {
   const encoded = encodeFrame(taskHeader(taskId, task, deadline) as unknown as Record<string, unknown>, task.kind === 'analytics' ? undefined : task.parameters);
   return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength); // a view, for Fastify's reply
+}
+
+/**
+ * The task frame in two pieces, the member's own prefix (header and manifest) and the
+ * payload: the global model's bytes, copied once per model and shared by every frame that
+ * carries it, so a round sends one model to N members without N copies of it. The copy
+ * (rather than a view) keeps what is on the wire fixed even if the caller's parameters
+ * change later. Same bytes as taskFrame.
+ */
+export function taskFrameParts(taskId: string, task: OutgoingTask, deadline: number): Uint8Array[] {
+  const header = taskHeader(taskId, task, deadline) as unknown as Record<string, unknown>;
+  if (task.kind === 'analytics' || !task.parameters) return [encodeFramePrefix(header)];
+  return [encodeFramePrefix(header, task.parameters.specs), sharedPayload(task.parameters)];
+}
+
+const payloads = new WeakMap<Parameters, Uint8Array>();
+
+function sharedPayload(parameters: Parameters): Uint8Array {
+  let bytes = payloads.get(parameters);
+  if (!bytes) payloads.set(parameters, (bytes = payloadBytes(parameters).slice()));
+  return bytes;
 }
 
 /** Decodes and checks a result against its task; throws the member's error (INVALID_MESSAGE, STALE_ROUND, SHAPE_MISMATCH, NON_FINITE). */

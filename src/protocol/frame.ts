@@ -41,20 +41,38 @@ export interface Frame<H extends FrameHeader = FrameHeader> {
 const pad4 = (n: number): number => (4 - (n % 4)) % 4;
 
 export function encodeFrame(header: Record<string, unknown>, parameters?: Parameters): Uint8Array {
-  const full = parameters ? { ...header, tensors: parameters.specs } : { ...header };
+  const prefix = encodeFramePrefix(header, parameters?.specs);
+  if (!parameters) return prefix;
+  const out = new Uint8Array(prefix.byteLength + parameters.data.byteLength);
+  out.set(prefix, 0);
+  out.set(payloadBytes(parameters), prefix.byteLength);
+  return out;
+}
+
+/**
+ * A frame's bytes before its payload: preamble, header (with the manifest of `specs`, if
+ * any) and padding. encodeFrame(h, p) is encodeFramePrefix(h, p.specs) followed by
+ * payloadBytes(p), so a sender of one model to many members encodes the payload once and
+ * sends it after each member's own prefix.
+ */
+export function encodeFramePrefix(header: Record<string, unknown>, specs?: readonly TensorSpec[]): Uint8Array {
+  const full = { ...header };
   delete (full as FrameHeader).tensors;
-  if (parameters) (full as FrameHeader).tensors = parameters.specs;
+  if (specs) (full as FrameHeader).tensors = specs as TensorSpec[];
   const json = utf8Encoder.encode(JSON.stringify(full));
   const payloadStart = 8 + json.length + pad4(8 + json.length);
-  const payloadBytes = parameters ? parameters.data.byteLength : 0;
   // A fresh Uint8Array is zero-filled, so the padding needs no explicit fill.
-  const out = new Uint8Array(payloadStart + payloadBytes);
+  const out = new Uint8Array(payloadStart);
   const view = new DataView(out.buffer);
   view.setUint32(0, FRAME_MAGIC, true);
   view.setUint32(4, json.length, true);
   out.set(json, 8);
-  if (parameters) out.set(new Uint8Array(parameters.data.buffer, parameters.data.byteOffset, payloadBytes), payloadStart);
   return out;
+}
+
+/** The payload of a frame carrying `parameters`: a view of their bytes (little-endian float32), no copy. */
+export function payloadBytes(parameters: Parameters): Uint8Array {
+  return new Uint8Array(parameters.data.buffer, parameters.data.byteOffset, parameters.data.byteLength);
 }
 
 function invalid(message: string, field: string, expected?: unknown, received?: unknown): ConcordError {

@@ -107,6 +107,7 @@ export function assertSameSpecs(expected: readonly TensorSpec[], received: reado
 /** Throws NON_FINITE naming the tensor and index of the first NaN or ±Infinity. */
 export function assertFinite(p: Parameters, field = 'tensors'): void {
   const d = p.data;
+  if (allFinite(d)) return;
   for (let i = 0; i < d.length; i++) {
     const v = d[i]!;
     if (v - v !== 0) {
@@ -122,4 +123,27 @@ export function assertFinite(p: Parameters, field = 'tensors'): void {
       }
     }
   }
+}
+
+/**
+ * x · 0 is ±0 for every finite x and NaN for NaN and ±Infinity, and NaN survives any sum,
+ * so one branch-free pass (four sums, for the CPU's parallel adders) answers whether every
+ * value is finite, in about half the time of a test per value.
+ */
+function allFinite(d: Float32Array): boolean {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let e = 0;
+  const n = d.length;
+  const m = n - (n & 3);
+  let i = 0;
+  for (; i < m; i += 4) {
+    a += d[i]! * 0;
+    b += d[i + 1]! * 0;
+    c += d[i + 2]! * 0;
+    e += d[i + 3]! * 0;
+  }
+  for (; i < n; i++) a += d[i]! * 0;
+  return a + b + c + e === 0;
 }
