@@ -3,6 +3,7 @@
 // what it needs when it runs (options.ts lazyAction), so --help starts as fast as Node.
 
 import { Command } from 'commander';
+import { registerAggregatorCommand } from './aggregator-command.js';
 import { registerAgreementCommands } from './agreement-commands.js';
 import { registerAnalyticsCommands } from './analytics-commands.js';
 import { registerCoordinatorCommand } from './coordinator-command.js';
@@ -19,6 +20,7 @@ import { registerResourcesCommands } from './resources-commands.js';
 import { registerPrivacyCommand } from './privacy-command.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerSharingCommands } from './sharing-commands.js';
+import { registerSimulateCommand } from './simulate-command.js';
 
 const program = new Command('concord')
   .description('Federated learning for consortia whose data never leaves its owner')
@@ -29,7 +31,9 @@ const program = new Command('concord')
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EX_USAGE));
 
 registerDemoCommand(program);
+registerSimulateCommand(program);
 registerCoordinatorCommand(program);
+registerAggregatorCommand(program);
 registerDbCommands(program);
 registerNodeCommand(program);
 registerRunCommands(program);

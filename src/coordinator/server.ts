@@ -85,6 +85,8 @@ export interface CoordinatorOptions {
   /** Longest a task long-poll is held open. Default 25 s. */
   maxPollMs?: number;
   board?: TaskBoardOptions;
+  /** Members reached another way than HTTP (simulation/memory-grid.ts); replaces the task board. */
+  memberBoard?: MemberBoard;
   retryDelayMs?: number;
   onEvent?: (event: RunEvent) => void;
   /**
@@ -148,7 +150,9 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   const replication = options.replication;
   const replica = replication ? (replication.replica ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`) : null;
   const leaseMs = replication?.leaseMs ?? 10_000;
-  const board: MemberBoard = replication
+  const board: MemberBoard = options.memberBoard
+    ? options.memberBoard
+    : replication
     ? new SharedTaskBoard({ coordination: replication.coordination, members: storage, replica: replica!, ...(options.board?.onlineWindowMs !== undefined ? { onlineWindowMs: options.board.onlineWindowMs } : {}), ...(options.board?.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: options.board.heartbeatTimeoutMs } : {}) })
     : new TaskBoard(options.board);
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>();

@@ -25,6 +25,7 @@ import type { RunEvent, Storage } from '../storage/storage.js';
 import { DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 import { serveMetrics } from './metrics.js';
 import { createCoordinator, type Coordinator, type ReplicationOptions } from './server.js';
+import type { MemberBoard } from './task-board.js';
 import { loadSchemaFile } from '../data/schema/schema.js';
 
 export interface CoordinatorServiceOptions {
@@ -61,6 +62,8 @@ export interface CoordinatorServiceOptions {
   metrics?: { port: number; host: string };
   /** Structured JSON request logs on stderr at this pino level (fatal … trace, or silent). Default silent. */
   logLevel?: string;
+  /** Members reached another way than HTTP (`concord simulate`); replaces the task board. */
+  memberBoard?: MemberBoard;
 }
 
 export interface CoordinatorService {
@@ -131,6 +134,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
       : {}),
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.memberBoard ? { memberBoard: options.memberBoard } : {}),
   });
   const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST);
   const metrics = options.metrics ? await serveMetrics(coordinator.metrics, options.metrics.port, options.metrics.host) : null;

@@ -31,10 +31,16 @@ export interface TfjsHandlerOptions {
    * result's (the Node member passes energyMeter() of node/energy.ts). Default: none.
    */
   meter?: () => TrainingMeter;
+  /**
+   * The TF.js models by model spec, shared between handlers: simulated members in one
+   * thread train one after another on the same model (concord simulate). Default: the
+   * handler's own.
+   */
+  models?: Map<string, LocalModel>;
 }
 
 export function createTfjsHandler(data: MemberData, options: TfjsHandlerOptions = {}): TaskHandler {
-  const models = new Map<string, LocalModel>();
+  const models = options.models ?? new Map<string, LocalModel>();
   // The run's harmonised preprocessing, applied once per spec (it is the same for every task of a run).
   const prepared = new Map<string, { train: Dataset; holdout: Dataset }>();
   const missing = hasMissingInputs(data.train) || hasMissingInputs(data.holdout);
