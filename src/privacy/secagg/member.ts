@@ -15,7 +15,7 @@ import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { parseMessage } from '../../protocol/messages.js';
 import { neighbourGraph } from './graph.js';
 import { type KeyPair, KEY_BYTES, checkPublicKey, decrypt, encrypt, shareEncryptionKey } from './keys.js';
-import { applyMask } from './prg.js';
+import { type SignedMask, applyMasks } from './prg.js';
 import { type SecAggPrimitives, secureRandomBytes } from './primitives.js';
 import {
   type CollectMaskedVectorsReply,
@@ -226,13 +226,15 @@ export class SecAggMember {
       }
 
       const vector = integer ? integerVector((update as IntegerUpdate).integers, this.config.bits) : quantizeUpdate((update as MemberUpdate).data, (update as MemberUpdate).weight, this.config);
-      applyMask(this.primitives, vector, this.selfMaskSeed!, this.salt, 1);
+      const masks: SignedMask[] = [{ seed: this.selfMaskSeed!, sign: 1 }];
       for (const id of this.held.keys()) {
         if (id === this.memberId) continue;
         const peer = this.peers.get(id)!;
         // s_uv is the same for u and v; the lower index adds, the higher subtracts, so pairs cancel in the sum.
-        applyMask(this.primitives, vector, this.primitives.agree(this.maskKeys!.privateKey, peer.maskPublicKey), this.salt, peer.index < this.index ? 1 : -1);
+        masks.push({ seed: this.primitives.agree(this.maskKeys!.privateKey, peer.maskPublicKey), sign: peer.index < this.index ? 1 : -1 });
       }
+      // All masks in one pass over the vector (prg.ts): each key stream is read block by block.
+      applyMasks(this.primitives, vector, masks, this.salt);
       // The secrets now live only in the shares; nothing else here needs them.
       this.selfMaskSeed = undefined;
       this.maskKeys = undefined;

@@ -8,8 +8,10 @@
 // in a browser, @noble's runs at tens of MB/s. Both give the same stream, and both ends must
 // expand identically, so the byte order is fixed to little-endian.
 
+import { type RingTerm, ringAccumulate } from '../../core/ring-kernel.js';
 import { assertLittleEndianHost } from '../../protocol/endian.js';
 import type { SecAggPrimitives } from './primitives.js';
+import { RING_BITS } from './quantize.js';
 
 export const MASK_INFO = 'concord-secagg-mask';
 const CHUNK_WORDS = 1 << 16;
@@ -44,18 +46,33 @@ export function expandMask(primitives: SecAggPrimitives, seed: Uint8Array, salt:
   return out;
 }
 
+/** One mask to add (sign 1) or take off (sign −1): PRG(seed) under the round's salt. */
+export interface SignedMask {
+  seed: Uint8Array;
+  sign: 1 | -1;
+}
+
+/**
+ * target ← target + Σ sign·PRG(seed) (mod 2^32) over all masks in one pass, without
+ * materialising any mask: the ring kernel (core/ring-kernel.ts, WebAssembly SIMD where it
+ * runs) reads every mask's key stream one block at a time into the block of the target.
+ */
+export function applyMasks(primitives: SecAggPrimitives, target: Uint32Array, masks: readonly SignedMask[], salt: Uint8Array): void {
+  const terms: RingTerm[] = masks.map(({ seed, sign }) => {
+    const read = primitives.keystream(maskKey(primitives, seed, salt));
+    return { source: (words: number) => read(words * 4), sign };
+  });
+  ringAccumulate(target, terms, RING_BITS);
+}
+
 /** target ← target + sign·PRG(seed) (mod 2^32), without materialising the mask. */
 export function applyMask(primitives: SecAggPrimitives, target: Uint32Array, seed: Uint8Array, salt: Uint8Array, sign: 1 | -1): void {
-  stream(primitives, maskKey(primitives, seed, salt), target.length, (words, offset) => {
-    // Uint32Array stores reduce mod 2^32; the double sum/difference is exact below 2^53.
-    if (sign === 1) for (let i = 0; i < words.length; i++) target[offset + i] = target[offset + i]! + words[i]!;
-    else for (let i = 0; i < words.length; i++) target[offset + i] = target[offset + i]! - words[i]!;
-  });
+  applyMasks(primitives, target, [{ seed, sign }], salt);
 }
 
 /** target ← target + source (mod 2^32). */
 export function addInto(target: Uint32Array, source: Uint32Array): void {
-  for (let i = 0; i < target.length; i++) target[i] = target[i]! + source[i]!;
+  ringAccumulate(target, [{ source, sign: 1 }], RING_BITS);
 }
 
 /** Uniform integers in [0, bound) from a seed, for public choices such as the neighbour graph. */

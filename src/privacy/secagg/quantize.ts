@@ -27,6 +27,7 @@
 // magnitude an update can have. Rounding is deterministic (nearest), not stochastic: with
 // ≥ 20 bits per member its bias is far below float32 training noise, and it needs no randomness.
 
+import { quantizeToRingSimd } from '../../core/ring-kernel.js';
 import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 
 export const RING_BITS = 32;
@@ -106,6 +107,10 @@ export function quantizeUpdate(data: Float32Array, weight: number, options: Quan
   }
   const qw = Math.round((quantizationLevels(bits) * weight) / maxWeight);
   const scale = qw / c;
+  target[n] = qw;
+  // The SIMD kernel computes exactly the loop below (core/ring-kernel.ts); a non-finite value
+  // sends it to the loop, which names the first one.
+  if (quantizeToRingSimd(data, c, scale, target) === 'done') return target;
   for (let i = 0; i < n; i++) {
     const v = data[i]!;
     if (!Number.isFinite(v)) {
@@ -114,7 +119,6 @@ export function quantizeUpdate(data: Float32Array, weight: number, options: Quan
     // Storing into a Uint32Array reduces mod 2^32, which is the two's complement of negatives.
     target[i] = Math.round((v > c ? c : v < -c ? -c : v) * scale);
   }
-  target[n] = qw;
   return target;
 }
 

@@ -18,7 +18,7 @@ import { ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { parseMessage } from '../../protocol/messages.js';
 import { neighbourGraph } from './graph.js';
 import { KEY_BYTES, checkPublicKey } from './keys.js';
-import { addInto, applyMask } from './prg.js';
+import { type SignedMask, addInto, applyMasks } from './prg.js';
 import { equalBytes } from './primitives.js';
 import { nodePrimitives as primitives } from './primitives-node.js';
 import {
@@ -306,7 +306,9 @@ export class SecAggServer {
     this.closeStage('unmask');
     this.throwShortfalls(this.shortfalls((owner, _holders, secret) => (secret === 'selfMask' ? this.selfMaskShares : this.maskKeyShares).get(owner)?.length ?? 0));
     const t = this.config.threshold;
-    for (const u of this.u3) applyMask(primitives, this.sum, reconstructSecret(this.selfMaskShares.get(u)!, t), this.salt, -1);
+    // Every mask to take off is gathered first and removed in one pass over the sum (prg.ts);
+    // a wrong share is thus refused before the sum is touched.
+    const masks: SignedMask[] = [...this.u3].map((u) => ({ seed: reconstructSecret(this.selfMaskShares.get(u)!, t), sign: -1 }));
     for (const v of this.droppedAfterSharing()) {
       const survivors = [...this.neighbours[v]!].filter((u) => this.u3.has(u));
       if (survivors.length === 0) continue;
@@ -318,9 +320,10 @@ export class SecAggServer {
       }
       for (const u of survivors) {
         // u added +PRG(s_uv) if v < u, −PRG(s_uv) if v > u; take it back out.
-        applyMask(primitives, this.sum, primitives.agree(privateKey, this.keys.get(u)!.maskPublicKey, `keys.${this.ids[u]}.maskPublicKey`), this.salt, v < u ? -1 : 1);
+        masks.push({ seed: primitives.agree(privateKey, this.keys.get(u)!.maskPublicKey, `keys.${this.ids[u]}.maskPublicKey`), sign: v < u ? -1 : 1 });
       }
     }
+    applyMasks(primitives, this.sum, masks, this.salt);
     this.current = 'done';
     return this.result();
   }
