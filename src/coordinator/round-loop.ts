@@ -246,7 +246,7 @@ export async function runFederation(options: FederationOptions): Promise<void> {
   }
 }
 
-function memberMetrics(r: TaskReply, phase: 'train' | 'evaluate'): MemberRoundMetrics {
+export function memberMetrics(r: TaskReply, phase: 'train' | 'evaluate'): MemberRoundMetrics {
   const { loss, ...metrics } = r.header.metrics;
   return { memberId: r.memberId, phase, numExamples: r.header.numExamples, loss: loss ?? null, metrics, bytesIn: r.bytesIn, bytesOut: r.bytesOut, seconds: r.seconds };
 }
