@@ -19,7 +19,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--epochs <n>', 'local epochs per round', parseIntOption('--epochs'), d.epochs)
     .option('--batch-size <n>', 'local batch size', parseIntOption('--batch-size'), d.batchSize)
     .option('--learning-rate <lr>', 'local learning rate', parseNumberOption('--learning-rate'), d.learningRate)
-    .option('--strategy <name>', 'fedavg | fedprox | fedavgm | fedadam | fedyogi | fedadagrad | fedmedian | fedtrimmedavg | krum | multikrum | fedavg-normbound', d.strategy)
+    .option('--strategy <name>', 'fedavg | fedprox | fedavgm | fedadam | fedyogi | fedadagrad | fedmedian | fedtrimmedavg | krum | multikrum | fedavg-normbound | fedbuff (asynchronous)', d.strategy)
     .option('--workers <n>', 'worker threads that train members (0: this thread)', parseIntOption('--workers'), d.workers)
     .option('--secure', 'secure aggregation (SecAgg+) among each round\'s members')
     .option('--seed <n>', "seed of members' shares, initial weights and selection", parseIntOption('--seed'), d.seed)

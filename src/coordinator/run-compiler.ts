@@ -14,7 +14,7 @@ import { RunConfigSchema, type RunConfig } from '../protocol/messages.js';
 import { type PathSegment, type Problem, check, formatPath, problemsError } from '../protocol/problems.js';
 import { type Parameters, totalSize } from '../protocol/tensors.js';
 import { familyOf, type ModelFamily } from '../model/families/index.js';
-import { createStrategy } from '../strategies/index.js';
+import { asyncScheduleOf, createStrategy } from '../strategies/index.js';
 import type { Strategy } from '../strategies/strategy.js';
 import type { MemberRecord, RunRecord, Storage } from '../storage/storage.js';
 import { composeExtensions } from './extensions.js';
@@ -121,6 +121,10 @@ export async function compileRun(input: unknown, context: RunContext): Promise<C
     } catch {
       // no stand-in: the strategy's own problems are all there is to say about it
     }
+  }
+  // The asynchronous loop runs none of the extensions' stages yet: refuse them rather than drop them.
+  if (base && asyncScheduleOf(base)) {
+    for (const e of active) problems.push({ path: e.field, message: `asynchronous rounds (${base.name}) do not combine with ${DESCRIPTIONS[e.field]} yet; use a synchronous strategy for it` });
   }
   if (strategy) {
     for (const e of active) {

@@ -36,7 +36,9 @@ import { registerRunControlRoutes } from './run-control-routes.js';
 import { joinContext } from './join-context.js';
 import { countParam, type Query } from './query.js';
 import { budgetFor, datasetIdOf, privacyReport } from './privacy-policy.js';
-import { runFederation, type ServerEvaluation } from './round-loop.js';
+import { runFederation, type FederationOptions, type ServerEvaluation } from './round-loop.js';
+import { runAsyncFederation } from './async-loop.js';
+import { asyncScheduleOf } from '../strategies/fedbuff.js';
 import { TaskBoard, type MemberBoard, type TaskBoardOptions } from './task-board.js';
 import { SharedTaskBoard } from './shared-task-board.js';
 import { RunSupervisor } from './run-supervisor.js';
@@ -427,7 +429,9 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
       // Taking the run over: tasks of an earlier owner's unfinished round are void.
       if (replication) await replication.coordination.deleteRunTasks(run.runId);
       const grid = governance.gridFor(run, board);
-      await runFederation({
+      // An asynchronous strategy (FedBuff) is driven by its own loop; the compiler refused any stage it cannot honour.
+      const schedule = asyncScheduleOf(built.strategy);
+      await (schedule ? (o: FederationOptions) => runAsyncFederation({ ...o, schedule }) : runFederation)({
         run,
         storage: replication ? fencedRuns(storage, replication.coordination, run.runId, replica!) : storage,
         grid,

@@ -101,7 +101,7 @@ export const RunTrainSchema = TrainConfigSchema.extend({
 export type RunTrainConfig = z.infer<typeof RunTrainSchema>;
 
 export const StrategySpecSchema = z.object({
-  name: z.enum(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']),
+  name: z.enum(['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound', 'fedbuff']),
   /** Strategy-specific options, validated by the strategy's own schema. */
   options: z.record(z.unknown()).default({}),
 }).strict();

@@ -6,7 +6,7 @@ import { FedAvgM, FedProx, STRATEGY_NAMES, createStrategy } from './index.js';
 import { assertConcordError } from './strategy-conformance.js';
 
 test('createStrategy builds every registered strategy by name', () => {
-  assert.deepEqual(STRATEGY_NAMES, ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound']);
+  assert.deepEqual(STRATEGY_NAMES, ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'fedavg-normbound', 'fedbuff']);
   assert.deepEqual(StrategySpecSchema.shape.name.options, STRATEGY_NAMES, 'the wire schema and the registry agree');
   for (const name of STRATEGY_NAMES) assert.equal(createStrategy({ name }).name, name);
 });

@@ -6,6 +6,7 @@ import { FedAvgM } from './fedavgm.js';
 import { FedAdagrad, FedAdam, FedYogi } from './fedopt.js';
 import { FedProx } from './fedprox.js';
 import { FedAvgNormBound } from './fedavg-normbound.js';
+import { FedBuff } from './fedbuff.js';
 import { FedMedian } from './fedmedian.js';
 import { FedTrimmedAvg } from './fedtrimmedavg.js';
 import { Krum, MultiKrum } from './krum.js';
@@ -20,6 +21,7 @@ export { FedMedian } from './fedmedian.js';
 export { FedTrimmedAvg } from './fedtrimmedavg.js';
 export { Krum, MultiKrum } from './krum.js';
 export { FedAvgNormBound } from './fedavg-normbound.js';
+export { FedBuff, asyncScheduleOf, type AsyncSchedule, type BufferedUpdate } from './fedbuff.js';
 export { type UpdateValidationOptions, type ValidatedStrategy, validateUpdates, withUpdateValidation } from './validation.js';
 export { type MemberReputation, type ReputationSnapshot, ReputationBook } from './reputation.js';
 
@@ -35,6 +37,7 @@ const FACTORIES = {
   krum: (options: Record<string, unknown>) => new Krum(options),
   multikrum: (options: Record<string, unknown>) => new MultiKrum(options),
   'fedavg-normbound': (options: Record<string, unknown>) => new FedAvgNormBound(options),
+  fedbuff: (options: Record<string, unknown>) => new FedBuff(options),
 } as const;
 
 export type StrategyName = keyof typeof FACTORIES;
