@@ -9,6 +9,7 @@ import { benchCodec } from './codec.js';
 import { benchCoordinator } from './coordinator.js';
 import { benchRobust } from './robust.js';
 import { benchSecAgg } from './secagg.js';
+import { benchScale } from './scale.js';
 import { benchTraining } from './training.js';
 import { benchValuation } from './valuation.js';
 
@@ -26,6 +27,7 @@ const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'cli-startup', run: () => benchCliStartup({ quick }) },
   { name: 'training', run: () => benchTraining({ quick }) },
   { name: 'valuation', run: () => benchValuation({ quick }) },
+  { name: 'scale', run: () => benchScale({ quick }) },
 ];
 
 console.log(`Concord benchmarks${quick ? ' (quick)' : ''}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);

@@ -3,7 +3,6 @@
 // what it needs when it runs (options.ts lazyAction), so --help starts as fast as Node.
 
 import { Command } from 'commander';
-import { registerAggregatorCommand } from './aggregator-command.js';
 import { registerAgreementCommands } from './agreement-commands.js';
 import { registerAnalyticsCommands } from './analytics-commands.js';
 import { registerCoordinatorCommand } from './coordinator-command.js';
@@ -33,7 +32,6 @@ const program = new Command('concord')
 registerDemoCommand(program);
 registerSimulateCommand(program);
 registerCoordinatorCommand(program);
-registerAggregatorCommand(program);
 registerDbCommands(program);
 registerNodeCommand(program);
 registerRunCommands(program);
