@@ -21,6 +21,7 @@ import {
   type CollectMaskedVectorsReply,
   CollectMaskedVectorsRequestSchema,
   type KeyAuthenticator,
+  type MaskedVectorHeader,
   type SecAggConfig,
   type SecAggReply,
   SecAggRequestSchema,
@@ -200,8 +201,18 @@ export class SecAggMember {
     });
   }
 
-  /** Stage 3: stores the shares addressed to it and sends its masked, quantized update. */
+  /** Stage 3: stores the shares addressed to it and sends its masked, quantized update (base64 in the reply). */
   collectMaskedVectors(request: unknown, update: MemberUpdate | IntegerUpdate): CollectMaskedVectorsReply {
+    const { header, maskedVector } = this.maskVector(request, update);
+    return { ...header, maskedVector: encodeRingVector(maskedVector) };
+  }
+
+  /**
+   * Stage 3 with the masked vector as binary, for a transport that carries it beside the JSON
+   * reply (the HTTP grid's uint32 tensor): no base64 on either side. The server takes the pair
+   * with receiveMaskedVector.
+   */
+  maskVector(request: unknown, update: MemberUpdate | IntegerUpdate): { header: MaskedVectorHeader; maskedVector: Uint32Array } {
     return this.step('collectMaskedVectors', () => {
       const req = parseMessage(CollectMaskedVectorsRequestSchema, request, 'SecAgg+ collectMaskedVectors request');
       this.checkRound(req.roundSeed);
@@ -238,7 +249,7 @@ export class SecAggMember {
       // The secrets now live only in the shares; nothing else here needs them.
       this.selfMaskSeed = undefined;
       this.maskKeys = undefined;
-      return { stage: 'collectMaskedVectors', roundSeed: this.config.roundSeed, memberId: this.memberId, maskedVector: encodeRingVector(vector) };
+      return { header: { stage: 'collectMaskedVectors', roundSeed: this.config.roundSeed, memberId: this.memberId }, maskedVector: vector };
     });
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { test } from 'node:test';
-import { applyMask, expandMask, maskKey, seededIntegers } from './prg.js';
+import { applyMask, applyMasks, expandMask, maskKey, seededIntegers } from './prg.js';
 import { nodePrimitives } from './primitives-node.js';
 import { noblePrimitives } from './primitives-noble.js';
 
@@ -56,4 +56,21 @@ test('seededIntegers: reproducible across implementations, in range, all values 
   assert.deepEqual(Array.from({ length: 2000 }, () => b(7)), xs);
   assert.deepEqual([...new Set(xs)].sort(), [0, 1, 2, 3, 4, 5, 6]);
   assert.notDeepEqual(Array.from({ length: 20 }, seededIntegers(nodePrimitives, seed, salt, 'other').bind(null, 7)), xs.slice(0, 20));
+});
+
+test('applyMasks: many masks in one pass equal the masks expanded and added one by one, with either implementation', () => {
+  const n = 2 * 32_768 + 1001; // several kernel blocks and a ragged end
+  const seeds = [1, 2, 3, 4].map((b) => new Uint8Array(32).fill(b));
+  const signs = [1, -1, -1, 1] as const;
+  const original = Uint32Array.from({ length: n }, (_, i) => (i * 2654435761) >>> 0);
+  const expected = original.slice();
+  for (const [j, s] of seeds.entries()) {
+    const mask = expandMask(nodePrimitives, s, salt, n);
+    for (let i = 0; i < n; i++) expected[i] = expected[i]! + signs[j]! * mask[i]!;
+  }
+  for (const primitives of [nodePrimitives, noblePrimitives]) {
+    const target = original.slice();
+    applyMasks(primitives, target, seeds.map((s, j) => ({ seed: s, sign: signs[j]! })), salt);
+    assert.deepEqual(target, expected, primitives.name);
+  }
 });

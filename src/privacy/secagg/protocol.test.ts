@@ -7,7 +7,7 @@ import { type ConcordError, ErrorCode } from '../../protocol/errors.js';
 import { SecAggMember } from './member.js';
 import { nodePrimitives } from './primitives-node.js';
 import { noblePrimitives } from './primitives-noble.js';
-import { type KeyAuthenticator, type SecAggConfig, type SecAggStage, type UnmaskReply, makeSecAggConfig } from './protocol.js';
+import { type KeyAuthenticator, type SecAggConfig, type SecAggRequest, type SecAggStage, type UnmaskReply, makeSecAggConfig } from './protocol.js';
 import { quantizationErrorBound } from './quantize.js';
 import { SecAggServer } from './server.js';
 import { simulateSecAgg } from './simulate.js';
@@ -286,4 +286,42 @@ test('a wrong mask-key share is detected when the dropped member\'s key is rebui
     () => server.advance(),
     (e: ConcordError) => e.code === ErrorCode.INVALID_MESSAGE && e.details.field === 'shares.m4.maskKey' && /do not rebuild the key it advertised/.test(e.message),
   );
+});
+
+test('masked vectors as binary beside the JSON reply give the same sums as base64 inside it; a wrong binary vector is refused', () => {
+  const config = makeSecAggConfig({ memberIds: ids(12), vectorLength: 40_003, clippingRange: 1, maxWeight: 100, roundSeed: seed(9) });
+  const updates = makeUpdates(config.memberIds, config.vectorLength, { seed: 9, range: 1, maxWeight: 100 });
+  const dropouts = { collectMaskedVectors: ['m3'] };
+  const base64 = simulateSecAgg({ config, update: (id) => updates.get(id)!, dropouts }).result;
+  const sizes: number[] = [];
+  const binary = simulateSecAgg({
+    config,
+    update: (id) => updates.get(id)!,
+    dropouts,
+    maskedVectors: 'binary',
+    onMessage: (direction, _id, message, bytes) => direction === 'reply' && message.stage === 'collectMaskedVectors' && sizes.push(bytes),
+  }).result;
+  // Masks differ between the two rounds (fresh keys), the exact integer sums do not.
+  assert.deepEqual(binary.weightedSum, base64.weightedSum);
+  assert.deepEqual(binary.average, base64.average);
+  assert.deepEqual(binary.contributors, base64.contributors);
+  assert.ok(sizes.length === 11 && sizes.every((b) => b > 4 * (config.vectorLength + 1) && b < 4 * (config.vectorLength + 1) + 300), `sizes ${sizes.join()}`);
+
+  const small = makeSecAggConfig({ memberIds: ids(4), vectorLength: 3, roundSeed: seed(10) });
+  const server = new SecAggServer(small);
+  const members = small.memberIds.map((id) => new SecAggMember({ memberId: id, primitives: nodePrimitives }));
+  let requests: Map<string, SecAggRequest> = server.start();
+  for (const [id, request] of requests) server.receive(members[Number(id.slice(1))]!.handle(request));
+  for (let i = 0; i < 2; i++) {
+    const step = server.advance();
+    assert.ok(!step.done);
+    requests = step.requests;
+    if (i === 0) for (const [id, request] of requests) server.receive(members[Number(id.slice(1))]!.handle(request));
+  }
+  const { header, maskedVector } = members[0]!.maskVector(requests.get('m0'), { data: new Float32Array(3), weight: 1 });
+  assert.throws(() => server.receiveMaskedVector(header, maskedVector.subarray(1)), (e: ConcordError) => e.code === ErrorCode.SHAPE_MISMATCH && e.details.expected === 4 && e.details.received === 3);
+  assert.throws(() => server.receiveMaskedVector(header, new Float32Array(4) as unknown as Uint32Array), (e: ConcordError) => e.code === ErrorCode.SHAPE_MISMATCH);
+  assert.throws(() => server.receiveMaskedVector({ ...header, roundSeed: Buffer.alloc(32).toString('base64') }, maskedVector), (e: ConcordError) => e.code === ErrorCode.STALE_ROUND);
+  server.receiveMaskedVector(header, maskedVector);
+  assert.throws(() => server.receiveMaskedVector(header, maskedVector), (e: ConcordError) => e.code === ErrorCode.CONFLICT);
 });

@@ -106,6 +106,8 @@ export const CollectMaskedVectorsRequestSchema = z.object({
   ciphertexts: z.array(z.object({ from: memberId, ciphertext: base64 })),
 });
 export const CollectMaskedVectorsReplySchema = z.object({ stage: z.literal('collectMaskedVectors'), roundSeed: base64, memberId, maskedVector: base64 });
+/** The same reply when the masked vector travels beside it as binary (a frame's uint32 tensor), not as base64 in it. */
+export const MaskedVectorHeaderSchema = CollectMaskedVectorsReplySchema.omit({ maskedVector: true });
 export const UnmaskRequestSchema = z.object({ stage: z.literal('unmask'), roundSeed: base64, survivors: z.array(memberId), dropped: z.array(memberId) });
 export const UnmaskReplySchema = z.object({
   stage: z.literal('unmask'),
@@ -120,6 +122,7 @@ export type ShareKeysRequest = z.infer<typeof ShareKeysRequestSchema>;
 export type ShareKeysReply = z.infer<typeof ShareKeysReplySchema>;
 export type CollectMaskedVectorsRequest = z.infer<typeof CollectMaskedVectorsRequestSchema>;
 export type CollectMaskedVectorsReply = z.infer<typeof CollectMaskedVectorsReplySchema>;
+export type MaskedVectorHeader = z.infer<typeof MaskedVectorHeaderSchema>;
 export type UnmaskRequest = z.infer<typeof UnmaskRequestSchema>;
 export type UnmaskReply = z.infer<typeof UnmaskReplySchema>;
 export type SecAggRequest = SetupRequest | ShareKeysRequest | CollectMaskedVectorsRequest | UnmaskRequest;

@@ -24,7 +24,10 @@ import { nodePrimitives as primitives } from './primitives-node.js';
 import {
   type AdvertisedKeys,
   type CollectMaskedVectorsRequest,
+  type MaskedVectorHeader,
+  MaskedVectorHeaderSchema,
   type SecAggConfig,
+  type SecAggReply,
   type SecAggRequest,
   SecAggReplySchema,
   type SecAggStage,
@@ -149,7 +152,26 @@ export class SecAggServer {
 
   /** Takes one member's reply to the current stage. */
   receive(reply: unknown): void {
-    const r = parseMessage(SecAggReplySchema, reply, 'SecAgg+ reply');
+    this.accept(parseMessage(SecAggReplySchema, reply, 'SecAgg+ reply'));
+  }
+
+  /**
+   * Takes a collectMaskedVectors reply whose masked vector came beside it as binary
+   * (SecAggMember.maskVector): the same checks as receive, without base64.
+   */
+  receiveMaskedVector(header: unknown, maskedVector: Uint32Array): void {
+    const h = parseMessage(MaskedVectorHeaderSchema, header, 'SecAgg+ collectMaskedVectors reply');
+    const length = this.config.vectorLength + 1;
+    if (!(maskedVector instanceof Uint32Array) || maskedVector.length !== length) {
+      const received = maskedVector instanceof Uint32Array ? maskedVector.length : typeof maskedVector;
+      throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `maskedVector holds ${String(received)} ring elements; expected ${length} (vectorLength + 1 for the weight)`, {
+        details: { field: 'maskedVector', expected: length, received },
+      });
+    }
+    this.accept(h, maskedVector);
+  }
+
+  private accept(r: SecAggReply | MaskedVectorHeader, maskedVector?: Uint32Array): void {
     if (this.current === 'new' || this.current === 'done' || r.stage !== this.current) {
       throw new ConcordError(ErrorCode.CONFLICT, `a ${r.stage} reply arrived while the server is ${this.current === 'new' || this.current === 'done' ? `in state ${this.current}` : `collecting ${this.current} replies`}`, {
         details: { field: 'stage', expected: this.current, received: r.stage },
@@ -201,7 +223,8 @@ export class SecAggServer {
         break;
       }
       case 'collectMaskedVectors':
-        addInto(this.sum, decodeRingVector(r.maskedVector, this.config.vectorLength + 1, 'maskedVector'));
+        // Without a binary vector the reply carries it as base64; an absent one decodes as empty and is refused.
+        addInto(this.sum, maskedVector ?? decodeRingVector('maskedVector' in r ? r.maskedVector : '', this.config.vectorLength + 1, 'maskedVector'));
         break;
       case 'unmask': {
         const asked = this.unmaskAsked.get(u)!;

@@ -6,7 +6,7 @@ import { isConcordError, type ConcordError } from '../../protocol/errors.js';
 import { type IntegerUpdate, type MemberUpdate, SecAggMember } from './member.js';
 import type { SecAggPrimitives } from './primitives.js';
 import { nodePrimitives } from './primitives-node.js';
-import type { KeyAuthenticator, SecAggConfig, SecAggReply, SecAggRequest, SecAggStage } from './protocol.js';
+import type { KeyAuthenticator, MaskedVectorHeader, SecAggConfig, SecAggReply, SecAggRequest, SecAggStage } from './protocol.js';
 import { type SecAggResult, SecAggServer } from './server.js';
 
 export interface SimulationOptions {
@@ -20,8 +20,18 @@ export interface SimulationOptions {
   primitives?: SecAggPrimitives | ((memberId: string) => SecAggPrimitives);
   /** Every message passes through JSON, as on the wire. Default true. */
   serialize?: boolean;
-  /** Sees each request the server sends and each reply it gets (the server's view), with its JSON size. */
-  onMessage?: (direction: 'request' | 'reply', memberId: string, message: SecAggRequest | SecAggReply, bytes: number) => void;
+  /**
+   * How masked vectors travel: 'base64' inside the JSON reply (the default), or 'binary' beside
+   * a JSON header (SecAggMember.maskVector → SecAggServer.receiveMaskedVector), as the HTTP
+   * grid carries them in a frame's uint32 tensor.
+   */
+  maskedVectors?: 'base64' | 'binary';
+  /**
+   * Sees each request the server sends and each reply it gets (the server's view), with its
+   * size: the JSON, plus 4 bytes per ring element of a binary masked vector (whose header is
+   * then the message).
+   */
+  onMessage?: (direction: 'request' | 'reply', memberId: string, message: SecAggRequest | SecAggReply | MaskedVectorHeader, bytes: number) => void;
   /** Time taken by one party for one stage, in seconds. */
   onTiming?: (party: 'member' | 'server', stage: SecAggStage, memberId: string | null, seconds: number) => void;
 }
@@ -43,11 +53,12 @@ export function simulateSecAgg(options: SimulationOptions): SimulationOutcome {
   );
   const gone = new Set<string>();
   const refusals = new Map<string, ConcordError>();
-  const wire = <T>(direction: 'request' | 'reply', memberId: string, message: T): T => {
+  const binary = options.maskedVectors === 'binary';
+  const wire = <T>(direction: 'request' | 'reply', memberId: string, message: T, binaryBytes = 0): T => {
     if (!serialize && !options.onMessage) return message;
     const text = JSON.stringify(message);
     const out = serialize ? (JSON.parse(text) as T) : message;
-    options.onMessage?.(direction, memberId, out as SecAggRequest | SecAggReply, Buffer.byteLength(text));
+    options.onMessage?.(direction, memberId, out as SecAggRequest | SecAggReply | MaskedVectorHeader, Buffer.byteLength(text) + binaryBytes);
     return out;
   };
 
@@ -61,11 +72,11 @@ export function simulateSecAgg(options: SimulationOptions): SimulationOutcome {
       if (gone.has(id)) continue;
       const member = members.get(id)!;
       const received = wire('request', id, request);
-      let reply: SecAggReply;
       const update = stage === 'collectMaskedVectors' ? options.update(id) : undefined;
       const start = process.hrtime.bigint();
+      let reply: SecAggReply | { header: MaskedVectorHeader; maskedVector: Uint32Array };
       try {
-        reply = member.handle(received, update);
+        reply = binary && stage === 'collectMaskedVectors' ? member.maskVector(received, update!) : member.handle(received, update);
       } catch (error) {
         if (!isConcordError(error)) throw error;
         refusals.set(id, error);
@@ -73,10 +84,18 @@ export function simulateSecAgg(options: SimulationOptions): SimulationOutcome {
         continue;
       }
       options.onTiming?.('member', stage, id, seconds(start));
-      const sent = wire('reply', id, reply);
-      const s = process.hrtime.bigint();
-      server.receive(sent);
-      serverTime += seconds(s);
+      if ('header' in reply) {
+        // The vector's bytes go as they are, as a frame's tensor would carry them.
+        const header = wire('reply', id, reply.header, reply.maskedVector.byteLength);
+        const s = process.hrtime.bigint();
+        server.receiveMaskedVector(header, reply.maskedVector);
+        serverTime += seconds(s);
+      } else {
+        const sent = wire('reply', id, reply);
+        const s = process.hrtime.bigint();
+        server.receive(sent);
+        serverTime += seconds(s);
+      }
     }
     t0 = process.hrtime.bigint();
     const step = server.advance();
