@@ -135,7 +135,8 @@ export function coalitionModel(previous: Parameters, updates: readonly Valuation
   return { specs: previous.specs, data: weightedAverage(inputs) };
 }
 
-function checkRound(r: ValuationRound): void {
+/** One update per member, each the global model's size; throws naming the round and member otherwise. */
+export function checkRound(r: ValuationRound): void {
   const seen = new Set<string>();
   r.updates.forEach((u, i) => {
     if (seen.has(u.member)) {

@@ -23,7 +23,7 @@
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { exactReplicates, permutationReplicates, type ReplicateEstimate } from './estimators.js';
-import { DEFAULT_MAX_EXACT_MEMBERS, replicateUtility, summarizeTotals, type RunValuationOptions, type ValuationRound, type ValuationSummary } from './federated.js';
+import { checkRound, DEFAULT_MAX_EXACT_MEMBERS, replicateUtility, summarizeTotals, type RunValuationOptions, type ValuationRound, type ValuationSummary } from './federated.js';
 import type { ReplicateValue } from './game.js';
 import { DEFAULT_BOOTSTRAP_RESAMPLES, ReplicateScorer } from './scores.js';
 import { ValueTotals } from './uncertainty.js';
@@ -105,20 +105,7 @@ export async function valueFinalModels(rounds: Iterable<ValuationRound> | AsyncI
   const started = performance.now();
   const summed = new SummedUpdates();
   for await (const r of rounds) {
-    const seen = new Set<string>();
-    r.updates.forEach((u, i) => {
-      if (seen.has(u.member)) {
-        throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `round ${r.round} has two updates from member "${u.member}"`, {
-          details: { field: `rounds.${r.round}.updates.${i}.member`, expected: 'one update per member and round', received: u.member },
-        });
-      }
-      seen.add(u.member);
-      if (u.parameters.data.length !== r.previous.data.length) {
-        throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `round ${r.round}: the update of "${u.member}" holds ${u.parameters.data.length} values, the global model ${r.previous.data.length}`, {
-          details: { field: `rounds.${r.round}.updates.${i}.parameters`, expected: r.previous.data.length, received: u.parameters.data.length },
-        });
-      }
-    });
+    checkRound(r);
     summed.add(r);
   }
   if (summed.members.length === 0) {
