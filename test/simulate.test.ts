@@ -62,6 +62,14 @@ describe('simulation without a process per member', () => {
     assert.ok(worst < 1e-6, `largest difference ${worst}`);
   });
 
+  it('refuses settings that cannot run before it enrolls anyone, naming every one', async () => {
+    const dir = await tempDir('concord-simulate-bad-');
+    await assert.rejects(
+      simulate({ ...SIMULATE_DEFAULTS, members: 10, fraction: 2, rounds: 0, dir: join(dir, 'sim'), progress: silentProgress }),
+      /invalid simulation: --rounds: expected an integer >= 1, got 0; --fraction: expected a fraction in \(0, 1\], got 2/,
+    );
+  });
+
   it('runs secure aggregation among simulated members', { timeout: 240_000 }, async () => {
     const dir = await tempDir('concord-simulate-secure-');
     const summary = await simulate({ ...SIMULATE_DEFAULTS, members: 60, fraction: 0.5, evaluateFraction: 0.2, rounds: 1, workers: 1, secure: true, dir: join(dir, 'sim'), progress: silentProgress });

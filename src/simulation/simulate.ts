@@ -51,6 +51,7 @@ export interface SimulationSummary {
 
 export async function simulate(options: SimulateOptions & { progress: Progress }): Promise<SimulationSummary> {
   const { progress } = options;
+  checkOptions(options);
   const started = Date.now();
   const dir = resolve(options.dir);
   await rm(dir, { recursive: true, force: true });
@@ -151,5 +152,24 @@ export async function simulate(options: SimulateOptions & { progress: Progress }
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** Refuses settings that could never run before anything is written or enrolled. */
+function checkOptions(o: SimulateOptions): void {
+  const problems: { field: string; message: string }[] = [];
+  const integer = (field: string, value: number, min: number): void => {
+    if (!Number.isInteger(value) || value < min) problems.push({ field, message: `expected an integer >= ${min}, got ${value}` });
+  };
+  integer('--members', o.members, 1);
+  integer('--rounds', o.rounds, 1);
+  integer('--epochs', o.epochs, 1);
+  integer('--batch-size', o.batchSize, 1);
+  integer('--workers', o.workers, 0);
+  if (!(o.fraction > 0 && o.fraction <= 1)) problems.push({ field: '--fraction', message: `expected a fraction in (0, 1], got ${o.fraction}` });
+  if (!(o.evaluateFraction >= 0 && o.evaluateFraction <= 1)) problems.push({ field: '--evaluate-fraction', message: `expected a fraction in [0, 1], got ${o.evaluateFraction}` });
+  if (!(o.learningRate > 0)) problems.push({ field: '--learning-rate', message: `expected a number > 0, got ${o.learningRate}` });
+  if (problems.length > 0) {
+    throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `invalid simulation: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, { details: { field: problems[0]!.field, problems } });
   }
 }
