@@ -15,10 +15,10 @@
 
 import assert from 'node:assert/strict';
 import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, it } from 'node:test';
+import { after, it, type TestContext } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { loadOrCreateIdentity } from '../src/governance/identity.js';
@@ -49,6 +49,19 @@ after(async () => {
 
 it('keeps a consortium across hosts whole through a cut link, a slow lossy link and a replica cut off from its database', { skip: why ?? false, timeout: 900_000 }, async (t) => {
   const dir = await tempDir('concord-netns-');
+  try {
+    await acrossHosts(t, dir);
+  } catch (error) {
+    // What the coordinators logged last, so a failure far away (CI) can be understood.
+    for (const file of (await readdir(dir)).filter((f) => f.startsWith('coord') && f.endsWith('.log')).sort()) {
+      const lines = (await readFile(join(dir, file), 'utf8')).trim().split('\n');
+      t.diagnostic(`${file}, last ${Math.min(40, lines.length)} of ${lines.length} lines:\n${lines.slice(-40).map((l) => l.slice(0, 400)).join('\n')}`);
+    }
+    throw error;
+  }
+});
+
+async function acrossHosts(t: TestContext, dir: string): Promise<void> {
   net = TestNetwork.create(['db', 'coord1', 'coord2', 'op', 'm1', 'm2', 'm3']);
   const at = (host: string) => net!.host(host).address;
   const replicaUrl = (host: string) => `https://${at(host)}:${PORT}`;
@@ -211,4 +224,4 @@ it('keeps a consortium across hosts whole through a cut link, a slow lossy link 
   assert.deepEqual(audited, Array.from({ length: ROUNDS }, (_, i) => i + 1), 'each round audited exactly once');
   const verified = await operator(['audit', 'verify', '--coordinator', replicaUrl('coord1'), '--public-key', identity.publicKey]);
   assert.equal(verified.code, 0, verified.stdout + verified.stderr);
-});
+}

@@ -455,6 +455,12 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         if (abort.signal.aborted) return;
         // Refused at commit because another replica holds the lease now: it carries on.
         if (error instanceof ConcordError && error.details.field === 'lease') return;
+        // A replica that lost the database (or waited too long on it) gives the run up rather
+        // than failing it: the lease goes back and whichever replica reaches the database resumes it.
+        if (supervisor && error instanceof ConcordError && error.code === ErrorCode.UNAVAILABLE) {
+          app.log.warn({ runId: run.runId, err: error }, 'gave a run up: the database did not answer');
+          return;
+        }
         const message = error instanceof Error ? error.message : String(error);
         await storage.setRunStatus(run.runId, 'failed', message).catch(() => undefined);
         const failed: RunEvent = { runId: run.runId, round: null, kind: 'run-failed', message, at: Date.now() };

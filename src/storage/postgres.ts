@@ -121,10 +121,13 @@ export class PostgresStorage implements Storage, TableAccess {
       keepAlive: true,
       types: TYPES,
       // Server-side: a client that vanished (killed, partitioned) is noticed by keepalives and
-      // its idle transaction ended, so the locks it held go to the replicas still there.
+      // its idle transaction ended, so the locks it held go to the replicas still there. A
+      // session cut off while the server sends it a result waits in ClientWrite, where
+      // keepalives never fire (there is unacknowledged data) and the kernel retries for about
+      // 15 minutes, holding its locks: tcp_user_timeout ends it after 10 s without an ACK.
       options: [
         `-c idle_in_transaction_session_timeout=${Math.max(1000, Math.floor(options.idleTransactionTimeoutMs ?? 10_000))}`,
-        '-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3',
+        '-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c tcp_user_timeout=10000',
         ...(this.schema !== undefined ? [`-c search_path=${this.schema}`] : []),
       ].join(' '),
     });
