@@ -20,6 +20,7 @@ import { registerPrivacyCommand } from './privacy-command.js';
 import { registerRunCommands } from './run-commands.js';
 import { registerSharingCommands } from './sharing-commands.js';
 import { registerSimulateCommand } from './simulate-command.js';
+import { registerAggregatorCommand } from './aggregator-command.js';
 
 const program = new Command('concord')
   .description('Federated learning for consortia whose data never leaves its owner')
@@ -31,6 +32,7 @@ const program = new Command('concord')
 
 registerDemoCommand(program);
 registerSimulateCommand(program);
+registerAggregatorCommand(program);
 registerCoordinatorCommand(program);
 registerDbCommands(program);
 registerNodeCommand(program);

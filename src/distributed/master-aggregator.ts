@@ -1,0 +1,156 @@
+// The round owner's side of hierarchical aggregation (Bonawitz et al. 2019's "Master
+// Aggregator"): it deals a round's updates out to S shards (assignShards: by member id, group
+// sizes within one of each other), publishes each to its shard's work queue, closes each shard
+// with the list of members to sum, waits for the S partials and combines them
+// (combinePartials: Σ_s P_s / Σ_s N_s in float64). Central differential-privacy noise, when
+// asked for, is added here once, to the combined sum — never in a shard, so the released
+// average carries exactly one draw of N(0, σ²) per coordinate whatever S is.
+//
+// A minimum group size bounds what any one shard learns: a shard's partial is the sum of at
+// least `minGroupSize` members (with secure aggregation per group, the only sum its aggregator
+// can unmask). With K updates the round uses min(S, ⌊K / minGroupSize⌋) groups; fewer than
+// minGroupSize updates in all is refused with NOT_ENOUGH_MEMBERS.
+
+import { randomUUID } from 'node:crypto';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { blobOf, dropBlob, encodeToken, openJetStream, publishPayload, readPayload, type JetStreamLink } from './jetstream.js';
+import { assignShards, combinePartials, decodePartial, float32Bytes, type CombineOptions, type Combined, type ShardPartial, type ShardUpdate } from './partial.js';
+import { HEADERS, PARTIAL_STREAM, declareAggregationStreams, partialsOf, updateSubject } from './streams.js';
+
+export interface MasterAggregatorOptions {
+  servers: string | readonly string[];
+  /** Shard aggregators running (`concord aggregator --shard 0 … S-1`). */
+  shards: number;
+  /** Smallest group one shard may sum. Default 1. */
+  minGroupSize?: number;
+  /** How long to wait for every shard's partial before the round fails. Default 600 000 ms. */
+  partialTimeoutMs?: number;
+}
+
+export interface AggregateRequest {
+  runId: string;
+  round: number;
+  updates: readonly ShardUpdate[];
+  signal?: AbortSignal;
+  /** Central DP noise on the combined sum and a fixed denominator (partial.ts CombineOptions). */
+  combine?: CombineOptions;
+  /** Called once every update is published and before any shard is closed (tests stop an aggregator here). */
+  beforeClose?: (groups: string[][], aggregation: string) => Promise<void>;
+}
+
+export interface ShardedOutcome extends Combined {
+  /** The members each shard summed, by shard index. */
+  groups: string[][];
+  partials: ShardPartial[];
+  /** Wall time from the first publish to the combined result. */
+  seconds: number;
+}
+
+export class MasterAggregator {
+  private constructor(
+    private readonly link: JetStreamLink,
+    readonly shards: number,
+    readonly minGroupSize: number,
+    private readonly partialTimeoutMs: number,
+  ) {}
+
+  static async open(options: MasterAggregatorOptions): Promise<MasterAggregator> {
+    if (!Number.isInteger(options.shards) || options.shards < 1) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `shards is ${options.shards}; expected an integer >= 1`, { details: { field: 'shards', expected: 'integer >= 1', received: options.shards } });
+    const min = options.minGroupSize ?? 1;
+    if (!Number.isInteger(min) || min < 1) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `minGroupSize is ${min}; expected an integer >= 1`, { details: { field: 'minGroupSize', expected: 'integer >= 1', received: min } });
+    const link = await openJetStream(options.servers, { name: 'concord-master-aggregator' });
+    try {
+      await declareAggregationStreams(link);
+    } catch (error) {
+      await link.close();
+      throw error;
+    }
+    return new MasterAggregator(link, options.shards, min, options.partialTimeoutMs ?? 600_000);
+  }
+
+  /** The groups a round of these members would be summed in (the shard of each, by index). */
+  groupsFor(memberIds: readonly string[]): string[][] {
+    const k = new Set(memberIds).size;
+    if (k < this.minGroupSize) {
+      throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `${k} updates cannot be summed in groups of at least ${this.minGroupSize}; the round needs ${this.minGroupSize}`, { details: { field: 'minGroupSize', expected: `>= ${this.minGroupSize} updates`, received: k } });
+    }
+    return assignShards(memberIds, Math.max(1, Math.min(this.shards, Math.floor(k / this.minGroupSize))));
+  }
+
+  async aggregate(request: AggregateRequest): Promise<ShardedOutcome> {
+    const started = Date.now();
+    const signal = request.signal ?? new AbortController().signal;
+    const groups = this.groupsFor(request.updates.map((u) => u.memberId));
+    const byId = new Map(request.updates.map((u) => [u.memberId, u]));
+    const length = request.updates[0]!.data.length;
+    const aggregation = randomUUID().replace(/-/g, '');
+    const consumer = `master-${aggregation}`;
+    // Made before any update is published, so that no partial can be missed.
+    await this.link.jsm.consumers.add(PARTIAL_STREAM, { durable_name: consumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: partialsOf(aggregation), inactive_threshold: nanos(3600_000) });
+    const blobs: string[] = [];
+    try {
+      const common = { [HEADERS.aggregation]: aggregation, [HEADERS.run]: request.runId, [HEADERS.round]: String(request.round) };
+      for (let s = 0; s < groups.length; s++) {
+        const group = groups[s]!;
+        // A bounded number in flight: enough to fill the pipe, not the memory.
+        for (let i = 0; i < group.length; i += 16) {
+          const published = await Promise.all(
+            group.slice(i, i + 16).map((id) => {
+              const u = byId.get(id)!;
+              return publishPayload(this.link, updateSubject(s), { ...common, [HEADERS.kind]: 'update', [HEADERS.member]: id, [HEADERS.weight]: String(u.weight) }, float32Bytes(u.data), { blobName: `update.${aggregation}.${encodeToken(id)}`, msgId: `update.${aggregation}.${id}` });
+            }),
+          );
+          for (const p of published) if (p.blob) blobs.push(p.blob);
+          if (signal.aborted) throw stopped();
+        }
+      }
+      await request.beforeClose?.(groups, aggregation);
+      for (let s = 0; s < groups.length; s++) {
+        await publishPayload(this.link, updateSubject(s), { ...common, [HEADERS.kind]: 'close' }, Buffer.from(JSON.stringify({ members: groups[s], length })), { blobName: `close.${aggregation}.${s}`, msgId: `close.${aggregation}.${s}` });
+      }
+      const partials = await this.collect(consumer, groups, length, signal, blobs);
+      const combined = combinePartials(partials, request.combine);
+      return { ...combined, groups, partials, seconds: (Date.now() - started) / 1000 };
+    } finally {
+      await this.link.jsm.consumers.delete(PARTIAL_STREAM, consumer).catch(() => undefined);
+      await this.link.jsm.streams.purge(PARTIAL_STREAM, { filter: partialsOf(aggregation) }).catch(() => undefined);
+      for (const b of blobs) await dropBlob(this.link, b);
+    }
+  }
+
+  private async collect(consumerName: string, groups: string[][], length: number, signal: AbortSignal, blobs: string[]): Promise<ShardPartial[]> {
+    const consumer = await this.link.js.consumers.get(PARTIAL_STREAM, consumerName);
+    const got = new Map<number, ShardPartial>();
+    const deadline = Date.now() + this.partialTimeoutMs;
+    while (got.size < groups.length) {
+      if (signal.aborted) throw stopped();
+      if (Date.now() > deadline) {
+        const missing = groups.map((_, s) => s).filter((s) => !got.has(s));
+        throw new ConcordError(ErrorCode.UNAVAILABLE, `no partial from shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} within ${this.partialTimeoutMs} ms; is \`concord aggregator --shard ${missing[0]}\` running?`, { details: { field: 'shards', expected: groups.length, received: got.size } });
+      }
+      const m = await consumer.next({ expires: 2_000 });
+      if (!m) continue;
+      const blob = blobOf(m.headers);
+      if (blob) blobs.push(blob);
+      const partial = decodePartial(await readPayload(this.link, m.headers, m.data));
+      m.ack();
+      const expected = groups[partial.shard];
+      if (!expected || got.has(partial.shard)) continue;
+      if (partial.weightedSum.length !== length || partial.members.length !== expected.length || partial.members.some((id, i) => id !== expected[i])) {
+        throw new ConcordError(ErrorCode.INTERNAL, `shard ${partial.shard}'s partial sums ${partial.members.length} members of length ${partial.weightedSum.length}; it was closed with ${expected.length} of length ${length}`);
+      }
+      got.set(partial.shard, partial);
+    }
+    return [...got.values()];
+  }
+
+  async close(): Promise<void> {
+    await this.link.close();
+  }
+}
+
+function stopped(): ConcordError {
+  return new ConcordError(ErrorCode.UNAVAILABLE, 'stopped while aggregating');
+}
