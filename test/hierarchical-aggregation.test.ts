@@ -8,15 +8,20 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { weightedAverage } from '../src/core/aggregate.js';
+import { silentProgress } from '../src/cli/progress.js';
 import { seededRandom } from '../src/core/random.js';
 import { MasterAggregator } from '../src/distributed/master-aggregator.js';
 import { assignShards, combinePartials, shardPartial, type ShardUpdate } from '../src/distributed/partial.js';
 import { addGaussianNoise } from '../src/privacy/dp/index.js';
 import { isConcordError, ErrorCode } from '../src/protocol/errors.js';
+import { SIMULATE_DEFAULTS } from '../src/simulation/options.js';
+import { simulate } from '../src/simulation/simulate.js';
+import { openStorage } from '../src/storage/index.js';
 import { startNatsServer } from './support/nats.js';
 import { exited, processScope, until } from './support/processes.js';
 
@@ -207,3 +212,56 @@ test('shard aggregator processes over JetStream: the exact mean, within the stat
     }
   }
 });
+
+test('a coordinator started with --nats aggregates its rounds through shard aggregator processes; the model matches flat aggregation to float rounding', { timeout: 300_000 }, async () => {
+  const nats = await startNatsServer();
+  const aggregators = [0, 1].map((s) => startAggregator(nats.url, s));
+  try {
+    for (const a of aggregators) await until(async () => a.events.some((e) => e.event === 'ready'), 90_000, 'an aggregator to be ready');
+    const dir = await scope.tempDir('concord-hierarchical-run-');
+    // Everyone trains, in this thread: the members' updates are the same in both runs.
+    const settings = { ...SIMULATE_DEFAULTS, members: 12, fraction: 1, evaluateFraction: 0, rounds: 2, workers: 0, progress: silentProgress };
+    const flat = await simulate({ ...settings, dir: join(dir, 'flat') });
+    await flat.stop();
+    const sharded = await simulate({ ...settings, dir: join(dir, 'sharded'), nats: nats.url, shards: 2 });
+    await sharded.stop();
+    assert.equal(sharded.rounds.length, 2);
+    // Every round went through both shards: 6 members each.
+    for (const round of [1, 2]) {
+      const partials = aggregators.map((a) => a.events.find((e) => e.event === 'partial' && e.round === round));
+      assert.deepEqual(partials.map((p) => p?.members), [6, 6], `round ${round}'s partials`);
+    }
+    const storage = await openStorage(sharded.db, { existing: true });
+    try {
+      const rounds = await storage.listRounds(sharded.runId);
+      assert.deepEqual(rounds.map((r) => r.trainMetrics.shards), [2, 2]);
+      assert.deepEqual(rounds.map((r) => r.trainMetrics.members), [12, 12], 'the round counts the real members, not the one mean');
+    } finally {
+      await storage.close();
+    }
+    const a = await lastModel(flat.db, flat.runId);
+    const b = await lastModel(sharded.db, sharded.runId);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    assert.ok(worst < 1e-5, `largest difference between the two models after two rounds: ${worst}`);
+    assert.ok(sharded.accuracy !== null && flat.accuracy !== null && Math.abs(sharded.accuracy - flat.accuracy) < 0.005, `accuracy ${sharded.accuracy} vs ${flat.accuracy}`);
+  } finally {
+    for (const a of aggregators) {
+      if (a.child.exitCode === null && a.child.signalCode === null) {
+        a.child.kill('SIGTERM');
+        await exited(a.child);
+      }
+    }
+    await nats.stop();
+  }
+});
+
+async function lastModel(db: string, runId: string): Promise<Float32Array> {
+  const storage = await openStorage(db, { existing: true });
+  try {
+    const last = (await storage.lastRound(runId))!;
+    return (await storage.getCheckpoint(runId, last.round))!.parameters.data;
+  } finally {
+    await storage.close();
+  }
+}

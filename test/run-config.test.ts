@@ -92,6 +92,24 @@ describe('run configuration over the API', () => {
     const plain = await post(valid);
     assert.equal(plain.status, 200, 'a run that asks for nothing it lacks still starts');
   });
+
+  it('hierarchical aggregation is refused without --nats, and with what it cannot split, naming each', async () => {
+    h = await startHarness();
+    const without = await refused({ ...valid, hierarchicalAggregation: { shards: 2 } });
+    assert.deepEqual(paths(without), ['hierarchicalAggregation']);
+    assert.match(without[0]!.message, /hierarchical aggregation \(start it with --nats\)/);
+    await h.close();
+    // Composed in (the NATS server is not reached before a round): the conflicts, all at once.
+    h = await startHarness({ runExtensions: standardRunExtensions({ hierarchical: { nats: 'nats://127.0.0.1:1' } }) });
+    const conflicts = await refused({ ...valid, strategy: { name: 'krum', options: {} }, hierarchicalAggregation: { shards: 2 }, secureAggregation: true, updateValidation: {} });
+    assert.deepEqual(
+      conflicts.filter((p) => /hierarchical|shard/.test(p.message)).map((p) => p.path).sort(),
+      ['secureAggregation', 'strategy.name', 'updateValidation'],
+    );
+    const typo = await refused({ ...valid, hierarchicalAggregation: { shards: 0, minGroupsize: 2 } });
+    assert.deepEqual(paths(typo).sort(), ['hierarchicalAggregation.minGroupsize', 'hierarchicalAggregation.shards']);
+    assert.match(typo.find((p) => p.path.endsWith('minGroupsize'))!.message, /minGroupSize/);
+  });
 });
 
 async function until(predicate: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

@@ -9,7 +9,7 @@ import { parseRetention } from '../storage/retention.js';
 import { redactPassword } from '../storage/storage-url.js';
 import { readConfigFile } from './options.js';
 
-export async function startCoordinator(opts: { port: number; host: string; db: string; identity?: string; retention: string; leaseSeconds: number; metricsPort?: number; metricsHost: string; logLevel: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; dataSchema?: string; analyticsEpsilon?: number; analyticsDelta?: number; json?: boolean }): Promise<void> {
+export async function startCoordinator(opts: { port: number; host: string; db: string; identity?: string; retention: string; leaseSeconds: number; metricsPort?: number; metricsHost: string; logLevel: string; operatorToken?: string; evalData?: string; run?: string; maxBodyMb: number; tlsCert?: string; tlsKey?: string; openEnrollment: boolean; agreement?: string; dataSchema?: string; analyticsEpsilon?: number; analyticsDelta?: number; nats?: string; json?: boolean }): Promise<void> {
   const json = Boolean(opts.json);
   const say = (event: Record<string, unknown>, human: string): void => {
     if (json) process.stdout.write(JSON.stringify(event) + '\n');
@@ -31,6 +31,7 @@ export async function startCoordinator(opts: { port: number; host: string; db: s
     ...(opts.metricsPort !== undefined ? { metrics: { port: opts.metricsPort, host: opts.metricsHost } } : {}),
     retention,
     leaseMs: opts.leaseSeconds * 1000,
+    ...(opts.nats ? { nats: opts.nats } : {}),
     ...(opts.identity ? { identityFile: opts.identity } : {}),
     ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
     openEnrollment: opts.openEnrollment,

@@ -15,6 +15,7 @@ export function registerCoordinatorCommand(program: Command): void {
     .option('--db <url>', 'SQLite file (or sqlite:PATH); postgres://user:password@host:port/database for deployment and replicas', DEFAULT_DB)
     .option('--identity <file>', "the coordinator's Ed25519 audit-signing key (default: coordinator.identity.json beside a SQLite database, .concord/ for PostgreSQL); replicas share one")
     .option('--lease-seconds <s>', 'PostgreSQL: how long a replica holds a run unless it renews; another replica takes over within about this long after it dies', parseIntOption('--lease-seconds'), 10)
+    .option('--nats <url>', 'NATS server(s) with JetStream where `concord aggregator` shards listen; runs may then ask for hierarchicalAggregation')
     .option('--retention <policy>', 'which checkpoints and kept updates to keep: last=N,every=K,updates=M (any of them) or all', 'all')
     .option('--operator-token <token>', 'operator API token (default: kept in operator-token beside the database)')
     .option('--eval-data <spec>', 'held-out data the coordinator evaluates every global model on, e.g. mnist:test')

@@ -27,6 +27,8 @@ export function registerSimulateCommand(program: Command): void {
     .option('--min-examples <n>', 'fewest digits a member holds', parseIntOption('--min-examples'), d.minExamples)
     .option('--max-examples <n>', 'most digits a member holds', parseIntOption('--max-examples'), d.maxExamples)
     .option('--max-kept <n>', 'with --secure: members whose state each thread keeps between stages', parseIntOption('--max-kept'), d.maxKept)
+    .option('--nats <url>', 'with --shards: NATS server with JetStream where `concord aggregator` shards listen')
+    .option('--shards <n>', 'sum each round\'s updates in this many shard aggregators (hierarchical aggregation)', parseIntOption('--shards'))
     .option('--dir <dir>', 'where the simulation keeps its database (wiped first)', d.dir)
     .option('--port <n>', 'port of its coordinator and dashboard (0: a free one)', parseIntOption('--port'), d.port)
     .option('--quiet', 'print only the JSON summary')

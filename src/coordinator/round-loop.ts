@@ -54,6 +54,11 @@ export interface RoundExtensions {
   configureEvaluate?(round: number, instruction: Instruction): TrainConfig;
   /** Replaces the clear-text exchange and aggregation of updates (secure aggregation). */
   secureTrain?(context: SecureTrainContext): Promise<SecureTrainOutcome>;
+  /**
+   * Computes the weighted mean of the round's checked updates elsewhere (hierarchical
+   * aggregation); the strategy then aggregates that one mean instead of the updates.
+   */
+  aggregateUpdates?(context: { round: number; attempt: number; current: Parameters; results: TrainResult[]; signal: AbortSignal }): Promise<{ mean: TrainResult; metrics: Record<string, number> }>;
   /** Privacy spent by a completed round; stored in the same transaction. */
   charges?(round: number, selected: MemberRef[], available: MemberRef[], participants: string[]): Promise<PrivacyCharge[]>;
   /** Adds to the round's train metrics and members' rows before they are stored (e.g. planned work). */
@@ -187,7 +192,12 @@ export async function runFederation(options: FederationOptions): Promise<void> {
         numExamples: r.header.numExamples,
         metrics: r.header.metrics,
       }));
-      aggregate = strategy.aggregateTrain(round, current, results, train.failures);
+      if (ext.aggregateUpdates && results.length > 0) {
+        const { mean, metrics } = await ext.aggregateUpdates({ round, attempt, current, results, signal });
+        if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
+        aggregate = strategy.aggregateTrain(round, current, [mean], train.failures);
+        if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, ...metrics } };
+      } else aggregate = strategy.aggregateTrain(round, current, results, train.failures);
       const rejected = strategy.lastRejections?.() ?? [];
       participants = results.map((r) => r.memberId).filter((id) => !rejected.some((f) => f.memberId === id));
       trainFailures = [...train.failures, ...rejected.map((f) => ({ ...f, reason: `update rejected: ${f.reason}` }))];

@@ -28,6 +28,7 @@ export const REQUESTS = {
   updateValidation: (config: RunConfig) => config.updateValidation !== undefined,
   plan: (config: RunConfig) => config.plan !== undefined,
   harmonise: (config: RunConfig) => config.harmonise !== undefined,
+  hierarchicalAggregation: (config: RunConfig) => config.hierarchicalAggregation !== undefined,
 } as const;
 export type RequestField = keyof typeof REQUESTS;
 
@@ -37,6 +38,7 @@ const DESCRIPTIONS: Record<RequestField, string> = {
   updateValidation: 'update validation',
   plan: 'resource plans',
   harmonise: 'harmonised preprocessing',
+  hierarchicalAggregation: 'hierarchical aggregation (start it with --nats)',
 };
 
 export interface ExtensionContext {

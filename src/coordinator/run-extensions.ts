@@ -3,13 +3,14 @@
 // validation screens updates inside differential privacy, which must be outermost.
 
 import { type HarmonisationOptions, harmonisationExtension } from './harmonisation.js';
+import { type HierarchicalAggregationOptions, hierarchicalAggregationExtension } from './hierarchical-round.js';
 import { resourcePlanExtension } from './plan-policy.js';
 import { differentialPrivacyExtension } from './privacy-policy.js';
 import type { RunExtension } from './run-compiler.js';
 import { secureAggregationExtension } from './secure-round.js';
 import { updateValidationExtension } from './validation-policy.js';
 
-export function standardRunExtensions(options: { secureAggregationLog?: (message: string) => void; harmonisation?: HarmonisationOptions } = {}): RunExtension[] {
+export function standardRunExtensions(options: { secureAggregationLog?: (message: string) => void; harmonisation?: HarmonisationOptions; hierarchical?: HierarchicalAggregationOptions } = {}): RunExtension[] {
   return [
     updateValidationExtension,
     differentialPrivacyExtension,
@@ -17,5 +18,7 @@ export function standardRunExtensions(options: { secureAggregationLog?: (message
     resourcePlanExtension,
     // Needs the coordinator's analytics service; without one, runs asking for it are refused.
     ...(options.harmonisation ? [harmonisationExtension(options.harmonisation)] : []),
+    // Needs the NATS server the shard aggregators listen on (--nats).
+    ...(options.hierarchical ? [hierarchicalAggregationExtension(options.hierarchical)] : []),
   ];
 }

@@ -73,6 +73,8 @@ export interface CoordinatorOptions {
    * (standardRunExtensions). A run that asks for one this list lacks is refused.
    */
   runExtensions?: readonly RunExtension[];
+  /** NATS server(s) with JetStream where shard aggregators listen: runs may ask for hierarchicalAggregation. */
+  nats?: string;
   /** Replaces the strategy registry (tests and benchmarks that bring their own strategy). */
   strategyFor?: (config: RunConfig) => Strategy;
   serverEvaluate?: (config: RunConfig, parameters: Parameters) => Promise<ServerEvaluation>;
@@ -291,7 +293,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   });
   governance.register(app, auth, launch);
 
-  const runExtensions = options.runExtensions ?? standardRunExtensions({ harmonisation: { analytics, schema: () => governance.current()?.dataSchema ?? options.analytics?.schema } });
+  const runExtensions = options.runExtensions ?? standardRunExtensions({ harmonisation: { analytics, schema: () => governance.current()?.dataSchema ?? options.analytics?.schema }, ...(options.nats ? { hierarchical: { nats: options.nats } } : {}) });
   const compileContext = (withInitial: boolean): RunContext => ({
     storage,
     extensions: runExtensions,

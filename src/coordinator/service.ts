@@ -64,6 +64,8 @@ export interface CoordinatorServiceOptions {
   logLevel?: string;
   /** Members reached another way than HTTP (`concord simulate`); replaces the task board. */
   memberBoard?: MemberBoard;
+  /** NATS server(s) with JetStream where `concord aggregator` shards listen: runs may ask for hierarchicalAggregation. */
+  nats?: string;
 }
 
 export interface CoordinatorService {
@@ -135,6 +137,7 @@ export async function startCoordinatorService(options: CoordinatorServiceOptions
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.memberBoard ? { memberBoard: options.memberBoard } : {}),
+    ...(options.nats ? { nats: options.nats } : {}),
   });
   const url = await coordinator.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST);
   const metrics = options.metrics ? await serveMetrics(coordinator.metrics, options.metrics.port, options.metrics.host) : null;

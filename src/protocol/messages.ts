@@ -179,6 +179,12 @@ export const RunConfigSchema = z.object({
    * the same way. `privacy` releases those statistics with DP.
    */
   harmonise: z.object({ privacy: z.object({ epsilon: finite.positive(), delta: z.number().gt(0).lt(1) }).strict().optional() }).strict().optional(),
+  /**
+   * Hierarchical aggregation over NATS JetStream (distributed/): the round's updates are dealt
+   * out by member id to `shards` shard aggregators (`concord aggregator`), each summing groups
+   * of at least `minGroupSize` members; the coordinator (started with --nats) sums the partials.
+   */
+  hierarchicalAggregation: z.object({ shards: z.number().int().min(1).max(1024), minGroupSize: z.number().int().min(1).default(1) }).strict().optional(),
   /** Secure-aggregation parameters (neighbours k, threshold, quantization); validated by privacy/secagg. */
   secureAggregationOptions: z.record(z.unknown()).default({}),
   differentialPrivacy: DifferentialPrivacyConfigSchema.optional(),

@@ -5,6 +5,7 @@
 // by the same validateResult — so bytes, refusals, deadlines and failure reasons match the
 // networked grid (simulation/grid-conformance.test.ts runs one suite on both).
 
+import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Grid, OutgoingTask, TaskReply } from '../coordinator/grid.js';
 import { RoundProgressBook, type RoundProgress } from '../coordinator/round-progress.js';
@@ -79,6 +80,8 @@ export class MemoryGrid implements Grid, MemberBoard {
     if (tracked) this.book.begin(first.runId, first.round, first.stage ?? first.kind, tasks.map((t) => ({ memberId: t.memberId, name: this.members.get(t.memberId)?.name ?? t.memberId })), this.now());
     // Work past the deadline (or after shutdown) is abandoned: its answer no longer counts.
     const stop = new AbortController();
+    // Every queued task of the round listens to it (one listener each, removed once it runs).
+    setMaxListeners(tasks.length + 10, stop.signal);
     const onAbort = (): void => stop.abort();
     options.signal.addEventListener('abort', onAbort, { once: true });
     const seconds = Math.max(0, Math.round((options.deadline - this.now()) / 1000));

@@ -29,6 +29,9 @@ export interface SimulateOptions {
   maxKept: number;
   dir: string;
   port: number;
+  /** Hierarchical aggregation: shard aggregators (`concord aggregator`) on this NATS server sum each round's updates in `shards` groups. */
+  nats?: string;
+  shards?: number;
   /** Keep the coordinator (and its dashboard) up when done, until stop() is called. */
   keepServing?: boolean;
 }

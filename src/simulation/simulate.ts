@@ -70,7 +70,7 @@ export async function simulate(options: SimulateOptions & { progress: Progress }
   const grid = new MemoryGrid({ executor });
   const token = `op_sim_${Math.random().toString(36).slice(2)}`;
   const db = join(dir, 'coordinator.sqlite');
-  const service = await startCoordinatorService({ db, port: options.port, operatorToken: token, evalData: `mnist:test,test=${population.test}`, memberBoard: grid, identityFile: join(dir, 'coordinator.identity.json') });
+  const service = await startCoordinatorService({ db, port: options.port, operatorToken: token, evalData: `mnist:test,test=${population.test}`, memberBoard: grid, identityFile: join(dir, 'coordinator.identity.json'), ...(options.nats ? { nats: options.nats } : {}) });
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250).unref();
   const stop = async (): Promise<void> => {
@@ -119,11 +119,12 @@ export async function simulate(options: SimulateOptions & { progress: Progress }
       roundDeadlineSeconds: 3600,
       seed: options.seed,
       secureAggregation: options.secure,
+      ...(options.shards !== undefined ? { hierarchicalAggregation: { shards: options.shards } } : {}),
       // A thousand updates a round are not kept unless asked: nothing here values contributions.
       keepUpdates: false,
     };
     const { runId } = await operatorRequest<{ runId: string }>(service.url, token, 'POST', '/v1/runs', config);
-    progress.log(`run ${runId}: ${options.strategy}, ${trainPerRound} of ${options.members} members train each round (fraction ${options.fraction}), ${options.epochs} local epoch${options.epochs === 1 ? '' : 's'}${options.secure ? ', secure aggregation' : ''}`);
+    progress.log(`run ${runId}: ${options.strategy}, ${trainPerRound} of ${options.members} members train each round (fraction ${options.fraction}), ${options.epochs} local epoch${options.epochs === 1 ? '' : 's'}${options.secure ? ', secure aggregation' : ''}${options.shards ? `, aggregated in ${options.shards} shards over NATS` : ''}`);
     const bar = progress.task('simulated rounds', options.rounds, 'rounds');
     const rounds: SimulationRound[] = [];
     const final = await watchRun(service.url, token, runId, (r: RoundSummary, total: number) => {
@@ -168,6 +169,8 @@ function checkOptions(o: SimulateOptions): void {
   integer('--workers', o.workers, 0);
   if (!(o.fraction > 0 && o.fraction <= 1)) problems.push({ field: '--fraction', message: `expected a fraction in (0, 1], got ${o.fraction}` });
   if (!(o.evaluateFraction >= 0 && o.evaluateFraction <= 1)) problems.push({ field: '--evaluate-fraction', message: `expected a fraction in [0, 1], got ${o.evaluateFraction}` });
+  if (o.shards !== undefined) integer('--shards', o.shards, 1);
+  if ((o.shards === undefined) !== (o.nats === undefined)) problems.push({ field: o.nats === undefined ? '--nats' : '--shards', message: 'hierarchical aggregation needs both --nats and --shards' });
   if (!(o.learningRate > 0)) problems.push({ field: '--learning-rate', message: `expected a number > 0, got ${o.learningRate}` });
   if (problems.length > 0) {
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `invalid simulation: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, { details: { field: problems[0]!.field, problems } });
