@@ -33,6 +33,20 @@ export function parseNumberOption(name: string) {
   };
 }
 
+/** A JSON object given on the command line (e.g. a strategy's options). */
+export function parseJsonObjectOption(name: string) {
+  return (value: string): Record<string, unknown> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(`${name} must be a JSON object: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`${name} must be a JSON object, got ${JSON.stringify(value)}`);
+    return parsed as Record<string, unknown>;
+  };
+}
+
 type Actions<M> = { [K in keyof M]: M[K] extends (...args: never[]) => unknown ? K : never }[keyof M];
 
 /**

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { SIMULATE_DEFAULTS } from '../simulation/options.js';
-import { lazyAction, parseIntOption, parseNumberOption } from './options.js';
+import { lazyAction, parseIntOption, parseJsonObjectOption, parseNumberOption } from './options.js';
 
 const actions = () => import('./simulate-action.js');
 
@@ -27,6 +27,10 @@ export function registerSimulateCommand(program: Command): void {
     .option('--min-examples <n>', 'fewest digits a member holds', parseIntOption('--min-examples'), d.minExamples)
     .option('--max-examples <n>', 'most digits a member holds', parseIntOption('--max-examples'), d.maxExamples)
     .option('--max-kept <n>', 'with --secure: members whose state each thread keeps between stages', parseIntOption('--max-kept'), d.maxKept)
+    .option('--strategy-options <json>', 'the strategy\'s options as JSON, e.g. \'{"bufferSize": 10, "concurrency": 50}\' for fedbuff', parseJsonObjectOption('--strategy-options'))
+    .option('--device-seconds <s>', 'simulated device time: each answer is held until this long after its task started (0: none)', parseNumberOption('--device-seconds'))
+    .option('--slow-fraction <f>', 'with --device-seconds: this share of members is slow', parseNumberOption('--slow-fraction'))
+    .option('--slow-factor <k>', 'with --device-seconds: slow members take this many times longer (default 5)', parseNumberOption('--slow-factor'))
     .option('--nats <url>', 'with --shards: NATS server with JetStream where `concord aggregator` shards listen')
     .option('--shards <n>', 'sum each round\'s updates in this many shard aggregators (hierarchical aggregation)', parseIntOption('--shards'))
     .option('--dir <dir>', 'where the simulation keeps its database (wiped first)', d.dir)

@@ -7,6 +7,7 @@
 // decisions go to the signed audit trail (audit-trail.ts). HTTPS when given a certificate.
 // Wire format: docs/protocol.md; security: docs/security.md.
 
+import { setMaxListeners } from 'node:events';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { canonicalJson } from '../governance/canonical.js';
 import { sha256Hex } from '../governance/digest.js';
@@ -425,6 +426,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
   function startRun(run: RunRecord, compiled?: CompiledRun): void {
     if (active.has(run.runId)) return;
     const abort = new AbortController();
+    // Every task in flight listens to the run's signal (an asynchronous run has many at once): no limit.
+    setMaxListeners(0, abort.signal);
     shutdown.signal.addEventListener('abort', () => abort.abort(), { once: true });
     const done = (async () => {
       const built = compiled ?? (await buildRun(run.config, compileContext(false)));

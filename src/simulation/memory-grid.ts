@@ -80,8 +80,8 @@ export class MemoryGrid implements Grid, MemberBoard {
     if (tracked) this.book.begin(first.runId, first.round, first.stage ?? first.kind, tasks.map((t) => ({ memberId: t.memberId, name: this.members.get(t.memberId)?.name ?? t.memberId })), this.now());
     // Work past the deadline (or after shutdown) is abandoned: its answer no longer counts.
     const stop = new AbortController();
-    // Every queued task of the round listens to it (one listener each, removed once it runs).
-    setMaxListeners(tasks.length + 10, stop.signal);
+    // Every task of the round listens to it until it runs (executors add one or two each): no limit.
+    setMaxListeners(0, stop.signal);
     const onAbort = (): void => stop.abort();
     options.signal.addEventListener('abort', onAbort, { once: true });
     const seconds = Math.max(0, Math.round((options.deadline - this.now()) / 1000));

@@ -29,6 +29,16 @@ export interface SimulateOptions {
   maxKept: number;
   dir: string;
   port: number;
+  /** Options of the strategy (e.g. FedBuff's bufferSize, concurrency). Default {}. */
+  strategyOptions?: Record<string, unknown>;
+  /**
+   * Simulated device time (device-time.ts): each member's answer is held until this many
+   * seconds after its task started (× slowFactor for the slowFraction of slow members).
+   * Default 0: answers go back as soon as they are computed.
+   */
+  deviceSeconds?: number;
+  slowFraction?: number;
+  slowFactor?: number;
   /** Hierarchical aggregation: shard aggregators (`concord aggregator`) on this NATS server sum each round's updates in `shards` groups. */
   nats?: string;
   shards?: number;

@@ -18,6 +18,7 @@ import type { RunConfigInput } from '../protocol/messages.js';
 import type { RoundSummary } from '../storage/storage.js';
 import type { MemberRef } from '../strategies/strategy.js';
 import { LocalExecutor } from './member-executor.js';
+import { DeviceTimeExecutor } from './device-time.js';
 import { MemoryGrid, type MemberExecutor } from './memory-grid.js';
 import { DEFAULT_POPULATION, type SimulateOptions } from './options.js';
 import { memberName, Population, type PopulationSpec } from './population.js';
@@ -30,6 +31,8 @@ export interface SimulationRound {
   round: number;
   trained: number;
   seconds: number;
+  /** Seconds from the run's start to this round's commit (time to accuracy). */
+  elapsed: number;
   accuracy: number | null;
 }
 
@@ -67,7 +70,7 @@ export async function simulate(options: SimulateOptions & { progress: Progress }
     options.workers > 0
       ? new WorkerPoolExecutor({ population, workers: options.workers, maxKept, indexOf: (id) => indexOf.get(id) })
       : ((members) => new LocalExecutor((id) => (indexOf.has(id) ? members.handler(indexOf.get(id)!, id) : undefined)))(new SimulatedMembers(people, maxKept));
-  const grid = new MemoryGrid({ executor });
+  const grid = new MemoryGrid({ executor: options.deviceSeconds ? new DeviceTimeExecutor(executor, { seconds: options.deviceSeconds, slowFraction: options.slowFraction ?? 0, slowFactor: options.slowFactor ?? 5, seed: options.seed }) : executor });
   const token = `op_sim_${Math.random().toString(36).slice(2)}`;
   const db = join(dir, 'coordinator.sqlite');
   const service = await startCoordinatorService({ db, port: options.port, operatorToken: token, evalData: `mnist:test,test=${population.test}`, memberBoard: grid, identityFile: join(dir, 'coordinator.identity.json'), ...(options.nats ? { nats: options.nats } : {}) });
@@ -107,7 +110,7 @@ export async function simulate(options: SimulateOptions & { progress: Progress }
     const config: RunConfigInput = {
       name: `simulation-${options.members}`,
       model: { family: 'mlp', inputShape: [784], hidden: [128], classes: 10, activation: 'relu' },
-      strategy: { name: options.strategy as 'fedavg', options: {} },
+      strategy: { name: options.strategy as 'fedavg', options: options.strategyOptions ?? {} },
       rounds: options.rounds,
       fractionTrain: options.fraction,
       minTrainMembers: Math.max(1, Math.floor(trainPerRound * 0.9)),
@@ -127,9 +130,10 @@ export async function simulate(options: SimulateOptions & { progress: Progress }
     progress.log(`run ${runId}: ${options.strategy}, ${trainPerRound} of ${options.members} members train each round (fraction ${options.fraction}), ${options.epochs} local epoch${options.epochs === 1 ? '' : 's'}${options.secure ? ', secure aggregation' : ''}${options.shards ? `, aggregated in ${options.shards} shards over NATS` : ''}`);
     const bar = progress.task('simulated rounds', options.rounds, 'rounds');
     const rounds: SimulationRound[] = [];
+    const runStarted = Date.now();
     const final = await watchRun(service.url, token, runId, (r: RoundSummary, total: number) => {
       const accuracy = r.serverEval?.metrics.accuracy ?? null;
-      rounds.push({ round: r.round, trained: r.participants.length, seconds: (r.completedAt - r.startedAt) / 1000, accuracy });
+      rounds.push({ round: r.round, trained: r.participants.length, seconds: (r.completedAt - r.startedAt) / 1000, elapsed: (r.completedAt - runStarted) / 1000, accuracy });
       progress.log(formatRound(r, total));
       bar.update(r.round, accuracy === null ? '' : `test acc ${accuracy.toFixed(4)}`);
     });
@@ -170,6 +174,10 @@ function checkOptions(o: SimulateOptions): void {
   if (!(o.fraction > 0 && o.fraction <= 1)) problems.push({ field: '--fraction', message: `expected a fraction in (0, 1], got ${o.fraction}` });
   if (!(o.evaluateFraction >= 0 && o.evaluateFraction <= 1)) problems.push({ field: '--evaluate-fraction', message: `expected a fraction in [0, 1], got ${o.evaluateFraction}` });
   if (o.shards !== undefined) integer('--shards', o.shards, 1);
+  if (o.deviceSeconds !== undefined && !(o.deviceSeconds >= 0 && Number.isFinite(o.deviceSeconds))) problems.push({ field: '--device-seconds', message: `expected a number >= 0, got ${o.deviceSeconds}` });
+  if (o.slowFraction !== undefined && !(o.slowFraction >= 0 && o.slowFraction <= 1)) problems.push({ field: '--slow-fraction', message: `expected a fraction in [0, 1], got ${o.slowFraction}` });
+  if (o.slowFactor !== undefined && !(o.slowFactor >= 1 && Number.isFinite(o.slowFactor))) problems.push({ field: '--slow-factor', message: `expected a number >= 1, got ${o.slowFactor}` });
+  if (!o.deviceSeconds && (o.slowFraction || o.slowFactor !== undefined)) problems.push({ field: '--device-seconds', message: 'slow members need a device time to be slower than (--device-seconds > 0)' });
   if ((o.shards === undefined) !== (o.nats === undefined)) problems.push({ field: o.nats === undefined ? '--nats' : '--shards', message: 'hierarchical aggregation needs both --nats and --shards' });
   if (!(o.learningRate > 0)) problems.push({ field: '--learning-rate', message: `expected a number > 0, got ${o.learningRate}` });
   if (problems.length > 0) {
