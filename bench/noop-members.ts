@@ -3,12 +3,14 @@
 // measures the coordinator and the wire, not TF.js.
 // Usage: node --import tsx bench/noop-members.ts URL COUNT PREFIX
 
+import { setMaxListeners } from 'node:events';
 import { CoordinatorClient } from '../src/node/client.js';
 import { runMember } from '../src/node/member.js';
 
 const [url, countText, prefix] = process.argv.slice(2);
 const count = Number(countText);
 const abort = new AbortController();
+setMaxListeners(0, abort.signal); // every member in this process listens to it
 process.on('SIGTERM', () => abort.abort());
 
 await Promise.all(

@@ -22,6 +22,8 @@ import { isConcordError, ErrorCode } from '../src/protocol/errors.js';
 import { SIMULATE_DEFAULTS } from '../src/simulation/options.js';
 import { simulate } from '../src/simulation/simulate.js';
 import { openStorage } from '../src/storage/index.js';
+import { standardRunExtensions } from '../src/coordinator/run-extensions.js';
+import { addMember, plus, startHarness, startRun, waitForRun } from './support/harness.js';
 import { startNatsServer } from './support/nats.js';
 import { exited, processScope, until } from './support/processes.js';
 
@@ -265,3 +267,36 @@ async function lastModel(db: string, runId: string): Promise<Float32Array> {
     await storage.close();
   }
 }
+
+test('a shard that does not answer fails the round attempt with the reason; once it runs, rounds over HTTP members complete with the weighted mean', { timeout: 300_000 }, async () => {
+  const nats = await startNatsServer();
+  const aggregators = [startAggregator(nats.url, 0)];
+  const h = await startHarness({ runExtensions: standardRunExtensions({ hierarchical: { nats: nats.url, partialTimeoutMs: 1500 } }) });
+  try {
+    await until(async () => aggregators[0]!.events.some((e) => e.event === 'ready'), 90_000, 'aggregator 0 to be ready');
+    addMember(h, 'a', 10, plus(1));
+    addMember(h, 'b', 30, plus(3));
+    const missing = await startRun(h, { rounds: 1, maxRoundAttempts: 2, hierarchicalAggregation: { shards: 2, minGroupSize: 1 } });
+    assert.equal(await waitForRun(h, missing, 120_000), 'failed');
+    assert.match((await h.storage.getRun(missing))!.error ?? '', /aggregating the updates: no partial from shard 1 within 1500 ms; is `concord aggregator --shard 1` running\?/);
+
+    aggregators.push(startAggregator(nats.url, 1));
+    await until(async () => aggregators[1]!.events.some((e) => e.event === 'ready'), 90_000, 'aggregator 1 to be ready');
+    const runId = await startRun(h, { rounds: 2, hierarchicalAggregation: { shards: 2 } });
+    assert.equal(await waitForRun(h, runId, 120_000), 'completed');
+    const first = (await h.storage.getCheckpoint(runId, 1))!.parameters.data;
+    const last = (await h.storage.getCheckpoint(runId, 2))!.parameters.data;
+    // Each round adds (10·1 + 30·3) / 40 = 2.5 to every weight.
+    for (let i = 0; i < last.length; i++) assert.ok(Math.abs(last[i]! - (first[i]! + 2.5)) < 1e-5, `weight ${i}: ${last[i]} after ${first[i]}`);
+    for (const [s, a] of aggregators.entries()) assert.ok(a.events.some((e) => e.event === 'partial' && e.runId === runId && e.round === 2), `shard ${s} summed round 2`);
+  } finally {
+    await h.close();
+    for (const a of aggregators) {
+      if (a.child.exitCode === null && a.child.signalCode === null) {
+        a.child.kill('SIGTERM');
+        await exited(a.child);
+      }
+    }
+    await nats.stop();
+  }
+});

@@ -15,7 +15,7 @@ import type { RunExtension } from './run-compiler.js';
 export interface HierarchicalAggregationOptions {
   /** NATS server(s) with JetStream where the shard aggregators listen. */
   nats: string;
-  /** How long a round waits for every shard's partial. Default 600 000 ms. */
+  /** How long a round waits for every shard's partial. Default: the run's roundDeadlineSeconds. */
   partialTimeoutMs?: number;
 }
 
@@ -41,7 +41,7 @@ export function hierarchicalAggregationExtension(options: HierarchicalAggregatio
             // Nothing to weigh: the strategy's own answer for that (no new model).
             return { mean: { memberId: 'hierarchical-mean', parameters: current, numExamples: 0, metrics: {} }, metrics: aggregateMetrics(results) };
           }
-          const master = await MasterAggregator.open({ servers: options.nats, shards, minGroupSize, ...(options.partialTimeoutMs ? { partialTimeoutMs: options.partialTimeoutMs } : {}) });
+          const master = await MasterAggregator.open({ servers: options.nats, shards, minGroupSize, partialTimeoutMs: options.partialTimeoutMs ?? run.config.roundDeadlineSeconds * 1000 });
           try {
             const outcome = await master.aggregate({
               runId: run.runId,

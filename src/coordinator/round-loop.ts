@@ -193,7 +193,15 @@ export async function runFederation(options: FederationOptions): Promise<void> {
         metrics: r.header.metrics,
       }));
       if (ext.aggregateUpdates && results.length > 0) {
-        const { mean, metrics } = await ext.aggregateUpdates({ round, attempt, current, results, signal });
+        let outcome: { mean: TrainResult; metrics: Record<string, number> };
+        try {
+          outcome = await ext.aggregateUpdates({ round, attempt, current, results, signal });
+        } catch (error) {
+          // A shard that does not answer, or too few updates for its groups: a failed attempt, retried.
+          if (error instanceof ConcordError && (error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.NOT_ENOUGH_MEMBERS)) return { ok: false, reason: `aggregating the updates: ${error.message}` };
+          throw error;
+        }
+        const { mean, metrics } = outcome;
         if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
         aggregate = strategy.aggregateTrain(round, current, [mean], train.failures);
         if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, ...metrics } };

@@ -462,7 +462,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
         if (error instanceof ConcordError && error.details.field === 'lease') return;
         // A replica that lost the database (or waited too long on it) gives the run up rather
         // than failing it: the lease goes back and whichever replica reaches the database resumes it.
-        if (supervisor && error instanceof ConcordError && error.code === ErrorCode.UNAVAILABLE) {
+        if (supervisor && error instanceof ConcordError && error.code === ErrorCode.UNAVAILABLE && error.details.field === 'db') {
           app.log.warn({ runId: run.runId, err: error }, 'gave a run up: the database did not answer');
           return;
         }
