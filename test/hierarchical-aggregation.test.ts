@@ -7,9 +7,7 @@
 // bit what it would have been.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { weightedAverage } from '../src/core/aggregate.js';
@@ -23,9 +21,10 @@ import { SIMULATE_DEFAULTS } from '../src/simulation/options.js';
 import { simulate } from '../src/simulation/simulate.js';
 import { openStorage } from '../src/storage/index.js';
 import { standardRunExtensions } from '../src/coordinator/run-extensions.js';
+import { lastModel } from './support/checkpoints.js';
 import { addMember, plus, startHarness, startRun, waitForRun } from './support/harness.js';
 import { startNatsServer } from './support/nats.js';
-import { exited, processScope, until } from './support/processes.js';
+import { exited, processScope, spawnWithEvents, until, type EventfulProcess } from './support/processes.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const scope = processScope();
@@ -146,23 +145,10 @@ test('central DP noise is drawn once, at the top, on the combined sum', () => {
   for (let i = 0; i < 1_000; i++) assert.equal(noised.average[i], Math.fround((plain.weightedSum[i]! + noise[i]!) / 12));
 });
 
-interface Aggregator {
-  child: ChildProcess;
-  events: Record<string, unknown>[];
-}
+type Aggregator = EventfulProcess;
 
 function startAggregator(url: string, shard: number): Aggregator {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'aggregator', '--nats', url, '--shard', String(shard), '--ack-wait', '2000', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  scope.children.push(child);
-  const events: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // not an event
-    }
-  });
-  return { child, events };
+  return spawnWithEvents(['--import', 'tsx', MAIN, 'aggregator', '--nats', url, '--shard', String(shard), '--ack-wait', '2000', '--json'], { children: scope.children });
 }
 
 test('shard aggregator processes over JetStream: the exact mean, within the stated rounding of flat FedAvg; one killed mid-round is redelivered and the result is unchanged', { timeout: 300_000 }, async () => {
@@ -257,16 +243,6 @@ test('a coordinator started with --nats aggregates its rounds through shard aggr
     await nats.stop();
   }
 });
-
-async function lastModel(db: string, runId: string): Promise<Float32Array> {
-  const storage = await openStorage(db, { existing: true });
-  try {
-    const last = (await storage.lastRound(runId))!;
-    return (await storage.getCheckpoint(runId, last.round))!.parameters.data;
-  } finally {
-    await storage.close();
-  }
-}
 
 test('a shard that does not answer fails the round attempt with the reason; once it runs, rounds over HTTP members complete with the weighted mean', { timeout: 300_000 }, async () => {
   const nats = await startNatsServer();

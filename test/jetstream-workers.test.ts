@@ -4,35 +4,20 @@
 // answer is the one it would have been.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { JetStreamExecutor } from '../src/simulation/jetstream-executor.js';
 import { startNatsServer } from './support/nats.js';
-import { exited, processScope, until } from './support/processes.js';
+import { exited, processScope, spawnWithEvents, until, type EventfulProcess } from './support/processes.js';
 
 const WORKER = fileURLToPath(new URL('./support/jetstream-worker.ts', import.meta.url));
 const scope = processScope();
 
-interface Worker {
-  child: ChildProcess;
-  events: Record<string, unknown>[];
-}
+type Worker = EventfulProcess;
 
 function startWorker(url: string, env: Record<string, string> = {}): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NATS_URL: url, JS_ACK_WAIT_MS: '2000', ...env } });
-  scope.children.push(child);
-  const events: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // not an event
-    }
-  });
-  return { child, events };
+  return spawnWithEvents(['--import', 'tsx', WORKER], { env: { NATS_URL: url, JS_ACK_WAIT_MS: '2000', ...env }, children: scope.children });
 }
 
 const xor = (bytes: Uint8Array): Uint8Array => bytes.map((b) => b ^ 0x5a);

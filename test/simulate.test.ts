@@ -10,19 +10,10 @@ import { silentProgress } from '../src/cli/progress.js';
 import { SIMULATE_DEFAULTS } from '../src/simulation/options.js';
 import { simulate } from '../src/simulation/simulate.js';
 import { openStorage } from '../src/storage/index.js';
+import { lastModel } from './support/checkpoints.js';
 import { processScope } from './support/processes.js';
 
 const { tempDir } = processScope();
-
-async function lastModel(db: string, runId: string): Promise<Float32Array> {
-  const storage = await openStorage(db, { existing: true });
-  try {
-    const last = (await storage.lastRound(runId))!;
-    return (await storage.getCheckpoint(runId, last.round))!.parameters.data;
-  } finally {
-    await storage.close();
-  }
-}
 
 describe('simulation without a process per member', () => {
   it('enrolls 10,000 virtual members, trains rounds of 100 of them in a worker thread, and stores everything like a real consortium', { timeout: 240_000 }, async () => {

@@ -106,3 +106,23 @@ export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
+
+/** A child process whose stdout JSON lines are collected as they come (other lines are ignored). */
+export interface EventfulProcess {
+  child: ChildProcess;
+  events: Record<string, unknown>[];
+}
+
+export function spawnWithEvents(args: string[], options: { env?: NodeJS.ProcessEnv; children?: ChildProcess[] } = {}): EventfulProcess {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
+  options.children?.push(child);
+  const events: Record<string, unknown>[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      events.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // not an event
+    }
+  });
+  return { child, events };
+}
