@@ -39,7 +39,8 @@ it('frees the locks of a replica cut off while the database sends it a result', 
         await c.query('BEGIN');
         await c.query('SELECT * FROM leases FOR UPDATE');
         console.log('locked');
-        c.query("SELECT repeat('x', 1000000) FROM generate_series(1, 100000)").catch(() => undefined);
+        // 1 MB rows, at most about 100 a second, so the client does not pile up gigabytes before the cut.
+        c.query("SELECT repeat('x', 1000000), pg_sleep(0.01) FROM generate_series(1, 100000)").catch(() => undefined);
       })();`;
     const replica = net.spawn('replica', process.execPath, ['-e', script], { ...process.env, NODE_PATH: NODE_MODULES });
     t.after(() => void replica.kill('SIGKILL'));
