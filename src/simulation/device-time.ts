@@ -7,6 +7,7 @@
 // members are slow is fixed by the seed: a hash of (seed, member id) below `slowFraction`.
 
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { MemberAnswer, MemberExecutor } from './memory-grid.js';
 
@@ -52,18 +53,8 @@ export class DeviceTimeExecutor implements MemberExecutor {
     const readyAt = Date.now() + this.taskMs(memberId);
     const answer = await this.inner.run(memberId, frame, signal);
     const wait = readyAt - Date.now();
-    if (wait > 0 && !signal.aborted) {
-      // Abandoned by the round (deadline, shutdown): no point holding the answer any longer.
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, wait);
-        signal.addEventListener('abort', done, { once: true });
-      });
-    }
+    // Abandoned by the round (deadline, shutdown): no point holding the answer any longer.
+    if (wait > 0 && !signal.aborted) await sleep(wait, undefined, { signal }).catch(() => undefined);
     return answer;
   }
 
