@@ -1,7 +1,9 @@
-// What `concord data images` does (registered in data-commands.ts).
+// What `concord data …` does (registered in data-commands.ts).
 
+import { writeFile } from 'node:fs/promises';
 import { writeImageFolder } from '../data/image-folder.js';
-import { loadMemberData } from '../data/spec.js';
+import { formatRatingsCsv } from '../data/ratings.js';
+import { loadMemberData, parseDataSpec } from '../data/spec.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 
 export async function dataImages(opts: { data: string; out: string; json?: boolean }): Promise<void> {
@@ -12,6 +14,22 @@ export async function dataImages(opts: { data: string; out: string; json?: boole
   process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `wrote ${files} images of ${member.descriptor.name} to ${opts.out}/<label>/ (per class: ${perClass.join(', ')})\n`);
 }
 
+export async function dataRatings(opts: { data: string; out: string; json?: boolean }): Promise<void> {
+  const spec = parseDataSpec(opts.data);
+  if (!spec.ratings) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `--data must name ratings (ratings:…), not ${spec.source}`, { details: { field: 'data', expected: 'ratings:…', received: opts.data } });
+  const member = await loadMemberData(spec);
+  const ratings = member.train.y.length + member.holdout.y.length;
+  const x = new Float32Array(ratings * 2);
+  x.set(member.train.x);
+  x.set(member.holdout.x, member.train.x.length);
+  const y = new Int32Array(ratings);
+  y.set(member.train.y);
+  y.set(member.holdout.y, member.train.y.length);
+  const users = new Set(Array.from({ length: ratings }, (_, i) => x[2 * i]!)).size;
+  await writeFile(opts.out, formatRatingsCsv({ x, y }));
+  const result = { out: opts.out, ratings, users, vocabulary: member.descriptor.vocabulary };
+  process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `wrote ${ratings} ratings by ${users} users of ${member.descriptor.name} to ${opts.out} (user,item,rating)\n`);
+}
 
 export async function dataHospitals(opts: { out: string; sites: string; seed: string; json?: boolean }): Promise<void> {
   const { writeHospitals } = await import('../data/hospitals.js');

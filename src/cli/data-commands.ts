@@ -1,6 +1,7 @@
 // `concord data images`: a member's data as a folder of labelled PNG images, for trying the
-// browser member at /join with real examples (it reads exactly this layout). `concord data
-// hospitals` writes the multi-site tabular demo data; `concord data validate` checks a file
+// browser member at /join with real examples (it reads exactly this layout); `concord data
+// ratings` likewise writes a member's ratings as the CSV (user,item,rating) it reads for
+// recommendation runs. `concord data hospitals` writes the multi-site tabular demo data; `concord data validate` checks a file
 // against the consortium data schema.
 
 import type { Command } from 'commander';
@@ -17,6 +18,13 @@ export function registerDataCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (one subfolder per class)')
     .option('--json', 'machine-readable output')
     .action(lazyAction(actions, 'dataImages'));
+  data
+    .command('ratings')
+    .description("write a member's ratings (training and holdout) as a CSV user,item,rating, the file the browser member at /join and ratings:file=… read")
+    .requiredOption('--data <spec>', 'data SPEC of ratings, e.g. ratings:member=0,members=5,partition=source')
+    .requiredOption('--out <file>', 'output CSV file')
+    .option('--json', 'machine-readable output')
+    .action(lazyAction(actions, 'dataRatings'));
   data
     .command('hospitals')
     .description('write the N-site cardiovascular demo data (data/hospitals.ts): each site in its own column order, units, spellings and file format, with the consortium schema (schema.json) they all validate against')

@@ -1,8 +1,8 @@
 // What a visitor of /join is about to join, shown before they pick any data: the
-// consortium, whether enrollment is open, and the runs under way with the input shape and
-// classes their models take, so the page can say whether the visitor's data fits. Under
-// open enrollment anyone may enroll, so anyone may ask; otherwise only the holder of a
-// valid member invitation, which the page takes from its `?invitation=` address.
+// consortium, whether enrollment is open, and the runs under way with the input their models
+// take (shape, feature values or ids, classes), so the page can say whether the visitor's
+// data fits. Under open enrollment anyone may enroll, so anyone may ask; otherwise only the
+// holder of a valid member invitation, which the page takes from its `?invitation=` address.
 
 import { invitationCodeHash, redeemInvitation } from '../governance/invitations.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
@@ -15,7 +15,8 @@ export interface JoinRun {
   status: 'pending' | 'running';
   rounds: number;
   roundsDone: number;
-  model: { family: string; inputShape: number[]; classes: number };
+  /** The model's input contract (its family's ModelIO): ids models say how far ids go. */
+  model: { family: string; inputShape: number[]; input: 'features' | 'ids'; classes: number; vocabulary?: number };
 }
 
 export interface JoinContext {
@@ -32,11 +33,11 @@ export interface JoinContextOptions {
   consortium: () => string | null;
 }
 
-async function modelIo(model: ModelSpec): Promise<{ inputShape: number[]; classes: number }> {
+async function modelIo(model: ModelSpec): Promise<Omit<JoinRun['model'], 'family'>> {
   // Loaded on demand: the families bring TF.js, which the rest of this module does not need.
   const { familyOf } = await import('../model/families/index.js');
   const io = familyOf(model).io(model);
-  return { inputShape: [...io.inputShape], classes: io.classes };
+  return { inputShape: [...io.inputShape], input: io.input, classes: io.classes, ...(io.vocabulary !== undefined ? { vocabulary: io.vocabulary } : {}) };
 }
 
 export async function joinContext(options: JoinContextOptions, invitation: string | undefined): Promise<JoinContext> {

@@ -8,6 +8,7 @@
 //                                  take schema=FILE: validated and harmonised, data/schema/)
 //   spam:member=0,members=5,partition=source,vocab=20000,length=200,cls=1
 //   ratings:member=0,members=5,partition=source   the generated demo ratings (data/ratings.ts)
+//   ratings:file=my-users.csv     a member's own ratings file (user,item,rating; items=N bounds its item ids)
 //
 // `member` is 0-based. Keys: member, members (default 1), partition (iid | dirichlet |
 // shards, default iid), alpha (0.5), shards (per member, 2), min (smallest Dirichlet
@@ -18,7 +19,8 @@
 // (1 to start each sequence with [CLS], for transformers); its partition may also be
 // 'source', which gives member i the source folders i, i + members, … whole. ratings are
 // generated user–item ratings (users, items, regions; partition=source gives each member the
-// users of its regions, as a country's service holds its country's users); no test set.
+// users of its regions, as a country's service holds its country's users); no test set;
+// ratings:file=PATH reads a CSV user,item,rating instead (data/ratings.ts, as the browser member does).
 // The path of a file spec may not contain a comma. Each source is one module of the registry
 // in data/sources/; this module parses the common keys and asks the source for its own.
 
@@ -152,11 +154,11 @@ async function loadSource(spec: DataSpec): Promise<LoadedData> {
   return moduleOf(spec).load(spec);
 }
 
-async function loadPlanned(spec: string | DataSpec): Promise<{ parsed: DataSpec; data: Dataset; plan: SplitPlan; schema?: DatasetSchemaDescriptor }> {
+async function loadPlanned(spec: string | DataSpec): Promise<{ parsed: DataSpec; data: Dataset; plan: SplitPlan; schema?: DatasetSchemaDescriptor; vocabulary?: number }> {
   const parsed = typeof spec === 'string' ? parseDataSpec(spec) : spec;
-  const { groups, schema, ...data } = await loadSource(parsed);
+  const { groups, schema, vocabulary, ...data } = await loadSource(parsed);
   assertDataset(data, parsed.source);
-  return { parsed, data, plan: planSplits(data.y, parsed.split, groups), ...(schema ? { schema } : {}) };
+  return { parsed, data, plan: planSplits(data.y, parsed.split, groups), ...(schema ? { schema } : {}), ...(vocabulary !== undefined ? { vocabulary } : {}) };
 }
 
 function describe(spec: DataSpec, memberIndex: number): string {
@@ -169,7 +171,7 @@ function describe(spec: DataSpec, memberIndex: number): string {
 
 /** One member's train and holdout data with its public descriptor (`member=i`, or the whole source for one member). */
 export async function loadMemberData(spec: string | DataSpec): Promise<MemberData> {
-  const { parsed, data, plan, schema } = await loadPlanned(spec);
+  const { parsed, data, plan, schema, vocabulary } = await loadPlanned(spec);
   if (parsed.select === 'test' || parsed.select === 'pool') {
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `a member's data is selected with member=i, not ${parsed.select}`, {
       details: { field: parsed.select, expected: 'member=i,members=N', received: parsed.select },
@@ -194,7 +196,7 @@ export async function loadMemberData(spec: string | DataSpec): Promise<MemberDat
       inputShape: [...data.inputShape],
       classes: data.classes,
       ...(parsed.tokenizer ? { vocabulary: parsed.tokenizer.vocabSize } : {}),
-      ...(parsed.ratings ? { vocabulary: parsed.ratings.items } : {}),
+      ...(vocabulary !== undefined ? { vocabulary } : {}),
       ...(schema ? { schema } : {}),
     },
   };

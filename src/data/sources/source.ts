@@ -19,8 +19,8 @@ export interface SourceSpec {
   schema?: string;
   /** Text (spam): the tokenizer the consortium agreed on. */
   tokenizer?: { vocabSize: number; length: number; cls: boolean };
-  /** Generated ratings: how many users, items and regions. */
-  ratings?: { users: number; items: number; regions: number };
+  /** Ratings: how many users, items and regions to generate, or a file of them (items: the ids it may use). */
+  ratings?: { users: number; items: number; regions: number } | { file: string; items?: number };
 }
 
 /** Reads the source's own keys of a spec; a bad value throws the spec's error for that key. */
@@ -30,8 +30,11 @@ export interface KeyReader {
   number(key: string, fallback: number, expected: string, valid: (v: number) => boolean): number;
 }
 
-/** A source's examples; `groups` names each example's source, `schema` describes schema-validated data. */
-export type LoadedData = Dataset & { groups?: Int32Array; schema?: DatasetSchemaDescriptor };
+/**
+ * A source's examples; `groups` names each example's source, `schema` describes
+ * schema-validated data, `vocabulary` bounds the ids of id data (ratings: the item ids).
+ */
+export type LoadedData = Dataset & { groups?: Int32Array; schema?: DatasetSchemaDescriptor; vocabulary?: number };
 
 export interface DataSourceModule {
   readonly name: string;

@@ -101,6 +101,8 @@ export const mfFamily: ModelFamily<MfSpec> = {
   name: 'mf',
   support: () => ({
     dpSgd: { reason: 'matrix factorisation trains each user\'s factors on the member; sample-level DP-SGD of the shared item factors is not implemented for it (client-level DP protects whole members)' },
+    // The learner is plain JS over Float32Arrays, no TF.js kernel: it trains the same on any
+    // backend, in the browser member too (test/browser-mf.test.ts).
     browser: ['webgl', 'wasm', 'cpu'],
   }),
   // Ratings are stored as integer stars in the labels, so "classes" are the star values 0 … max.

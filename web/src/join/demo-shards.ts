@@ -37,13 +37,15 @@ export const DEMO_SHARDS: readonly DemoShard[] = [
 ];
 
 /** The shard named in the address, else the first that fits the run's model, else the digits (the demo's). */
-export function chooseDemoShard(requested: string | null, model: { inputShape: number[]; classes: number } | null): { shard: DemoShard | null; why: string } {
+export function chooseDemoShard(requested: string | null, model: { inputShape: number[]; classes: number; input?: 'features' | 'ids' } | null): { shard: DemoShard | null; why: string } {
   if (requested !== null) {
     const named = DEMO_SHARDS.find((s) => s.id === requested);
     if (!named) return { shard: null, why: `there is no built-in demo data "${requested}" (?shard= takes ${DEMO_SHARDS.map((s) => s.id).join(' or ')})` };
     return { shard: named, why: `chosen in the address (?shard=${named.id})` };
   }
   if (!model) return { shard: DEMO_SHARDS[0]!, why: 'no run is under way: the digits fit the demo runs' };
+  // Every built-in shard is feature values; a model of ids (a recommender's users and items) needs the visitor's own file.
+  if (model.input === 'ids') return { shard: null, why: "the run's model reads ids, not feature values: no built-in demo data fits it; for a recommendation run pick a ratings file (user,item,rating)" };
   const inputs = model.inputShape.reduce((a, b) => a * b, 1);
   const fits = DEMO_SHARDS.find((s) => s.inputs === inputs && s.classes <= model.classes);
   if (!fits) return { shard: null, why: `no built-in demo data fits a model taking ${inputs} inputs (${model.inputShape.join('×')}) with ${model.classes} classes: pick your own data` };

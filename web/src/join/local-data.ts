@@ -1,8 +1,8 @@
 // The member's own data, which never leaves this page: a CSV file the person picks (numeric
-// feature columns and an integer label column), a folder of labelled images (images.ts) or
-// the built-in demo shard, generated here from a fixed seed so that it is this page's data
-// by construction. Only its description (counts, input shape, classes) is ever sent, at
-// enrollment.
+// feature columns and an integer label column), a ratings file (ratings-file.ts), a folder
+// of labelled images (images.ts) or the built-in demo shard, generated here from a fixed
+// seed so that it is this page's data by construction. Only its description (counts, input
+// shape, classes, for ratings the item-id bound) is ever sent, at enrollment.
 
 import type { DatasetDescriptor } from '../../../src/protocol/messages.js';
 
@@ -18,6 +18,11 @@ export interface LocalData {
   classes: number;
   /** The first `train` rows train; the rest are the member's own holdout. */
   train: number;
+  /**
+   * Set for a ratings file: rows are (user, item) ids with the stars as label, not feature
+   * values; item ids lie below `vocabulary`, which enrollment declares, as Node members do.
+   */
+  ratings?: { users: number; items: number; vocabulary: number };
 }
 
 /** Share of the rows kept back for evaluation tasks. */
@@ -87,9 +92,16 @@ export function parseCsv(text: string, name: string, label?: string): LocalData 
   return { name, x, y, features, inputShape: [features], classes: Math.max(classes, 2), train: trainRows(rows) };
 }
 
-/** What enrollment tells the coordinator: sizes and shapes only. */
+/** What enrollment tells the coordinator: sizes and shapes only (and for ratings, how far item ids go). */
 export function describe(data: LocalData): DatasetDescriptor {
-  return { name: data.name, numExamples: data.train, numHoldout: data.y.length - data.train, inputShape: [...data.inputShape], classes: data.classes };
+  return {
+    name: data.name,
+    numExamples: data.train,
+    numHoldout: data.y.length - data.train,
+    inputShape: [...data.inputShape],
+    classes: data.classes,
+    ...(data.ratings ? { vocabulary: data.ratings.vocabulary } : {}),
+  };
 }
 
 /** How many rows carry each label, index = label. */

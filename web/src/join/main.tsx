@@ -1,8 +1,9 @@
 // The zero-install member at /join: first what the visitor is joining (the consortium, the
-// runs under way and the input their models take), then local data (a CSV file, a folder
-// of labelled images or the built-in demo data that fits the run), then enrollment with an
-// invitation code (or under open enrollment), then rounds with the Node member's own task
-// handlers (member-loop.ts): plain, FedProx, DP-SGD, client-level DP and SecAgg+ rounds,
+// runs under way and the input their models take), then local data (a CSV file, a ratings
+// file for recommendation runs, a folder of labelled images or the built-in demo data that
+// fits the run), then enrollment with an invitation code (or under open enrollment), then
+// rounds with the Node member's own task handlers (member-loop.ts): plain, FedProx, DP-SGD,
+// client-level DP and SecAgg+ rounds, matrix factorisation with the family's learner,
 // followed on a small chart. Only model updates (masked under secure aggregation) and
 // metrics leave the page; with a data owner's key, only approved plans train.
 import { render } from 'preact';
@@ -15,7 +16,9 @@ import { ownerKeyBytes } from './approval.js';
 import { pickBackend } from './backend.js';
 import { chooseDemoShard } from './demo-shards.js';
 import { loadImageFolder } from './images.js';
+import { inputMismatch } from './data-fit.js';
 import { classCounts, describe, parseCsv, type LocalData } from './local-data.js';
+import { parseRatings } from './ratings-file.js';
 import { serve } from './member-loop.js';
 import { BrowserClient, loadIdentity, loadMember, saveMember } from './wire.js';
 
@@ -27,13 +30,24 @@ const address = new URL(window.location.href);
 
 type Context = { state: 'loading' } | { state: 'ok'; context: JoinContext } | { state: 'error'; message: string; invitationRequired: boolean };
 
-/** Why `data` cannot train `run`'s model (element counts and classes, as the member checks each task), or null. */
+/** Why `data` cannot train `run`'s model (the same check as the member makes of each task), or null. */
 function misfit(data: LocalData, run: JoinRun): string | null {
-  const inputs = run.model.inputShape.reduce((a, b) => a * b, 1);
-  if (inputs !== data.features) return `run ${run.name} takes ${inputs} inputs per example (${run.model.inputShape.join('×')}); this data has ${data.features}`;
-  if (data.classes > run.model.classes) return `run ${run.name} has ${run.model.classes} classes; this data has labels up to ${data.classes - 1}`;
-  return null;
+  const why = inputMismatch(data, run.model);
+  return why && `run ${run.name}: ${why}`;
 }
+
+/** What the data is, in a line: rows, shape and classes; for a ratings file users, items and stars. */
+function summary(data: LocalData): string {
+  const holdout = data.y.length - data.train;
+  if (data.ratings) {
+    const { users, items, vocabulary } = data.ratings;
+    return `${data.name}: ${data.train} training ratings, ${holdout} holdout ratings, by ${users} users of ${items} items (item ids below ${vocabulary}), up to ${data.classes - 1} stars`;
+  }
+  return `${data.name}: ${data.train} training rows, ${holdout} holdout rows, ${data.features} features, ${data.classes} classes`;
+}
+
+/** A run's input as the table of runs shows it: the shape, and for id models how far ids go. */
+const inputOf = (model: JoinRun['model']): string => (model.input === 'ids' ? `${model.inputShape.join('×')} ids < ${model.vocabulary}` : model.inputShape.join('×'));
 
 function Joining({ context, invitation }: { context: Context; invitation: string }) {
   if (context.state === 'loading') return <p class="note" role="status">Asking the coordinator what you would join…</p>;
@@ -60,7 +74,7 @@ function Joining({ context, invitation }: { context: Context; invitation: string
                   <td><span class={`badge ${r.status}`}>{r.status}</span></td>
                   <td class="num">{r.roundsDone}/{r.rounds}</td>
                   <td>{r.model.family}</td>
-                  <td class="nowrap">{r.model.inputShape.join('×')}</td>
+                  <td class="nowrap">{inputOf(r.model)}</td>
                   <td class="num">{r.model.classes}</td>
                 </tr>
               ))}
@@ -76,6 +90,8 @@ interface Point {
   round: number;
   loss?: number;
   accuracy?: number;
+  /** Holdout RMSE, which recommenders report instead of accuracy. */
+  rmse?: number;
 }
 
 function Join() {
@@ -120,7 +136,7 @@ function Join() {
     : joining
       ? 'Enrolling…'
       : !data
-        ? 'Pick your data first (step 1): a CSV file, a folder of images or the built-in demo data.'
+        ? 'Pick your data first (step 1): a CSV file, a ratings file, a folder of images or the built-in demo data.'
         : fit
           ? `Your data does not fit the run under way: ${fit}.`
           : needsInvitation
@@ -183,6 +199,7 @@ function Join() {
             const point = { ...(all.find((p) => p.round === r.round) ?? { round: r.round }) };
             if (r.kind === 'train' && r.loss !== undefined) point.loss = r.loss;
             if (r.kind === 'evaluate' && r.accuracy !== undefined) point.accuracy = r.accuracy;
+            if (r.kind === 'evaluate' && r.rmse !== undefined) point.rmse = r.rmse;
             return [...rest, point].sort((a, b) => a.round - b.round).slice(-200);
           }),
       }).catch((e: Error) => setError(`the member stopped: ${e.message}`));
@@ -214,6 +231,11 @@ function Join() {
               <input type="file" accept=".csv,text/csv" data-testid="csv-file" disabled={!!memberId} onChange={(e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void pick(async () => parseCsv(await f.text(), f.name)); }} />
             </label>
             <label class="picker">
+              <span>Ratings file (user,item,rating), for recommendation runs</span>
+              <input type="file" accept=".csv,text/csv" data-testid="ratings-file" disabled={!!memberId} onChange={(e) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void pick(async () => parseRatings(await f.text(), f.name)); }} />
+              <span class="hint">Your users' own factors stay in this page; only item factors are sent.</span>
+            </label>
+            <label class="picker">
               <span>Folder of images, one subfolder per class (0/, 1/, …)</span>
               <input type="file" {...FOLDER_PICKER} multiple data-testid="image-folder" disabled={!!memberId} onChange={(e) => { const files = (e.target as HTMLInputElement).files; if (files) void pick(() => loadImageFolder([...files])); }} />
             </label>
@@ -226,13 +248,17 @@ function Join() {
             </div>
           </div>
           {loadingData ? <p class="note" role="status">Loading the data…</p> : null}
-          {data && <p data-testid="data-summary">{data.name}: {data.train} training rows, {data.y.length - data.train} holdout rows, {data.features} features, {data.classes} classes</p>}
+          {data && <p data-testid="data-summary">{summary(data)}</p>}
           {data && data.inputShape.length > 1 && (
             <p data-testid="class-counts" class="note">
               Images of shape {data.inputShape.join('×')}; per class: {classCounts(data).map((n, label) => `${label}: ${n}`).join(', ')}
             </p>
           )}
-          {data && target && !fit ? <p class="verified" data-testid="data-fits">Fits run {target.name}: {target.model.inputShape.join('×')} inputs, {target.model.classes} classes.</p> : null}
+          {data && target && !fit ? (
+            <p class="verified" data-testid="data-fits">
+              {data.ratings ? `Fits run ${target.name}: ${target.model.family} over item ids below ${target.model.vocabulary}, up to ${target.model.classes - 1} stars.` : `Fits run ${target.name}: ${target.model.inputShape.join('×')} inputs, ${target.model.classes} classes.`}
+            </p>
+          ) : null}
         </section>
         <section aria-label="Enrollment" class="step">
           <h2>2. Enroll</h2>
@@ -259,11 +285,15 @@ function Join() {
             <p role="status" data-testid="progress" class="status-line">{progress}</p>
             {points.length > 0 ? (
               <div class="charts">
-                <LineChart title="Your holdout accuracy" yLabel="accuracy" percent x={points.map((p) => p.round)} series={[{ label: 'holdout accuracy', values: points.map((p) => p.accuracy ?? null), color: '#2563eb' }]} testId="accuracy-chart" />
+                {data?.ratings ? (
+                  <LineChart title="Your holdout RMSE (stars)" yLabel="RMSE" x={points.map((p) => p.round)} series={[{ label: 'holdout RMSE', values: points.map((p) => p.rmse ?? null), color: '#2563eb' }]} testId="rmse-chart" />
+                ) : (
+                  <LineChart title="Your holdout accuracy" yLabel="accuracy" percent x={points.map((p) => p.round)} series={[{ label: 'holdout accuracy', values: points.map((p) => p.accuracy ?? null), color: '#2563eb' }]} testId="accuracy-chart" />
+                )}
                 <LineChart title="Your training loss" yLabel="loss" x={points.map((p) => p.round)} series={[{ label: 'training loss', values: points.map((p) => p.loss ?? null), color: '#d97706' }]} testId="loss-chart" />
               </div>
             ) : (
-              <p class="note">A chart of your accuracy and loss appears after your first round.</p>
+              <p class="note">A chart of your {data?.ratings ? 'RMSE' : 'accuracy'} and loss appears after your first round.</p>
             )}
             <h3 class="activity-title">Activity</h3>
             <ol data-testid="log" class="activity" reversed>

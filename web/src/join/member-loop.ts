@@ -37,8 +37,8 @@ export interface MemberLoopOptions {
   progress: (text: string) => void;
   /** After each accepted training contribution (plain or masked). */
   onTrained: () => void;
-  /** Each training or evaluation result sent, with its loss and accuracy where reported (the page's progress chart). */
-  onResult?: (result: { runId: string; round: number; kind: 'train' | 'evaluate'; loss?: number; accuracy?: number }) => void;
+  /** Each training or evaluation result sent, with its loss and accuracy (recommenders: RMSE) where reported (the page's progress chart). */
+  onResult?: (result: { runId: string; round: number; kind: 'train' | 'evaluate'; loss?: number; accuracy?: number; rmse?: number }) => void;
 }
 
 /** The page's data as the member stack expects it: training rows first, the member's holdout after. */
@@ -98,11 +98,12 @@ async function run(handler: TaskHandler, client: BrowserClient, header: TaskHead
   await client.submitResult(result, parameters);
   const kind = header.kind === 'evaluate' ? 'evaluate' : trainsHere(header) ? 'train' : null;
   if (kind) {
-    const { loss, accuracy } = result.metrics;
-    options.onResult?.({ runId: header.runId, round: header.round, kind, ...(loss !== undefined ? { loss } : {}), ...(accuracy !== undefined ? { accuracy } : {}) });
+    const { loss, accuracy, rmse } = result.metrics;
+    options.onResult?.({ runId: header.runId, round: header.round, kind, ...(loss !== undefined ? { loss } : {}), ...(accuracy !== undefined ? { accuracy } : {}), ...(rmse !== undefined ? { rmse } : {}) });
   }
   if (header.kind === 'evaluate') {
-    options.log(`round ${header.round}: evaluated, accuracy ${Number(result.metrics.accuracy ?? NaN).toFixed(3)}`);
+    const { accuracy, rmse } = result.metrics;
+    options.log(`round ${header.round}: evaluated, ${accuracy === undefined && rmse !== undefined ? `RMSE ${rmse.toFixed(3)}` : `accuracy ${Number(accuracy ?? NaN).toFixed(3)}`}`);
   } else if (!trainsHere(header)) {
     options.log(`round ${header.round}: secure aggregation ${header.stage} answered`);
   } else {
