@@ -4,7 +4,7 @@
 // aggregation (scale-hierarchical.ts).
 //
 // noop-rounds: rounds of N no-op members (they return the model they received; no
-// training) over loopback HTTP, members in a separate process (bench/noop-members.ts),
+// training) over loopback HTTP, members in separate processes (bench/noop-members.ts, at most 500 each),
 // the coordinator in this one on SQLite with the run's defaults (kept updates on). It
 // prints the round's wall time (from one round's commit to the next, so the commit is
 // included), the coordinator's own CPU seconds per member per round (process.cpuUsage of
@@ -60,6 +60,8 @@ export interface NoopRoundsResult {
   modelBytes: number;
 }
 
+const MEMBERS_PER_PROCESS = 500;
+
 /** Runs `rounds` no-op rounds with `members` members; the coordinator runs in this process. */
 export async function noopRounds(options: { members: number; rounds: number; keepUpdates?: boolean }): Promise<NoopRoundsResult> {
   const { members: n, rounds } = options;
@@ -79,10 +81,16 @@ export async function noopRounds(options: { members: number; rounds: number; kee
     },
   });
   const url = await coordinator.listen(0, '127.0.0.1');
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./noop-members.ts', import.meta.url)), url, String(n), `s${n}`], { stdio: 'inherit' });
+  // At most MEMBERS_PER_PROCESS members per child: one event loop with 2,000 members fell
+  // behind on its own heartbeats, and the task board rightly called half of them silent.
+  const children = Array.from({ length: Math.ceil(n / MEMBERS_PER_PROCESS) }, (_, c) => {
+    const count = Math.min(MEMBERS_PER_PROCESS, n - c * MEMBERS_PER_PROCESS);
+    return spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./noop-members.ts', import.meta.url)), url, String(count), `s${n}p${c}`], { stdio: 'inherit' });
+  });
   try {
     while (coordinator.board.available().length < n) {
-      if (child.exitCode !== null) throw new Error(`the no-op members exited with ${child.exitCode} before all ${n} enrolled`);
+      const exited = children.find((child) => child.exitCode !== null);
+      if (exited) throw new Error(`a no-op members process exited with ${exited.exitCode} before all ${n} enrolled`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const config = RunConfigSchema.parse({
@@ -114,7 +122,7 @@ export async function noopRounds(options: { members: number; rounds: number; kee
       modelBytes: totalSize(specs) * 4,
     };
   } finally {
-    child.kill('SIGTERM');
+    for (const child of children) child.kill('SIGTERM');
     await coordinator.close();
     await storage.close();
     await rm(dir, { recursive: true, force: true });
