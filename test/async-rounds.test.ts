@@ -1,14 +1,17 @@
 // Asynchronous rounds (FedBuff) on the real coordinator, with members answered through the
 // in-memory grid: every version applies exactly K updates discounted by their staleness, a
 // straggler holds no version back (it is released only after three versions were stored
-// without it) and its update, staler than allowed, is dropped with the reason; secure
-// aggregation and DP are refused for asynchronous runs rather than silently skipped.
+// without it) and its update, staler than allowed, is dropped with the reason. Client-level
+// DP clips each update, noises each buffer, charges each member a buffer holds and ends the
+// run when budgets run out; secure aggregation and the DP settings asynchronous rounds
+// cannot honour are refused rather than silently skipped.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCoordinator, type Coordinator } from '../src/coordinator/server.js';
 import { initialParameters } from '../src/model/build.js';
+import { computeEpsilon } from '../src/privacy/rdp.js';
 import type { TaskHandler } from '../src/node/member.js';
 import { makeParameters } from '../src/protocol/tensors.js';
 import { LocalExecutor } from '../src/simulation/member-executor.js';
@@ -114,12 +117,79 @@ describe('asynchronous rounds (FedBuff)', () => {
     }
   });
 
-  it('refuses secure aggregation and differential privacy for an asynchronous run, naming why', async () => {
-    const { status, json } = await startRun({ model, rounds: 2, minAvailableMembers: 2, strategy: { name: 'fedbuff', options: {} }, secureAggregation: true, differentialPrivacy: { level: 'client', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 8, delta: 1e-5 } } });
-    assert.equal(status, 400);
-    const message = (json.error as { message: string }).message;
-    assert.match(message, /secureAggregation: asynchronous rounds \(fedbuff\) do not combine with secure aggregation yet/);
-    assert.match(message, /differentialPrivacy: asynchronous rounds \(fedbuff\) do not combine with differential privacy yet/);
+  it('with client-level DP: clips each update to C, adds N(0, (zC/K)²) to each buffer\'s mean, charges each member a buffer holds, and ends when budgets run out', { timeout: 120_000 }, async () => {
+    release();
+    const z = 0.2;
+    const C = 1;
+    const K = 3;
+    // Each member's budget pays for two buffers and not three (q = 1: no amplification claimed).
+    const two = computeEpsilon({ samplingRate: 1, noiseMultiplier: z, steps: 2, delta: 1e-5 }).epsilon;
+    const three = computeEpsilon({ samplingRate: 1, noiseMultiplier: z, steps: 3, delta: 1e-5 }).epsilon;
+    const names = (await storage.listMembers()).map((m) => m.name);
+    const { status, json } = await startRun({
+      model,
+      rounds: 20,
+      minAvailableMembers: 6,
+      strategy: { name: 'fedbuff', options: { bufferSize: K, maxStaleness: 20, stalenessExponent: 0.5 } },
+      train: { epochs: 1, batchSize: 4, learningRate: 0.1 },
+      keepUpdates: false,
+      // Earlier runs charged nothing: each dataset starts this run with an empty ledger.
+      differentialPrivacy: { level: 'client', noiseMultiplier: z, clippingNorm: C, budget: { epsilon: 8, delta: 1e-5 }, budgets: Object.fromEntries(names.map((n) => [n, { epsilon: (two + three) / 2, delta: 1e-5 }])) },
+    });
+    assert.equal(status, 200, JSON.stringify(json));
+    const runId = json.runId as string;
+    const run = await until(async () => {
+      const r = await storage.getRun(runId);
+      return r && r.status !== 'running' && r.status !== 'pending' ? r : undefined;
+    }, 'the run to end');
+    // 6 members × 2 buffers each = 12 places, 3 per buffer, one per member: 3 or 4 buffers, then no buffer can fill.
+    assert.equal(run.status, 'failed');
+    assert.match(run.error ?? '', /^privacy budget exhausted: dataset [^:;]+: the next buffer would spend ε=\d+\.\d+ > budget [\d.]+ \(spent [\d.]+, δ=0\.00001\)(; dataset [^:;]+: [^;]+)*$/);
+    const rounds = await storage.listRounds(runId);
+    assert.ok(rounds.length === 3 || rounds.length === 4, `${rounds.length} versions`);
+
+    const charges = (await storage.listPrivacyCharges()).filter((c) => c.runId === runId);
+    assert.equal(charges.length, rounds.length * K);
+    for (const r of rounds) {
+      const mine = charges.filter((c) => c.round === r.round);
+      assert.deepEqual(mine.map((c) => c.memberId).sort(), [...r.participants].sort());
+      assert.equal(new Set(r.participants).size, K, `version ${r.round} holds one update per member`);
+      for (const c of mine) assert.deepEqual([c.samplingRate, c.noiseMultiplier, c.steps], [1, z, 1]);
+    }
+    const perMember = new Map<string, number>();
+    for (const c of charges) perMember.set(c.memberId, (perMember.get(c.memberId) ?? 0) + 1);
+    assert.ok([...perMember.values()].every((n) => n <= 2), JSON.stringify([...perMember]));
+
+    // Every update moves every one of the 8 weights by 1 (‖Δ‖ = √8): clipped, each moves by C/√8.
+    // What is left after the clipped, staleness-discounted mean is the noise: N(0, (zC/K)²) per weight.
+    const residuals: number[] = [];
+    let previous = (await storage.getInitialParameters(runId))!.data;
+    for (const r of rounds) {
+      const rows = (await storage.listMemberMetrics(runId, r.round)).filter((m) => m.phase === 'train');
+      const mean = rows.reduce((s, m) => s + (1 + m.metrics.staleness!) ** -0.5 * (C / Math.sqrt(8)), 0) / K;
+      const theta = (await storage.getCheckpoint(runId, r.round))!.parameters.data;
+      for (let i = 0; i < theta.length; i++) residuals.push((theta[i]! - previous[i]! - mean) / ((z * C) / K));
+      previous = theta;
+    }
+    const average = residuals.reduce((s, x) => s + x, 0) / residuals.length;
+    const sd = Math.sqrt(residuals.reduce((s, x) => s + (x - average) ** 2, 0) / (residuals.length - 1));
+    assert.ok(Math.abs(average) < 0.8, `residual mean ${average} (unclipped updates would leave about 8)`);
+    assert.ok(sd > 0.5 && sd < 1.6, `residual sd ${sd} in units of zC/K (no noise would leave 0)`);
+  });
+
+  it('refuses secure aggregation and the DP settings an asynchronous run cannot honour, naming why', async () => {
+    const refusal = async (body: Record<string, unknown>): Promise<string> => {
+      const { status, json } = await startRun({ model, rounds: 2, minAvailableMembers: 2, ...body });
+      assert.equal(status, 400, JSON.stringify(json));
+      return (json.error as { message: string }).message;
+    };
+    const budget = { epsilon: 8, delta: 1e-5 };
+    const fedbuff = { name: 'fedbuff', options: {} };
+    assert.match(await refusal({ strategy: fedbuff, secureAggregation: true }), /secureAggregation: asynchronous rounds \(fedbuff\) do not combine with secure aggregation yet/);
+    assert.match(await refusal({ strategy: fedbuff, differentialPrivacy: { level: 'sample', noiseMultiplier: 1, clippingNorm: 1, budget } }), /differentialPrivacy\.level: asynchronous rounds take client-level DP/);
+    assert.match(await refusal({ strategy: fedbuff, differentialPrivacy: { level: 'client', mode: 'distributed', noiseMultiplier: 1, clippingNorm: 1, budget } }), /differentialPrivacy\.mode: asynchronous rounds add the noise on the coordinator/);
+    assert.match(await refusal({ strategy: fedbuff, differentialPrivacy: { level: 'client', noiseMultiplier: 1, clippingNorm: 1, budget, adaptiveClipping: {} } }), /differentialPrivacy\.adaptiveClipping: asynchronous rounds clip with a fixed clippingNorm/);
+    assert.match(await refusal({ strategy: { name: 'fedbuff', options: { weighting: 'examples' } }, differentialPrivacy: { level: 'client', noiseMultiplier: 1, clippingNorm: 1, budget } }), /strategy\.options\.weighting: weighting "examples" makes a member's weight depend/);
   });
 
   it('refuses unknown FedBuff options with the closest one', async () => {

@@ -1,7 +1,7 @@
 // `concord simulate`: ten thousand virtual members on the real coordinator (its database,
 // round loop and strategies) through the in-memory grid, trained in a worker thread; the
 // same round trained in this thread gives the same model; secure aggregation runs among
-// simulated members like among real ones.
+// simulated members like among real ones, and so does FedBuff under client-level DP.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -59,6 +59,39 @@ describe('simulation without a process per member', () => {
       simulate({ ...SIMULATE_DEFAULTS, members: 10, fraction: 2, rounds: 0, dir: join(dir, 'sim'), progress: silentProgress }),
       /invalid simulation: --rounds: expected an integer >= 1, got 0; --fraction: expected a fraction in \(0, 1\], got 2/,
     );
+    await assert.rejects(
+      simulate({ ...SIMULATE_DEFAULTS, members: 10, differentialPrivacy: { levle: 'client', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 8, delta: 1e-5 } }, dir: join(dir, 'sim'), progress: silentProgress }),
+      /--differential-privacy\.levle: unknown field "levle"; did you mean `--differential-privacy\.level`\?/,
+    );
+  });
+
+  it('trains asynchronously (FedBuff) under client-level DP: every applied buffer charges the members it holds, at q = 1', { timeout: 240_000 }, async () => {
+    const dir = await tempDir('concord-simulate-fedbuff-dp-');
+    const summary = await simulate({
+      ...SIMULATE_DEFAULTS,
+      members: 40,
+      fraction: 0.5,
+      evaluateFraction: 0,
+      rounds: 3,
+      workers: 1,
+      strategy: 'fedbuff',
+      strategyOptions: { bufferSize: 10, concurrency: 20 },
+      differentialPrivacy: { level: 'client', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 100, delta: 1e-5 } },
+      dir: join(dir, 'sim'),
+      progress: silentProgress,
+    });
+    assert.deepEqual(summary.rounds.map((r) => r.trained), [10, 10, 10]);
+    const storage = await openStorage(summary.db, { existing: true });
+    try {
+      const charges = (await storage.listPrivacyCharges()).filter((c) => c.runId === summary.runId);
+      assert.equal(charges.length, 30);
+      for (const c of charges) assert.deepEqual([c.samplingRate, c.noiseMultiplier, c.steps], [1, 1, 1]);
+      for (const r of await storage.listRounds(summary.runId)) {
+        assert.deepEqual(charges.filter((c) => c.round === r.round).map((c) => c.memberId).sort(), [...r.participants].sort());
+      }
+    } finally {
+      await storage.close();
+    }
   });
 
   it('runs secure aggregation among simulated members', { timeout: 240_000 }, async () => {

@@ -28,6 +28,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--max-examples <n>', 'most digits a member holds', parseIntOption('--max-examples'), d.maxExamples)
     .option('--max-kept <n>', 'with --secure: members whose state each thread keeps between stages', parseIntOption('--max-kept'), d.maxKept)
     .option('--strategy-options <json>', 'the strategy\'s options as JSON, e.g. \'{"bufferSize": 10, "concurrency": 50}\' for fedbuff', parseJsonObjectOption('--strategy-options'))
+    .option('--differential-privacy <json>', 'the run\'s differentialPrivacy block as JSON, e.g. \'{"level": "client", "noiseMultiplier": 1, "clippingNorm": 0.5, "budget": {"epsilon": 8, "delta": 1e-5}}\'', parseJsonObjectOption('--differential-privacy'))
     .option('--device-seconds <s>', 'simulated device time: each answer is held until this long after its task started (0: none)', parseNumberOption('--device-seconds'))
     .option('--slow-fraction <f>', 'with --device-seconds: this share of members is slow', parseNumberOption('--slow-fraction'))
     .option('--slow-factor <k>', 'with --device-seconds: slow members take this many times longer (default 5)', parseNumberOption('--slow-factor'))

@@ -8,25 +8,75 @@
 //
 // Resume: after a restart the loop continues from the last stored version; updates that
 // were in flight or buffered but not applied are lost, as a synchronous round in progress is.
+//
+// Protections take part through AsyncExtensions (run-compiler.ts asks each extension for
+// its asynchronous part and refuses the run when one has none): differential privacy clips
+// each arriving update, holds a member back while its update waits in the buffer (so a
+// buffer counts each member once), checks and charges budgets per applied buffer, and noises
+// the buffer's mean (privacy-policy.ts).
 
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { seededRandom, shuffle } from '../core/random.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Parameters } from '../protocol/tensors.js';
 import { roundTrainConfig } from '../strategies/common.js';
 import type { AsyncSchedule, BufferedUpdate } from '../strategies/fedbuff.js';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
-import type { CompletedRound, MemberRoundMetrics, RunEvent } from '../storage/storage.js';
+import type { TrainConfig } from '../protocol/messages.js';
+import type { CompletedRound, MemberRoundMetrics, PrivacyCharge, RunEvent } from '../storage/storage.js';
 import { workTotals } from './footprint.js';
 import { memberMetrics, type FederationOptions } from './round-loop.js';
 
+/** What a protection does in an asynchronous run; every hook is optional. */
+export interface AsyncExtensions {
+  /** The task settings a member trains with (e.g. the privacy block members act on). */
+  configure?(config: TrainConfig): TrainConfig;
+  /** A member whose update waits in the buffer is not sent another task until that buffer is applied. */
+  holdWhileBuffered?: boolean;
+  /** Why `member` may not be sent a task now (e.g. its budget cannot pay for another buffer), or null. */
+  mayDispatch?(member: MemberRef): Promise<string | null>;
+  /** An arriving update before it enters the buffer (e.g. clipped). */
+  admitUpdate?(update: BufferedUpdate): BufferedUpdate;
+  /** Before a buffer is applied: its charges, or a FORBIDDEN error that ends the run with its message. */
+  beforeApply?(version: number, contributors: readonly MemberRef[]): Promise<PrivacyCharge[]>;
+  /** The next global model as applied (e.g. with noise on the buffer's mean). */
+  afterApply?(current: Parameters, next: Parameters): Parameters;
+}
+
+/** Several protections' asynchronous parts as one: configured, checked, transformed and charged in list order. */
+export function composeAsyncExtensions(parts: readonly AsyncExtensions[]): AsyncExtensions {
+  if (parts.length === 1) return parts[0]!;
+  return {
+    configure: (config) => parts.reduce((c, p) => (p.configure ? p.configure(c) : c), config),
+    holdWhileBuffered: parts.some((p) => p.holdWhileBuffered),
+    mayDispatch: async (member) => {
+      for (const p of parts) {
+        const refusal = p.mayDispatch ? await p.mayDispatch(member) : null;
+        if (refusal !== null) return refusal;
+      }
+      return null;
+    },
+    admitUpdate: (update) => parts.reduce((u, p) => (p.admitUpdate ? p.admitUpdate(u) : u), update),
+    beforeApply: async (version, contributors) => {
+      const charges: PrivacyCharge[] = [];
+      for (const p of parts) if (p.beforeApply) charges.push(...(await p.beforeApply(version, contributors)));
+      return charges;
+    },
+    afterApply: (current, next) => parts.reduce((n, p) => (p.afterApply ? p.afterApply(current, n) : n), next),
+  };
+}
+
 interface Arrival {
+  member: MemberRef;
   update: BufferedUpdate;
   metrics: MemberRoundMetrics;
   loss: number | undefined;
 }
 
-export async function runAsyncFederation(options: FederationOptions & { schedule: AsyncSchedule }): Promise<void> {
+export async function runAsyncFederation(options: FederationOptions & { schedule: AsyncSchedule; asyncExtensions?: AsyncExtensions }): Promise<void> {
   const { run, storage, grid, signal, schedule } = options;
+  const ext = options.asyncExtensions ?? {};
   const config = run.config;
   const event = async (round: number | null, kind: string, message: string): Promise<void> => {
     const e: RunEvent = { runId: run.runId, round, kind, message, at: Date.now() };
@@ -51,6 +101,8 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
 
   // Every task ends when the run does: updates still in flight then no longer count.
   const finished = new AbortController();
+  // Every task in flight listens to it (up to `concurrency` at once): no listener limit.
+  setMaxListeners(0, finished.signal);
   const stopAll = (): void => finished.abort();
   signal.addEventListener('abort', stopAll, { once: true });
   const busy = new Map<string, Promise<void>>();
@@ -58,13 +110,15 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
   let failures: Failure[] = [];
   let droppedStale = 0;
   let dispatched = 0;
+  let refused = false;
   let versionStartedAt = Date.now();
 
   const dispatch = (member: MemberRef): void => {
     const base = current;
     const startVersion = version;
     dispatched++;
-    const task = { memberId: member.memberId, kind: 'train' as const, runId: run.runId, round: startVersion + 1, model: config.model, config: roundTrainConfig({ config, serverRound: startVersion + 1 }), parameters: base };
+    const trainConfig = roundTrainConfig({ config, serverRound: startVersion + 1 });
+    const task = { memberId: member.memberId, kind: 'train' as const, runId: run.runId, round: startVersion + 1, model: config.model, config: ext.configure ? ext.configure(trainConfig) : trainConfig, parameters: base };
     const work = grid
       .sendAndReceive([task], { deadline: Date.now() + config.roundDeadlineSeconds * 1000, signal: finished.signal })
       .then(({ replies, failures: failed }) => {
@@ -80,7 +134,8 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
           const metrics = memberMetrics(reply, 'train');
           // Each member's row says how stale its update was when applied.
           metrics.metrics = { ...metrics.metrics, staleness };
-          buffer.push({ update: { memberId: reply.memberId, parameters: reply.parameters!, base, numExamples: reply.header.numExamples, staleness }, metrics, loss: reply.header.metrics.loss });
+          const update: BufferedUpdate = { memberId: reply.memberId, parameters: reply.parameters!, base, numExamples: reply.header.numExamples, staleness };
+          buffer.push({ member, update: ext.admitUpdate ? ext.admitUpdate(update) : update, metrics, loss: reply.header.metrics.loss });
         }
       })
       .finally(() => busy.delete(member.memberId));
@@ -91,18 +146,33 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
     while (version < config.rounds && !signal.aborted) {
       if (buffer.length >= schedule.bufferSize) {
         await applyBuffer();
+        if (refused) return;
         continue;
       }
       await grid.waitForMembers(config.minAvailableMembers, signal);
       if (signal.aborted) break;
       const available = grid.available();
       const limit = Math.min(schedule.concurrency ?? available.length, available.length);
+      const buffered = new Set(ext.holdWhileBuffered ? buffer.map((a) => a.member.memberId) : []);
       const idle = shuffle(
-        available.filter((m) => !busy.has(m.memberId)),
+        available.filter((m) => !busy.has(m.memberId) && !buffered.has(m.memberId)),
         seededRandom(config.seed, version, dispatched),
       );
-      while (busy.size < limit && idle.length > 0) dispatch(idle.pop()!);
+      const refusals: string[] = [];
+      while (busy.size < limit && idle.length > 0) {
+        const member = idle.pop()!;
+        const refusal = ext.mayDispatch ? await ext.mayDispatch(member) : null;
+        if (refusal === null) dispatch(member);
+        else refusals.push(refusal);
+      }
       if (busy.size === 0) {
+        // No one is training and every member free to may not: the buffer cannot fill.
+        if (refusals.length > 0) {
+          const reason = joinRefusals(refusals);
+          await storage.setRunStatus(run.runId, 'failed', reason);
+          await event(version + 1, 'run-refused', `version ${version + 1} refused: ${reason}`);
+          return;
+        }
         await delay(options.retryDelayMs ?? 2000, signal);
         continue;
       }
@@ -118,9 +188,22 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
 
   async function applyBuffer(): Promise<void> {
     const taken = buffer.slice(0, schedule.bufferSize);
-    buffer = buffer.slice(schedule.bufferSize);
-    const next = schedule.apply(current, taken.map((a) => a.update));
     const round = version + 1;
+    let privacyCharges: PrivacyCharge[] = [];
+    if (ext.beforeApply) {
+      try {
+        privacyCharges = await ext.beforeApply(round, taken.map((a) => a.member));
+      } catch (error) {
+        if (!(error instanceof ConcordError && error.code === ErrorCode.FORBIDDEN)) throw error;
+        await storage.setRunStatus(run.runId, 'failed', error.message);
+        await event(round, 'run-refused', `version ${round} refused: ${error.message}`);
+        refused = true;
+        return;
+      }
+    }
+    buffer = buffer.slice(schedule.bufferSize);
+    const applied = schedule.apply(current, taken.map((a) => a.update));
+    const next = ext.afterApply ? ext.afterApply(current, applied) : applied;
     const serverEval = options.serverEvaluate ? await options.serverEvaluate(next) : null;
     const stalenesses = taken.map((a) => a.update.staleness);
     const examples = taken.reduce((s, a) => s + a.update.numExamples, 0);
@@ -148,7 +231,7 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
       attempts: 1,
       startedAt: versionStartedAt,
       completedAt: Date.now(),
-      privacyCharges: [],
+      privacyCharges,
     };
     await storage.saveRound(completed, await options.roundAudit?.(completed));
     current = next;
@@ -161,16 +244,18 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
   }
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/** "budget exhausted: a", "budget exhausted: b" → "budget exhausted: a; b": one headline per kind of refusal. */
+function joinRefusals(refusals: readonly string[]): string {
+  const byHeadline = new Map<string, string[]>();
+  for (const r of refusals) {
+    const at = r.indexOf(': ');
+    const [headline, rest] = at < 0 ? [r, ''] : [r.slice(0, at), r.slice(at + 2)];
+    byHeadline.set(headline, [...(byHeadline.get(headline) ?? []), ...(rest ? [rest] : [])]);
+  }
+  return [...byHeadline].map(([headline, rests]) => (rests.length > 0 ? `${headline}: ${rests.join('; ')}` : headline)).join('; ');
+}
+
+/** Waits `ms`, or less when the run stops; leaves no listener behind either way. */
+async function delay(ms: number, signal: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -9,7 +9,10 @@
 // - sample level (DP-SGD inside members): each member that trains, with q = B/n_k and
 //   E·⌈n_k/B⌉ steps (its own data size n_k, batch B, local epochs E) at multiplier z;
 // - client level (DP-FedAvg): every member of the population, one step per round at
-//   q = selected/available and the round's multiplier (amplification by sampling).
+//   q = selected/available and the round's multiplier (amplification by sampling);
+// - client level in an asynchronous run (FedBuff): each member whose update an applied
+//   buffer holds, one step at q = 1 — who arrives when is not random sampling, so no
+//   amplification is claimed (asyncPrivacy below).
 
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { DifferentialPrivacyConfig, RunConfig, TrainConfig } from '../protocol/messages.js';
@@ -18,7 +21,12 @@ import { epsilonOf, sampleLevelCharge } from '../privacy/dp/charges.js';
 import { noiseForEpsilon } from '../privacy/rdp.js';
 import { DifferentiallyPrivateStrategy, withDifferentialPrivacy } from '../privacy/dp/dp-fedavg.js';
 import type { Instruction, MemberRef, Strategy } from '../strategies/strategy.js';
-import type { PrivacyCharge, RunStore } from '../storage/storage.js';
+import type { AsyncSchedule } from '../strategies/fedbuff.js';
+import { clipUpdate, updateNorm } from '../privacy/dp/clip.js';
+import { gaussianNoise } from '../privacy/dp/gaussian.js';
+import type { Random } from '../core/random.js';
+import type { PrivacyCharge, RunRecord, RunStore } from '../storage/storage.js';
+import type { AsyncExtensions } from './async-loop.js';
 import type { RoundExtensions } from './round-loop.js';
 import type { RunExtension } from './run-compiler.js';
 
@@ -62,7 +70,84 @@ export const differentialPrivacyExtension: RunExtension = {
     return problems;
   },
   stages: (run, strategy, _grid, storage) => privacyExtensions({ config: run.config, strategy, storage }),
+  async: {
+    check: asyncPrivacyProblems,
+    stages: (run, schedule, storage) => asyncPrivacy(run, schedule, storage),
+  },
 };
+
+/** What client-level DP needs of an asynchronous run: a fixed C, noise added centrally, uniform weights. */
+function asyncPrivacyProblems(config: RunConfig, schedule: AsyncSchedule): Problem[] {
+  const dp = config.differentialPrivacy!;
+  const problems: Problem[] = [];
+  if (dp.level !== 'client') {
+    problems.push({ path: 'differentialPrivacy.level', message: 'asynchronous rounds take client-level DP (each update clipped, noise on each applied buffer); sample-level DP-SGD is not accounted for them yet' });
+  } else if (clientMode(config) !== 'central') {
+    problems.push({ path: 'differentialPrivacy.mode', message: 'asynchronous rounds add the noise on the coordinator, once per applied buffer (mode "central"); distributed noise needs secure aggregation over each buffer, which they do not have yet' });
+  }
+  if (dp.adaptiveClipping) problems.push({ path: 'differentialPrivacy.adaptiveClipping', message: 'asynchronous rounds clip with a fixed clippingNorm; adaptive clipping is not available for them' });
+  if (dp.calibration === 'budget') problems.push({ path: 'differentialPrivacy.calibration', message: 'calibration "budget" sets each member\'s DP-SGD noise (sample level); client-level DP adds one noise to each applied buffer' });
+  if (schedule.weighting !== 'uniform') {
+    problems.push({ path: 'strategy.options.weighting', message: 'weighting "examples" makes a member\'s weight depend on the example counts it reports, so one update could move the buffer by more than C; use "uniform" with differential privacy' });
+  }
+  return problems;
+}
+
+/**
+ * Client-level central DP for FedBuff. Each arriving update Δ = θ_k − θ_base is clipped to
+ * C; a member is not sent another task while its update waits in the buffer, so a buffer
+ * holds at most one update per member; the buffer's mean (1/K)·Σ s(τ_k)·clip(Δ_k), with
+ * s(τ) ≤ 1, then moves by at most C/K when one member's update is added or removed, and
+ * N(0, (zC/K)²) per coordinate is added to it (η times that to the model, as the schedule
+ * applies η to the mean). Each applied buffer is one Gaussian mechanism at multiplier z for
+ * each member it holds, charged at q = 1, and checked against the member's budget first.
+ */
+export function asyncPrivacy(run: RunRecord, schedule: AsyncSchedule, storage: Pick<RunStore, 'listPrivacyCharges'>, random?: Random): AsyncExtensions {
+  const dp = run.config.differentialPrivacy!;
+  const { clippingNorm: C, noiseMultiplier: z } = dp;
+  const chargeOf = (m: MemberRef): PrivacyCharge => ({ memberId: m.memberId, datasetId: datasetIdOf(m), samplingRate: 1, noiseMultiplier: z, steps: 1 });
+  const overBudget = async (m: MemberRef): Promise<string | null> => {
+    const budget = budgetFor(dp, m.name);
+    const datasetId = datasetIdOf(m);
+    const history = await storage.listPrivacyCharges(datasetId);
+    const after = epsilonOf([...history, chargeOf(m)], budget.delta);
+    if (after <= budget.epsilon) return null;
+    return `dataset ${datasetId}: the next buffer would spend ε=${after.toFixed(3)} > budget ${budget.epsilon} (spent ${epsilonOf(history, budget.delta).toFixed(3)}, δ=${budget.delta})`;
+  };
+  return {
+    configure: (train) => ({ ...train, privacy: { level: 'client', mode: 'central', clippingNorm: C, noiseMultiplier: z, noiseStddev: 0, samplingRate: 1 } }),
+    holdWhileBuffered: true,
+    mayDispatch: async (member) => {
+      const reason = await overBudget(member);
+      return reason === null ? null : `privacy budget exhausted: ${reason}`;
+    },
+    admitUpdate: (update) => {
+      const base = update.base.data;
+      const { delta } = clipUpdate(base, update.parameters.data, C);
+      // The buffer reads θ_k − θ_base back from float32 values, whose rounding could lift the
+      // norm a hair above C: shrink until the update as stored is within C.
+      const clipped = new Float32Array(base.length);
+      for (let scale = 1; ; ) {
+        for (let i = 0; i < clipped.length; i++) clipped[i] = base[i]! + scale * delta[i]!;
+        const stored = updateNorm(base, clipped);
+        if (stored <= C) break;
+        scale *= (C / stored) * (1 - 1e-7);
+      }
+      return { ...update, parameters: { specs: update.parameters.specs, data: clipped } };
+    },
+    beforeApply: async (_version, contributors) => {
+      const problems = (await Promise.all(contributors.map(overBudget))).filter((p): p is string => p !== null);
+      if (problems.length > 0) throw new ConcordError(ErrorCode.FORBIDDEN, `privacy budget exhausted: ${problems.join('; ')}`, { details: { field: 'differentialPrivacy.budget', problems } });
+      return contributors.map(chargeOf);
+    },
+    afterApply: (_current, next) => {
+      const noise = gaussianNoise(next.data.length, (schedule.serverLearningRate * z * C) / schedule.bufferSize, random);
+      const data = new Float32Array(next.data.length);
+      for (let i = 0; i < data.length; i++) data[i] = next.data[i]! + noise[i]!;
+      return { specs: next.specs, data };
+    },
+  };
+}
 
 /** A member dataset's budget key: `<member name>/<dataset name>`. */
 export function datasetIdOf(member: { name: string; datasetName?: string; dataset?: { name: string } }): string {

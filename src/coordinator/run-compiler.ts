@@ -20,6 +20,8 @@ import type { MemberRecord, RunRecord, Storage } from '../storage/storage.js';
 import { composeExtensions } from './extensions.js';
 import type { Grid } from './grid.js';
 import type { RoundExtensions } from './round-loop.js';
+import { type AsyncExtensions, composeAsyncExtensions } from './async-loop.js';
+import type { AsyncSchedule } from '../strategies/fedbuff.js';
 
 /** Configuration fields that ask for a protection or a stage, and whether a run asks for it. */
 export const REQUESTS = {
@@ -60,6 +62,11 @@ export interface RunExtension {
   check?(config: RunConfig, strategies: { base: Strategy; wrapped: Strategy }, context: ExtensionContext): Problem[] | Promise<Problem[]>;
   /** Its stages in every round of the stored run. */
   stages?(run: RunRecord, strategy: Strategy, grid: Grid, storage: Storage): RoundExtensions;
+  /** Its part in an asynchronous run (FedBuff); a run asking for an extension without one is refused. */
+  async?: {
+    check?(config: RunConfig, schedule: AsyncSchedule): Problem[];
+    stages(run: RunRecord, schedule: AsyncSchedule, storage: Storage): AsyncExtensions;
+  };
 }
 
 export interface RunContext {
@@ -85,6 +92,8 @@ export interface CompiledRun {
   initial: Parameters | null;
   /** The round stages of the stored run over `grid`. */
   stagesFor(run: RunRecord, grid: Grid): RoundExtensions;
+  /** An asynchronous run's protections (none for a synchronous one). */
+  asyncStagesFor(run: RunRecord): AsyncExtensions;
 }
 
 export type CompileResult = CompiledRun | { ok: false; problems: Problem[] };
@@ -124,18 +133,23 @@ export async function compileRun(input: unknown, context: RunContext): Promise<C
       // no stand-in: the strategy's own problems are all there is to say about it
     }
   }
-  // The asynchronous loop runs none of the extensions' stages yet: refuse them rather than drop them.
-  if (base && asyncScheduleOf(base)) {
-    for (const e of active) problems.push({ path: e.field, message: `asynchronous rounds (${base.name}) do not combine with ${DESCRIPTIONS[e.field]} yet; use a synchronous strategy for it` });
+  // The asynchronous loop runs only the extensions that have an asynchronous part; the others are refused rather than dropped.
+  const schedule = base ? asyncScheduleOf(base) : null;
+  if (base && schedule) {
+    for (const e of active) {
+      if (!e.async) problems.push({ path: e.field, message: `asynchronous rounds (${base.name}) do not combine with ${DESCRIPTIONS[e.field]} yet; use a synchronous strategy for it` });
+      else problems.push(...(e.async.check?.(config, schedule) ?? []));
+    }
   }
-  if (strategy) {
+  if (strategy && !schedule) {
     for (const e of active) {
       if (!e.wrap) continue;
       const before: Strategy = strategy;
       problems.push(...collect(() => void (strategy = e.wrap!(config, before)), [e.field]));
     }
   }
-  if (base) {
+  // An asynchronous run's extensions were checked above, against its schedule.
+  if (base && !schedule) {
     for (const e of active) {
       if (!e.check) continue;
       try {
@@ -162,6 +176,7 @@ export async function compileRun(input: unknown, context: RunContext): Promise<C
     strategy: wrapped,
     initial,
     stagesFor: (run, grid) => composeExtensions(...active.map((e) => e.stages?.(run, wrapped, grid, context.storage))),
+    asyncStagesFor: (run) => composeAsyncExtensions(schedule ? active.map((e) => e.async!.stages(run, schedule, context.storage)) : []),
   };
 }
 

@@ -31,6 +31,8 @@ export interface SimulateOptions {
   port: number;
   /** Options of the strategy (e.g. FedBuff's bufferSize, concurrency). Default {}. */
   strategyOptions?: Record<string, unknown>;
+  /** The run's `differentialPrivacy` block (checked by the run schema), e.g. client level for FedBuff. */
+  differentialPrivacy?: Record<string, unknown>;
   /**
    * Simulated device time (device-time.ts): each member's answer is held until this many
    * seconds after its task started (× slowFactor for the slowFraction of slow members).

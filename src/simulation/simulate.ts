@@ -14,7 +14,8 @@ import type { Progress } from '../cli/progress.js';
 import { formatRound, watchRun } from '../cli/run-actions.js';
 import { startCoordinatorService } from '../coordinator/service.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import type { RunConfigInput } from '../protocol/messages.js';
+import { DifferentialPrivacyConfigSchema, type RunConfigInput } from '../protocol/messages.js';
+import { check } from '../protocol/problems.js';
 import type { RoundSummary } from '../storage/storage.js';
 import type { MemberRef } from '../strategies/strategy.js';
 import { LocalExecutor } from './member-executor.js';
@@ -122,12 +123,13 @@ export async function simulate(options: SimulateOptions & { progress: Progress }
       roundDeadlineSeconds: 3600,
       seed: options.seed,
       secureAggregation: options.secure,
+      ...(options.differentialPrivacy ? { differentialPrivacy: options.differentialPrivacy as RunConfigInput['differentialPrivacy'] } : {}),
       ...(options.shards !== undefined ? { hierarchicalAggregation: { shards: options.shards } } : {}),
       // A thousand updates a round are not kept unless asked: nothing here values contributions.
       keepUpdates: false,
     };
     const { runId } = await operatorRequest<{ runId: string }>(service.url, token, 'POST', '/v1/runs', config);
-    progress.log(`run ${runId}: ${options.strategy}, ${trainPerRound} of ${options.members} members train each round (fraction ${options.fraction}), ${options.epochs} local epoch${options.epochs === 1 ? '' : 's'}${options.secure ? ', secure aggregation' : ''}${options.shards ? `, aggregated in ${options.shards} shards over NATS` : ''}`);
+    progress.log(`run ${runId}: ${options.strategy}, ${trainPerRound} of ${options.members} members train each round (fraction ${options.fraction}), ${options.epochs} local epoch${options.epochs === 1 ? '' : 's'}${options.secure ? ', secure aggregation' : ''}${options.differentialPrivacy ? `, ${String(options.differentialPrivacy.level ?? 'sample')}-level differential privacy` : ''}${options.shards ? `, aggregated in ${options.shards} shards over NATS` : ''}`);
     const bar = progress.task('simulated rounds', options.rounds, 'rounds');
     const rounds: SimulationRound[] = [];
     const runStarted = Date.now();
@@ -180,6 +182,11 @@ function checkOptions(o: SimulateOptions): void {
   if (!o.deviceSeconds && (o.slowFraction || o.slowFactor !== undefined)) problems.push({ field: '--device-seconds', message: 'slow members need a device time to be slower than (--device-seconds > 0)' });
   if ((o.shards === undefined) !== (o.nats === undefined)) problems.push({ field: o.nats === undefined ? '--nats' : '--shards', message: 'hierarchical aggregation needs both --nats and --shards' });
   if (!(o.learningRate > 0)) problems.push({ field: '--learning-rate', message: `expected a number > 0, got ${o.learningRate}` });
+  // Checked before the folder is wiped: a mistyped key loses nothing.
+  if (o.differentialPrivacy !== undefined) {
+    const checked = check(DifferentialPrivacyConfigSchema, o.differentialPrivacy, ['--differential-privacy']);
+    if (!checked.ok) for (const p of checked.problems) problems.push({ field: p.path, message: p.message });
+  }
   if (problems.length > 0) {
     throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `invalid simulation: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, { details: { field: problems[0]!.field, problems } });
   }

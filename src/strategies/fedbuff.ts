@@ -51,6 +51,10 @@ export interface AsyncSchedule {
   bufferSize: number;
   maxStaleness: number;
   concurrency: number | undefined;
+  /** η: the next model is θ + η · (the buffer's discounted mean update). */
+  serverLearningRate: number;
+  /** How updates in a buffer are weighted before the staleness discount. */
+  weighting: 'uniform' | 'examples';
   /** s(τ), the staleness discount. */
   discount(staleness: number): number;
   /** The next global model from the current one and a full buffer. */
@@ -69,6 +73,8 @@ export class FedBuff extends BaseStrategy {
       bufferSize: o.bufferSize,
       maxStaleness: o.maxStaleness,
       concurrency: o.concurrency,
+      serverLearningRate: o.serverLearningRate,
+      weighting: o.weighting,
       discount,
       apply: (current, buffer) => {
         if (buffer.length === 0) return current;
