@@ -4,12 +4,12 @@
 // aggregation (scale-hierarchical.ts).
 //
 // noop-rounds: rounds of N no-op members (they return the model they received; no
-// training) over loopback HTTP, members in separate processes (bench/noop-members.ts, at most 500 each),
-// the coordinator in this one on SQLite with the run's defaults (kept updates on). It
-// prints the round's wall time (from one round's commit to the next, so the commit is
-// included), the coordinator's own CPU seconds per member per round (process.cpuUsage of
-// this process, which is the coordinator), and the bytes on the wire per member per round
-// against 2 × the model (one model down, one up). Flower's figures are quoted from the
+// training) over loopback HTTP, members in separate processes (bench/noop-members.ts, at
+// most 500 each), the coordinator in this one on SQLite with the run's defaults (members'
+// updates kept for rounds of up to 100 members). It prints the round's wall time (from one
+// round's commit to the next, so the commit is included), the coordinator's own CPU seconds
+// per member per round (process.cpuUsage of this process, which is the coordinator), and the
+// bytes on the wire per member per round against 2 × the model (one model down, one up). Flower's figures are quoted from the
 // issue's side-by-side measurement on this machine type (Flower's own engine, the same
 // no-op members and model); Flower is measured here instead when `flwr` is importable.
 

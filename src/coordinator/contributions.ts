@@ -29,9 +29,23 @@ import type { UtilityResult } from '../valuation/scores.js';
 import type { ValueUncertainty } from '../valuation/uncertainty.js';
 import { agreementOfRun, type RunAgreementTerms } from './run-agreement.js';
 
-/** Whether a run stores members' updates: its keepUpdates, by default on unless updates are secret (the run compiler refuses both at once). */
-export function keepsUpdates(config: Pick<RunConfig, 'keepUpdates' | 'secureAggregation'>): boolean {
-  return !config.secureAggregation && (config.keepUpdates ?? true);
+/**
+ * Rounds with more participants than this keep no updates unless the run's keepUpdates asks
+ * for them: valuing a round of a thousand members is rarely wanted, and their updates (400 MB
+ * a round for a 100k-parameter model) cost more to store than the rest of the round
+ * (`npm run bench -- scale`).
+ */
+export const KEPT_UPDATES_MAX_MEMBERS = 100;
+
+/**
+ * Whether a run stores members' updates (of a round with `participants` members): its
+ * keepUpdates; by default on for rounds of up to KEPT_UPDATES_MAX_MEMBERS, never when
+ * updates are secret (the run compiler refuses keepUpdates with secure aggregation).
+ */
+export function keepsUpdates(config: Pick<RunConfig, 'keepUpdates' | 'secureAggregation'>, participants?: number): boolean {
+  if (config.secureAggregation) return false;
+  if (config.keepUpdates !== undefined) return config.keepUpdates;
+  return participants === undefined || participants <= KEPT_UPDATES_MAX_MEMBERS;
 }
 
 export interface ContributionOptions {
@@ -180,7 +194,10 @@ export async function runContributions(
     seed: options.seed ?? run.config.seed,
     bootstrap: options.bootstrap ?? agreement?.valuation?.bootstrap ?? 200,
   };
-  const noUpdates = 'no member updates are stored for this run (it ran before updates were kept, or the retention policy dropped them)';
+  const noUpdates =
+    run.config.keepUpdates === undefined
+      ? `no member updates are stored for this run: by default only rounds of at most ${KEPT_UPDATES_MAX_MEMBERS} members keep them (set keepUpdates: true to keep larger ones), or the retention policy dropped them`
+      : 'no member updates are stored for this run (it ran before updates were kept, or the retention policy dropped them)';
   let summary: ValuationSummary;
   let specific: Partial<ContributionReport>;
   if (info.game === 'final-model') {

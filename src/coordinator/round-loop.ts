@@ -87,7 +87,6 @@ export async function runFederation(options: FederationOptions): Promise<void> {
   const { run, storage, grid, strategy, signal } = options;
   const ext = options.extensions ?? {};
   const config = run.config;
-  const keepUpdates = keepsUpdates(config);
   const event = async (round: number | null, kind: string, message: string): Promise<void> => {
     const e: RunEvent = { runId: run.runId, round, kind, message, at: Date.now() };
     await storage.addEvent(e);
@@ -210,7 +209,8 @@ export async function runFederation(options: FederationOptions): Promise<void> {
       participants = results.map((r) => r.memberId).filter((id) => !rejected.some((f) => f.memberId === id));
       trainFailures = [...train.failures, ...rejected.map((f) => ({ ...f, reason: `update rejected: ${f.reason}` }))];
       trainMembers = train.replies.map((r) => memberMetrics(r, 'train'));
-      if (keepUpdates) updates = results.filter((r) => participants.includes(r.memberId)).map((r) => ({ memberId: r.memberId, numExamples: r.numExamples, parameters: r.parameters }));
+      const kept = new Set(participants);
+      if (keepsUpdates(config, participants.length)) updates = results.filter((r) => kept.has(r.memberId)).map((r) => ({ memberId: r.memberId, numExamples: r.numExamples, parameters: r.parameters }));
     }
     const extra = ext.roundMetrics?.(round, trainMembers) ?? {};
     trainMembers = extra.members ?? trainMembers;
