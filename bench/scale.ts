@@ -163,7 +163,7 @@ async function benchNoopRounds(options: ScaleOptions): Promise<void> {
     ]);
   }
   printTable(
-    `scale (a) no-op round overhead, one coordinator on SQLite, ${rounds} rounds each, fractionEvaluate = 0, members over loopback in one process. ` +
+    `scale (a) no-op round overhead, one coordinator on SQLite, ${rounds} rounds each, fractionEvaluate = 0, members over loopback in processes of at most ${MEMBERS_PER_PROCESS}. ` +
       `Flower: ${flower ? 'flwr is installed here but no side-by-side harness is wired yet; the figures are' : 'not installed here (python3 -c "import flwr" fails); its figures are'} quoted from issue 15's side-by-side measurement of Flower's own engine`,
     ['members', 's/round (median, incl. commit)', 'coordinator CPU ms/member/round', 'bytes/member/round', 'ratio to 2×model', 'Flower s/round (quoted)', 'Flower ÷ Concord', 'speed-up vs issue\'s Concord'],
     rows,

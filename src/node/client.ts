@@ -19,7 +19,7 @@ import {
   type AnyTaskHeader,
 } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import { coordinatorFetch, unreachableError, type Fetch } from './coordinator-fetch.js';
+import { coordinatorRequest, unreachableError, type CoordinatorAnswer, type CoordinatorRequest } from './coordinator-fetch.js';
 
 /** What the coordinator calls this member; its key is the client's identity. */
 export interface Credentials {
@@ -53,7 +53,7 @@ export class CoordinatorClient {
   readonly identity: Identity;
   credentials: Credentials | null;
   invitation: string | undefined;
-  private readonly fetch: Fetch;
+  private readonly send: CoordinatorRequest;
 
   /** `url` may list several replicas, comma-separated: the client moves to the next one when the one it uses cannot serve it. */
   constructor(url: string, options: CoordinatorClientOptions = {}) {
@@ -61,7 +61,7 @@ export class CoordinatorClient {
     this.identity = options.identity ?? generateIdentity();
     this.credentials = options.credentials ?? null;
     this.invitation = options.invitation;
-    this.fetch = coordinatorFetch(options.ca);
+    this.send = coordinatorRequest(options.ca);
   }
 
   /** The coordinator this client talks to now. */
@@ -139,16 +139,16 @@ export class CoordinatorClient {
     method: string,
     path: string,
     options: { body?: string | Uint8Array; contentType?: string; signAs: string; signal?: AbortSignal },
-  ): Promise<Response> {
+  ): Promise<CoordinatorAnswer> {
     const headers: Record<string, string> = { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) };
     if (options.contentType) headers['content-type'] = options.contentType;
     // The signature covers the exact bytes sent, so a string body is encoded once, here.
     const body = typeof options.body === 'string' ? Buffer.from(options.body, 'utf8') : options.body;
     const target = new URL(this.url + path);
     Object.assign(headers, signRequest(this.identity, { method, path: target.pathname + target.search, ...(body !== undefined ? { body } : {}), memberId: options.signAs }));
-    let response: Response;
+    let response: CoordinatorAnswer;
     try {
-      response = await this.fetch(target, { method, headers, ...(body !== undefined ? { body: body as BodyInit } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      response = await this.send(target, { method, headers, ...(body !== undefined ? { body } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     } catch (cause) {
       if (options.signal?.aborted) throw cause;
       throw unreachableError(this.url, cause, 'coordinator');
