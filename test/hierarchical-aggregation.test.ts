@@ -4,7 +4,8 @@
 // weighted mean (an exact rational sum here, via BigInt) and against flat aggregation
 // (core/aggregate.ts weightedAverage) — and measured here; a shard
 // aggregator killed mid-round has its updates redelivered and the round's result is bit for
-// bit what it would have been.
+// bit what it would have been. Under client-level DP the shards clip each delta and the noise
+// is drawn once, at the top.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -16,6 +17,10 @@ import { seededRandom } from '../src/core/random.js';
 import { MasterAggregator } from '../src/distributed/master-aggregator.js';
 import { assignShards, combinePartials, shardPartial, type ShardUpdate } from '../src/distributed/partial.js';
 import { addGaussianNoise } from '../src/privacy/dp/index.js';
+import { accumulateClippedUpdate } from '../src/privacy/dp/clip.js';
+import { initBackend } from '../src/model/backend.js';
+import { parameterSpecs } from '../src/model/build.js';
+import { makeParameters } from '../src/protocol/tensors.js';
 import { isConcordError, ErrorCode } from '../src/protocol/errors.js';
 import { SIMULATE_DEFAULTS } from '../src/simulation/options.js';
 import { simulate } from '../src/simulation/simulate.js';
@@ -145,6 +150,27 @@ test('central DP noise is drawn once, at the top, on the combined sum', () => {
   for (let i = 0; i < 1_000; i++) assert.equal(noised.average[i], Math.fround((plain.weightedSum[i]! + noise[i]!) / 12));
 });
 
+test('under client-level DP the shards clip each delta to C: the clipped total equals flat DP-FedAvg clipping to float64 rounding, and refuses weights', () => {
+  const updates = makeUpdates(20, 5_000, 9);
+  const global = new Float32Array(5_000).map((_, i) => Math.sin(i) / 10);
+  const C = 0.5;
+  // Deltas from the round's model in float32, as the round owner sends them.
+  const deltas = updates.map((u) => ({ memberId: u.memberId, weight: 1, data: u.data.map((v, i) => v - global[i]!) }));
+  const byId = new Map(deltas.map((u) => [u.memberId, u]));
+  const flat = new Float64Array(5_000);
+  for (const u of deltas) accumulateClippedUpdate(flat, new Float32Array(5_000), u.data, C);
+  let clipped = 0;
+  for (const u of deltas) if (Math.hypot(...u.data) > C) clipped++;
+  assert.equal(clipped, 20, 'every update is larger than C, so clipping shows');
+  for (const shards of [1, 3, 20]) {
+    const groups = assignShards([...byId.keys()], shards);
+    const combined = combinePartials(groups.map((g, s) => shardPartial(s, g.map((id) => byId.get(id)!), { clippingNorm: C })));
+    assert.equal(combined.totalWeight, 20, 'each clipped delta counts once');
+    for (let i = 0; i < 5_000; i++) assert.ok(Math.abs(combined.weightedSum[i]! - flat[i]!) <= 1e-12 * 20 * C, `${shards} shards, coordinate ${i}: ${combined.weightedSum[i]} vs ${flat[i]}`);
+  }
+  assert.throws(() => shardPartial(0, updates.slice(0, 2), { clippingNorm: C }), /weight is \d+; clipped deltas each weigh 1/);
+});
+
 type Aggregator = EventfulProcess;
 
 function startAggregator(url: string, shard: number): Aggregator {
@@ -183,6 +209,14 @@ test('shard aggregator processes over JetStream: the exact mean, within the stat
     const redelivered = victim.events.filter((e) => e.event === 'update' && Number(e.delivery) >= 2);
     assert.equal(redelivered.length, second.groups[1]!.length, 'the new aggregator got every update the killed one held, redelivered');
     assert.ok(victim.events.some((e) => e.event === 'partial' && e.round === 2));
+
+    // Client-level DP: the aggregator processes clip each delta; the same bits as clipping here.
+    const deltas = updates.map((u) => ({ memberId: u.memberId, weight: 1, data: u.data }));
+    const clippedOver = await master.aggregate({ runId: 'run-a', round: 5, updates: deltas, clippingNorm: 0.25 });
+    const byMember = new Map(deltas.map((u) => [u.memberId, u]));
+    const clippedHere = combinePartials(clippedOver.groups.map((g, s) => shardPartial(s, g.map((id) => byMember.get(id)!), { clippingNorm: 0.25 })));
+    assert.deepEqual(Buffer.from(clippedOver.weightedSum.buffer), Buffer.from(clippedHere.weightedSum.buffer));
+    assert.equal(clippedOver.totalWeight, 24);
 
     // Too few updates for the minimum group: refused, nothing published.
     await assert.rejects(master.aggregate({ runId: 'run-a', round: 3, updates: updates.slice(0, 1) }), (e: unknown) => isConcordError(e) && e.code === ErrorCode.NOT_ENOUGH_MEMBERS);
@@ -244,7 +278,7 @@ test('a coordinator started with --nats aggregates its rounds through shard aggr
   }
 });
 
-test('a shard that does not answer fails the round attempt with the reason; once it runs, rounds over HTTP members complete with the weighted mean', { timeout: 300_000 }, async () => {
+test('a shard that does not answer fails the round attempt with the reason; once it runs, rounds over HTTP members complete with the weighted mean, and with client-level DP the clipped mean plus one draw of noise', { timeout: 300_000 }, async () => {
   const nats = await startNatsServer();
   const aggregators = [startAggregator(nats.url, 0)];
   // Short wait for partials here only: shard 1 is missing on purpose.
@@ -271,6 +305,40 @@ test('a shard that does not answer fails the round attempt with the reason; once
     // Each round adds (10·1 + 30·3) / 40 = 2.5 to every weight.
     for (let i = 0; i < last.length; i++) assert.ok(Math.abs(last[i]! - (first[i]! + 2.5)) < 1e-5, `weight ${i}: ${last[i]} after ${first[i]}`);
     for (const [s, a] of aggregators.entries()) assert.ok(a.events.some((e) => e.event === 'partial' && e.runId === runId && e.round === 2), `shard ${s} summed round 2`);
+
+    // Client-level DP through the shards: Δ_a = 1 and Δ_b = 3 on each of P weights are clipped
+    // to C = 1 in the shards (1/√P each) and the top adds N(0, (zC)²) once to their sum, then
+    // divides by the 2 members: what is left after the clipped sum is one draw of std zC.
+    await h.close();
+    h = await startHarness({ runExtensions: standardRunExtensions({ hierarchical: { nats: nats.url } }), initialParameters: async (config) => makeParameters(parameterSpecs(config.model)) });
+    await initBackend('wasm', { warn: () => undefined });
+    const dataset = { inputShape: [100], classes: 10 };
+    addMember(h, 'a', 10, plus(1), undefined, { dataset });
+    addMember(h, 'b', 30, plus(3), undefined, { dataset });
+    const z = 1;
+    const dpRun = await startRun(h, {
+      model: { family: 'mlp', inputShape: [100], hidden: [], classes: 10 },
+      rounds: 2,
+      roundDeadlineSeconds: 60,
+      hierarchicalAggregation: { shards: 2 },
+      differentialPrivacy: { level: 'client', noiseMultiplier: z, clippingNorm: 1, budget: { epsilon: 100, delta: 1e-5 } },
+    });
+    assert.equal(await waitForRun(h, dpRun, 240_000), 'completed', (await h.storage.getRun(dpRun))?.error ?? '');
+    const residuals: number[] = [];
+    let before = (await h.storage.getInitialParameters(dpRun))!.data;
+    for (const round of [1, 2]) {
+      const after = (await h.storage.getCheckpoint(dpRun, round))!.parameters.data;
+      const P = after.length;
+      assert.equal(P, 1010);
+      for (let i = 0; i < P; i++) residuals.push(((after[i]! - before[i]!) * 2 - 2 / Math.sqrt(P)) / z);
+      before = after;
+    }
+    const mean = residuals.reduce((t, x) => t + x, 0) / residuals.length;
+    const sd = Math.sqrt(residuals.reduce((t, x) => t + (x - mean) ** 2, 0) / (residuals.length - 1));
+    assert.ok(Math.abs(mean) < 0.15, `residual mean ${mean} (unclipped deltas would leave about 3.9)`);
+    assert.ok(sd > 0.9 && sd < 1.1, `residual sd ${sd} in units of zC (noise drawn twice would give 1.41, none 0)`);
+    const charges = (await h.storage.listPrivacyCharges()).filter((c) => c.runId === dpRun);
+    assert.equal(charges.length, 4, 'each member charged each round');
   } finally {
     await h.close().catch(() => undefined); // the first one, if the test stopped between the two
     for (const a of aggregators) {

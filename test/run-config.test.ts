@@ -106,6 +106,12 @@ describe('run configuration over the API', () => {
       conflicts.filter((p) => /hierarchical|shard/.test(p.message)).map((p) => p.path).sort(),
       ['secureAggregation', 'strategy.name', 'updateValidation'],
     );
+    // Client-level DP splits only in central mode with a fixed clipping norm: the shards clip.
+    const budget = { epsilon: 8, delta: 1e-5 };
+    const distributed = await refused({ ...valid, hierarchicalAggregation: { shards: 2 }, differentialPrivacy: { level: 'client', mode: 'distributed', noiseMultiplier: 1, clippingNorm: 1, budget } });
+    assert.ok(distributed.some((p) => p.path === 'differentialPrivacy.mode' && /the shards clip each update and the noise is added once, at the top/.test(p.message)), JSON.stringify(distributed));
+    const adaptive = await refused({ ...valid, hierarchicalAggregation: { shards: 2 }, differentialPrivacy: { level: 'client', noiseMultiplier: 1, clippingNorm: 1, budget, adaptiveClipping: {} } });
+    assert.ok(adaptive.some((p) => p.path === 'differentialPrivacy.adaptiveClipping' && /shards that clip them do not report/.test(p.message)), JSON.stringify(adaptive));
     const typo = await refused({ ...valid, hierarchicalAggregation: { shards: 0, minGroupsize: 2 } });
     assert.deepEqual(paths(typo).sort(), ['hierarchicalAggregation.minGroupsize', 'hierarchicalAggregation.shards']);
     assert.match(typo.find((p) => p.path.endsWith('minGroupsize'))!.message, /minGroupSize/);

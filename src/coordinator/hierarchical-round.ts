@@ -2,15 +2,20 @@
 // minGroupSize }`, on a coordinator started with --nats, has each round's weighted mean of
 // updates computed by shard aggregators over NATS JetStream (distributed/master-aggregator.ts)
 // instead of in this process; the strategy then aggregates that one mean, as it does the
-// secure sum. Only strategies that aggregate a weighted sum can be split this way; stages that
-// must see each update (validation, the clipping of differential privacy) and secure
-// aggregation (per shard group, not built yet) are refused, naming each.
+// secure sum. Only strategies that aggregate a weighted sum can be split this way; update
+// validation (it compares each update with the others) and secure aggregation (per shard
+// group, not built yet) are refused, naming each. Differential privacy: sample level needs
+// nothing of the shards; client level (central mode) sends the shards deltas, which they clip
+// to C before summing, and the run's DP wrapper adds the noise once to the clipped total.
 
 import { MasterAggregator } from '../distributed/master-aggregator.js';
+import { DifferentiallyPrivateStrategy } from '../privacy/dp/dp-fedavg.js';
+import type { Strategy } from '../strategies/strategy.js';
 import { makeParameters } from '../protocol/tensors.js';
 import { aggregateMetrics, checkTrainResults, totalExamples } from '../strategies/common.js';
 import type { Problem } from '../protocol/problems.js';
 import type { RunExtension } from './run-compiler.js';
+import { ConcordError, ErrorCode } from '../protocol/errors.js';
 
 export interface HierarchicalAggregationOptions {
   /** NATS server(s) with JetStream where the shard aggregators listen. */
@@ -28,21 +33,38 @@ export function hierarchicalAggregationExtension(options: HierarchicalAggregatio
         problems.push({ path: 'strategy.name', message: `${base.name} needs individual updates; hierarchical aggregation only splits a weighted sum (use fedavg, fedprox, fedavgm, fedadam, fedyogi or fedadagrad)` });
       }
       if (config.updateValidation) problems.push({ path: 'updateValidation', message: 'update validation compares each update with the others, which hierarchical aggregation sums in the shards' });
-      if (config.differentialPrivacy) problems.push({ path: 'differentialPrivacy', message: 'differential privacy with hierarchical aggregation needs clipping in the shards, which is not built yet' });
+      const dp = config.differentialPrivacy;
+      if (dp?.level === 'client') {
+        if (dp.mode === 'distributed') problems.push({ path: 'differentialPrivacy.mode', message: 'with hierarchical aggregation client-level DP runs in central mode: the shards clip each update and the noise is added once, at the top' });
+        if (dp.adaptiveClipping) problems.push({ path: 'differentialPrivacy.adaptiveClipping', message: 'adaptive clipping needs each update\'s norm, which the shards that clip them do not report; give a fixed clippingNorm' });
+      }
       if (config.secureAggregation) problems.push({ path: 'secureAggregation', message: 'secure aggregation per shard group is not built yet' });
       return problems;
     },
-    stages(run) {
+    stages(run, strategy) {
       const { shards, minGroupSize } = run.config.hierarchicalAggregation!;
+      const dp = run.config.differentialPrivacy?.level === 'client' ? privateStrategyOf(strategy) : null;
       return {
         async aggregateUpdates({ round, current, results, signal }) {
           checkTrainResults(current, results); // what the strategy would check, before anything leaves
-          if (totalExamples(results) === 0) {
+          if (!dp && totalExamples(results) === 0) {
             // Nothing to weigh: the strategy's own answer for that (no new model).
             return { mean: { memberId: 'hierarchical-mean', parameters: current, numExamples: 0, metrics: {} }, metrics: aggregateMetrics(results) };
           }
           const master = await MasterAggregator.open({ servers: options.nats, shards, minGroupSize, partialTimeoutMs: options.partialTimeoutMs ?? run.config.roundDeadlineSeconds * 1000 });
           try {
+            if (dp) {
+              // Deltas from the round's model, each weighing 1: the shards clip and sum them.
+              const outcome = await master.aggregate({
+                runId: run.runId,
+                round,
+                updates: results.map((r) => ({ memberId: r.memberId, weight: 1, data: r.parameters.data.map((v, i) => v - current.data[i]!) })),
+                clippingNorm: dp.currentClippingNorm,
+                signal,
+              });
+              const metrics = { ...aggregateMetrics(results), shards: outcome.groups.length };
+              return { aggregate: dp.aggregateClippedSum(round, current, { clippedSum: outcome.weightedSum, members: outcome.totalWeight, metrics }), metrics };
+            }
             const outcome = await master.aggregate({
               runId: run.runId,
               round,
@@ -61,4 +83,10 @@ export function hierarchicalAggregationExtension(options: HierarchicalAggregatio
       };
     },
   };
+}
+
+/** The run's DP-FedAvg wrapper, wherever it sits among the strategy's wrappers. */
+function privateStrategyOf(strategy: Strategy): DifferentiallyPrivateStrategy {
+  for (let s: Strategy | undefined = strategy; s; s = s.inner) if (s instanceof DifferentiallyPrivateStrategy) return s;
+  throw new ConcordError(ErrorCode.INTERNAL, 'a client-level DP run without its DP-FedAvg wrapper');
 }

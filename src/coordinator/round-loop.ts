@@ -58,12 +58,19 @@ export interface RoundExtensions {
    * Computes the weighted mean of the round's checked updates elsewhere (hierarchical
    * aggregation); the strategy then aggregates that one mean instead of the updates.
    */
-  aggregateUpdates?(context: { round: number; attempt: number; current: Parameters; results: TrainResult[]; signal: AbortSignal }): Promise<{ mean: TrainResult; metrics: Record<string, number> }>;
+  aggregateUpdates?(context: { round: number; attempt: number; current: Parameters; results: TrainResult[]; signal: AbortSignal }): Promise<ElsewhereAggregate>;
   /** Privacy spent by a completed round; stored in the same transaction. */
   charges?(round: number, selected: MemberRef[], available: MemberRef[], participants: string[]): Promise<PrivacyCharge[]>;
   /** Adds to the round's train metrics and members' rows before they are stored (e.g. planned work). */
   roundMetrics?(round: number, train: MemberRoundMetrics[]): { trainMetrics?: Record<string, number>; members?: MemberRoundMetrics[] };
 }
+
+/**
+ * What aggregateUpdates computed: the weighted mean for the strategy to aggregate as one
+ * result, or the strategy's aggregate itself (when it had to release a sum its own way, as
+ * DP-FedAvg does with a clipped sum).
+ */
+export type ElsewhereAggregate = { mean: TrainResult; metrics: Record<string, number> } | { aggregate: TrainAggregate | null; metrics: Record<string, number> };
 
 export interface FederationOptions {
   run: RunRecord;
@@ -192,7 +199,7 @@ export async function runFederation(options: FederationOptions): Promise<void> {
         metrics: r.header.metrics,
       }));
       if (ext.aggregateUpdates && results.length > 0) {
-        let outcome: { mean: TrainResult; metrics: Record<string, number> };
+        let outcome: ElsewhereAggregate;
         try {
           outcome = await ext.aggregateUpdates({ round, attempt, current, results, signal });
         } catch (error) {
@@ -200,10 +207,9 @@ export async function runFederation(options: FederationOptions): Promise<void> {
           if (error instanceof ConcordError && (error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.NOT_ENOUGH_MEMBERS)) return { ok: false, reason: `aggregating the updates: ${error.message}` };
           throw error;
         }
-        const { mean, metrics } = outcome;
         if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
-        aggregate = strategy.aggregateTrain(round, current, [mean], train.failures);
-        if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, ...metrics } };
+        aggregate = 'mean' in outcome ? strategy.aggregateTrain(round, current, [outcome.mean], train.failures) : outcome.aggregate;
+        if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, ...outcome.metrics } };
       } else aggregate = strategy.aggregateTrain(round, current, results, train.failures);
       const rejected = strategy.lastRejections?.() ?? [];
       participants = results.map((r) => r.memberId).filter((id) => !rejected.some((f) => f.memberId === id));

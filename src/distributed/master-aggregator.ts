@@ -4,7 +4,9 @@
 // with the list of members to sum, waits for the S partials and combines them
 // (combinePartials: Σ_s P_s / Σ_s N_s in float64). Central differential-privacy noise, when
 // asked for, is added here once, to the combined sum — never in a shard, so the released
-// average carries exactly one draw of N(0, σ²) per coordinate whatever S is.
+// average carries exactly one draw of N(0, σ²) per coordinate whatever S is. Under
+// client-level DP the shards clip each delta (clippingNorm) and the round's DP wrapper adds
+// that one draw to the clipped sum (coordinator/hierarchical-round.ts).
 //
 // A minimum group size bounds what any one shard learns: a shard's partial is the sum of at
 // least `minGroupSize` members (with secure aggregation per group, the only sum its aggregator
@@ -36,6 +38,8 @@ export interface AggregateRequest {
   signal?: AbortSignal;
   /** Central DP noise on the combined sum and a fixed denominator (partial.ts CombineOptions). */
   combine?: CombineOptions;
+  /** Client-level DP: `updates` are deltas of weight 1 and every shard clips each to this L2 norm (partial.ts). */
+  clippingNorm?: number;
   /** Called once every update is published and before any shard is closed (tests stop an aggregator here). */
   beforeClose?: (groups: string[][], aggregation: string) => Promise<void>;
 }
@@ -108,9 +112,10 @@ export class MasterAggregator {
       }
       await request.beforeClose?.(groups, aggregation);
       for (let s = 0; s < groups.length; s++) {
-        await publishPayload(this.link, updateSubject(s), { ...common, [HEADERS.kind]: 'close' }, Buffer.from(JSON.stringify({ members: groups[s], length })), { blobName: `close.${aggregation}.${s}`, msgId: `close.${aggregation}.${s}` });
+        const close = { members: groups[s], length, ...(request.clippingNorm !== undefined ? { clippingNorm: request.clippingNorm } : {}) };
+        await publishPayload(this.link, updateSubject(s), { ...common, [HEADERS.kind]: 'close' }, Buffer.from(JSON.stringify(close)), { blobName: `close.${aggregation}.${s}`, msgId: `close.${aggregation}.${s}` });
       }
-      const partials = await this.collect(consumer, groups, length, signal, blobs);
+      const partials = await this.collect(consumer, groups, length, signal, blobs, request.clippingNorm);
       const combined = combinePartials(partials, request.combine);
       return { ...combined, groups, partials, seconds: (Date.now() - started) / 1000 };
     } finally {
@@ -120,7 +125,7 @@ export class MasterAggregator {
     }
   }
 
-  private async collect(consumerName: string, groups: string[][], length: number, signal: AbortSignal, blobs: string[]): Promise<ShardPartial[]> {
+  private async collect(consumerName: string, groups: string[][], length: number, signal: AbortSignal, blobs: string[], clippingNorm: number | undefined): Promise<ShardPartial[]> {
     const consumer = await this.link.js.consumers.get(PARTIAL_STREAM, consumerName);
     const got = new Map<number, ShardPartial>();
     const deadline = Date.now() + this.partialTimeoutMs;
@@ -140,6 +145,10 @@ export class MasterAggregator {
       if (!expected || got.has(partial.shard)) continue;
       if (partial.weightedSum.length !== length || partial.members.length !== expected.length || partial.members.some((id, i) => id !== expected[i])) {
         throw new ConcordError(ErrorCode.INTERNAL, `shard ${partial.shard}'s partial sums ${partial.members.length} members of length ${partial.weightedSum.length}; it was closed with ${expected.length} of length ${length}`);
+      }
+      if (partial.extra.clippingNorm !== clippingNorm) {
+        // Fail closed: a sum of unclipped updates has no DP sensitivity bound.
+        throw new ConcordError(ErrorCode.INTERNAL, `shard ${partial.shard}'s partial was clipped to ${String(partial.extra.clippingNorm ?? 'nothing')}, the round asked for ${String(clippingNorm ?? 'no clipping')}; is its \`concord aggregator\` older than this coordinator?`);
       }
       got.set(partial.shard, partial);
     }

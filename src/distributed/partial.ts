@@ -13,8 +13,12 @@
 // 16·2⁻²⁴·A_i + ½ ulp₃₂. The two therefore agree to within (16·2⁻²⁴ + K·2⁻⁵³)·A_i + 1 ulp₃₂ —
 // where the members' values cancel (A_i ≫ |E_i|) that is many ulps of a tiny result, and it is
 // the flat path that is off: test/hierarchical-aggregation.test.ts checks both bounds.
+//
+// Under client-level DP the shards clip: the round owner sends deltas, each shard sums
+// min(1, C/‖Δ_k‖)·Δ_k (ShardPartialOptions), and the noise is drawn once, on the total.
 
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
+import { checkClippingNorm, clipFactor, l2Norm } from '../privacy/dp/clip.js';
 
 export interface ShardUpdate {
   memberId: string;
@@ -46,8 +50,19 @@ export function assignShards(memberIds: readonly string[], shards: number): stri
   return groups;
 }
 
+export interface ShardPartialOptions {
+  /**
+   * Client-level DP with hierarchical aggregation: each update is a delta Δ_k = θ_k − θ, is
+   * scaled by min(1, C/‖Δ_k‖) (its L2 norm in float64) and weighs 1, so P_s = Σ clip(Δ_k)
+   * and N_s counts the members; the noise is added once, at the top.
+   */
+  clippingNorm?: number;
+}
+
 /** P_s and N_s of one shard: its members' updates summed in id order, in float64. */
-export function shardPartial(shard: number, updates: readonly ShardUpdate[]): ShardPartial {
+export function shardPartial(shard: number, updates: readonly ShardUpdate[], options: ShardPartialOptions = {}): ShardPartial {
+  const C = options.clippingNorm;
+  if (C !== undefined) checkClippingNorm(C, 'clippingNorm');
   if (updates.length === 0) throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `shard ${shard} has no updates to sum`, { details: { field: 'updates', expected: '>= 1', received: 0 } });
   const sorted = [...updates].sort((a, b) => byId(a.memberId, b.memberId));
   const length = sorted[0]!.data.length;
@@ -58,10 +73,11 @@ export function shardPartial(shard: number, updates: readonly ShardUpdate[]): Sh
     if (k > 0 && u.memberId === sorted[k - 1]!.memberId) throw new ConcordError(ErrorCode.CONFLICT, `member ${u.memberId} has two updates in shard ${shard}`, { details: { field: 'memberId', received: u.memberId } });
     if (u.data.length !== length) throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `${u.memberId}'s update holds ${u.data.length} values, ${sorted[0]!.memberId}'s holds ${length}`, { details: { field: 'data', expected: length, received: u.data.length } });
     if (!Number.isFinite(u.weight) || u.weight < 0) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${u.memberId}'s weight is ${u.weight}; expected a finite number >= 0`, { details: { field: 'weight', expected: '>= 0', received: u.weight } });
-    const w = u.weight;
+    if (C !== undefined && u.weight !== 1) throw new ConcordError(ErrorCode.INVALID_ARGUMENT, `${u.memberId}'s weight is ${u.weight}; clipped deltas each weigh 1`, { details: { field: 'weight', expected: 1, received: u.weight } });
     const d = u.data;
+    const w = C === undefined ? u.weight : clipFactor(l2Norm(d), C);
     for (let i = 0; i < length; i++) sum[i]! += w * d[i]!;
-    total += w;
+    total += C === undefined ? w : 1;
   }
   return { shard, weightedSum: sum, totalWeight: total, members: sorted.map((u) => u.memberId) };
 }

@@ -36,7 +36,7 @@ interface Pending {
   updates: Map<string, { update: ShardUpdate; msg: JsMsg }>;
   /** Redelivered copies of messages already held: acknowledged with the rest. */
   extra: JsMsg[];
-  close?: { msg: JsMsg; members: string[]; length: number };
+  close?: { msg: JsMsg; members: string[]; length: number; clippingNorm?: number };
 }
 
 const DONE_MEMORY = 10_000;
@@ -127,9 +127,10 @@ async function take(link: JetStreamLink, m: JsMsg, shard: number, pending: Map<s
         p.extra.push(m);
         return null;
       }
-      const body = JSON.parse(Buffer.from(m.data).toString('utf8')) as { members: string[]; length: number };
+      const body = JSON.parse(Buffer.from(m.data).toString('utf8')) as { members: string[]; length: number; clippingNorm?: number };
       if (!Array.isArray(body.members) || typeof body.length !== 'number') throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a close message lacks members or length', { details: { field: 'close' } });
-      p.close = { msg: m, members: body.members, length: body.length };
+      if (body.clippingNorm !== undefined && !(typeof body.clippingNorm === 'number' && body.clippingNorm > 0)) throw new ConcordError(ErrorCode.INVALID_MESSAGE, `a close message's clippingNorm is ${String(body.clippingNorm)}`, { details: { field: 'close.clippingNorm' } });
+      p.close = { msg: m, members: body.members, length: body.length, ...(body.clippingNorm !== undefined ? { clippingNorm: body.clippingNorm } : {}) };
     } else {
       throw new ConcordError(ErrorCode.INVALID_MESSAGE, `unknown message kind ${kind}`, { details: { field: HEADERS.kind, received: kind } });
     }
@@ -157,8 +158,9 @@ async function finish(link: JetStreamLink, shard: number, aggregation: string, p
   for (const u of updates) {
     if (u.data.length !== close.length) throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `${u.memberId}'s update holds ${u.data.length} values; the round's model has ${close.length}`);
   }
-  const partial = shardPartial(shard, updates);
-  const bytes = encodePartial(partial, { aggregation, runId: p.runId, round: p.round });
+  const partial = shardPartial(shard, updates, close.clippingNorm !== undefined ? { clippingNorm: close.clippingNorm } : {});
+  // The partial says how it was clipped, so the round owner can refuse one that was not (an older aggregator).
+  const bytes = encodePartial(partial, { aggregation, runId: p.runId, round: p.round, ...(close.clippingNorm !== undefined ? { clippingNorm: close.clippingNorm } : {}) });
   const id = `partial.${aggregation}.${shard}`;
   await publishPayload(link, partialSubject(aggregation, shard), { [HEADERS.aggregation]: aggregation, [HEADERS.shard]: String(shard) }, bytes, { blobName: id, msgId: id });
   // Published: now, and only now, the inputs may go.

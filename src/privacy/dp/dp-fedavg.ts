@@ -266,6 +266,26 @@ export class DifferentiallyPrivateStrategy implements Strategy {
     return this.release(serverRound, current, Float64Array.from(sum.deltaSum), sum.members, indicatorSum, { members: sum.members }, []);
   }
 
+  /**
+   * Central mode with hierarchical aggregation: shard aggregators clipped each member's update
+   * to C and summed them (distributed/partial.ts), so the coordinator holds Σ_k clip(Δ_k) over
+   * `members`; the noise is drawn here, once, as aggregateTrain draws it.
+   */
+  aggregateClippedSum(serverRound: number, current: Parameters, sum: { clippedSum: Float64Array; members: number; metrics: Record<string, number> }): TrainAggregate | null {
+    if (this.options.mode !== 'central') {
+      throw invalid('mode', `${this.name}: a clipped sum is released in central mode; distributed mode expects members' own noise`, 'central', this.options.mode);
+    }
+    if (this.options.adaptiveClipping) throw invalid('adaptiveClipping', `${this.name}: adaptive clipping needs each update's norm, which the shards that clipped them do not report`, 'off', 'on');
+    if (!Number.isInteger(sum.members) || sum.members < 0) throw invalid('members', `members is ${sum.members}; expected an integer >= 0`, 'integer >= 0', sum.members);
+    if (sum.members === 0) return null;
+    if (sum.clippedSum.length !== current.data.length) {
+      throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `clippedSum holds ${sum.clippedSum.length} values but the model holds ${current.data.length}`, { details: { field: 'clippedSum', expected: current.data.length, received: sum.clippedSum.length } });
+    }
+    const noised = Float64Array.from(sum.clippedSum);
+    addGaussianNoise(noised, this.updateMultiplier(this.plan(serverRound).expected) * this.clippingNorm, this.random);
+    return this.release(serverRound, current, noised, sum.members, 0, sum.metrics, []);
+  }
+
   configureEvaluate(ctx: RoundContext): Instruction[] {
     return this.inner.configureEvaluate(ctx);
   }
