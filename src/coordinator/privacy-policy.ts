@@ -106,19 +106,12 @@ export function asyncPrivacy(run: RunRecord, schedule: AsyncSchedule, storage: P
   const dp = run.config.differentialPrivacy!;
   const { clippingNorm: C, noiseMultiplier: z } = dp;
   const chargeOf = (m: MemberRef): PrivacyCharge => ({ memberId: m.memberId, datasetId: datasetIdOf(m), samplingRate: 1, noiseMultiplier: z, steps: 1 });
-  const overBudget = async (m: MemberRef): Promise<string | null> => {
-    const budget = budgetFor(dp, m.name);
-    const datasetId = datasetIdOf(m);
-    const history = await storage.listPrivacyCharges(datasetId);
-    const after = epsilonOf([...history, chargeOf(m)], budget.delta);
-    if (after <= budget.epsilon) return null;
-    return `dataset ${datasetId}: the next buffer would spend ε=${after.toFixed(3)} > budget ${budget.epsilon} (spent ${epsilonOf(history, budget.delta).toFixed(3)}, δ=${budget.delta})`;
-  };
+  const pays = (m: MemberRef): Promise<string | null> => overBudget(storage, dp, m.name, chargeOf(m), 'buffer');
   return {
     configure: (train) => ({ ...train, privacy: { level: 'client', mode: 'central', clippingNorm: C, noiseMultiplier: z, noiseStddev: 0, samplingRate: 1 } }),
     holdWhileBuffered: true,
     mayDispatch: async (member) => {
-      const reason = await overBudget(member);
+      const reason = await pays(member);
       return reason === null ? null : `privacy budget exhausted: ${reason}`;
     },
     admitUpdate: (update) => {
@@ -136,7 +129,7 @@ export function asyncPrivacy(run: RunRecord, schedule: AsyncSchedule, storage: P
       return { ...update, parameters: { specs: update.parameters.specs, data: clipped } };
     },
     beforeApply: async (_version, contributors) => {
-      const problems = (await Promise.all(contributors.map(overBudget))).filter((p): p is string => p !== null);
+      const problems = (await Promise.all(contributors.map(pays))).filter((p): p is string => p !== null);
       if (problems.length > 0) throw new ConcordError(ErrorCode.FORBIDDEN, `privacy budget exhausted: ${problems.join('; ')}`, { details: { field: 'differentialPrivacy.budget', problems } });
       return contributors.map(chargeOf);
     },
@@ -225,13 +218,8 @@ export function privacyExtensions(options: PrivacyExtensionOptions): RoundExtens
       planned.set(round, charges);
       for (const next of charges) {
         const member = available.find((m) => m.memberId === next.memberId)!;
-        const budget = budgetFor(dp, member.name);
-        const history = await storage.listPrivacyCharges(next.datasetId);
-        const spent = epsilonOf(history, budget.delta);
-        const after = epsilonOf([...history, next], budget.delta);
-        if (after > budget.epsilon) {
-          problems.push(`dataset ${next.datasetId}: the next round would spend ε=${after.toFixed(3)} > budget ${budget.epsilon} (spent ${spent.toFixed(3)}, δ=${budget.delta})`);
-        }
+        const problem = await overBudget(storage, dp, member.name, next, 'round');
+        if (problem !== null) problems.push(problem);
       }
       if (problems.length > 0) {
         throw new ConcordError(ErrorCode.FORBIDDEN, `privacy budget exhausted: ${problems.join('; ')}`, { details: { field: 'differentialPrivacy.budget', problems } });
@@ -245,6 +233,15 @@ export function privacyExtensions(options: PrivacyExtensionOptions): RoundExtens
       return dp.level === 'sample' ? all.filter((c) => participants.includes(c.memberId)) : all;
     },
   };
+}
+
+/** Why a dataset's budget cannot pay for `next` on top of its stored charges (the next round's or buffer's), or null. */
+async function overBudget(storage: Pick<RunStore, 'listPrivacyCharges'>, dp: DifferentialPrivacyConfig, memberName: string, next: PrivacyCharge, what: 'round' | 'buffer'): Promise<string | null> {
+  const budget = budgetFor(dp, memberName);
+  const history = await storage.listPrivacyCharges(next.datasetId);
+  const after = epsilonOf([...history, next], budget.delta);
+  if (after <= budget.epsilon) return null;
+  return `dataset ${next.datasetId}: the next ${what} would spend ε=${after.toFixed(3)} > budget ${budget.epsilon} (spent ${epsilonOf(history, budget.delta).toFixed(3)}, δ=${budget.delta})`;
 }
 
 /** ε spent per dataset, for `concord status` and the dashboard. */
