@@ -50,11 +50,14 @@ export class DeviceTimeExecutor implements MemberExecutor {
   }
 
   async run(memberId: string, frame: Uint8Array, signal: AbortSignal): Promise<MemberAnswer> {
-    const readyAt = Date.now() + this.taskMs(memberId);
+    const readyAt = performance.now() + this.taskMs(memberId);
     const answer = await this.inner.run(memberId, frame, signal);
-    const wait = readyAt - Date.now();
+    // Node's timers count whole milliseconds of loop time and may fire up to one early, so
+    // wait again until the monotonic clock says the device time has passed.
     // Abandoned by the round (deadline, shutdown): no point holding the answer any longer.
-    if (wait > 0 && !signal.aborted) await sleep(wait, undefined, { signal }).catch(() => undefined);
+    for (let wait = readyAt - performance.now(); wait > 0 && !signal.aborted; wait = readyAt - performance.now()) {
+      await sleep(Math.ceil(wait), undefined, { signal }).catch(() => undefined);
+    }
     return answer;
   }
 
