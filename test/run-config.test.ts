@@ -104,8 +104,14 @@ describe('run configuration over the API', () => {
     const conflicts = await refused({ ...valid, strategy: { name: 'krum', options: {} }, hierarchicalAggregation: { shards: 2 }, secureAggregation: true, updateValidation: {} });
     assert.deepEqual(
       conflicts.filter((p) => /hierarchical|shard/.test(p.message)).map((p) => p.path).sort(),
-      ['secureAggregation', 'strategy.name', 'updateValidation'],
+      ['hierarchicalAggregation.minGroupSize', 'strategy.name', 'updateValidation'],
     );
+    // Secure aggregation runs per shard group: groups of one would unmask a member's own update,
+    // and members' DP noise shares would leave each group's sum under-noised.
+    const secure = await refused({ ...valid, hierarchicalAggregation: { shards: 2, minGroupSize: 3 }, secureAggregation: true, differentialPrivacy: { level: 'client', mode: 'distributed', noiseMultiplier: 1, clippingNorm: 1, budget: { epsilon: 8, delta: 1e-5 } } });
+    assert.ok(secure.some((p) => p.path === 'differentialPrivacy.level' && /each group's sum, which its shard unmasks, would carry only its own members' share of the noise/.test(p.message)), JSON.stringify(secure));
+    assert.ok(!secure.some((p) => p.path.startsWith('hierarchicalAggregation') || p.path === 'secureAggregation'), JSON.stringify(secure));
+    assert.match(conflicts.find((p) => p.path === 'hierarchicalAggregation.minGroupSize')!.message, /is 1; secure aggregation per shard group needs groups of at least 2 members/);
     // Client-level DP splits only in central mode with a fixed clipping norm: the shards clip.
     const budget = { epsilon: 8, delta: 1e-5 };
     const distributed = await refused({ ...valid, hierarchicalAggregation: { shards: 2 }, differentialPrivacy: { level: 'client', mode: 'distributed', noiseMultiplier: 1, clippingNorm: 1, budget } });

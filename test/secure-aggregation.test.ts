@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { seededRandom } from '../src/core/random.js';
-import type { Grid, OutgoingTask, TaskReply } from '../src/coordinator/grid.js';
 import type { SecureTrainContext } from '../src/coordinator/round-loop.js';
 import { secureRoundSeed, secureTrainPhase } from '../src/coordinator/secure-round.js';
 import type { TaskHandler } from '../src/node/member.js';
@@ -24,10 +23,9 @@ import { makeSecAggConfig } from '../src/privacy/secagg/protocol.js';
 import { quantizationErrorBound, quantizeUpdate } from '../src/privacy/secagg/quantize.js';
 import { SecAggServer } from '../src/privacy/secagg/server.js';
 import { type ConcordError, ErrorCode } from '../src/protocol/errors.js';
-import { decodeFrame, encodeFrame } from '../src/protocol/frame.js';
-import { PROTOCOL_VERSION, ResultHeaderSchema, RunConfigSchema, type RunConfigInput, type TaskHeader, parseMessage } from '../src/protocol/messages.js';
+import { PROTOCOL_VERSION, RunConfigSchema, type RunConfigInput, type TaskHeader } from '../src/protocol/messages.js';
 import { type Parameters, type TensorSpec, makeParameters, totalSize } from '../src/protocol/tensors.js';
-import type { Failure, Strategy } from '../src/strategies/strategy.js';
+import type { Strategy } from '../src/strategies/strategy.js';
 import { FedAvg } from '../src/strategies/fedavg.js';
 import { createStrategy } from '../src/strategies/index.js';
 import { withUpdateValidation } from '../src/strategies/validation.js';
@@ -35,6 +33,7 @@ import { openDatabase } from '../src/storage/sqlite-driver.js';
 import type { RunRecord } from '../src/storage/storage.js';
 import { type SecureHarness, addSecureMember, startSecureHarness, startSecureRun, waitForMembers, waitForRun } from './support/secure-harness.js';
 import { syntheticDelta } from './support/secure-member.js';
+import { memoryGrid } from './support/secure-memory-grid.js';
 
 let h: SecureHarness | undefined;
 let dir: string | undefined;
@@ -311,7 +310,7 @@ describe('secure aggregation over HTTP', () => {
   });
 });
 
-// The phase driven through an in-memory grid that still passes every message through frames.
+// The phase driven through an in-memory grid that still passes every message through frames (support/secure-memory-grid.ts).
 describe('secure train phase without HTTP', () => {
   const specs: TensorSpec[] = [{ name: 'w', shape: [6] }];
   const current = makeParameters(specs, Float32Array.from([0.5, -0.25, 1, 0, 2, -1]));
@@ -324,29 +323,6 @@ describe('secure train phase without HTTP', () => {
       error: null,
       createdAt: 0,
       updatedAt: 0,
-    };
-  }
-
-  function memoryGrid(handlers: Map<string, TaskHandler>, sizes: Map<string, number>): Grid {
-    return {
-      available: () => [...sizes].map(([memberId, numExamples]) => ({ memberId, name: memberId, numExamples })),
-      waitForMembers: async () => undefined,
-      async sendAndReceive(tasks: OutgoingTask[]) {
-        const replies: TaskReply[] = [];
-        const failures: Failure[] = [];
-        for (const t of tasks) {
-          if (t.kind === 'analytics') throw new Error('this grid carries model tasks only');
-          const header: TaskHeader = { protocolVersion: PROTOCOL_VERSION, taskId: `t-${t.memberId}`, kind: 'secagg', stage: t.stage!, payload: structuredClone(t.payload!), runId: t.runId, round: t.round, deadline: 0, model: t.model, config: t.config };
-          try {
-            const out = await handlers.get(t.memberId)!.secagg!(header, t.parameters ?? null);
-            const frame = decodeFrame(encodeFrame({ protocolVersion: PROTOCOL_VERSION, taskId: header.taskId, kind: 'secagg', stage: t.stage, payload: out.payload, runId: t.runId, round: t.round, numExamples: out.numExamples ?? 0, metrics: {} }, out.parameters));
-            replies.push({ memberId: t.memberId, header: parseMessage(ResultHeaderSchema, frame.header, 'result'), ...(frame.parameters ? { parameters: frame.parameters } : {}), bytesIn: 0, bytesOut: 0, seconds: 0 });
-          } catch (error) {
-            failures.push({ memberId: t.memberId, reason: `declined by the member: ${(error as Error).message}` });
-          }
-        }
-        return { replies, failures };
-      },
     };
   }
 

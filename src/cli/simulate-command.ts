@@ -34,6 +34,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--slow-factor <k>', 'with --device-seconds: slow members take this many times longer (default 5)', parseNumberOption('--slow-factor'))
     .option('--nats <url>', 'with --shards: NATS server with JetStream where `concord aggregator` shards listen')
     .option('--shards <n>', 'sum each round\'s updates in this many shard aggregators (hierarchical aggregation)', parseIntOption('--shards'))
+    .option('--min-group-size <n>', 'with --shards: fewest members one shard may sum (at least 2 with --secure, which then runs per shard group)', parseIntOption('--min-group-size'))
     .option('--dir <dir>', 'where the simulation keeps its database (wiped first)', d.dir)
     .option('--port <n>', 'port of its coordinator and dashboard (0: a free one)', parseIntOption('--port'), d.port)
     .option('--quiet', 'print only the JSON summary')

@@ -3,7 +3,8 @@
 // validation screens updates inside differential privacy, which must be outermost.
 
 import { type HarmonisationOptions, harmonisationExtension } from './harmonisation.js';
-import { type HierarchicalAggregationOptions, hierarchicalAggregationExtension } from './hierarchical-round.js';
+import { type HierarchicalAggregationOptions, hierarchicalAggregationExtension, openMaster } from './hierarchical-round.js';
+import type { RunRecord } from '../storage/storage.js';
 import { resourcePlanExtension } from './plan-policy.js';
 import { differentialPrivacyExtension } from './privacy-policy.js';
 import type { RunExtension } from './run-compiler.js';
@@ -14,7 +15,10 @@ export function standardRunExtensions(options: { secureAggregationLog?: (message
   return [
     updateValidationExtension,
     differentialPrivacyExtension,
-    secureAggregationExtension(options.secureAggregationLog ? { log: options.secureAggregationLog } : {}),
+    secureAggregationExtension({
+      ...(options.secureAggregationLog ? { log: options.secureAggregationLog } : {}),
+      ...(options.hierarchical ? { shards: (run: RunRecord) => openMaster(options.hierarchical!, run) } : {}),
+    }),
     resourcePlanExtension,
     // Needs the coordinator's analytics service; without one, runs asking for it are refused.
     ...(options.harmonisation ? [harmonisationExtension(options.harmonisation)] : []),

@@ -34,8 +34,10 @@ import { assertSameSpecs, makeParameters } from '../protocol/tensors.js';
 import { MASKED_VECTOR_TENSOR, maskedVectorSpec } from '../privacy/secagg/wire.js';
 import { DifferentiallyPrivateStrategy } from '../privacy/dp/dp-fedavg.js';
 import { defaultNeighbourCount, defaultThreshold } from '../privacy/secagg/graph.js';
-import { type SecAggConfig, type SecAggRequest, type SecAggStage, encodeRingVector, makeSecAggConfig } from '../privacy/secagg/protocol.js';
-import { type SecAggResult, SecAggServer, type SecAggStep, describeExclusion } from '../privacy/secagg/server.js';
+import { type SecAggConfig, type SecAggRequest, type SecAggStage, makeSecAggConfig, toBase64 } from '../privacy/secagg/protocol.js';
+import { type SecAggResult, SecAggServer, type SecAggStep, type SecAggUnmaskPlan, describeExclusion } from '../privacy/secagg/server.js';
+import type { MasterAggregator, ShardedAggregation } from '../distributed/master-aggregator.js';
+import { combinePartials } from '../distributed/partial.js';
 import { type Problem, parseWith, problemsError } from '../protocol/problems.js';
 import type { Failure, Strategy, TrainAggregate } from '../strategies/strategy.js';
 import type { MemberRoundMetrics, RunRecord } from '../storage/storage.js';
@@ -111,7 +113,7 @@ export function checkSecureStrategy(strategy: Strategy): DifferentiallyPrivateSt
 }
 
 /** Secure aggregation as a run extension: the train phase of every round becomes the SecAgg+ protocol. */
-export function secureAggregationExtension(options: { log?: (message: string) => void } = {}): RunExtension {
+export function secureAggregationExtension(options: { log?: (message: string) => void; shards?: (run: RunRecord) => Promise<MasterAggregator> } = {}): RunExtension {
   return {
     field: 'secureAggregation',
     // From the configuration and the strategy's traits, so every conflict is named at once;
@@ -130,13 +132,20 @@ export function secureAggregationExtension(options: { log?: (message: string) =>
       }
       return problems;
     },
-    stages: (run, strategy, grid) => ({ secureTrain: secureTrainPhase({ run, grid, strategy, ...(options.log ? { log: options.log } : {}) }) }),
+    stages: (run, strategy, grid) => {
+      // A run with hierarchical aggregation secures each shard group (the compiler has made sure this coordinator has shards).
+      const shards = run.config.hierarchicalAggregation && options.shards ? options.shards : undefined;
+      return { secureTrain: secureTrainPhase({ run, grid, strategy, ...(options.log ? { log: options.log } : {}), ...(shards ? { shards: () => shards(run) } : {}) }) };
+    },
   };
 }
 
-/** The public round seed: a hash of (run, round, attempt), so anyone can recompute the neighbour graph and no server can pick it. */
-export function secureRoundSeed(runId: string, round: number, attempt: number): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(`concord-secagg-round-seed\u0000${runId}\u0000${round}\u0000${attempt}`).digest());
+/**
+ * The public round seed: a hash of (run, round, attempt, and the shard group when the round
+ * is secured per group), so anyone can recompute the neighbour graph and no server can pick it.
+ */
+export function secureRoundSeed(runId: string, round: number, attempt: number, group?: number): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`concord-secagg-round-seed\u0000${runId}\u0000${round}\u0000${attempt}${group === undefined ? '' : `\u0000group ${group}`}`).digest());
 }
 
 export interface SecureTrainPhaseOptions {
@@ -144,6 +153,13 @@ export interface SecureTrainPhaseOptions {
   grid: Grid;
   strategy: Strategy;
   log?: (message: string) => void;
+  /**
+   * Secure aggregation per shard group (hierarchical aggregation): the round's members are
+   * dealt into the master's groups, each group runs its own SecAgg+ instance, its masked
+   * vectors go to its shard aggregator, which takes the group's masks off their sum; the
+   * coordinator adds the groups' sums. Each group holds at least minGroupSize members.
+   */
+  shards?: () => Promise<MasterAggregator>;
 }
 
 interface MemberTally {
@@ -172,127 +188,196 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
 
   return async (context) => {
     if (!settings) throw refusal;
+    const master = options.shards ? await options.shards() : null;
+    try {
+      return await securedRound(context, settings, master);
+    } finally {
+      await master?.close();
+    }
+  };
+
+  async function securedRound(context: SecureTrainContext, settings: { options: SecureAggregationOptions; dp: DifferentiallyPrivateStrategy | null }, master: MasterAggregator | null): Promise<SecureTrainOutcome> {
     const { dp } = settings;
     const { round, current, plan, signal } = context;
     const adaptive = dp !== null && dp.options.adaptiveClipping !== undefined;
     const P = current.data.length;
-    const config = roundConfig(context, settings.options, { vectorLength: adaptive ? P + 1 : P, maxWeight: dp ? 1 : largestWeight(grid, plan.map((i) => i.memberId)) });
-    const server = new SecAggServer(config);
+    const planned = plan.map((i) => i.memberId);
+    const groups = master ? master.groupsFor(planned) : [planned];
+    const sizes = { vectorLength: adaptive ? P + 1 : P, maxWeight: dp ? 1 : largestWeight(grid, planned) };
+    const configs = groups.map((ids, g) => roundConfig(context, ids, master ? g : undefined, settings.options, sizes));
+    // Without shards this process sums the masked vectors; with them, each group's shard does.
+    const servers = configs.map((config) => new SecAggServer(config, { sumsMaskedVectors: master === null }));
+    const groupOf = new Map(groups.flatMap((ids, g) => ids.map((id) => [id, g] as const)));
     const instructions = new Map(plan.map((i) => [i.memberId, i.config]));
     const tallies = new Map<string, MemberTally>();
     const failures = new Map<string, string>();
     const started = Date.now();
     const span = Math.max(0, context.deadline - started);
-    log(`round ${round}: secure aggregation of ${config.memberIds.length} members (k = ${config.neighbours}, t = ${config.threshold}, ${config.bits} bits, ±${config.clippingRange})`);
-
-    /** Members the server left out after `after` for want of neighbours: named with the neighbours they lacked. */
-    const noteExclusions = (after: SecAggStage): void => {
-      for (const e of server.excluded()) {
-        if (e.after === after) failures.set(e.memberId, `secure aggregation ${after}: excluded, ${describeExclusion(e)}`);
-      }
-    };
-
-    let stage: SecAggStage = 'setup';
-    let requests: Map<string, SecAggRequest> = server.start();
-    let result: SecAggResult;
-    for (;;) {
-      const tasks: OutgoingTask[] = [...requests].map(([memberId, request]) => ({
-        memberId,
-        kind: 'secagg',
-        runId: run.runId,
-        round,
-        model: run.config.model,
-        config: instructions.get(memberId)!,
-        stage,
-        payload: request as unknown as Record<string, unknown>,
-        // Only the masking stage trains, so only it carries the global model.
-        ...(stage === 'collectMaskedVectors' ? { parameters: current } : {}),
-      }));
-      const deadline = Math.min(context.deadline, started + Math.round(span * STAGE_END[stage]));
-      const exchanged = await grid.sendAndReceive(tasks, { deadline, signal });
-      if (signal.aborted) return { aggregate: null, participants: [], failures: [], members: [] };
-      for (const reply of exchanged.replies) {
-        tally(tallies, reply, stage);
-        try {
-          server.receive(readReply(reply, stage, config.vectorLength + 1));
-        } catch (error) {
-          const reason = isConcordError(error) ? `reply refused (${error.code}): ${error.message}` : 'reply refused';
-          failures.set(reply.memberId, `secure aggregation ${stage}: ${reason}`);
+    const where = (g: number) => (groups.length > 1 ? ` in group ${g}` : '');
+    for (const [g, config] of configs.entries()) {
+      log(`round ${round}: secure aggregation of ${config.memberIds.length} members${master ? ` in shard group ${g}` : ''} (k = ${config.neighbours}, t = ${config.threshold}, ${config.bits} bits, ±${config.clippingRange})`);
+    }
+    const aggregation = master ? await master.begin({ runId: run.runId, round, groups }) : null;
+    try {
+      /** Members a server left out after `after` for want of neighbours: named with the neighbours they lacked. */
+      const noteExclusions = (after: SecAggStage): void => {
+        for (const server of servers) {
+          for (const e of server.excluded()) if (e.after === after) failures.set(e.memberId, `secure aggregation ${after}: excluded, ${describeExclusion(e)}`);
         }
-      }
-      for (const f of exchanged.failures) failures.set(f.memberId, `secure aggregation ${stage}: ${f.reason}`);
+      };
 
-      let step: SecAggStep;
-      try {
-        step = server.advance();
-      } catch (error) {
+      let stage: SecAggStage = 'setup';
+      let requests = new Map<string, SecAggRequest>(servers.flatMap((server) => [...server.start()]));
+      for (;;) {
+        const tasks: OutgoingTask[] = [...requests].map(([memberId, request]) => ({
+          memberId,
+          kind: 'secagg',
+          runId: run.runId,
+          round,
+          model: run.config.model,
+          config: instructions.get(memberId)!,
+          stage,
+          payload: request as unknown as Record<string, unknown>,
+          // Only the masking stage trains, so only it carries the global model.
+          ...(stage === 'collectMaskedVectors' ? { parameters: current } : {}),
+        }));
+        const deadline = Math.min(context.deadline, started + Math.round(span * STAGE_END[stage]));
+        const exchanged = await grid.sendAndReceive(tasks, { deadline, signal });
+        if (signal.aborted) return { aggregate: null, participants: [], failures: [], members: [] };
+        const published: Promise<void>[] = [];
+        for (const reply of exchanged.replies) {
+          tally(tallies, reply, stage);
+          const g = groupOf.get(reply.memberId)!;
+          try {
+            const message = readReply(reply, stage, sizes.vectorLength + 1);
+            if ('vector' in message) {
+              servers[g]!.receiveMaskedVector(message.header, message.vector);
+              // Accepted by the group's protocol: now its shard may have it.
+              if (aggregation) published.push(aggregation.publish(g, { memberId: reply.memberId, kind: 'masked', weight: 0, bytes: new Uint8Array(message.vector.buffer, message.vector.byteOffset, message.vector.byteLength) }));
+            } else {
+              servers[g]!.receive(message.payload);
+            }
+          } catch (error) {
+            const reason = isConcordError(error) ? `reply refused (${error.code}): ${error.message}` : 'reply refused';
+            failures.set(reply.memberId, `secure aggregation ${stage}: ${reason}`);
+          }
+        }
+        await Promise.all(published);
+        for (const f of exchanged.failures) failures.set(f.memberId, `secure aggregation ${stage}: ${f.reason}`);
+        if (stage === 'unmask') break;
+
+        const next = new Map<string, SecAggRequest>();
+        for (const [g, server] of servers.entries()) {
+          let step: SecAggStep;
+          try {
+            step = server.advance();
+          } catch (error) {
+            noteExclusions(stage);
+            if (isConcordError(error) && error.code === ErrorCode.NOT_ENOUGH_MEMBERS) {
+              throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `secure aggregation failed after ${stage}${where(g)}: ${error.message}${describe(failures)}`, { details: error.details, cause: error });
+            }
+            throw error;
+          }
+          if (step.done) throw new ConcordError(ErrorCode.INTERNAL, `secure aggregation ended after ${stage}`);
+          for (const [id, request] of step.requests) next.set(id, request);
+        }
         noteExclusions(stage);
+        // After collectMaskedVectors the contributors are fixed: stop before unmasking a sum too small to release.
+        if (next.size < run.config.minTrainMembers) {
+          const what = stage === 'collectMaskedVectors' ? 'sent a masked update' : `remain after ${stage}`;
+          throw new ConcordError(
+            ErrorCode.NOT_ENOUGH_MEMBERS,
+            `secure aggregation: only ${next.size} members ${what}, the minimum is ${run.config.minTrainMembers}${describe(failures)}`,
+            { details: { field: 'minTrainMembers', expected: run.config.minTrainMembers, received: next.size, stage } },
+          );
+        }
+        stage = servers[0]!.stage as SecAggStage;
+        requests = next;
+      }
+
+      const result = await unmaskedSum(servers, aggregation, P, signal, where, () => describe(failures));
+      const contributors = result.contributors;
+      for (const id of contributors) {
+        // A contributor that missed unmask still counts: its self-mask came from its neighbours' shares.
+        const reason = failures.get(id);
+        if (reason !== undefined) log(`round ${round}: ${id} contributed but ${reason}`);
+        failures.delete(id);
+      }
+      const failed: Failure[] = [...failures].map(([memberId, reason]) => ({ memberId, reason }));
+      let aggregate: TrainAggregate | null;
+      if (dp) {
+        aggregate = dp.aggregateDeltaSum(round, current, {
+          deltaSum: Float32Array.from(result.weightedSum.subarray(0, P)),
+          members: contributors.length,
+          ...(adaptive ? { unclippedSum: result.weightedSum[P]! } : {}),
+        });
+      } else {
+        const next = new Float32Array(P);
+        for (let i = 0; i < P; i++) next[i] = current.data[i]! + result.average[i]!;
+        const sum = { memberId: 'secure-aggregate', parameters: makeParameters(current.specs, next), numExamples: Math.max(1, Math.round(result.totalWeight)), metrics: {} };
+        aggregate = strategy.aggregateTrain(round, current, [sum], failed);
+        // The strategy saw one synthetic result; the round's metrics count the real contributors (and the groups, when sharded).
+        if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, members: contributors.length, ...(master ? { shards: groups.length } : {}) } };
+      }
+      log(`round ${round}: secure aggregate of ${contributors.length} members${master ? ` in ${groups.length} shard groups` : ''} (total weight ${result.totalWeight.toFixed(1)}), ${failed.length} dropped`);
+      return {
+        aggregate,
+        participants: contributors,
+        failures: failed,
+        members: [...tallies].map(([memberId, t]): MemberRoundMetrics => ({
+          memberId,
+          phase: 'train',
+          numExamples: t.numExamples,
+          loss: null,
+          metrics: { secaggStages: t.stages },
+          bytesIn: t.bytesIn,
+          bytesOut: t.bytesOut,
+          seconds: t.seconds,
+        })),
+      };
+    } finally {
+      await aggregation?.dispose();
+    }
+  }
+
+  /**
+   * Closes unmask. One group here: the server's own result. Per shard group: each group's
+   * masks go to its shard, which unmasks the group's sum; the groups' sums are added in float64.
+   */
+  async function unmaskedSum(servers: SecAggServer[], aggregation: ShardedAggregation | null, P: number, signal: AbortSignal, where: (g: number) => string, failuresText: () => string): Promise<{ weightedSum: Float32Array | Float64Array; totalWeight: number; average: Float32Array; contributors: string[] }> {
+    const close = (g: number, f: () => void) => {
+      try {
+        f();
+      } catch (error) {
         if (isConcordError(error) && error.code === ErrorCode.NOT_ENOUGH_MEMBERS) {
-          throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `secure aggregation failed after ${stage}: ${error.message}${describe(failures)}`, { details: error.details, cause: error });
+          throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `secure aggregation failed after unmask${where(g)}: ${error.message}${failuresText()}`, { details: error.details, cause: error });
         }
         throw error;
       }
-      if (step.done) {
-        result = step.result;
-        break;
-      }
-      noteExclusions(stage);
-      // After collectMaskedVectors the contributors are fixed: stop before unmasking a sum too small to release.
-      if (step.requests.size < run.config.minTrainMembers) {
-        const what = stage === 'collectMaskedVectors' ? 'sent a masked update' : `remain after ${stage}`;
-        throw new ConcordError(
-          ErrorCode.NOT_ENOUGH_MEMBERS,
-          `secure aggregation: only ${step.requests.size} members ${what}, the minimum is ${run.config.minTrainMembers}${describe(failures)}`,
-          { details: { field: 'minTrainMembers', expected: run.config.minTrainMembers, received: step.requests.size, stage } },
-        );
-      }
-      stage = step.stage;
-      requests = step.requests;
-    }
-
-    const contributors = result.contributors;
-    for (const id of contributors) {
-      // A contributor that missed unmask still counts: its self-mask came from its neighbours' shares.
-      const reason = failures.get(id);
-      if (reason !== undefined) log(`round ${round}: ${id} contributed but ${reason}`);
-      failures.delete(id);
-    }
-    const failed: Failure[] = [...failures].map(([memberId, reason]) => ({ memberId, reason }));
-    let aggregate: TrainAggregate | null;
-    if (dp) {
-      aggregate = dp.aggregateDeltaSum(round, current, {
-        deltaSum: result.weightedSum.slice(0, P),
-        members: contributors.length,
-        ...(adaptive ? { unclippedSum: result.weightedSum[P]! } : {}),
-      });
-    } else {
-      const next = new Float32Array(P);
-      for (let i = 0; i < P; i++) next[i] = current.data[i]! + result.average[i]!;
-      const sum = { memberId: 'secure-aggregate', parameters: makeParameters(current.specs, next), numExamples: Math.max(1, Math.round(result.totalWeight)), metrics: {} };
-      aggregate = strategy.aggregateTrain(round, current, [sum], failed);
-      // The strategy saw one synthetic result; the round's metrics count the real contributors.
-      if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, members: contributors.length } };
-    }
-    log(`round ${round}: secure aggregate of ${contributors.length} members (total weight ${result.totalWeight.toFixed(1)}), ${failed.length} dropped`);
-    return {
-      aggregate,
-      participants: contributors,
-      failures: failed,
-      members: [...tallies].map(([memberId, t]): MemberRoundMetrics => ({
-        memberId,
-        phase: 'train',
-        numExamples: t.numExamples,
-        loss: null,
-        metrics: { secaggStages: t.stages },
-        bytesIn: t.bytesIn,
-        bytesOut: t.bytesOut,
-        seconds: t.seconds,
-      })),
     };
-  };
+    if (!aggregation) {
+      let result: SecAggResult | undefined;
+      close(0, () => {
+        const step = servers[0]!.advance();
+        if (step.done) result = step.result;
+      });
+      if (!result) throw new ConcordError(ErrorCode.INTERNAL, 'secure aggregation did not end after unmask');
+      return result;
+    }
+    const plans = servers.map((server, g) => {
+      let plan: SecAggUnmaskPlan | undefined;
+      close(g, () => (plan = server.unmaskPlan()));
+      return plan!;
+    });
+    for (const [g, plan] of plans.entries()) {
+      await aggregation.close(g, { members: plan.contributors, length: servers[g]!.config.vectorLength, secure: { config: servers[g]!.config, masks: plan.masks.map((m) => ({ seed: toBase64(m.seed), sign: m.sign })) } });
+    }
+    const combined = combinePartials(await aggregation.collect(signal));
+    return { weightedSum: combined.weightedSum, totalWeight: combined.totalWeight, average: combined.average.subarray(0, P), contributors: combined.members };
+  }
 
-  function roundConfig(context: SecureTrainContext, opts: SecureAggregationOptions, sizes: { vectorLength: number; maxWeight: number }): SecAggConfig {
-    const n = context.plan.length;
+  function roundConfig(context: SecureTrainContext, memberIds: string[], group: number | undefined, opts: SecureAggregationOptions, sizes: { vectorLength: number; maxWeight: number }): SecAggConfig {
+    const n = memberIds.length;
     if (n < 2) {
       throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `secure aggregation needs at least 2 members; ${n} selected`, { details: { field: 'members', expected: '>= 2', received: n } });
     }
@@ -309,9 +394,9 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
     }
     try {
       return makeSecAggConfig({
-        memberIds: context.plan.map((i) => i.memberId),
+        memberIds,
         vectorLength: sizes.vectorLength,
-        roundSeed: secureRoundSeed(run.runId, context.round, context.attempt),
+        roundSeed: secureRoundSeed(run.runId, context.round, context.attempt, group),
         neighbours,
         threshold,
         maxWeight: sizes.maxWeight,
@@ -333,8 +418,8 @@ function largestWeight(grid: Grid, memberIds: string[]): number {
   return Math.max(1, ...sizes);
 }
 
-/** The protocol message in a member's reply: its payload, with the masked vector from the frame's uint32 tensor. */
-function readReply(reply: TaskReply, stage: SecAggStage, elements: number): Record<string, unknown> {
+/** The protocol message in a member's reply: its payload, or for masking its header and the masked vector from the frame's uint32 tensor. */
+function readReply(reply: TaskReply, stage: SecAggStage, elements: number): { payload: Record<string, unknown> } | { header: Record<string, unknown>; vector: Uint32Array } {
   const payload = reply.header.payload;
   const invalid = (message: string, field: string, expected: unknown, received: unknown) => new ConcordError(ErrorCode.INVALID_MESSAGE, message, { details: { field, expected, received } });
   if (payload === undefined) throw invalid(`a ${stage} reply must carry its message in payload`, 'payload', 'object', 'absent');
@@ -342,13 +427,13 @@ function readReply(reply: TaskReply, stage: SecAggStage, elements: number): Reco
   if (payload.memberId !== reply.memberId) throw invalid(`payload.memberId is ${JSON.stringify(payload.memberId)}, but the reply came from ${reply.memberId}`, 'payload.memberId', reply.memberId, payload.memberId);
   if (stage !== 'collectMaskedVectors') {
     if (reply.parameters) throw invalid(`a ${stage} reply carries no tensors`, 'tensors', 'none', reply.parameters.specs.length);
-    return payload;
+    return { payload };
   }
   if ('maskedVector' in payload) throw invalid('the masked vector travels as the uint32 tensor of the frame, not in payload', 'payload.maskedVector', 'absent', 'present');
   if (!reply.parameters) throw invalid('a collectMaskedVectors reply must carry the masked vector as a tensor', 'tensors', MASKED_VECTOR_TENSOR, 'none');
   assertSameSpecs([maskedVectorSpec(elements)], reply.parameters.specs);
   const data = reply.parameters.data;
-  return { ...payload, maskedVector: encodeRingVector(new Uint32Array(data.buffer, data.byteOffset, data.length)) };
+  return { header: payload, vector: new Uint32Array(data.buffer, data.byteOffset, data.length) };
 }
 
 function tally(tallies: Map<string, MemberTally>, reply: TaskReply, stage: SecAggStage): void {

@@ -19,6 +19,10 @@
 
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { checkClippingNorm, clipFactor, l2Norm } from '../privacy/dp/clip.js';
+import type { SignedMask } from '../privacy/secagg/prg.js';
+import { type SecAggConfig, validateSecAggConfig } from '../privacy/secagg/protocol.js';
+import { addInto } from '../privacy/secagg/prg.js';
+import { decodeRingSum, unmaskRingSum } from '../privacy/secagg/server.js';
 
 export interface ShardUpdate {
   memberId: string;
@@ -80,6 +84,30 @@ export function shardPartial(shard: number, updates: readonly ShardUpdate[], opt
     total += C === undefined ? w : 1;
   }
   return { shard, weightedSum: sum, totalWeight: total, members: sorted.map((u) => u.memberId) };
+}
+
+/**
+ * A shard's partial under secure aggregation per group: the sum of its members' masked
+ * vectors (mod 2^32, so order does not matter and the sum is exact), the group's masks taken
+ * off, dequantized. P_s is the group's Σ w·Δ in float64 (each value one float32 rounding off
+ * the exact dequantized sum) and N_s its Σ w. The shard never sees an unmasked vector: only
+ * the group's sum can be unmasked with these masks.
+ */
+export function secureShardPartial(shard: number, masked: readonly { memberId: string; ring: Uint32Array }[], secure: { config: SecAggConfig; masks: readonly SignedMask[] }): ShardPartial {
+  const config = validateSecAggConfig(secure.config, 'close.secure.config');
+  if (masked.length === 0) throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `shard ${shard} has no masked vectors to sum`, { details: { field: 'updates', expected: '>= 1', received: 0 } });
+  const sorted = [...masked].sort((a, b) => byId(a.memberId, b.memberId));
+  const sum = new Uint32Array(config.vectorLength + 1);
+  for (let k = 0; k < sorted.length; k++) {
+    const m = sorted[k]!;
+    if (k > 0 && m.memberId === sorted[k - 1]!.memberId) throw new ConcordError(ErrorCode.CONFLICT, `member ${m.memberId} has two masked vectors in shard ${shard}`, { details: { field: 'memberId', received: m.memberId } });
+    if (m.ring.length !== sum.length) throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `${m.memberId}'s masked vector holds ${m.ring.length} ring elements; the group's configuration has ${sum.length}`, { details: { field: 'maskedVector', expected: sum.length, received: m.ring.length } });
+    addInto(sum, m.ring);
+  }
+  unmaskRingSum(config, sum, secure.masks);
+  const members = sorted.map((m) => m.memberId);
+  const result = decodeRingSum(config, sum, members, { setup: [], shareKeys: [], collectMaskedVectors: [], unmask: [] });
+  return { shard, weightedSum: Float64Array.from(result.weightedSum), totalWeight: result.totalWeight, members };
 }
 
 export interface CombineOptions {
@@ -146,6 +174,15 @@ export function decodePartial(bytes: Uint8Array): ShardPartial & { extra: Record
   for (let i = 0; i < length; i++) sum[i] = view.getFloat64(i * 8, true);
   const { shard, totalWeight, members, length: _l, ...extra } = head;
   return { shard: shard as number, totalWeight: totalWeight as number, members: members as string[], weightedSum: sum, extra };
+}
+
+/** Uint32 ring elements from little-endian bytes (masked vectors on the wire between processes). */
+export function bytesUint32(bytes: Uint8Array): Uint32Array {
+  if (bytes.byteLength % 4 !== 0) throw new ConcordError(ErrorCode.INVALID_MESSAGE, `a masked vector of ${bytes.byteLength} bytes is not whole uint32 ring elements`, { details: { field: 'maskedVector' } });
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Uint32Array(bytes.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4, true);
+  return out;
 }
 
 /** A float32 vector as little-endian bytes, and back (updates on the wire between processes). */

@@ -14,7 +14,9 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { blobOf, dropBlob, header, keepAlive, openJetStream, publishPayload, readPayload, type JetStreamLink } from './jetstream.js';
-import { bytesFloat32, encodePartial, shardPartial, type ShardUpdate } from './partial.js';
+import { bytesFloat32, bytesUint32, encodePartial, secureShardPartial, shardPartial } from './partial.js';
+import type { ShardClose } from './master-aggregator.js';
+import { fromBase64 } from '../privacy/secagg/protocol.js';
 import { HEADERS, PARTIAL_STREAM, UPDATE_STREAM, declareAggregationStreams, declareShardConsumer, partialSubject, type ShardQueueOptions } from './streams.js';
 
 export interface ShardAggregatorOptions extends ShardQueueOptions {
@@ -33,10 +35,11 @@ export type ShardEvent =
 interface Pending {
   runId: string;
   round: number;
-  updates: Map<string, { update: ShardUpdate; msg: JsMsg }>;
+  /** Each member's payload as it came: float32 values ('update') or uint32 ring elements ('masked'). */
+  updates: Map<string, { kind: 'update' | 'masked'; weight: number; bytes: Uint8Array; msg: JsMsg }>;
   /** Redelivered copies of messages already held: acknowledged with the rest. */
   extra: JsMsg[];
-  close?: { msg: JsMsg; members: string[]; length: number; clippingNorm?: number };
+  close?: { msg: JsMsg; body: ShardClose };
 }
 
 const DONE_MEMORY = 10_000;
@@ -72,12 +75,19 @@ export async function runShardAggregator(options: ShardAggregatorOptions): Promi
         const aggregation = await take(link, m, shard, pending, done, options);
         if (!aggregation) continue;
         const p = pending.get(aggregation)!;
-        if (!p.close || !p.close.members.every((id) => p.updates.has(id))) continue;
-        await finish(link, shard, aggregation, p, options);
+        if (!p.close || !p.close.body.members.every((id) => p.updates.has(id))) continue;
+        try {
+          await finish(link, shard, aggregation, p, options);
+          partials++;
+        } catch (error) {
+          // Inputs no aggregator can sum (wrong shapes, masks that do not fit): terminated, not
+          // redelivered to fail again; the round owner times out naming this shard.
+          for (const m of [...p.updates.values()].map((u) => u.msg).concat(p.extra, p.close.msg)) m.term();
+          options.onEvent?.({ event: 'dropped', shard, aggregation, reason: error instanceof Error ? error.message : String(error) });
+        }
         pending.delete(aggregation);
         done.add(aggregation);
         if (done.size > DONE_MEMORY) done.delete(done.values().next().value!);
-        partials++;
       }
     } finally {
       stopKeepAlive();
@@ -112,25 +122,25 @@ async function take(link: JetStreamLink, m: JsMsg, shard: number, pending: Map<s
       p = { runId: header(m, HEADERS.run), round: Number(header(m, HEADERS.round)), updates: new Map(), extra: [] };
       pending.set(aggregation, p);
     }
-    if (kind === 'update') {
+    if (kind === 'update' || kind === 'masked') {
       const memberId = header(m, HEADERS.member);
       const weight = Number(header(m, HEADERS.weight));
       if (p.updates.has(memberId)) {
         p.extra.push(m);
         return null;
       }
-      const data = bytesFloat32(await readPayload(link, m.headers, m.data));
-      p.updates.set(memberId, { update: { memberId, weight, data }, msg: m });
+      p.updates.set(memberId, { kind, weight, bytes: await readPayload(link, m.headers, m.data), msg: m });
       options.onEvent?.({ event: 'update', shard, aggregation, memberId, delivery: m.info.deliveryCount });
     } else if (kind === 'close') {
       if (p.close) {
         p.extra.push(m);
         return null;
       }
-      const body = JSON.parse(Buffer.from(m.data).toString('utf8')) as { members: string[]; length: number; clippingNorm?: number };
+      const body = JSON.parse(Buffer.from(await readPayload(link, m.headers, m.data)).toString('utf8')) as ShardClose;
       if (!Array.isArray(body.members) || typeof body.length !== 'number') throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a close message lacks members or length', { details: { field: 'close' } });
       if (body.clippingNorm !== undefined && !(typeof body.clippingNorm === 'number' && body.clippingNorm > 0)) throw new ConcordError(ErrorCode.INVALID_MESSAGE, `a close message's clippingNorm is ${String(body.clippingNorm)}`, { details: { field: 'close.clippingNorm' } });
-      p.close = { msg: m, members: body.members, length: body.length, ...(body.clippingNorm !== undefined ? { clippingNorm: body.clippingNorm } : {}) };
+      if (body.secure !== undefined && (body.clippingNorm !== undefined || !Array.isArray(body.secure.masks))) throw new ConcordError(ErrorCode.INVALID_MESSAGE, 'a secure close message needs its masks and cannot clip', { details: { field: 'close.secure' } });
+      p.close = { msg: m, body };
     } else {
       throw new ConcordError(ErrorCode.INVALID_MESSAGE, `unknown message kind ${kind}`, { details: { field: HEADERS.kind, received: kind } });
     }
@@ -152,15 +162,27 @@ async function published(link: JetStreamLink, aggregation: string, shard: number
 }
 
 async function finish(link: JetStreamLink, shard: number, aggregation: string, p: Pending, options: ShardAggregatorOptions): Promise<void> {
-  const close = p.close!;
+  const close = p.close!.body;
   const listed = new Set(close.members);
-  const updates = close.members.map((id) => p.updates.get(id)!.update);
-  for (const u of updates) {
-    if (u.data.length !== close.length) throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `${u.memberId}'s update holds ${u.data.length} values; the round's model has ${close.length}`);
+  const kind = close.secure ? 'masked' : 'update';
+  for (const id of close.members) {
+    if (p.updates.get(id)!.kind !== kind) throw new ConcordError(ErrorCode.INVALID_MESSAGE, `${id} sent ${p.updates.get(id)!.kind === 'masked' ? 'a masked vector' : 'a plain update'} to a shard closed for ${close.secure ? 'a secure sum' : 'a plain sum'}`, { details: { field: HEADERS.kind, expected: kind } });
   }
-  const partial = shardPartial(shard, updates, close.clippingNorm !== undefined ? { clippingNorm: close.clippingNorm } : {});
-  // The partial says how it was clipped, so the round owner can refuse one that was not (an older aggregator).
-  const bytes = encodePartial(partial, { aggregation, runId: p.runId, round: p.round, ...(close.clippingNorm !== undefined ? { clippingNorm: close.clippingNorm } : {}) });
+  let partial;
+  if (close.secure) {
+    const masked = close.members.map((id) => ({ memberId: id, ring: bytesUint32(p.updates.get(id)!.bytes) }));
+    const masks = close.secure.masks.map((mask, i) => ({ seed: fromBase64(mask.seed, `close.secure.masks[${i}].seed`), sign: mask.sign === -1 ? (-1 as const) : (1 as const) }));
+    partial = secureShardPartial(shard, masked, { config: close.secure.config, masks });
+    if (partial.weightedSum.length !== close.length) throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `the secure sum holds ${partial.weightedSum.length} values; the round's model has ${close.length}`);
+  } else {
+    const updates = close.members.map((id) => ({ memberId: id, weight: p.updates.get(id)!.weight, data: bytesFloat32(p.updates.get(id)!.bytes) }));
+    for (const u of updates) {
+      if (u.data.length !== close.length) throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `${u.memberId}'s update holds ${u.data.length} values; the round's model has ${close.length}`);
+    }
+    partial = shardPartial(shard, updates, close.clippingNorm !== undefined ? { clippingNorm: close.clippingNorm } : {});
+  }
+  // The partial says how it was clipped and whether it was unmasked, so the round owner can refuse one that was not (an older aggregator).
+  const bytes = encodePartial(partial, { aggregation, runId: p.runId, round: p.round, ...(close.clippingNorm !== undefined ? { clippingNorm: close.clippingNorm } : {}), ...(close.secure ? { secure: true } : {}) });
   const id = `partial.${aggregation}.${shard}`;
   await publishPayload(link, partialSubject(aggregation, shard), { [HEADERS.aggregation]: aggregation, [HEADERS.shard]: String(shard) }, bytes, { blobName: id, msgId: id });
   // Published: now, and only now, the inputs may go.
@@ -170,7 +192,7 @@ async function finish(link: JetStreamLink, shard: number, aggregation: string, p
     if (!listed.has(id2)) options.onEvent?.({ event: 'dropped', shard, aggregation, reason: `${id2} is not among the members the round owner closed with` });
   }
   for (const m of p.extra) acks.push(m.ackAck().catch(() => false));
-  acks.push(close.msg.ackAck().catch(() => false));
+  acks.push(p.close!.msg.ackAck().catch(() => false));
   await Promise.all(acks);
   for (const u of p.updates.values()) await dropBlob(link, blobOf(u.msg.headers));
   options.onEvent?.({ event: 'partial', shard, aggregation, runId: p.runId, round: p.round, members: partial.members.length, totalWeight: partial.totalWeight });

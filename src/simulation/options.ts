@@ -44,6 +44,8 @@ export interface SimulateOptions {
   /** Hierarchical aggregation: shard aggregators (`concord aggregator`) on this NATS server sum each round's updates in `shards` groups. */
   nats?: string;
   shards?: number;
+  /** Fewest members one shard group may sum (hierarchicalAggregation.minGroupSize). */
+  minGroupSize?: number;
   /** Keep the coordinator (and its dashboard) up when done, until stop() is called. */
   keepServing?: boolean;
 }

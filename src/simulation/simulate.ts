@@ -124,12 +124,12 @@ export async function simulate(options: SimulateOptions & { progress: Progress }
       seed: options.seed,
       secureAggregation: options.secure,
       ...(options.differentialPrivacy ? { differentialPrivacy: options.differentialPrivacy as RunConfigInput['differentialPrivacy'] } : {}),
-      ...(options.shards !== undefined ? { hierarchicalAggregation: { shards: options.shards } } : {}),
+      ...(options.shards !== undefined ? { hierarchicalAggregation: { shards: options.shards, ...(options.minGroupSize !== undefined ? { minGroupSize: options.minGroupSize } : {}) } } : {}),
       // A thousand updates a round are not kept unless asked: nothing here values contributions.
       keepUpdates: false,
     };
     const { runId } = await operatorRequest<{ runId: string }>(service.url, token, 'POST', '/v1/runs', config);
-    progress.log(`run ${runId}: ${options.strategy}, ${trainPerRound} of ${options.members} members train each round (fraction ${options.fraction}), ${options.epochs} local epoch${options.epochs === 1 ? '' : 's'}${options.secure ? ', secure aggregation' : ''}${options.differentialPrivacy ? `, ${String(options.differentialPrivacy.level ?? 'sample')}-level differential privacy` : ''}${options.shards ? `, aggregated in ${options.shards} shards over NATS` : ''}`);
+    progress.log(`run ${runId}: ${options.strategy}, ${trainPerRound} of ${options.members} members train each round (fraction ${options.fraction}), ${options.epochs} local epoch${options.epochs === 1 ? '' : 's'}${options.secure ? ', secure aggregation' : ''}${options.differentialPrivacy ? `, ${String(options.differentialPrivacy.level ?? 'sample')}-level differential privacy` : ''}${options.shards ? `, aggregated in ${options.shards} shards over NATS${options.secure ? ' (secure aggregation per shard group)' : ''}` : ''}`);
     const bar = progress.task('simulated rounds', options.rounds, 'rounds');
     const rounds: SimulationRound[] = [];
     const runStarted = Date.now();
@@ -176,6 +176,8 @@ function checkOptions(o: SimulateOptions): void {
   if (!(o.fraction > 0 && o.fraction <= 1)) problems.push({ field: '--fraction', message: `expected a fraction in (0, 1], got ${o.fraction}` });
   if (!(o.evaluateFraction >= 0 && o.evaluateFraction <= 1)) problems.push({ field: '--evaluate-fraction', message: `expected a fraction in [0, 1], got ${o.evaluateFraction}` });
   if (o.shards !== undefined) integer('--shards', o.shards, 1);
+  if (o.minGroupSize !== undefined) integer('--min-group-size', o.minGroupSize, 1);
+  if (o.minGroupSize !== undefined && o.shards === undefined) problems.push({ field: '--min-group-size', message: 'a minimum group size belongs to hierarchical aggregation; give --shards (and --nats) too' });
   if (o.deviceSeconds !== undefined && !(o.deviceSeconds >= 0 && Number.isFinite(o.deviceSeconds))) problems.push({ field: '--device-seconds', message: `expected a number >= 0, got ${o.deviceSeconds}` });
   if (o.slowFraction !== undefined && !(o.slowFraction >= 0 && o.slowFraction <= 1)) problems.push({ field: '--slow-fraction', message: `expected a fraction in [0, 1], got ${o.slowFraction}` });
   if (o.slowFactor !== undefined && !(o.slowFactor >= 1 && Number.isFinite(o.slowFactor))) problems.push({ field: '--slow-factor', message: `expected a number >= 1, got ${o.slowFactor}` });

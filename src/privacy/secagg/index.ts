@@ -34,5 +34,5 @@ export { type SecAggPrimitives, type X25519KeyPair } from './primitives.js';
 export { nodePrimitives } from './primitives-node.js';
 export { noblePrimitives } from './primitives-noble.js';
 export { type QuantizationOptions, defaultQuantizationBits, quantizationErrorBound } from './quantize.js';
-export { type SecAggResult, SecAggServer, type SecAggStep, type Shortfall } from './server.js';
+export { type SecAggResult, SecAggServer, type SecAggStep, type SecAggUnmaskPlan, type Shortfall, decodeRingSum, unmaskRingSum } from './server.js';
 export { type SimulationOptions, type SimulationOutcome, simulateSecAgg } from './simulate.js';

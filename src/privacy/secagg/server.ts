@@ -6,6 +6,11 @@
 // al. 2020). Like the member it does no I/O. Masked vectors are summed as they arrive, so
 // memory stays at one vector however many members there are.
 //
+// Summing elsewhere ({ sumsMaskedVectors: false }, hierarchical aggregation): the server runs
+// every stage but leaves the masked vectors to whoever sums them (a shard aggregator), and at
+// the end hands out the masks to take off that sum (unmaskPlan) instead of the result;
+// unmaskRingSum then does on that sum what closing unmask does here.
+//
 // Dropouts: U1 ⊇ U2 ⊇ U3 ⊇ U4 are the members that answered setup, shareKeys,
 // collectMaskedVectors and unmask. A member whose neighbourhood has shrunk below t − 1 before
 // it has masked anything is excluded (its secrets could not be recovered), which may
@@ -54,6 +59,14 @@ export interface SecAggResult {
   /** Members whose masked vectors are in the sum (U3), in config order. */
   contributors: string[];
   /** Members that took no part in each stage (did not answer, or were excluded before it). */
+  dropouts: Record<SecAggStage, string[]>;
+}
+
+/** What closing unmask yields when the masked vectors are summed elsewhere: the masks to take off that sum. */
+export interface SecAggUnmaskPlan {
+  /** Σ sign·PRG(seed) to add to the masked sum (mod 2^32), under the salt of config.roundSeed. */
+  masks: SignedMask[];
+  contributors: string[];
   dropouts: Record<SecAggStage, string[]>;
 }
 
@@ -116,13 +129,16 @@ export class SecAggServer {
   private readonly dropouts: Record<SecAggStage, string[]> = { setup: [], shareKeys: [], collectMaskedVectors: [], unmask: [] };
   private readonly exclusions: Exclusion[] = [];
 
-  constructor(config: SecAggConfig) {
+  private readonly sumsMaskedVectors: boolean;
+
+  constructor(config: SecAggConfig, options: { sumsMaskedVectors?: boolean } = {}) {
     this.config = validateSecAggConfig(config);
+    this.sumsMaskedVectors = options.sumsMaskedVectors ?? true;
     this.salt = fromBase64(this.config.roundSeed, 'config.roundSeed');
     this.ids = this.config.memberIds;
     this.indexOf = new Map(this.ids.map((id, i) => [id, i]));
     this.neighbours = neighbourGraph(primitives, this.ids.length, this.config.neighbours, this.salt).map((list) => new Set(list));
-    this.sum = new Uint32Array(this.config.vectorLength + 1);
+    this.sum = new Uint32Array(this.sumsMaskedVectors ? this.config.vectorLength + 1 : 0);
   }
 
   /** The stage whose replies are being collected ('new' before start, 'done' after the result). */
@@ -224,7 +240,7 @@ export class SecAggServer {
       }
       case 'collectMaskedVectors':
         // Without a binary vector the reply carries it as base64; an absent one decodes as empty and is refused.
-        addInto(this.sum, maskedVector ?? decodeRingVector('maskedVector' in r ? r.maskedVector : '', this.config.vectorLength + 1, 'maskedVector'));
+        if (this.sumsMaskedVectors) addInto(this.sum, maskedVector ?? decodeRingVector('maskedVector' in r ? r.maskedVector : '', this.config.vectorLength + 1, 'maskedVector'));
         break;
       case 'unmask': {
         const asked = this.unmaskAsked.get(u)!;
@@ -273,6 +289,7 @@ export class SecAggServer {
       case 'collectMaskedVectors':
         return this.closeMaskedVectors();
       case 'unmask':
+        if (!this.sumsMaskedVectors) throw new ConcordError(ErrorCode.CONFLICT, 'this server does not sum the masked vectors; close unmask with unmaskPlan()', { details: { field: 'stage' } });
         return { done: true, result: this.closeUnmask() };
       default:
         throw new ConcordError(ErrorCode.CONFLICT, `advance() called in state ${this.current}; call start() first, and nothing after the result`, {
@@ -325,12 +342,27 @@ export class SecAggServer {
     return this.open('unmask', u3, requests);
   }
 
+  /** Closes unmask when the masked vectors are summed elsewhere: the masks to take off that sum. */
+  unmaskPlan(): SecAggUnmaskPlan {
+    this.expectStage('unmask', 'unmaskPlan');
+    if (this.sumsMaskedVectors) throw new ConcordError(ErrorCode.CONFLICT, 'this server sums the masked vectors itself; close unmask with advance()', { details: { field: 'stage' } });
+    const masks = this.closeUnmaskMasks();
+    this.current = 'done';
+    return { masks, contributors: this.contributors(), dropouts: this.dropoutsSoFar() };
+  }
+
   private closeUnmask(): SecAggResult {
+    const masks = this.closeUnmaskMasks();
+    applyMasks(primitives, this.sum, masks, this.salt);
+    this.current = 'done';
+    return decodeRingSum(this.config, this.sum, this.contributors(), this.dropoutsSoFar());
+  }
+
+  /** Every mask to take off the sum, gathered before the sum is touched, so a wrong share is refused first. */
+  private closeUnmaskMasks(): SignedMask[] {
     this.closeStage('unmask');
     this.throwShortfalls(this.shortfalls((owner, _holders, secret) => (secret === 'selfMask' ? this.selfMaskShares : this.maskKeyShares).get(owner)?.length ?? 0));
     const t = this.config.threshold;
-    // Every mask to take off is gathered first and removed in one pass over the sum (prg.ts);
-    // a wrong share is thus refused before the sum is touched.
     const masks: SignedMask[] = [...this.u3].map((u) => ({ seed: reconstructSecret(this.selfMaskShares.get(u)!, t), sign: -1 }));
     for (const v of this.droppedAfterSharing()) {
       const survivors = [...this.neighbours[v]!].filter((u) => this.u3.has(u));
@@ -346,36 +378,15 @@ export class SecAggServer {
         masks.push({ seed: primitives.agree(privateKey, this.keys.get(u)!.maskPublicKey, `keys.${this.ids[u]}.maskPublicKey`), sign: v < u ? -1 : 1 });
       }
     }
-    applyMasks(primitives, this.sum, masks, this.salt);
-    this.current = 'done';
-    return this.result();
+    return masks;
   }
 
-  private result(): SecAggResult {
-    const { clippingRange: c, bits, maxWeight, vectorLength: n } = this.config;
-    const signed = (x: number) => (x >= 2 ** 31 ? x - 2 ** 32 : x);
-    const q = quantizationLevels(bits);
-    const qw = signed(this.sum[n]!);
-    if (qw <= 0) {
-      throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `the contributors' weights sum to ${(qw * maxWeight) / q}; an average needs a positive total weight`, {
-        details: { field: 'weight', expected: '> 0', received: (qw * maxWeight) / q },
-      });
-    }
-    const weightedSum = new Float32Array(n);
-    const average = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const x = signed(this.sum[i]!);
-      weightedSum[i] = (x * c * maxWeight) / q;
-      average[i] = (x * c) / qw;
-    }
-    return {
-      weightedSum,
-      ...(this.config.encoding === 'integer' ? { integerSum: this.sum.slice(0, n) } : {}),
-      totalWeight: (qw * maxWeight) / q,
-      average,
-      contributors: [...this.u3].sort((a, b) => a - b).map((i) => this.ids[i]!),
-      dropouts: { setup: [...this.dropouts.setup], shareKeys: [...this.dropouts.shareKeys], collectMaskedVectors: [...this.dropouts.collectMaskedVectors], unmask: [...this.dropouts.unmask] },
-    };
+  private contributors(): string[] {
+    return [...this.u3].sort((a, b) => a - b).map((i) => this.ids[i]!);
+  }
+
+  private dropoutsSoFar(): Record<SecAggStage, string[]> {
+    return { setup: [...this.dropouts.setup], shareKeys: [...this.dropouts.shareKeys], collectMaskedVectors: [...this.dropouts.collectMaskedVectors], unmask: [...this.dropouts.unmask] };
   }
 
   /** Members of U2 that sent no masked vector: their pairwise masks must be removed. */
@@ -472,4 +483,33 @@ export class SecAggServer {
     if (i === undefined) throw new ConcordError(ErrorCode.FORBIDDEN, `${memberId} is not a member of this round`, { details: { field, expected: 'one of config.memberIds', received: memberId } });
     return i;
   }
+}
+
+/** Takes a plan's masks off a sum of masked vectors (summed elsewhere), in place: then it is the sum of the members' own vectors. */
+export function unmaskRingSum(config: SecAggConfig, sum: Uint32Array, masks: readonly SignedMask[]): void {
+  if (sum.length !== config.vectorLength + 1) {
+    throw new ConcordError(ErrorCode.SHAPE_MISMATCH, `a masked sum of ${sum.length} ring elements; the configuration has ${config.vectorLength + 1}`, { details: { field: 'sum', expected: config.vectorLength + 1, received: sum.length } });
+  }
+  applyMasks(primitives, sum, masks, fromBase64(config.roundSeed, 'config.roundSeed'));
+}
+
+/** The result from the unmasked ring sum: dequantized Σ wθ, Σ w and the average. */
+export function decodeRingSum(config: SecAggConfig, sum: Uint32Array, contributors: string[], dropouts: Record<SecAggStage, string[]>): SecAggResult {
+  const { clippingRange: c, bits, maxWeight, vectorLength: n } = config;
+  const signed = (x: number) => (x >= 2 ** 31 ? x - 2 ** 32 : x);
+  const q = quantizationLevels(bits);
+  const qw = signed(sum[n]!);
+  if (qw <= 0) {
+    throw new ConcordError(ErrorCode.NOT_ENOUGH_MEMBERS, `the contributors' weights sum to ${(qw * maxWeight) / q}; an average needs a positive total weight`, {
+      details: { field: 'weight', expected: '> 0', received: (qw * maxWeight) / q },
+    });
+  }
+  const weightedSum = new Float32Array(n);
+  const average = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = signed(sum[i]!);
+    weightedSum[i] = (x * c * maxWeight) / q;
+    average[i] = (x * c) / qw;
+  }
+  return { weightedSum, ...(config.encoding === 'integer' ? { integerSum: sum.slice(0, n) } : {}), totalWeight: (qw * maxWeight) / q, average, contributors, dropouts };
 }
