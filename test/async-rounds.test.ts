@@ -3,8 +3,8 @@
 // straggler holds no version back (it is released only after three versions were stored
 // without it) and its update, staler than allowed, is dropped with the reason. Client-level
 // DP clips each update, noises each buffer, charges each member a buffer holds and ends the
-// run when budgets run out; secure aggregation and the DP settings asynchronous rounds
-// cannot honour are refused rather than silently skipped.
+// run when budgets run out; the DP settings asynchronous rounds cannot honour are refused
+// rather than silently skipped.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -177,7 +177,7 @@ describe('asynchronous rounds (FedBuff)', () => {
     assert.ok(sd > 0.5 && sd < 1.6, `residual sd ${sd} in units of zC/K (no noise would leave 0)`);
   });
 
-  it('refuses secure aggregation and the DP settings an asynchronous run cannot honour, naming why', async () => {
+  it('refuses the DP settings an asynchronous run cannot honour, naming why', async () => {
     const refusal = async (body: Record<string, unknown>): Promise<string> => {
       const { status, json } = await startRun({ model, rounds: 2, minAvailableMembers: 2, ...body });
       assert.equal(status, 400, JSON.stringify(json));
@@ -185,7 +185,7 @@ describe('asynchronous rounds (FedBuff)', () => {
     };
     const budget = { epsilon: 8, delta: 1e-5 };
     const fedbuff = { name: 'fedbuff', options: {} };
-    assert.match(await refusal({ strategy: fedbuff, secureAggregation: true }), /secureAggregation: asynchronous rounds \(fedbuff\) do not combine with secure aggregation yet/);
+    // Secure aggregation per buffer: test/async-secure-rounds.test.ts.
     assert.match(await refusal({ strategy: fedbuff, differentialPrivacy: { level: 'sample', noiseMultiplier: 1, clippingNorm: 1, budget } }), /differentialPrivacy\.level: asynchronous rounds take client-level DP/);
     assert.match(await refusal({ strategy: fedbuff, differentialPrivacy: { level: 'client', mode: 'distributed', noiseMultiplier: 1, clippingNorm: 1, budget } }), /differentialPrivacy\.mode: asynchronous rounds add the noise on the coordinator/);
     assert.match(await refusal({ strategy: fedbuff, differentialPrivacy: { level: 'client', noiseMultiplier: 1, clippingNorm: 1, budget, adaptiveClipping: {} } }), /differentialPrivacy\.adaptiveClipping: asynchronous rounds clip with a fixed clippingNorm/);

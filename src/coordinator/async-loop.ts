@@ -14,6 +14,12 @@
 // each arriving update, holds a member back while its update waits in the buffer (so a
 // buffer counts each member once), checks and charges budgets per applied buffer, and noises
 // the buffer's mean (privacy-policy.ts).
+//
+// Secure aggregation per buffer (secureCohort, secure-round.ts): a buffer is then a cohort of
+// K members sent their tasks together from the same version, which run SecAgg+ among
+// themselves; the coordinator learns only the cohort's sum, which is applied as one version
+// with the cohort's staleness when it arrives. Cohorts run side by side (as many as
+// concurrency / K), so a straggler holds back its own cohort only, not the others.
 
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +32,8 @@ import type { Failure, MemberRef } from '../strategies/strategy.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import type { CompletedRound, MemberRoundMetrics, PrivacyCharge, RunEvent } from '../storage/storage.js';
 import { workTotals } from './footprint.js';
-import { memberMetrics, type FederationOptions } from './round-loop.js';
+import { memberMetrics, type FederationOptions, type SecureTrainOutcome } from './round-loop.js';
+import type { Instruction } from '../strategies/strategy.js';
 
 /** What a protection does in an asynchronous run; every hook is optional. */
 export interface AsyncExtensions {
@@ -42,12 +49,29 @@ export interface AsyncExtensions {
   beforeApply?(version: number, contributors: readonly MemberRef[]): Promise<PrivacyCharge[]>;
   /** The next global model as applied (e.g. with noise on the buffer's mean). */
   afterApply?(current: Parameters, next: Parameters): Parameters;
+  /**
+   * Secure aggregation per buffer: trains a cohort of K members from `base` and returns their
+   * secure mean as one aggregate (its parameters are base + the cohort's mean delta).
+   */
+  secureCohort?(context: CohortContext): Promise<SecureTrainOutcome>;
+}
+
+export interface CohortContext {
+  /** The version the cohort trains from; its buffer becomes a later one. */
+  version: number;
+  base: Parameters;
+  plan: Instruction[];
+  deadline: number;
+  signal: AbortSignal;
 }
 
 /** Several protections' asynchronous parts as one: configured, checked, transformed and charged in list order. */
 export function composeAsyncExtensions(parts: readonly AsyncExtensions[]): AsyncExtensions {
   if (parts.length === 1) return parts[0]!;
+  const cohorts = parts.filter((p) => p.secureCohort);
+  if (cohorts.length > 1) throw new ConcordError(ErrorCode.INTERNAL, 'two extensions both train buffers as secure cohorts');
   return {
+    ...(cohorts[0] ? { secureCohort: cohorts[0].secureCohort!.bind(cohorts[0]) } : {}),
     configure: (config) => parts.reduce((c, p) => (p.configure ? p.configure(c) : c), config),
     holdWhileBuffered: parts.some((p) => p.holdWhileBuffered),
     mayDispatch: async (member) => {
@@ -107,6 +131,8 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
   signal.addEventListener('abort', stopAll, { once: true });
   const busy = new Map<string, Promise<void>>();
   let buffer: Arrival[] = [];
+  /** Under secure aggregation: cohorts' sums waiting to be applied, each one version. */
+  const cohortSums: { sum: BufferedUpdate; arrivals: Arrival[] }[] = [];
   let failures: Failure[] = [];
   let droppedStale = 0;
   let dispatched = 0;
@@ -142,14 +168,63 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
     busy.set(member.memberId, work);
   };
 
+  // A cohort's K members train together from one version and answer as one secure sum.
+  const dispatchCohort = (cohort: MemberRef[]): void => {
+    const base = current;
+    const startVersion = version;
+    dispatched += cohort.length;
+    const trainConfig = roundTrainConfig({ config, serverRound: startVersion + 1 });
+    const plan = cohort.map((m) => ({ memberId: m.memberId, config: ext.configure ? ext.configure(trainConfig) : trainConfig }));
+    const work = ext.secureCohort!({ version: startVersion, base, plan, deadline: Date.now() + config.roundDeadlineSeconds * 1000, signal: finished.signal })
+      .then((outcome) => {
+        if (finished.signal.aborted) return;
+        failures.push(...outcome.failures);
+        if (!outcome.aggregate) return;
+        const staleness = version - startVersion;
+        if (staleness > schedule.maxStaleness) {
+          droppedStale += outcome.participants.length;
+          for (const id of outcome.participants) failures.push({ memberId: id, reason: `secure sum dropped: ${staleness} versions stale, the most allowed is ${schedule.maxStaleness}` });
+          return;
+        }
+        const byId = new Map(cohort.map((m) => [m.memberId, m]));
+        const rows = new Map(outcome.members.map((r) => [r.memberId, r]));
+        const numExamples = outcome.participants.reduce((t, id) => t + (rows.get(id)?.numExamples ?? 0), 0);
+        const sum: BufferedUpdate = { memberId: 'secure-cohort', parameters: outcome.aggregate.parameters, base, numExamples, staleness };
+        cohortSums.push({
+          sum,
+          arrivals: outcome.participants.map((id) => {
+            const metrics = rows.get(id) ?? { memberId: id, phase: 'train' as const, numExamples: 0, loss: null, metrics: {}, bytesIn: 0, bytesOut: 0, seconds: 0 };
+            const row = { ...metrics, metrics: { ...metrics.metrics, staleness } };
+            return { member: byId.get(id)!, update: { ...sum, memberId: id, numExamples: row.numExamples }, metrics: row, loss: undefined };
+          }),
+        });
+      })
+      .catch((error: unknown) => {
+        // A cohort that cannot be unmasked (too many dropouts) is lost, as a failed round attempt; anything else ends the run.
+        if (!(error instanceof ConcordError && error.code === ErrorCode.NOT_ENOUGH_MEMBERS)) throw error;
+        for (const m of cohort) failures.push({ memberId: m.memberId, reason: error.message });
+      })
+      .finally(() => {
+        for (const m of cohort) busy.delete(m.memberId);
+      });
+    for (const m of cohort) busy.set(m.memberId, work);
+  };
+
   try {
     while (version < config.rounds && !signal.aborted) {
       if (buffer.length >= schedule.bufferSize) {
-        await applyBuffer();
+        await applyBuffer(buffer.slice(0, schedule.bufferSize));
         if (refused) return;
         continue;
       }
-      await grid.waitForMembers(config.minAvailableMembers, signal);
+      if (cohortSums.length > 0) {
+        const { sum, arrivals } = cohortSums.shift()!;
+        await applyBuffer(arrivals, sum);
+        if (refused) return;
+        continue;
+      }
+      const cohortSize = ext.secureCohort ? schedule.bufferSize : 1;
+      await grid.waitForMembers(Math.max(config.minAvailableMembers, cohortSize), signal);
       if (signal.aborted) break;
       const available = grid.available();
       const limit = Math.min(schedule.concurrency ?? available.length, available.length);
@@ -159,12 +234,15 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
         seededRandom(config.seed, version, dispatched),
       );
       const refusals: string[] = [];
-      while (busy.size < limit && idle.length > 0) {
+      const cohort: MemberRef[] = [];
+      while (busy.size + cohort.length < limit && idle.length > 0) {
         const member = idle.pop()!;
         const refusal = ext.mayDispatch ? await ext.mayDispatch(member) : null;
-        if (refusal === null) dispatch(member);
-        else refusals.push(refusal);
+        if (refusal !== null) refusals.push(refusal);
+        else if (!ext.secureCohort) dispatch(member);
+        else if (cohort.push(member) === cohortSize) dispatchCohort(cohort.splice(0));
       }
+      // Members left over for want of a full cohort wait for the next pass.
       if (busy.size === 0) {
         // No one is training and every member free to may not: the buffer cannot fill.
         if (refusals.length > 0) {
@@ -186,8 +264,8 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
     signal.removeEventListener('abort', stopAll);
   }
 
-  async function applyBuffer(): Promise<void> {
-    const taken = buffer.slice(0, schedule.bufferSize);
+  /** Applies `taken` as the next version: the first K of the buffer, or a cohort's members with its one secure sum. */
+  async function applyBuffer(taken: Arrival[], secureSum?: BufferedUpdate): Promise<void> {
     const round = version + 1;
     let privacyCharges: PrivacyCharge[] = [];
     if (ext.beforeApply) {
@@ -201,8 +279,8 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
         return;
       }
     }
-    buffer = buffer.slice(schedule.bufferSize);
-    const applied = schedule.apply(current, taken.map((a) => a.update));
+    if (!secureSum) buffer = buffer.slice(taken.length);
+    const applied = schedule.apply(current, secureSum ? [secureSum] : taken.map((a) => a.update));
     const next = ext.afterApply ? ext.afterApply(current, applied) : applied;
     const serverEval = options.serverEvaluate ? await options.serverEvaluate(next) : null;
     const stalenesses = taken.map((a) => a.update.staleness);
@@ -240,7 +318,7 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
     droppedStale = 0;
     versionStartedAt = Date.now();
     await options.onRoundSaved?.(completed);
-    await event(round, 'round-completed', `version ${round}: a buffer of ${taken.length} updates applied (staleness ${Math.min(...stalenesses)}–${Math.max(...stalenesses)})`);
+    await event(round, 'round-completed', `version ${round}: a buffer of ${taken.length} updates applied${secureSum ? ' as one secure sum' : ''} (staleness ${Math.min(...stalenesses)}–${Math.max(...stalenesses)})`);
   }
 }
 

@@ -65,7 +65,7 @@ export interface RunExtension {
   /** Its part in an asynchronous run (FedBuff); a run asking for an extension without one is refused. */
   async?: {
     check?(config: RunConfig, schedule: AsyncSchedule): Problem[];
-    stages(run: RunRecord, schedule: AsyncSchedule, storage: Storage): AsyncExtensions;
+    stages(run: RunRecord, schedule: AsyncSchedule, storage: Storage, grid: Grid): AsyncExtensions;
   };
 }
 
@@ -93,7 +93,7 @@ export interface CompiledRun {
   /** The round stages of the stored run over `grid`. */
   stagesFor(run: RunRecord, grid: Grid): RoundExtensions;
   /** An asynchronous run's protections (none for a synchronous one). */
-  asyncStagesFor(run: RunRecord): AsyncExtensions;
+  asyncStagesFor(run: RunRecord, grid: Grid): AsyncExtensions;
 }
 
 export type CompileResult = CompiledRun | { ok: false; problems: Problem[] };
@@ -176,7 +176,7 @@ export async function compileRun(input: unknown, context: RunContext): Promise<C
     strategy: wrapped,
     initial,
     stagesFor: (run, grid) => composeExtensions(...active.map((e) => e.stages?.(run, wrapped, grid, context.storage))),
-    asyncStagesFor: (run) => composeAsyncExtensions(schedule ? active.map((e) => e.async!.stages(run, schedule, context.storage)) : []),
+    asyncStagesFor: (run, grid) => composeAsyncExtensions(schedule ? active.map((e) => e.async!.stages(run, schedule, context.storage, grid)) : []),
   };
 }
 

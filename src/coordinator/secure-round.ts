@@ -27,7 +27,8 @@
 // ciphertexts it cannot open, masked vectors (uniform in Z_2^32), and shares; it stores and
 // logs only the unmasked sum, per-member byte counts and timings, and failure reasons.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
+import { FedAvg } from '../strategies/fedavg.js';
 import { z } from 'zod';
 import { ConcordError, ErrorCode, isConcordError } from '../protocol/errors.js';
 import { assertSameSpecs, makeParameters } from '../protocol/tensors.js';
@@ -137,6 +138,35 @@ export function secureAggregationExtension(options: { log?: (message: string) =>
       const shards = run.config.hierarchicalAggregation && options.shards ? options.shards : undefined;
       return { secureTrain: secureTrainPhase({ run, grid, strategy, ...(options.log ? { log: options.log } : {}), ...(shards ? { shards: () => shards(run) } : {}) }) };
     },
+    // FedBuff: each buffer is a cohort of K members that run SecAgg+ together (async-loop.ts).
+    async: {
+      check(config, schedule) {
+        const problems: Problem[] = [];
+        if (schedule.bufferSize < 2) problems.push({ path: 'strategy.options.bufferSize', message: `is ${schedule.bufferSize}; with secure aggregation a buffer is one secure sum, which needs at least 2 members` });
+        if (schedule.concurrency !== undefined && schedule.concurrency < schedule.bufferSize) {
+          problems.push({ path: 'strategy.options.concurrency', message: `is ${schedule.concurrency}; with secure aggregation a buffer's ${schedule.bufferSize} members train together, so at least ${schedule.bufferSize} must be able to train at once` });
+        }
+        if (config.differentialPrivacy?.level === 'client') {
+          problems.push({ path: 'differentialPrivacy.level', message: 'client-level DP in asynchronous rounds clips each arriving update on the coordinator, which secure aggregation per buffer hides from it' });
+        }
+        if (config.keepUpdates === true) problems.push({ path: 'keepUpdates', message: 'keeping updates needs individual updates, which secure aggregation hides from the coordinator' });
+        try {
+          parseSecureAggregationOptions(config.secureAggregationOptions);
+        } catch (error) {
+          problems.push(...problemsOfError(error, ['secureAggregationOptions']));
+        }
+        return problems;
+      },
+      stages(run, schedule, _storage, grid) {
+        // Uniform weighting (FedBuff's default): every member masks its delta with weight 1, so the secure mean is the plain one.
+        const phase = secureTrainPhase({ run, grid, strategy: new FedAvg(), uniformWeights: schedule.weighting === 'uniform', ...(options.log ? { log: options.log } : {}) });
+        return {
+          secureCohort: (cohort) =>
+            // A fresh random attempt number per cohort: the round seed (and so every key derivation) is never reused, across restarts too.
+            phase({ round: cohort.version + 1, attempt: randomInt(2 ** 31), current: cohort.base, plan: cohort.plan, deadline: cohort.deadline, signal: cohort.signal }),
+        };
+      },
+    },
   };
 }
 
@@ -160,6 +190,8 @@ export interface SecureTrainPhaseOptions {
    * coordinator adds the groups' sums. Each group holds at least minGroupSize members.
    */
   shards?: () => Promise<MasterAggregator>;
+  /** Every member masks its delta with weight 1 (FedBuff's uniform weighting) instead of its example count. */
+  uniformWeights?: boolean;
 }
 
 interface MemberTally {
@@ -203,7 +235,7 @@ export function secureTrainPhase(options: SecureTrainPhaseOptions): (context: Se
     const P = current.data.length;
     const planned = plan.map((i) => i.memberId);
     const groups = master ? master.groupsFor(planned) : [planned];
-    const sizes = { vectorLength: adaptive ? P + 1 : P, maxWeight: dp ? 1 : largestWeight(grid, planned) };
+    const sizes = { vectorLength: adaptive ? P + 1 : P, maxWeight: dp || options.uniformWeights ? 1 : largestWeight(grid, planned) };
     const configs = groups.map((ids, g) => roundConfig(context, ids, master ? g : undefined, settings.options, sizes));
     // Without shards this process sums the masked vectors; with them, each group's shard does.
     const servers = configs.map((config) => new SecAggServer(config, { sumsMaskedVectors: master === null }));

@@ -436,7 +436,7 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
       const grid = governance.gridFor(run, board);
       // An asynchronous strategy (FedBuff) is driven by its own loop; the compiler refused any stage it cannot honour.
       const schedule = asyncScheduleOf(built.strategy);
-      await (schedule ? (o: FederationOptions) => runAsyncFederation({ ...o, schedule, asyncExtensions: built.asyncStagesFor(run) }) : runFederation)({
+      await (schedule ? (o: FederationOptions) => runAsyncFederation({ ...o, schedule, asyncExtensions: built.asyncStagesFor(run, grid) }) : runFederation)({
         run,
         storage: replication ? fencedRuns(storage, replication.coordination, run.runId, replica!) : storage,
         grid,
