@@ -42,6 +42,7 @@ import { combinePartials } from '../distributed/partial.js';
 import { type Problem, parseWith, problemsError } from '../protocol/problems.js';
 import type { Failure, Strategy, TrainAggregate } from '../strategies/strategy.js';
 import type { MemberRoundMetrics, RunRecord } from '../storage/storage.js';
+import type { RunConfig } from '../protocol/messages.js';
 import type { Grid, OutgoingTask, TaskReply } from './grid.js';
 import type { SecureTrainContext, SecureTrainOutcome } from './round-loop.js';
 import { problemsOfError, type RunExtension } from './run-compiler.js';
@@ -125,12 +126,7 @@ export function secureAggregationExtension(options: { log?: (message: string) =>
         problems.push({ path: 'strategy.name', message: `${base.name} needs individual updates; it cannot run with secure aggregation, where the coordinator only sees their sum (use a strategy that aggregates a weighted sum: fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad)` });
       }
       if (config.updateValidation) problems.push({ path: 'updateValidation', message: 'update validation inspects each update, which secure aggregation hides from the coordinator' });
-      if (config.keepUpdates === true) problems.push({ path: 'keepUpdates', message: 'keeping updates needs individual updates, which secure aggregation hides from the coordinator' });
-      try {
-        parseSecureAggregationOptions(config.secureAggregationOptions);
-      } catch (error) {
-        problems.push(...problemsOfError(error, ['secureAggregationOptions']));
-      }
+      problems.push(...sharedProblems(config));
       return problems;
     },
     stages: (run, strategy, grid) => {
@@ -149,12 +145,7 @@ export function secureAggregationExtension(options: { log?: (message: string) =>
         if (config.differentialPrivacy?.level === 'client') {
           problems.push({ path: 'differentialPrivacy.level', message: 'client-level DP in asynchronous rounds clips each arriving update on the coordinator, which secure aggregation per buffer hides from it' });
         }
-        if (config.keepUpdates === true) problems.push({ path: 'keepUpdates', message: 'keeping updates needs individual updates, which secure aggregation hides from the coordinator' });
-        try {
-          parseSecureAggregationOptions(config.secureAggregationOptions);
-        } catch (error) {
-          problems.push(...problemsOfError(error, ['secureAggregationOptions']));
-        }
+        problems.push(...sharedProblems(config));
         return problems;
       },
       stages(run, schedule, _storage, grid) {
@@ -168,6 +159,18 @@ export function secureAggregationExtension(options: { log?: (message: string) =>
       },
     },
   };
+}
+
+/** What synchronous and asynchronous secure runs both refuse: kept updates, and options that do not parse. */
+function sharedProblems(config: RunConfig): Problem[] {
+  const problems: Problem[] = [];
+  if (config.keepUpdates === true) problems.push({ path: 'keepUpdates', message: 'keeping updates needs individual updates, which secure aggregation hides from the coordinator' });
+  try {
+    parseSecureAggregationOptions(config.secureAggregationOptions);
+  } catch (error) {
+    problems.push(...problemsOfError(error, ['secureAggregationOptions']));
+  }
+  return problems;
 }
 
 /**
