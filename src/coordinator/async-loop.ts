@@ -134,6 +134,9 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
   /** Under secure aggregation: cohorts' sums waiting to be applied, each one version. */
   const cohortSums: { sum: BufferedUpdate; arrivals: Arrival[] }[] = [];
   let failures: Failure[] = [];
+  /** Tasks that failed (not stale drops) since the last applied version: maxRoundAttempts buffers' worth ends the run. */
+  let failedTasks = 0;
+  const failureLimit = config.maxRoundAttempts * schedule.bufferSize;
   let droppedStale = 0;
   let dispatched = 0;
   let refused = false;
@@ -150,6 +153,7 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
       .then(({ replies, failures: failed }) => {
         if (finished.signal.aborted) return;
         failures.push(...failed);
+        failedTasks += failed.length;
         for (const reply of replies) {
           const staleness = version - startVersion;
           if (staleness > schedule.maxStaleness) {
@@ -179,6 +183,7 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
       .then((outcome) => {
         if (finished.signal.aborted) return;
         failures.push(...outcome.failures);
+        failedTasks += outcome.aggregate ? outcome.failures.length : cohort.length;
         if (!outcome.aggregate) return;
         const staleness = version - startVersion;
         if (staleness > schedule.maxStaleness) {
@@ -203,6 +208,7 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
         // A cohort that cannot be unmasked (too many dropouts) is lost, as a failed round attempt; anything else ends the run.
         if (!(error instanceof ConcordError && error.code === ErrorCode.NOT_ENOUGH_MEMBERS)) throw error;
         for (const m of cohort) failures.push({ memberId: m.memberId, reason: error.message });
+        failedTasks += cohort.length;
       })
       .finally(() => {
         for (const m of cohort) busy.delete(m.memberId);
@@ -222,6 +228,13 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
         await applyBuffer(arrivals, sum);
         if (refused) return;
         continue;
+      }
+      if (failedTasks >= failureLimit) {
+        // As a synchronous round is tried maxRoundAttempts times: a version that K × that many tasks could not fill is given up.
+        const message = `version ${version + 1} failed: ${failedTasks} tasks failed since ${version === 0 ? 'the run started' : `version ${version}`} (maxRoundAttempts × bufferSize = ${failureLimit}); last: ${failures.at(-1)?.reason ?? 'unknown'}`;
+        await storage.setRunStatus(run.runId, 'failed', message);
+        await event(version + 1, 'run-failed', message);
+        return;
       }
       const cohortSize = ext.secureCohort ? schedule.bufferSize : 1;
       await grid.waitForMembers(Math.max(config.minAvailableMembers, cohortSize), signal);
@@ -315,6 +328,7 @@ export async function runAsyncFederation(options: FederationOptions & { schedule
     current = next;
     version = round;
     failures = [];
+    failedTasks = 0;
     droppedStale = 0;
     versionStartedAt = Date.now();
     await options.onRoundSaved?.(completed);
