@@ -2,7 +2,7 @@
 // (demo-action.ts).
 
 import type { Command } from 'commander';
-import { DEMO_DEFAULTS } from '../demo/options.js';
+import { DEMO_DEFAULTS, DEMO_DP_ROUNDS } from '../demo/options.js';
 import { ANALYTICS_DEMO, DEMO_TASKS, DEMO_TASK_NAMES } from '../demo/tasks.js';
 import { lazyAction, parseIntOption, parseNumberOption } from './options.js';
 
@@ -28,6 +28,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--noise-multiplier <z>', "the least DP-SGD noise multiplier; each member's own is calibrated to spend its budget over the run", parseNumberOption('--noise-multiplier'), d.noiseMultiplier)
     .option('--clipping-norm <C>', 'DP-SGD per-example clipping norm', parseNumberOption('--clipping-norm'), d.clippingNorm)
     .option('--dp-epochs <n>', 'local epochs per round under DP-SGD (each one spends ε)', parseIntOption('--dp-epochs'), d.dpEpochs)
+    .option('--dp-rounds <n>', `rounds of the private run under DP-SGD (default: --rounds when given, else ${DEMO_DP_ROUNDS}; the run without privacy keeps the task's)`, parseIntOption('--dp-rounds'))
     .option('--dp-learning-rate <lr>', 'learning rate under DP-SGD', parseNumberOption('--dp-learning-rate'), d.dpLearningRate)
     .option('--dp-batch-size <n>', 'DP-SGD lot size (larger: less noise per example at the same ε)', parseIntOption('--dp-batch-size'), d.dpBatchSize)
     .option('--dp-learning-rate-decay <f>', 'factor the DP-SGD learning rate falls by each round', parseNumberOption('--dp-learning-rate-decay'), d.dpLearningRateDecay)

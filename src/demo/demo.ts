@@ -24,7 +24,7 @@ import type { RunReport } from '../coordinator/run-report.js';
 import { operatorRequest } from '../cli/operator-api.js';
 import type { Progress } from '../cli/progress.js';
 import { startBaseline } from './baseline-worker.js';
-import { DEMO_DELTA, type DemoOptions } from './options.js';
+import { DEMO_DELTA, DEMO_DP_ROUNDS, type DemoOptions } from './options.js';
 import { ANALYTICS_DEMO, DEMO_TASKS, DEMO_TASK_NAMES, type DataChoice, type DemoTask, type TaskSettings } from './tasks.js';
 
 export interface DemoSummary {
@@ -180,7 +180,7 @@ export async function runDemo(options: DemoOptions & { progress: Progress; keepS
           name: `${task.name}-demo-private`,
           secureAggregation: options.secure,
           ...(options.secure ? { keepUpdates: false } : {}),
-          ...(options.dp ? { train: { ...plain.train!, epochs: options.dpEpochs, batchSize: options.dpBatchSize, learningRate: options.dpLearningRate, learningRateDecay: options.dpLearningRateDecay } } : {}),
+          ...(options.dp ? { rounds: options.dpRounds ?? options.rounds ?? DEMO_DP_ROUNDS, train: { ...plain.train!, epochs: options.dpEpochs, batchSize: options.dpBatchSize, learningRate: options.dpLearningRate, learningRateDecay: options.dpLearningRateDecay } } : {}),
           // Each member's noise is calibrated to spend its whole budget over the run (never below --noise-multiplier).
           ...(options.dp ? { differentialPrivacy: { level: 'sample', calibration: 'budget', noiseMultiplier: options.noiseMultiplier, clippingNorm: options.clippingNorm, budget: { epsilon: options.epsilonBudget, delta: DEMO_DELTA } } } : {}),
         }
