@@ -5,6 +5,8 @@
 // every update (407 KB each, through the object store), the shards' sums and the partials'
 // return, all on loopback on this 2-core machine, so it shows the engine's overhead rather
 // than a speed-up: the shards pay off when they run on other hosts and the updates are large.
+// Then whole secure rounds (SecAgg+, simulated MNIST members) flat against per shard group:
+// each group runs its own SecAgg+ instance and its shard takes the masks off its group's sum.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,6 +19,7 @@ import { weightedAverage } from '../src/core/aggregate.js';
 import { seededRandom } from '../src/core/random.js';
 import { MasterAggregator } from '../src/distributed/master-aggregator.js';
 import type { ShardUpdate } from '../src/distributed/partial.js';
+import { simulated } from './scale-simulation.js';
 import { median, printTable } from './table.js';
 import type { ScaleOptions } from './scale.js';
 
@@ -105,6 +108,23 @@ export async function benchHierarchical(options: ScaleOptions): Promise<void> {
       }
     }
     printTable(`${title}; median of ${repeats}; the time includes moving every update through JetStream`, ['updates', 'where', 's per round', '÷ in-process'], rows);
+
+    // Secure rounds of simulated members (every member trains each round), flat and per shard group.
+    const members = options.quick ? 20 : 40;
+    const rounds = options.quick ? 2 : 3;
+    const secureRows: string[][] = [];
+    let flatSeconds = 0;
+    for (const shards of [0, 2]) {
+      const s = await simulated({ members, fraction: 1, evaluateFraction: 0, rounds, workers: 1, secure: true, ...(shards > 0 ? { nats: url, shards, minGroupSize: 2 } : {}) });
+      const seconds = median(s.rounds.map((r) => r.seconds));
+      if (shards === 0) flatSeconds = seconds;
+      secureRows.push([String(members), shards === 0 ? 'one SecAgg+ instance (flat)' : `${shards} shard groups, SecAgg+ in each`, seconds.toFixed(2), `${(seconds / flatSeconds).toFixed(2)}×`, s.accuracy === null ? '—' : s.accuracy.toFixed(3)]);
+    }
+    printTable(
+      `scale (d') secure aggregation per shard group: ${rounds} rounds of ${members} simulated MNIST members (all train; one worker thread), median round; the time includes the members' training`,
+      ['members', 'aggregation', 's per round', '÷ flat', 'test accuracy'],
+      secureRows,
+    );
   } finally {
     for (const a of aggregators) a.kill('SIGTERM');
     nats.kill('SIGTERM');

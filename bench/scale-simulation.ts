@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { median, printTable } from './table.js';
 import type { ScaleOptions } from './scale.js';
 
-async function simulated(settings: Partial<SimulateOptions>): Promise<SimulationSummary> {
+export async function simulated(settings: Partial<SimulateOptions>): Promise<SimulationSummary> {
   const dir = await mkdtemp(join(tmpdir(), 'concord-bench-sim-'));
   try {
     return await simulate({ ...SIMULATE_DEFAULTS, ...settings, dir: join(dir, 'sim'), progress: silentProgress });
