@@ -203,11 +203,33 @@ describe('WASM gradient kernels against the CPU backend', () => {
     }
   });
 
+  it('MaxPoolGrad, alone (ties included) and as the gradient of maxPool2d, on random windows, strides and paddings', async () => {
+    for (let trial = 0; trial < 12; trial++) {
+      const f: [number, number] = [pick([1, 2, 3]), pick([2, 3])];
+      const s: [number, number] = [pick([1, 2, 3]), pick([1, 2])];
+      const shape: [number, number, number, number] = [pick([1, 2, 3]), f[0] + pick([0, 2, 5]), f[1] + pick([1, 3, 6]), pick([1, 2, 5])];
+      const pad = pick(['same', 'valid'] as const);
+      // Every other trial on a few levels only: windows with several maxima, where the first (row-major) one takes dy.
+      const x = trial % 2 === 0 ? uniform(size(shape)) : Float32Array.from(uniform(size(shape)), (v) => Math.round(v * 2) / 2);
+      const outShape = tf.tidy(() => tf.maxPool(tf.zeros(shape) as tf.Tensor4D, f, s, pad).shape) as [number, number, number, number];
+      const dy = uniform(size(outShape));
+      const kernel = () => {
+        const input = tf.tensor4d(x, shape);
+        const output = tf.maxPool(input, f, s, pad);
+        return tf.engine().runKernel('MaxPoolGrad', { dy: tf.tensor4d(dy, outShape), input, output }, { filterSize: f, strides: s, pad }) as tf.Tensor;
+      };
+      assertClose(await on('cpu', kernel), await on('wasm', kernel), `kernel ${JSON.stringify({ shape, f, s, pad, ties: trial % 2 === 1 })}`);
+      const grad = () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, f, s, pad), tf.tensor4d(dy, outShape))))(tf.tensor4d(x, shape));
+      assertClose(await on('cpu', grad), await on('wasm', grad), `maxPool gradient ${JSON.stringify({ shape, f, s, pad })}`);
+    }
+  });
+
   it('leaves no tensors behind', async () => {
     await tf.setBackend('wasm');
     const before = tf.memory().numTensors;
     tf.tidy(() => void tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))([tf.ones([2, 8, 8, 3]), tf.ones([3, 3, 3, 4])]));
     tf.tidy(() => void tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, tf.tensor1d([1, 1, 2], 'int32'))))(tf.ones([4, 3])));
+    tf.tidy(() => void tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 2, 2, 'same')))(tf.ones([2, 5, 5, 3])));
     tf.tidy(() => void tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))([tf.ones([1, 7, 7, 2]), tf.ones([3, 3, 2, 2])]));
     assert.equal(tf.memory().numTensors, before);
   });
