@@ -33,8 +33,17 @@ export function conv2dBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, attrs:
   const kw = info.filterWidth;
   return tf.tidy(() => {
     const spreadDy = spread(dy, info.strideHeight, info.strideWidth);
-    const full = tf.pad(spreadDy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]);
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]); // [kh, kw, outC, inC]
+    // Padded so that the correlation lands on the input's rows and columns exactly: kh − 1 −
+    // top zeros before (the rows of the full correlation above the input are never computed)
+    // and enough after for inHeight rows; no slice of the result (a slow strided copy here).
+    const before = [kh - 1 - top, kw - 1 - left];
+    const after = [info.inHeight + top - spreadDy.shape[1], info.inWidth + left - spreadDy.shape[2]];
+    if (Math.min(...before, ...after) >= 0) {
+      return tf.conv2d(tf.pad(spreadDy, [[0, 0], [before[0]!, after[0]!], [before[1]!, after[1]!], [0, 0]]), flipped, 1, 'valid');
+    }
+    // Explicit paddings wider than the filter: the full correlation, then the input's window of it.
+    const full = tf.pad(spreadDy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]);
     const covered = tf.conv2d(full, flipped, 1, 'valid'); // [n, (outH−1)·sh + kh, (outW−1)·sw + kw, inC]
     const paddedHeight = info.inHeight + top + bottom;
     const paddedWidth = info.inWidth + left + right;

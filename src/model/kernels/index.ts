@@ -1,6 +1,6 @@
 // Gradient kernels the WebAssembly backend of TF.js 4.22 lacks, registered for 'wasm' so that
 // convolutional and embedding models train there instead of on the 15–30× slower CPU backend,
-// and ones it has but runs slowly (Conv2DBackpropInput, Tile, transposed BatchMatMul, row GatherV2, MaxPoolGrad), replaced. Each module holds
+// and ones it has but runs slowly (Conv2DBackpropInput, Tile, transposed BatchMatMul, row GatherV2, MaxPoolGrad, Slice, SplitV, Unpack), replaced. Each module holds
 // a kernel's implementation (from existing WASM ops) apart from its registration record;
 // kernels.test.ts checks each against the CPU backend's own kernel. The gradients of Max and
 // Tile are replaced too, for every backend (max-gradient.ts, tile-gradient.ts): theirs ran
@@ -14,13 +14,14 @@ import { gatherConfig } from './gather.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
 import { maxGradientConfig } from './max-gradient.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
+import { sliceConfig, splitVConfig, unpackConfig } from './slice.js';
 import { tileGradientConfig } from './tile-gradient.js';
 import { tileConfig } from './tile.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 export const WASM_GRADIENT_KERNELS: readonly tf.KernelConfig[] = [conv2dBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig, unsortedSegmentSumConfig];
 /** Kernels the backend has, replaced by faster ones (each given the original, to fall back on). */
-const WASM_REPLACEMENTS: readonly ((original: tf.KernelConfig | undefined) => tf.KernelConfig)[] = [() => conv2dBackpropInputConfig, tileConfig, batchMatMulConfig, gatherConfig, maxPoolGradConfig];
+const WASM_REPLACEMENTS: readonly ((original: tf.KernelConfig | undefined) => tf.KernelConfig)[] = [() => conv2dBackpropInputConfig, tileConfig, batchMatMulConfig, gatherConfig, maxPoolGradConfig, sliceConfig, splitVConfig, unpackConfig];
 
 let registered = false;
 
