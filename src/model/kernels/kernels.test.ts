@@ -61,6 +61,16 @@ describe('WASM gradient kernels against the CPU backend', () => {
       const grads = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, g.s, g.pad), tf.tensor4d(dy, outShape))))([tf.tensor4d(x, g.x as [number, number, number, number]), tf.tensor4d(w, filterShape)]);
       assertClose(await on('cpu', grads), await on('wasm', grads), `conv2d gradients ${JSON.stringify(g)}`);
     }
+    // Explicit padding wider than the filter (the input kernel's other path).
+    for (const [k, s, pad] of [[2, 1, 3], [3, 2, 4], [1, 1, 2]] as const) {
+      const xShape: [number, number, number, number] = [2, 6, 5, 3];
+      const filterShape: [number, number, number, number] = [k, k, 3, 2];
+      const w = uniform(size(filterShape));
+      const outShape = tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, s, pad).shape) as [number, number, number, number];
+      const dy = uniform(size(outShape));
+      const inputKernel = () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dy, outShape), filter: tf.tensor4d(w, filterShape) }, { strides: s, pad, dataFormat: 'NHWC', inputShape: xShape }) as tf.Tensor;
+      assertClose(await on('cpu', inputKernel), await on('wasm', inputKernel), `input kernel, explicit padding ${pad} around a ${k}×${k} filter`);
+    }
     // Conv1D runs as a Conv2D of height 1.
     const inputs = [uniform(2 * 17 * 5), uniform(3 * 5 * 4)];
     const conv1d = () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv1d(a as tf.Tensor3D, b as tf.Tensor3D, 1, 'same'))))([tf.tensor3d(inputs[0]!, [2, 17, 5]), tf.tensor3d(inputs[1]!, [3, 5, 4])]);
