@@ -5,13 +5,8 @@
 // maxPoolPositions picks it), so ties and padding behave as they do there.
 
 import * as tf from '@tensorflow/tfjs';
+import type { HeapBackend } from './heap.js';
 import { backend_util } from '@tensorflow/tfjs-core';
-
-/** What the kernel needs of the WASM backend: tensors' memory and fresh outputs. */
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
 
 export interface MaxPoolGradAttrs {
   filterSize: [number, number] | number;
@@ -73,9 +68,9 @@ export function maxPoolGradConfig(original: tf.KernelConfig | undefined): tf.Ker
       const backend = args.backend as unknown as HeapBackend;
       // The output first: allocating may grow the module's memory, which detaches earlier views.
       const dx = backend.makeOutput([...input.shape], 'float32');
-      const out = backend.typedArrayFromHeap(dx);
+      const out = backend.typedArrayFromHeap(dx) as Float32Array;
       out.fill(0);
-      maxPoolGradInto(backend.typedArrayFromHeap(input), backend.typedArrayFromHeap(dy), out, info);
+      maxPoolGradInto(backend.typedArrayFromHeap(input) as Float32Array, backend.typedArrayFromHeap(dy) as Float32Array, out, info);
       return dx;
     },
   };

@@ -5,13 +5,8 @@
 // only the slice, from a view of the module's memory, one contiguous run at a time.
 
 import * as tf from '@tensorflow/tfjs';
+import type { HeapBackend } from './heap.js';
 import { backend_util, slice_util, util } from '@tensorflow/tfjs-core';
-
-/** What the kernels need of the WASM backend: tensors' memory and fresh outputs. */
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): backend_util.TypedArray;
-}
 
 /**
  * Copies x[begin : begin + size] (row-major, any rank) into `out`. The trailing dimensions
