@@ -5,8 +5,8 @@
 // maxPoolPositions picks it), so ties and padding behave as they do there.
 
 import * as tf from '@tensorflow/tfjs';
-import type { HeapBackend } from './heap.js';
 import { backend_util } from '@tensorflow/tfjs-core';
+import type { HeapBackend } from './heap.js';
 
 export interface MaxPoolGradAttrs {
   filterSize: [number, number] | number;

@@ -5,8 +5,8 @@
 // only the slice, from a view of the module's memory, one contiguous run at a time.
 
 import * as tf from '@tensorflow/tfjs';
-import type { HeapBackend } from './heap.js';
 import { backend_util, slice_util, util } from '@tensorflow/tfjs-core';
+import type { HeapBackend } from './heap.js';
 
 /**
  * Copies x[begin : begin + size] (row-major, any rank) into `out`. The trailing dimensions
