@@ -5,6 +5,7 @@
 // Other axes and batch dimensions go to the original kernel.
 
 import * as tf from '@tensorflow/tfjs';
+import { fallBack } from './fallback.js';
 
 export function gatherRows(x: tf.Tensor, indices: tf.Tensor): tf.Tensor {
   const ids = indices.dataSync();
@@ -24,8 +25,7 @@ export function gatherConfig(original: tf.KernelConfig | undefined): tf.KernelCo
       const { x, indices } = args.inputs as unknown as { x: tf.Tensor; indices: tf.Tensor };
       const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
       if ((axis === 0 || axis === -x.rank) && !batchDims && (x.dtype === 'float32' || x.dtype === 'int32') && x.rank >= 1) return gatherRows(x, indices) as unknown as tf.TensorInfo;
-      if (!original) throw new Error('GatherV2 on wasm: the backend has no kernel for this gather');
-      return original.kernelFunc(args);
+      return fallBack(original, args, `GatherV2 on wasm of axis ${axis}, batchDims ${batchDims}, dtype ${x.dtype}`);
     },
   };
 }

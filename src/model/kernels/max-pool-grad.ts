@@ -6,6 +6,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { backend_util } from '@tensorflow/tfjs-core';
+import { fallBack } from './fallback.js';
 import type { HeapBackend } from './heap.js';
 
 export interface MaxPoolGradAttrs {
@@ -62,8 +63,7 @@ export function maxPoolGradConfig(original: tf.KernelConfig | undefined): tf.Ker
       const attrs = args.attrs as unknown as MaxPoolGradAttrs;
       const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
       if (input.dtype !== 'float32' || info.dilationHeight !== 1 || info.dilationWidth !== 1) {
-        if (!original) throw new Error(`MaxPoolGrad on wasm: no kernel for dtype ${input.dtype} with dilation ${info.dilationHeight}×${info.dilationWidth}`);
-        return original.kernelFunc(args);
+        return fallBack(original, args, `MaxPoolGrad on wasm of dtype ${input.dtype}, dilation ${info.dilationHeight}×${info.dilationWidth}`);
       }
       const backend = args.backend as unknown as HeapBackend;
       // The output first: allocating may grow the module's memory, which detaches earlier views.

@@ -6,6 +6,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, slice_util, util } from '@tensorflow/tfjs-core';
+import { fallBack } from './fallback.js';
 import type { HeapBackend } from './heap.js';
 
 /**
@@ -57,10 +58,7 @@ function replacing(name: string, original: tf.KernelConfig | undefined, run: (ar
     kernelFunc: (args) => {
       const inputs = args.inputs as unknown as Record<string, tf.TensorInfo>;
       const x = inputs.x ?? inputs.value!;
-      if (x.dtype === 'string') {
-        if (!original) throw new Error(`${name} on wasm: no kernel for strings`);
-        return original.kernelFunc(args);
-      }
+      if (x.dtype === 'string') return fallBack(original, args, `${name} on wasm of strings`);
       return run({ x, attrs: args.attrs as unknown as Record<string, unknown>, backend: args.backend as unknown as HeapBackend });
     },
   };

@@ -4,6 +4,7 @@
 // reshaped to [r·a, s·b].
 
 import * as tf from '@tensorflow/tfjs';
+import { fallBack } from './fallback.js';
 
 export function tile(x: tf.Tensor, reps: readonly number[]): tf.Tensor {
   return tf.tidy(() => {
@@ -25,8 +26,7 @@ export function tileConfig(original: tf.KernelConfig | undefined): tf.KernelConf
       const { x } = args.inputs as unknown as { x: tf.Tensor };
       const { reps } = args.attrs as unknown as { reps: number[] };
       if ((x.dtype === 'float32' || x.dtype === 'int32') && x.shape.length <= MAX_RANK) return tile(x, reps) as unknown as tf.TensorInfo;
-      if (!original) throw new Error(`Tile on wasm: no kernel for dtype ${x.dtype}, rank ${x.shape.length}`);
-      return original.kernelFunc(args);
+      return fallBack(original, args, `Tile on wasm of dtype ${x.dtype}, rank ${x.shape.length}`);
     },
   };
 }
