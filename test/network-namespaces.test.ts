@@ -52,11 +52,18 @@ it('keeps a consortium across hosts whole through a cut link, a slow lossy link 
   try {
     await acrossHosts(t, dir);
   } catch (error) {
-    // What the coordinators logged last, so a failure far away (CI) can be understood.
+    // What the coordinators logged last, so a failure far away (CI) can be understood: their
+    // own messages (runs, leases, warnings), without the per-request lines that drown them.
     for (const file of (await readdir(dir)).filter((f) => f.startsWith('coord') && f.endsWith('.log')).sort()) {
       const lines = (await readFile(join(dir, file), 'utf8')).trim().split('\n');
-      t.diagnostic(`${file}, last ${Math.min(40, lines.length)} of ${lines.length} lines:\n${lines.slice(-40).map((l) => l.slice(0, 400)).join('\n')}`);
+      const own = lines.filter((l) => !/"msg":"(incoming request|request completed)"/.test(l));
+      t.diagnostic(`${file}, last ${Math.min(40, own.length)} of its ${own.length} lines other than requests (${lines.length} in all):\n${own.slice(-40).map((l) => l.slice(0, 400)).join('\n')}`);
     }
+    // And what the database holds of the runs, their leases and the sessions still open.
+    const state = async (sql: string) => JSON.stringify((await db!.query(sql)).rows);
+    t.diagnostic(`runs: ${await state('SELECT id, status, error FROM runs').catch(String)}`);
+    t.diagnostic(`leases (now ${Date.now()}): ${await state('SELECT run_id, owner, expires_at, acquired_at FROM run_leases').catch(String)}`);
+    t.diagnostic(`sessions: ${await state("SELECT pid, client_addr, state, wait_event_type, wait_event, now() - xact_start AS in_transaction, left(query, 120) AS query FROM pg_stat_activity WHERE datname = 'consortium'").catch(String)}`);
     throw error;
   }
 });

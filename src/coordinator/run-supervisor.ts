@@ -33,6 +33,9 @@ export class RunSupervisor {
   private ticker: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  /** When the tick in progress started, and whether it was reported as stuck. */
+  private tickStarted = 0;
+  private stuckReported = false;
   private closed = false;
 
   constructor(private readonly options: RunSupervisorOptions) {}
@@ -52,7 +55,11 @@ export class RunSupervisor {
   /** Runs a tick now (a run was started or stopped somewhere). */
   tick(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    this.ticking ??= this.once().finally(() => (this.ticking = null));
+    if (!this.ticking) {
+      this.tickStarted = performance.now();
+      this.stuckReported = false;
+      this.ticking = this.once().finally(() => (this.ticking = null));
+    }
     return this.ticking;
   }
 
@@ -80,6 +87,11 @@ export class RunSupervisor {
 
   private expire(): void {
     const now = performance.now();
+    // A tick waiting on the database blocks every later one (no claims, no renewals): say so once.
+    if (this.ticking && !this.stuckReported && now - this.tickStarted > this.options.leaseMs) {
+      this.stuckReported = true;
+      this.options.onError?.(new Error(`a lease tick has waited ${Math.round((now - this.tickStarted) / 1000)} s on the database; no run lease is claimed or renewed until it ends`));
+    }
     // Stop before the lease runs out, so two replicas never drive the same run.
     const limit = this.options.leaseMs - this.options.renewMs;
     for (const runId of this.options.driving()) {
