@@ -24,6 +24,7 @@ const ARCHITECTURES: { label: string; spec: ModelSpec }[] = [
   },
   { label: 'text conv1d (200 tokens)', spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 20_000, sequenceLength: 200, embeddingDim: 32, encoder: { type: 'conv1d', filters: 64, kernelSize: 5 }, classes: 2 }) },
   { label: 'text lstm (100 tokens)', spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 20_000, sequenceLength: 100, embeddingDim: 32, encoder: { type: 'lstm', units: 32 }, classes: 2 }) },
+  { label: 'text gru (100 tokens)', spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 20_000, sequenceLength: 100, embeddingDim: 32, encoder: { type: 'gru', units: 32 }, classes: 2 }) },
   { label: 'transformer (64 tokens, d 32)', spec: ModelSpecSchema.parse({ family: 'transformer', vocabSize: 8000, sequenceLength: 64, embeddingDim: 32, heads: 2, layers: 1, feedForward: 64, dropout: 0.1, classes: 2 }) },
 ];
 

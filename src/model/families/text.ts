@@ -1,8 +1,8 @@
 // The text classifier: token ids → `embedding` → an encoder (`lstm`, `gru`, or `conv1d` with
 // global max pooling) → Dense layers `dense_j` with dropout → the logits layer `output` and a
 // weightless softmax. Ids come as float32 values in the dataset; the Embedding layer reads
-// them as integers. Recurrent layers run a step per token, so they are slower to train than
-// the convolution on CPUs.
+// them as integers. Recurrent layers run a step per token; buildModel runs an LSTM or GRU as
+// one op per sequence on host backends (recurrent-sequence.ts).
 
 import * as tf from '@tensorflow/tfjs';
 import type { TextSpec } from '../../protocol/messages.js';
@@ -51,9 +51,9 @@ export const textFamily: ModelFamily<TextSpec> = {
       model.add(tf.layers.conv1d({ name: 'conv1d', filters: encoder.filters, kernelSize: encoder.kernelSize, activation: 'relu', kernelInitializer: 'zeros' }));
       model.add(tf.layers.globalMaxPooling1d({ name: 'max_pool' }));
     } else {
-      const layer = encoder.type === 'lstm' ? tf.layers.lstm : tf.layers.gru;
       // Sigmoid gates, as in PyTorch and Keras 2 (TF.js still defaults to the hard sigmoid):
-      // the same cell the training bench compares with, and five fewer kernels a step.
+      // the same cell the training bench compares with, and the one that runs fused.
+      const layer = encoder.type === 'lstm' ? tf.layers.lstm : tf.layers.gru;
       model.add(layer({ name: encoder.type, units: encoder.units, kernelInitializer: 'zeros', recurrentInitializer: 'zeros', recurrentActivation: 'sigmoid' }));
     }
     spec.dense.forEach((units, j) => {
