@@ -28,7 +28,7 @@ import { startPostgres, type TestPostgres } from './support/postgres.js';
 import { selfSignedCertificate } from './support/tls.js';
 
 const TOKEN = 'op-netns';
-const ROUNDS = 12;
+const ROUNDS = 16;
 const PORT = 8470;
 const RELAY_PORT = 9443;
 const RELAY = fileURLToPath(new URL('./support/delay-relay.ts', import.meta.url));
@@ -199,22 +199,38 @@ async function acrossHosts(t: TestContext, dir: string): Promise<void> {
   const coord1 = coordinators.get('coord1')!;
   const ownerBefore = await owner();
   assert.equal(await readiness('coord2'), 200, 'coord2 is ready before the partition');
+  // Who holds the lease, watched from now on: coord1 may take the run over and finish its
+  // last rounds (releasing the lease) before the checks below are done.
+  const ownersSeen = new Map<string, number>();
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const holder = await owner().catch(() => undefined);
+      if (holder && !ownersSeen.has(holder)) ownersSeen.set(holder, Date.now());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   net.partition('coord2', 'db');
   const partitionedAt = Date.now();
-  const token = await operator(['tokens', 'create', '--role', 'auditor', '--label', 'during-partition', '--coordinator', replicaUrl('coord2')]);
-  assert.equal(token.code, 69, `a write through the partitioned replica is refused as UNAVAILABLE: ${token.stdout}`);
-  assert.equal(await count("SELECT COUNT(*) AS n FROM api_tokens WHERE label = 'during-partition'"), 0, 'and nothing of it was stored');
-  await until(async () => ((await readiness('coord2')) === 503 ? true : undefined), 120_000, 'coord2 reporting itself not ready');
-  const ready = await until(async () => {
-    const status = await operator(['status', '--coordinator', replicaUrl('coord1')]);
-    return status.code === 0 ? status : undefined;
-  }, 60_000, 'coord1 serving');
-  assert.equal(ready.code, 0);
-  if (ownerBefore === coord2.replica) {
-    await until(async () => ((await owner()) === coord1.replica ? true : undefined), 120_000, 'coord1 taking the run over');
-    t.diagnostic(`partition: coord2 drove the run; coord1 took it over ${((Date.now() - partitionedAt) / 1000).toFixed(1)} s after coord2 lost the database`);
-  } else t.diagnostic(`partition: coord1 drove the run already (${ownerBefore}); coord2 only served members`);
   const partitionFrom = await roundsDone();
+  try {
+    const token = await operator(['tokens', 'create', '--role', 'auditor', '--label', 'during-partition', '--coordinator', replicaUrl('coord2')]);
+    assert.equal(token.code, 69, `a write through the partitioned replica is refused as UNAVAILABLE: ${token.stdout}`);
+    assert.equal(await count("SELECT COUNT(*) AS n FROM api_tokens WHERE label = 'during-partition'"), 0, 'and nothing of it was stored');
+    await until(async () => ((await readiness('coord2')) === 503 ? true : undefined), 120_000, 'coord2 reporting itself not ready');
+    const ready = await until(async () => {
+      const status = await operator(['status', '--coordinator', replicaUrl('coord1')]);
+      return status.code === 0 ? status : undefined;
+    }, 60_000, 'coord1 serving');
+    assert.equal(ready.code, 0);
+    if (ownerBefore === coord2.replica) {
+      const tookOver = await until(async () => ownersSeen.get(coord1.replica), 120_000, 'coord1 taking the run over');
+      t.diagnostic(`partition: coord2 drove the run; coord1 took it over ${((tookOver - partitionedAt) / 1000).toFixed(1)} s after coord2 lost the database`);
+    } else t.diagnostic(`partition: coord1 drove the run already (${ownerBefore}); coord2 only served members`);
+  } finally {
+    watching = false;
+    await watcher;
+  }
   const withM3 = await until(async () => (await roundRows()).find((r) => r.round > partitionFrom && r.participants.includes(ids.m3)), 300_000, 'm3 taking part through coord1');
   t.diagnostic(`partition: m3 moved to coord1 and took part in round ${withM3.round}`);
 
