@@ -13,7 +13,7 @@ import type { ModelSpec } from '../protocol/messages.js';
 import type { Parameters, TensorSpec } from '../protocol/tensors.js';
 import { LOGITS_LAYER, familyOf } from './families/index.js';
 import { initialWeights } from './families/initial-weights.js';
-import { fuseRecurrentLayers } from './families/recurrent-sequence.js';
+import { fuseLayers } from './families/fused-layers.js';
 import { setParameters, weightSpecs } from './weights.js';
 
 export { LOGITS_LAYER } from './families/index.js';
@@ -44,9 +44,9 @@ export function initialParameters(spec: ModelSpec, seed = 0): Parameters {
 
 const specsOfModels = new WeakMap<tf.LayersModel, ModelSpec>();
 
-/** The spec's model with initial weights from `seed`; its LSTM and GRU layers train as one op per sequence where they can (families/recurrent-sequence.ts). */
+/** The spec's model with initial weights from `seed`; its LSTM, GRU and Conv1D layers run as fused ops where they can (families/fused-layers.ts). */
 export function buildModel(spec: ModelSpec, seed = 0): tf.LayersModel {
-  const model = fuseRecurrentLayers(familyOf(spec).build(spec));
+  const model = fuseLayers(familyOf(spec).build(spec));
   setParameters(model, initialWeights(weightSpecs(model), seed));
   specsOfModels.set(model, spec);
   return model;

@@ -9,14 +9,11 @@
 // offers this for TF.js' WASM backend.
 //
 // The layer stays a standard Keras LSTM or GRU (same weights, config and export): only its
-// `call` is routed here, when the configuration is the one computed below (tanh and
-// sigmoid, bias, no dropout, no mask or initial state, last output only); anything else,
-// and the WebGL backend (where reading a tensor back stalls the GPU), runs TF.js' own.
+// `call` is routed here (fused-layers.ts), when the configuration is the one computed below
+// (tanh and sigmoid, bias, no dropout, no mask or initial state, last output only).
 
 import * as tf from '@tensorflow/tfjs';
-
-/** Backends whose tensors the loops can read back cheaply (a copy of host memory). */
-const HOST_BACKENDS = new Set(['wasm', 'cpu']);
+import type { FusedCall } from './fused-layers.js';
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
@@ -235,52 +232,26 @@ export const gruLastOutput = tf.customGrad(((x: tf.Tensor3D, kernel: tf.Tensor2D
   return { value, gradFunc };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor3D, kernel: tf.Tensor2D, recurrent: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
 
-/** The op computing each Keras layer class when its configuration is fusable. */
-const SEQUENCE_OPS: Record<string, typeof lstmLastOutput> = { LSTM: lstmLastOutput, GRU: gruLastOutput };
+type SequenceOp = typeof lstmLastOutput;
 
-interface RecurrentInternals {
-  getClassName(): string;
+interface RecurrentLayer {
   cell: { kernel: { read(): tf.Tensor }; recurrentKernel: { read(): tf.Tensor }; bias: { read(): tf.Tensor } | null; dropout: number; recurrentDropout: number };
   getConfig(): tf.serialization.ConfigDict;
-  call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
 }
 
-/** The fused op that computes what the layer computes, if there is one. */
-function sequenceOp(layer: RecurrentInternals): typeof lstmLastOutput | undefined {
-  const op = SEQUENCE_OPS[layer.getClassName()];
-  if (!op) return undefined;
-  const config = layer.getConfig();
-  const fusable = config['activation'] === 'tanh' && config['recurrentActivation'] === 'sigmoid' && config['useBias'] === true
-    && !config['returnSequences'] && !config['returnState'] && !config['goBackwards'] && !config['stateful'] && !config['resetAfter']
-    && !(layer.cell.dropout > 0) && !(layer.cell.recurrentDropout > 0);
-  return fusable ? op : undefined;
-}
-
-/**
- * Routes an LSTM or GRU layer's forward pass through its fused op where that computes the
- * same (see the top of this file), and through TF.js' own otherwise. Returns the layer.
- */
-export function fuseRecurrent<L extends tf.layers.Layer>(layer: L): L {
-  const internals = layer as unknown as RecurrentInternals;
-  const op = sequenceOp(internals);
-  if (!op) return layer;
-  const original = internals.call.bind(layer);
-  internals.call = (inputs, kwargs) => {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    if (!HOST_BACKENDS.has(tf.getBackend()) || (Array.isArray(inputs) && inputs.length > 1) || kwargs?.['mask'] || kwargs?.['initialState'] || x.rank !== 3) {
-      return original(inputs, kwargs);
-    }
-    const { cell } = internals;
-    return op(x as tf.Tensor3D, cell.kernel.read() as tf.Tensor2D, cell.recurrentKernel.read() as tf.Tensor2D, cell.bias!.read() as tf.Tensor1D);
+/** The fused call of an LSTM or GRU layer (fused-layers.ts), when its configuration is the one `op` computes. */
+function fusedRecurrentCall(op: SequenceOp): FusedCall {
+  return (layer) => {
+    const { cell } = layer as unknown as RecurrentLayer;
+    const config = layer.getConfig();
+    const fusable = config['activation'] === 'tanh' && config['recurrentActivation'] === 'sigmoid' && config['useBias'] === true
+      && !config['returnSequences'] && !config['returnState'] && !config['goBackwards'] && !config['stateful'] && !config['resetAfter']
+      && !(cell.dropout > 0) && !(cell.recurrentDropout > 0);
+    if (!fusable) return undefined;
+    return (x, kwargs) => (kwargs['mask'] || kwargs['initialState'] || x.rank !== 3 ? undefined
+      : op(x as tf.Tensor3D, cell.kernel.read() as tf.Tensor2D, cell.recurrentKernel.read() as tf.Tensor2D, cell.bias!.read() as tf.Tensor1D));
   };
-  return layer;
 }
 
-/** fuseRecurrent on every layer of a model (and of the models nested in it). */
-export function fuseRecurrentLayers(model: tf.LayersModel): tf.LayersModel {
-  for (const layer of model.layers) {
-    if (layer instanceof tf.LayersModel) fuseRecurrentLayers(layer);
-    else fuseRecurrent(layer);
-  }
-  return model;
-}
+export const fusedLstmCall = fusedRecurrentCall(lstmLastOutput);
+export const fusedGruCall = fusedRecurrentCall(gruLastOutput);
