@@ -17,5 +17,9 @@ if (files.length === 0) {
 // compile it first when src/ changed (a no-op otherwise), so they never test stale code.
 const build = spawnSync(process.execPath, [join('scripts', 'build.mjs')], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// A file's own time limit (Node applies --test-timeout to each file's process as a whole): a
+// file that hangs — once, one sat idle before its first test — fails after 20 minutes
+// instead of holding the run until CI's limit; the longest file takes about 3.
+const FILE_TIMEOUT_MS = 20 * 60_000;
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-timeout=${FILE_TIMEOUT_MS}`, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
