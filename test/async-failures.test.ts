@@ -1,7 +1,8 @@
 // An asynchronous (FedBuff) run whose tasks keep failing ends, as a synchronous round does
 // after maxRoundAttempts tries: once maxRoundAttempts × bufferSize tasks failed since the
 // last applied version, the run fails with the count and the last member's reason, instead
-// of dispatching forever. A version that does get applied starts the count again.
+// of dispatching forever. A version that does get applied starts the count again. Under
+// secure aggregation a lost cohort counts each of its K members.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { after, before, it } from 'node:test';
 import { createCoordinator, type Coordinator } from '../src/coordinator/server.js';
 import { initialParameters } from '../src/model/build.js';
 import type { TaskHandler } from '../src/node/member.js';
+import { withSecureAggregation } from '../src/node/secagg-handler.js';
+import { nodePrimitives } from '../src/privacy/secagg/primitives-node.js';
 import { makeParameters } from '../src/protocol/tensors.js';
 import { LocalExecutor } from '../src/simulation/member-executor.js';
 import { MemoryGrid } from '../src/simulation/memory-grid.js';
@@ -36,9 +39,12 @@ before(async () => {
   const dir = await tempDir('concord-async-failures-');
   storage = new SqliteStorage(join(dir, 'c.sqlite'));
   await storage.migrate();
-  const grid = new MemoryGrid({ executor: new LocalExecutor(() => handler, { concurrency: 4 }) });
+  // Every member answers secure-aggregation stages too; they call `handler` when they train.
+  const members = new Map<string, TaskHandler>();
+  const grid = new MemoryGrid({ executor: new LocalExecutor((id) => members.get(id), { concurrency: 4 }) });
   for (let i = 0; i < 4; i++) {
     const m = await storage.addMember({ name: `m${i}`, publicKey: `${String(i).repeat(43)}`.slice(0, 43), dataset: { name: 'toy', numExamples: 10, numHoldout: 5, inputShape: [3], classes: 2 } });
+    members.set(m.memberId, withSecureAggregation(handler, { memberId: () => m.memberId, primitives: nodePrimitives }));
     grid.add({ memberId: m.memberId, name: m.name, numExamples: 10, numHoldout: 5 });
   }
   coordinator = await createCoordinator({ storage, operatorToken: OPERATOR, memberBoard: grid, initialParameters: async (config) => initialParameters(config.model, config.seed), retryDelayMs: 20 });
@@ -98,4 +104,16 @@ it('keeps going while failures stay under the limit between versions', { timeout
   } finally {
     handler.train = original;
   }
+});
+
+it('counts a secure cohort lost to a failed member as K failed tasks, and fails the run at the same limit', { timeout: 180_000 }, async () => {
+  // Two cohorts of 2 are applied, then every training fails: each lost cohort counts 2.
+  answered = 0;
+  failFrom = 4;
+  const run = await endOf({ model, rounds: 10, minAvailableMembers: 2, maxRoundAttempts: 3, secureAggregation: true, strategy: fedbuff, keepUpdates: false });
+  assert.equal(run.status, 'failed', run.error ?? '');
+  assert.match(run.error ?? '', /^version 3 failed: 6 tasks failed since version 2 \(maxRoundAttempts × bufferSize = 6\); last: /);
+  assert.deepEqual((await storage.listRounds(run.runId)).map((r) => r.round), [1, 2]);
+  // Three cohorts of 2 were lost: 6 trainings after version 2, plus at most a cohort in flight.
+  assert.ok(answered - 4 >= 6 && answered - 4 <= 6 + 2, `trainings after version 2: ${answered - 4}`);
 });
