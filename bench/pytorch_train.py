@@ -42,6 +42,22 @@ class Text(nn.Module):
         return self.out(h)
 
 
+class Mf(nn.Module):
+    # r̂(u, i) = m + b_u + b_i + p_u·q_i, as Concord's mf family (src/model/families/mf.ts).
+    def __init__(self, users, items, factors, middle):
+        super().__init__()
+        self.p, self.q = nn.Embedding(users, factors), nn.Embedding(items, factors)
+        self.bu, self.bi = nn.Embedding(users, 1), nn.Embedding(items, 1)
+        self.middle = middle
+
+    def forward(self, x):
+        u, i = x[:, 0], x[:, 1]
+        return self.middle + self.bu(u)[:, 0] + self.bi(i)[:, 0] + (self.p(u) * self.q(i)).sum(1)
+
+
+MF_USERS = 1000  # as bench/training.ts
+
+
 def model(spec):
     f = spec['family']
     if f == 'mlp':
@@ -74,15 +90,25 @@ def model(spec):
         return Text(spec['vocabSize'], spec['sequenceLength'], spec['embeddingDim'], enc['type'], units, enc.get('kernelSize', 5), spec['classes']), ([spec['sequenceLength']], spec['vocabSize'])
     if f == 'transformer':
         return Transformer(spec['vocabSize'], spec['sequenceLength'], spec['embeddingDim'], spec['heads'], spec['layers'], spec['feedForward'], spec['classes']), ([spec['sequenceLength']], spec['vocabSize'])
+    if f == 'mf':
+        lo, hi = spec['ratingRange']
+        return Mf(MF_USERS, spec['items'], spec['factors'], (lo + hi) / 2), ([2], 'pairs')
     raise ValueError(f)
 
 
 def throughput(spec, batch, seconds):
     net, (shape, kind) = model(spec)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
-    loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand([batch] + shape) if kind == 'float' else torch.randint(2, kind, [batch] + shape)
-    y = torch.randint(0, spec['classes'], [batch])
+    if kind == 'pairs':
+        # (user, item) pairs rated 1-5, squared error (weight decay l2 as the learner's).
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, weight_decay=spec.get('l2', 0.02))
+        loss_fn = nn.MSELoss()
+        x = torch.stack([torch.randint(0, MF_USERS, [batch]), torch.randint(0, spec['items'], [batch])], 1)
+        y = torch.randint(1, 6, [batch]).float()
+    else:
+        loss_fn = nn.CrossEntropyLoss()
+        x = torch.rand([batch] + shape) if kind == 'float' else torch.randint(2, kind, [batch] + shape)
+        y = torch.randint(0, spec['classes'], [batch])
 
     def step():
         opt.zero_grad()

@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend.js';
-import { buildModel } from '../src/model/build.js';
+import { buildModel, initialParameters } from '../src/model/build.js';
+import { familyOf } from '../src/model/families/index.js';
 import { trainLocal } from '../src/model/train.js';
 import { ModelSpecSchema, type ModelSpec } from '../src/protocol/messages.js';
 import { printTable } from './table.js';
@@ -25,6 +26,7 @@ const ARCHITECTURES: { label: string; spec: ModelSpec }[] = [
   { label: 'text conv1d (200 tokens)', spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 20_000, sequenceLength: 200, embeddingDim: 32, encoder: { type: 'conv1d', filters: 64, kernelSize: 5 }, classes: 2 }) },
   { label: 'text lstm (100 tokens)', spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 20_000, sequenceLength: 100, embeddingDim: 32, encoder: { type: 'lstm', units: 32 }, classes: 2 }) },
   { label: 'text gru (100 tokens)', spec: ModelSpecSchema.parse({ family: 'text', vocabSize: 20_000, sequenceLength: 100, embeddingDim: 32, encoder: { type: 'gru', units: 32 }, classes: 2 }) },
+  { label: 'mf 2,000 items × 16 factors', spec: ModelSpecSchema.parse({ family: 'mf', items: 2000, factors: 16, ratingRange: [1, 5] }) },
   { label: 'transformer (64 tokens, d 32)', spec: ModelSpecSchema.parse({ family: 'transformer', vocabSize: 8000, sequenceLength: 64, embeddingDim: 32, heads: 2, layers: 1, feedForward: 64, dropout: 0.1, classes: 2 }) },
 ];
 
@@ -32,10 +34,18 @@ const BATCH = 32;
 // TF.js' CPU backend computes UnsortedSegmentSum (the gradient of an embedding lookup) as one
 // masked sum over every token per vocabulary entry: O(vocabulary × tokens), more than five
 // minutes for one batch of these text models. Their CPU column is left out, saying why.
-const CPU_UNUSABLE = (spec: ModelSpec) => spec.family === 'text' || spec.family === 'transformer';
+// Matrix factorisation trains in plain JavaScript whatever the backend: one column says it all.
+const CPU_UNUSABLE = (spec: ModelSpec) => spec.family === 'text' || spec.family === 'transformer' || spec.family === 'mf';
 
-/** Random examples of the spec's input: features in [0, 1), or ids in [2, vocabulary). */
+/** Users in the matrix-factorisation rows. */
+const MF_USERS = 1000;
+
+/** Random examples of the spec's input: features in [0, 1), ids in [2, vocabulary), or (user, item) pairs rated 1–5. */
 function examples(spec: ModelSpec, n: number): { x: Float32Array; y: Int32Array; inputShape: number[]; classes: number } {
+  if (spec.family === 'mf') {
+    const x = Float32Array.from({ length: 2 * n }, (_, i) => Math.floor(Math.random() * (i % 2 === 0 ? MF_USERS : spec.items)));
+    return { x, y: Int32Array.from({ length: n }, () => 1 + Math.floor(Math.random() * 5)), inputShape: [2], classes: 6 };
+  }
   const shape = spec.family === 'text' || spec.family === 'transformer' ? [spec.sequenceLength] : spec.family === 'mlp' || spec.family === 'cnn' ? [...spec.inputShape] : [2];
   const size = shape.reduce((a, b) => a * b, 1);
   const vocabulary = 'vocabSize' in spec ? spec.vocabSize : 0;
@@ -44,8 +54,27 @@ function examples(spec: ModelSpec, n: number): { x: Float32Array; y: Int32Array;
   return { x, y: Int32Array.from({ length: n }, () => Math.floor(Math.random() * classes)), inputShape: shape, classes };
 }
 
+/** Samples per second of a family that trains with a learner of its own (plain JavaScript, on any backend). */
+async function learnerThroughput(spec: ModelSpec, seconds: number): Promise<number> {
+  const learner = familyOf(spec).learner!(spec);
+  const data = examples(spec, BATCH * 64);
+  const config = { epochs: 1, batchSize: BATCH, learningRate: 0.01, optimizer: 'sgd' as const, proximalMu: 0, seed: 0 };
+  let global = initialParameters(spec, 0);
+  global = (await learner.train(global, data, config)).parameters;
+  let samples = 0;
+  const start = process.hrtime.bigint();
+  let elapsed = 0;
+  while (elapsed < seconds) {
+    global = (await learner.train(global, data, config)).parameters;
+    samples += data.y.length;
+    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  }
+  return samples / elapsed;
+}
+
 /** Samples per second of local training, over at least `seconds` after a warm-up epoch. */
 async function tfjsThroughput(spec: ModelSpec, seconds: number, dp = false): Promise<number> {
+  if (familyOf(spec).learner) return learnerThroughput(spec, seconds);
   const model = buildModel(spec, 0);
   try {
     const data = examples(spec, BATCH * 4);
@@ -89,7 +118,8 @@ export async function benchTraining(options: { quick?: boolean } = {}): Promise<
     process.stderr.write(`training: ${a.label} (${i + 1}/${ARCHITECTURES.length})\n`);
     await initBackend('wasm');
     const wasm = await tfjsThroughput(a.spec, seconds);
-    const dp = await tfjsThroughput(a.spec, seconds / 2, true);
+    const dpRefused = familyOf(a.spec).support(a.spec).dpSgd !== true;
+    const dp = dpRefused ? null : await tfjsThroughput(a.spec, seconds / 2, true);
     let cpu: number | null = null;
     if (!CPU_UNUSABLE(a.spec)) {
       await initBackend('cpu');
@@ -103,12 +133,13 @@ export async function benchTraining(options: { quick?: boolean } = {}): Promise<
       pt === undefined ? 'skipped' : pt.toFixed(0),
       cpu === null ? '-' : (wasm / cpu).toFixed(1),
       pt === undefined ? '-' : (wasm / pt).toFixed(2),
-      dp.toFixed(0),
-      (dp / wasm).toFixed(2),
+      dp === null ? 'refused' : dp.toFixed(0),
+      dp === null ? '-' : (dp / wasm).toFixed(2),
     ]);
   }
   await initBackend('wasm');
   printTable(`Local training throughput, samples/s (batch ${BATCH}, SGD, one thread each; ${tf.memory().numTensors} tensors left)`, ['model', 'TF.js wasm', 'TF.js cpu', 'PyTorch 1 thread', 'wasm / cpu', 'wasm / PyTorch', 'wasm DP-SGD', 'DP-SGD / SGD'], rows);
-  console.log('* the CPU backend\'s embedding gradient (UnsortedSegmentSum) is O(vocabulary × tokens): over 5 minutes a batch here');
+  console.log('* the CPU backend\'s embedding gradient (UnsortedSegmentSum) is O(vocabulary × tokens): over 5 minutes a batch here;');
+  console.log('  mf trains with its own learner in plain JavaScript (per-rating SGD, Koren et al. 2009) on every backend, against PyTorch\'s batched SGD of the same factorisation.');
   if (!torch) console.log(python ? 'PyTorch column failed (see above).' : 'PyTorch column skipped: no Python with torch found (install Debian\'s python3-torch, or set CONCORD_PYTHON).');
 }
