@@ -25,18 +25,38 @@ function hostMatMul(a: Float32Array, rows: number, b: tf.Tensor2D, transposeB: b
   return values;
 }
 
+/** x·W + b for every step at once, [B·T, G] as host values. */
+function inputProjection(x: tf.Tensor3D, kernel: tf.Tensor2D, bias: tf.Tensor1D): Float32Array {
+  const [B, T, E] = x.shape;
+  const projected = tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [B * T, E]), kernel), bias));
+  const values = projected.dataSync() as Float32Array;
+  projected.dispose();
+  return values;
+}
+
+/**
+ * The gradients for x, W, U and b from dz, the pre-activation gradients of every step
+ * ([B·T, G], in [B, T, ·] order): dx = dz·Wᵀ, dW = xᵀ·dz, db = Σ dz, and dU from
+ * `recurrentGradient` (which depends on the cell).
+ */
+function sequenceGradients(dz: Float32Array, x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentGradient: (dZ: tf.Tensor2D) => tf.Tensor): tf.Tensor[] {
+  const [B, T, E] = x.shape;
+  return tf.tidy(() => {
+    const dZ = tf.tensor2d(dz, [B * T, dz.length / (B * T)]);
+    return [tf.reshape(tf.matMul(dZ, kernel, false, true), [B, T, E]), tf.matMul(tf.reshape(x, [B * T, E]), dZ, true, false), recurrentGradient(dZ), tf.sum(dZ, 0)];
+  });
+}
+
 /**
  * The last hidden state of an LSTM (gates i, f, g, o in Keras' order; sigmoid gates, tanh
  * cell) over x [batch, time, features], from zero states, with its gradient with respect to
  * x, the kernel W [features, 4H], the recurrent kernel U [H, 4H] and the bias [4H].
  */
 export const lstmLastOutput = tf.customGrad(((x: tf.Tensor3D, kernel: tf.Tensor2D, recurrent: tf.Tensor2D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
-  const [B, T, E] = x.shape;
+  const [B, T] = x.shape;
   const H = recurrent.shape[0];
   const G = 4 * H;
-  const projected = tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [B * T, E]), kernel), bias));
-  const xw = projected.dataSync() as Float32Array;
-  projected.dispose();
+  const xw = inputProjection(x, kernel, bias);
   // Per (example, step), in [B, T, ·] order: the activated gates, tanh of the new cell, and
   // the previous states (the weight gradients need h_{t−1}; the forget gate's needs c_{t−1}).
   const gates = new Float32Array(B * T * G);
@@ -108,15 +128,7 @@ export const lstmLastOutput = tf.customGrad(((x: tf.Tensor3D, kernel: tf.Tensor2
       }
       if (t > 0) dh = hostMatMul(dzStep, B, u, true);
     }
-    return tf.tidy(() => {
-      const dZ = tf.tensor2d(dz, [B * T, G]);
-      return [
-        tf.reshape(tf.matMul(dZ, w, false, true), [B, T, E]),
-        tf.matMul(tf.reshape(xs, [B * T, E]), dZ, true, false),
-        tf.matMul(tf.tensor2d(hPrevious, [B * T, H]), dZ, true, false),
-        tf.sum(dZ, 0),
-      ];
-    });
+    return sequenceGradients(dz, xs, w, (dZ) => tf.matMul(tf.tensor2d(hPrevious, [B * T, H]), dZ, true, false));
   };
   return { value, gradFunc };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor3D, kernel: tf.Tensor2D, recurrent: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
@@ -128,13 +140,11 @@ export const lstmLastOutput = tf.customGrad(((x: tf.Tensor3D, kernel: tf.Tensor2
  * kernel W [features, 3H], the recurrent kernel U [H, 3H] and the bias [3H].
  */
 export const gruLastOutput = tf.customGrad(((x: tf.Tensor3D, kernel: tf.Tensor2D, recurrent: tf.Tensor2D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
-  const [B, T, E] = x.shape;
+  const [B, T] = x.shape;
   const H = recurrent.shape[0];
   const G = 3 * H;
   const [gatesKernel, candidateKernel] = tf.split(recurrent, [2 * H, H], 1) as [tf.Tensor2D, tf.Tensor2D];
-  const projected = tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [B * T, E]), kernel), bias));
-  const xw = projected.dataSync() as Float32Array;
-  projected.dispose();
+  const xw = inputProjection(x, kernel, bias);
   // Per (example, step), in [B, T, ·] order: z, r and h̃; h_{t−1}; and r ⊙ h_{t−1}.
   const gates = new Float32Array(B * T * G);
   const hPrevious = new Float32Array(B * T * H);
@@ -218,15 +228,9 @@ export const gruLastOutput = tf.customGrad(((x: tf.Tensor3D, kernel: tf.Tensor2D
         for (let k = 0; k < B * H; k++) dh[k] = dh[k]! + viaGates[k]!;
       }
     }
-    return tf.tidy(() => {
-      const dZ = tf.tensor2d(dz, [B * T, G]);
-      const [dGatesAll, dCandidateAll] = tf.split(dZ, [2 * H, H], 1);
-      return [
-        tf.reshape(tf.matMul(dZ, w, false, true), [B, T, E]),
-        tf.matMul(tf.reshape(xs, [B * T, E]), dZ, true, false),
-        tf.concat([tf.matMul(tf.tensor2d(hPrevious, [B * T, H]), dGatesAll!, true, false), tf.matMul(tf.tensor2d(resetPrevious, [B * T, H]), dCandidateAll!, true, false)], 1),
-        tf.sum(dZ, 0),
-      ];
+    return sequenceGradients(dz, xs, w, (dZ) => {
+      const [dGates, dCandidate] = tf.split(dZ, [2 * H, H], 1);
+      return tf.concat([tf.matMul(tf.tensor2d(hPrevious, [B * T, H]), dGates!, true, false), tf.matMul(tf.tensor2d(resetPrevious, [B * T, H]), dCandidate!, true, false)], 1);
     });
   };
   return { value, gradFunc };
