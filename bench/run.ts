@@ -10,6 +10,7 @@ import { benchCoordinator } from './coordinator.js';
 import { benchRobust } from './robust.js';
 import { benchSecAgg } from './secagg.js';
 import { benchScale } from './scale.js';
+import { closestName } from '../src/protocol/problems.js';
 import { benchTraining } from './training.js';
 import { benchValuation } from './valuation.js';
 
@@ -29,6 +30,17 @@ const sections: { name: string; run: () => Promise<unknown> }[] = [
   { name: 'valuation', run: () => benchValuation({ quick }) },
   { name: 'scale', run: () => benchScale({ quick }) },
 ];
+
+// A mistyped section or flag is refused, naming the closest, rather than running nothing.
+const names = sections.map((s) => s.name);
+for (const arg of args) {
+  const known = arg.startsWith('--') ? ['--quick'] : names;
+  if (!known.includes(arg)) {
+    const near = closestName(arg, known);
+    console.error(`unknown benchmark ${arg.startsWith('--') ? 'option' : 'section'} "${arg}"${near ? `; did you mean \`${near}\`?` : ''} (sections: ${names.join(', ')}; option: --quick)`);
+    process.exit(64);
+  }
+}
 
 console.log(`Concord benchmarks${quick ? ' (quick)' : ''}: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
 for (const section of sections) {
