@@ -16,6 +16,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { FRAME_CONTENT_TYPE } from '../protocol/frame.js';
 import type { GovernanceStore, MemberRecord, MemberStore } from '../storage/storage.js';
 import type { AuditTrail } from './audit-trail.js';
+import { frameBodyDigest, receiveFrameBody } from './frame-body.js';
 import { bearerToken, sameToken } from './tokens.js';
 
 /** Someone acting through a bearer token. */
@@ -63,7 +64,7 @@ export function installBodyParsers(app: FastifyInstance, bodyLimit: number): voi
     rawBodies.set(request.raw, body as Buffer);
     parse(request, body as unknown as string, done);
   });
-  app.addContentTypeParser(FRAME_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(FRAME_CONTENT_TYPE, receiveFrameBody(bodyLimit));
 }
 
 /** The exact bytes of the request body (JSON or frame); undefined when it had none. */
@@ -158,7 +159,7 @@ export class Authenticator {
     if (request.body !== undefined && body === undefined) throw unsupportedContentType(request.headers['content-type']);
     try {
       const now = this.now();
-      const memberId = await verifyRequest({ method: request.method, path: request.url, body, headers: request.headers }, lookup, { now, maxSkewMs: this.maxSkewMs, nonceCache: this.nonces });
+      const memberId = await verifyRequest({ method: request.method, path: request.url, body, bodySha256: frameBodyDigest(request), headers: request.headers }, lookup, { now, maxSkewMs: this.maxSkewMs, nonceCache: this.nonces });
       const nonce = request.headers[SignatureHeader.NONCE];
       if (this.sharedNonces && typeof nonce === 'string' && !(await this.sharedNonces(memberId, nonce, now + 2 * this.maxSkewMs))) {
         throw new ConcordError(ErrorCode.UNAUTHENTICATED, `nonce ${nonce} was already used by member ${memberId} (at another coordinator replica); each request needs a fresh nonce (replayed request?)`, {

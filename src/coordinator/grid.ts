@@ -51,11 +51,27 @@ export interface TaskReply {
   seconds: number;
 }
 
+/**
+ * A running weighted sum a grid may add train replies' parameters to as they arrive
+ * (core/streaming-mean.ts), so it need not hold every update until the round ends. A reply
+ * the grid added comes back without parameters; one it did not comes back with them.
+ */
+export interface UpdateFold {
+  add(data: Float32Array, weight: number): void;
+}
+
+export interface SendOptions {
+  deadline: number;
+  signal: AbortSignal;
+  /** Train replies' parameters may be added here, weighted by their numExamples, instead of returned. */
+  fold?: UpdateFold;
+}
+
 export interface Grid {
   /** Members online now, sorted by id. */
   available(): MemberRef[];
   /** Resolves once at least `count` members are online. */
   waitForMembers(count: number, signal: AbortSignal): Promise<void>;
   /** Every task ends as exactly one reply or one failure; never throws for a member's fault. */
-  sendAndReceive(tasks: OutgoingTask[], options: { deadline: number; signal: AbortSignal }): Promise<{ replies: TaskReply[]; failures: Failure[] }>;
+  sendAndReceive(tasks: OutgoingTask[], options: SendOptions): Promise<{ replies: TaskReply[]; failures: Failure[] }>;
 }

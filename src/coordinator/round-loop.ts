@@ -6,8 +6,10 @@
 // coordinator killed at any point neither loses nor repeats a completed round.
 
 import { seededRandom } from '../core/random.js';
+import { StreamingMean } from '../core/streaming-mean.js';
+import { aggregateMetrics, checkTrainResults } from '../strategies/common.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
-import type { Parameters } from '../protocol/tensors.js';
+import { makeParameters, totalSize, type Parameters } from '../protocol/tensors.js';
 import type { TrainConfig } from '../protocol/messages.js';
 import type { EvaluateResult, Failure, Instruction, MemberRef, Strategy, TrainAggregate, TrainResult } from '../strategies/strategy.js';
 import type { AuditEntry } from '../governance/audit.js';
@@ -187,7 +189,10 @@ export async function runFederation(options: FederationOptions): Promise<void> {
       if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
       ({ aggregate, participants, failures: trainFailures, members: trainMembers } = secure);
     } else {
-      const train = await grid.sendAndReceive(tasksFor(trainPlan, 'train', round, current), { deadline, signal });
+      // Nothing needs the updates one by one (the strategy takes their mean, none are kept, no
+      // shards sum them): they are summed as they arrive, and let go.
+      const fold = !ext.aggregateUpdates && strategy.traits.aggregatesMean && !keepsUpdates(config, trainPlan.length) ? new StreamingMean(totalSize(current.specs)) : undefined;
+      const train = await grid.sendAndReceive(tasksFor(trainPlan, 'train', round, current), { deadline, signal, ...(fold ? { fold } : {}) });
       if (signal.aborted) return { ok: false, reason: 'the coordinator is shutting down' };
       if (train.replies.length < config.minTrainMembers) {
         return { ok: false, reason: `only ${train.replies.length} of the minimum ${config.minTrainMembers} members reported${describeFailures(train.failures)}` };
@@ -198,7 +203,16 @@ export async function runFederation(options: FederationOptions): Promise<void> {
         numExamples: r.header.numExamples,
         metrics: r.header.metrics,
       }));
-      if (ext.aggregateUpdates && results.length > 0) {
+      if (fold) {
+        // A grid that returned the parameters instead of adding them: checked as the strategy would, then added.
+        const returned = results.filter((r) => r.parameters !== undefined);
+        checkTrainResults(current, returned);
+        for (const r of returned) fold.add(r.parameters.data, r.numExamples);
+        const mean: TrainResult = { memberId: 'streamed-mean', parameters: makeParameters(current.specs, fold.mean() ?? current.data), numExamples: fold.totalWeight, metrics: {} };
+        aggregate = results.length > 0 ? strategy.aggregateTrain(round, current, [mean], train.failures) : strategy.aggregateTrain(round, current, [], train.failures);
+        // The strategy saw one synthetic result; the round's metrics are the real members'.
+        if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, ...aggregateMetrics(results) } };
+      } else if (ext.aggregateUpdates && results.length > 0) {
         let outcome: ElsewhereAggregate;
         try {
           outcome = await ext.aggregateUpdates({ round, attempt, current, results, signal });

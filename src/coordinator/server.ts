@@ -20,6 +20,7 @@ import type { Strategy } from '../strategies/strategy.js';
 import type { CompletedRound, MemberRecord, RunEvent, RunRecord, Storage } from '../storage/storage.js';
 import { AuditTrail, modelFrame } from './audit-trail.js';
 import { Authenticator, installBodyParsers } from './auth.js';
+import { releaseFrameBody } from './frame-body.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
 import { createAgreementGovernance } from './agreement-routes.js';
 import type { Agreement } from '../governance/agreement.js';
@@ -264,7 +265,8 @@ export async function createCoordinator(options: CoordinatorOptions): Promise<Co
       });
     }
     metrics.bytes('in', request.body.byteLength);
-    await board.submit(member.memberId, request.params.taskId, request.body);
+    // An update the round summed on arrival is not kept: its bytes take the next upload.
+    if (!(await board.submit(member.memberId, request.params.taskId, request.body))) releaseFrameBody(request);
     return { accepted: true };
   });
 

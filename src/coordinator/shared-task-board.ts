@@ -11,7 +11,7 @@ import type { PostgresCoordination } from '../storage/postgres-coordination.js';
 import type { MemberStore } from '../storage/storage.js';
 import type { DatasetDescriptor } from '../protocol/messages.js';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
-import type { OutgoingTask, TaskReply } from './grid.js';
+import type { OutgoingTask, SendOptions, TaskReply } from './grid.js';
 import type { DeliveredTask, MemberBoard } from './task-board.js';
 import { expectationOf, notDelivered, otherMembersTask, rejectionReason, staleTask, taskFrame, validateResult, type TaskExpectation } from './task-results.js';
 
@@ -107,7 +107,7 @@ export class SharedTaskBoard implements MemberBoard {
     }
   }
 
-  async sendAndReceive(tasks: OutgoingTask[], options: { deadline: number; signal: AbortSignal }): Promise<{ replies: TaskReply[]; failures: Failure[] }> {
+  async sendAndReceive(tasks: OutgoingTask[], options: SendOptions): Promise<{ replies: TaskReply[]; failures: Failure[] }> {
     const replies: TaskReply[] = [];
     const failures: Failure[] = [];
     if (tasks.length === 0) return { replies, failures };
@@ -240,7 +240,8 @@ export class SharedTaskBoard implements MemberBoard {
     return this.members.touchMember(member.memberId, Date.now());
   }
 
-  async submit(memberId: string, taskId: string, body: Uint8Array): Promise<void> {
+  /** The body is stored with the task for whichever replica runs the round: always kept. */
+  async submit(memberId: string, taskId: string, body: Uint8Array): Promise<boolean> {
     const row = await this.openTask(memberId, taskId);
     try {
       validateResult(JSON.parse(row.expect) as TaskExpectation, body);
@@ -249,6 +250,7 @@ export class SharedTaskBoard implements MemberBoard {
       throw error;
     }
     if (!(await this.coordination.settle(taskId, body, row.issuedBy))) throw staleTask(taskId);
+    return true;
   }
 
   async decline(memberId: string, taskId: string, reason: string): Promise<void> {

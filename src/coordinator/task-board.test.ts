@@ -88,3 +88,44 @@ test('a queued task that was never delivered is handed out by the next poll, not
   b.submit(member.memberId, delivered.taskId, resultFor(delivered.frame));
   assert.deepEqual((await exchange).failures, []);
 });
+
+test('a train update the round sums on arrival is added to its fold with its example count, returned without parameters, and its body is not kept', async () => {
+  const b = board();
+  b.seen(member);
+  const specs = [{ name: 'w', shape: [2] }];
+  const added: { data: number[]; weight: number }[] = [];
+  const fold = { add: (data: Float32Array, weight: number) => void added.push({ data: [...data], weight }) };
+  const exchange = b.sendAndReceive([task({ kind: 'train', parameters: makeParameters(specs) })], { deadline: Date.now() + HOUR, signal: open, fold });
+  const delivered = (await b.poll(member, 0, open))!;
+  const header = decodeFrame(delivered.frame).header as { taskId: string; runId: string; round: number };
+  const result = encodeFrame({ protocolVersion: PROTOCOL_VERSION, taskId: header.taskId, kind: 'train', runId: header.runId, round: header.round, numExamples: 3, metrics: { loss: 0.5 } }, makeParameters(specs, Float32Array.of(1.5, -2)));
+  assert.equal(b.submit(member.memberId, header.taskId, result), false, 'the caller may reuse the body');
+  const { replies, failures } = await exchange;
+  assert.deepEqual(failures, []);
+  assert.deepEqual(added, [{ data: [1.5, -2], weight: 3 }]);
+  assert.equal(replies.length, 1);
+  assert.equal(replies[0]!.parameters, undefined);
+  assert.deepEqual(replies[0]!.header.metrics, { loss: 0.5 });
+});
+
+test('without a fold the update comes back with the reply and the body is kept; a non-finite update is never added', async () => {
+  const b = board();
+  b.seen(member);
+  const specs = [{ name: 'w', shape: [2] }];
+  const plain = b.sendAndReceive([task({ kind: 'train', parameters: makeParameters(specs) })], { deadline: Date.now() + HOUR, signal: open });
+  let delivered = (await b.poll(member, 0, open))!;
+  let header = decodeFrame(delivered.frame).header as { taskId: string; runId: string; round: number };
+  const frame = (values: Float32Array) => encodeFrame({ protocolVersion: PROTOCOL_VERSION, taskId: header.taskId, kind: 'train', runId: header.runId, round: header.round, numExamples: 3, metrics: {} }, makeParameters(specs, values));
+  assert.equal(b.submit(member.memberId, header.taskId, frame(Float32Array.of(1, 2))), true);
+  assert.deepEqual([...(await plain).replies[0]!.parameters!.data], [1, 2]);
+
+  let adds = 0;
+  const folded = b.sendAndReceive([task({ kind: 'train', parameters: makeParameters(specs) })], { deadline: Date.now() + HOUR, signal: open, fold: { add: () => void adds++ } });
+  delivered = (await b.poll(member, 0, open))!;
+  header = decodeFrame(delivered.frame).header as { taskId: string; runId: string; round: number };
+  assert.throws(() => b.submit(member.memberId, header.taskId, frame(Float32Array.of(1, Number.NaN))), /holds NaN/);
+  const outcome = await folded;
+  assert.equal(adds, 0);
+  assert.equal(outcome.replies.length, 0);
+  assert.match(outcome.failures[0]!.reason, /update rejected/);
+});

@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
-import type { Grid, OutgoingTask, TaskReply } from './grid.js';
+import type { Grid, OutgoingTask, SendOptions, TaskReply, UpdateFold } from './grid.js';
 import { RoundProgressBook, type RoundProgress } from './round-progress.js';
 import { expectationOf, notDelivered, otherMembersTask, rejectionReason, staleTask, taskFrameParts, validateResult } from './task-results.js';
 
@@ -33,6 +33,8 @@ interface TaskState {
   status: 'queued' | 'delivered' | 'settled';
   deliveredAt: number;
   bytesOut: number;
+  /** Where this train task's update is summed on arrival (the round's streaming mean), if anywhere. */
+  fold: UpdateFold | undefined;
   settle: (outcome: { reply?: TaskReply; failure?: Failure }) => void;
 }
 
@@ -60,7 +62,8 @@ export interface MemberBoard extends Grid {
   forget(memberId: string, reason?: string): void | Promise<void>;
   poll(member: MemberRef, waitMs: number, signal: AbortSignal): Promise<DeliveredTask | null>;
   heartbeat(member: MemberRef): void | Promise<void>;
-  submit(memberId: string, taskId: string, body: Uint8Array): void | Promise<void>;
+  /** Resolves true when the board still refers to `body` (it kept the update), false when the caller may reuse its bytes. */
+  submit(memberId: string, taskId: string, body: Uint8Array): boolean | Promise<boolean>;
   decline(memberId: string, taskId: string, reason: string): void | Promise<void>;
   /** Who is working on a run's current tasks and who has reported; absent where the board cannot tell (replicas). */
   progress?(runId: string): RoundProgress | null;
@@ -126,7 +129,7 @@ export class TaskBoard implements MemberBoard {
     }
   }
 
-  sendAndReceive(tasks: OutgoingTask[], options: { deadline: number; signal: AbortSignal }): Promise<{ replies: TaskReply[]; failures: Failure[] }> {
+  sendAndReceive(tasks: OutgoingTask[], options: SendOptions): Promise<{ replies: TaskReply[]; failures: Failure[] }> {
     const replies: TaskReply[] = [];
     const failures: Failure[] = [];
     if (tasks.length === 0) return Promise.resolve({ replies, failures });
@@ -153,7 +156,7 @@ export class TaskBoard implements MemberBoard {
       };
       for (const task of tasks) {
         const taskId = `${task.runId}.r${task.round}.${task.stage ?? task.kind}.${randomBytes(6).toString('hex')}`;
-        const state: TaskState = { taskId, task, deadline: options.deadline, status: 'queued', deliveredAt: 0, bytesOut: 0, settle: onSettle };
+        const state: TaskState = { taskId, task, deadline: options.deadline, status: 'queued', deliveredAt: 0, bytesOut: 0, fold: task.kind === 'train' ? options.fold : undefined, settle: onSettle };
         this.tasks.set(taskId, state);
         states.push(state);
         const member = this.members.get(task.memberId);
@@ -225,9 +228,10 @@ export class TaskBoard implements MemberBoard {
   /**
    * Validates a member's result and settles its task. A result that fails validation
    * fails the task at once (the member learns why from the error), so one bad update
-   * neither corrupts the round nor holds it up.
+   * neither corrupts the round nor holds it up. A train update the round sums as it
+   * arrives is added to its fold here and not kept (then this returns false).
    */
-  submit(memberId: string, taskId: string, body: Uint8Array): void {
+  submit(memberId: string, taskId: string, body: Uint8Array): boolean {
     const state = this.openTask(memberId, taskId);
     let reply: TaskReply;
     try {
@@ -236,9 +240,17 @@ export class TaskBoard implements MemberBoard {
       this.fail(state, rejectionReason(error));
       throw error;
     }
+    let kept = true;
+    if (state.fold && reply.parameters) {
+      state.fold.add(reply.parameters.data, reply.header.numExamples);
+      const { parameters: _added, ...rest } = reply;
+      reply = rest;
+      kept = false;
+    }
     state.status = 'settled';
     this.tasks.delete(taskId);
     state.settle({ reply });
+    return kept;
   }
 
   /** A member refuses a task (e.g. its own privacy budget is spent); the task fails with its reason. */

@@ -77,6 +77,8 @@ export interface ReceivedRequest {
   method: string;
   path: string;
   body?: Uint8Array | string;
+  /** The body's SHA-256 (hex) when the receiver computed it as the bytes arrived; else it is computed here. */
+  bodySha256?: string | undefined;
   /** Header names in any case, as Node's IncomingHttpHeaders or a plain record. */
   headers: Record<string, string | string[] | undefined>;
 }
@@ -136,7 +138,7 @@ export async function verifyRequest(request: ReceivedRequest, lookupPublicKey: K
   if (!enrolled) {
     throw refuse('unknown-member', `no key is enrolled for member ${JSON.stringify(memberId)}`, { field: SignatureHeader.MEMBER, received: memberId });
   }
-  const bytes = requestSigningBytes({ method: request.method, target: request.path, bodySha256: sha256Hex(request.body ?? ''), timestamp, nonce, member: memberId });
+  const bytes = requestSigningBytes({ method: request.method, target: request.path, bodySha256: request.bodySha256 ?? sha256Hex(request.body ?? ''), timestamp, nonce, member: memberId });
   if (!verify(enrolled.publicKey, bytes, signature)) {
     throw refuse('bad-signature', `signature does not verify with the key enrolled for member ${memberId} (was the method, path, body or a header changed, or signed with another key?)`, {
       field: SignatureHeader.SIGNATURE,

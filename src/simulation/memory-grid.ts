@@ -7,7 +7,7 @@
 
 import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { Grid, OutgoingTask, TaskReply } from '../coordinator/grid.js';
+import type { Grid, OutgoingTask, SendOptions, TaskReply } from '../coordinator/grid.js';
 import { RoundProgressBook, type RoundProgress } from '../coordinator/round-progress.js';
 import type { DeliveredTask, MemberBoard } from '../coordinator/task-board.js';
 import { expectationOf, rejectionReason, taskFrame, validateResult } from '../coordinator/task-results.js';
@@ -71,7 +71,7 @@ export class MemoryGrid implements Grid, MemberBoard {
     }
   }
 
-  async sendAndReceive(tasks: OutgoingTask[], options: { deadline: number; signal: AbortSignal }): Promise<{ replies: TaskReply[]; failures: Failure[] }> {
+  async sendAndReceive(tasks: OutgoingTask[], options: SendOptions): Promise<{ replies: TaskReply[]; failures: Failure[] }> {
     const replies: TaskReply[] = [];
     const failures: Failure[] = [];
     if (tasks.length === 0) return { replies, failures };
@@ -152,7 +152,7 @@ export class MemoryGrid implements Grid, MemberBoard {
 
   heartbeat(): void {}
 
-  submit(): void {
+  submit(): boolean {
     throw notNetworked();
   }
 

@@ -71,10 +71,16 @@ export interface StrategyTraits {
   aggregates: 'sum' | 'individual';
   /** Its aggregate of one noised, clipped average is meaningful (client-level DP-FedAvg wraps it). */
   acceptsNoisedAverage: boolean;
+  /**
+   * Its aggregate of a round's results is its aggregate of one result, their example-weighted
+   * mean carrying their total examples (metrics aside), so the coordinator may sum updates as
+   * they arrive (round-loop.ts). Not so for DP-FedAvg, which weighs members equally and clips.
+   */
+  aggregatesMean: boolean;
 }
 
-export const SUM_TRAITS: StrategyTraits = { aggregates: 'sum', acceptsNoisedAverage: true };
-export const INDIVIDUAL_TRAITS: StrategyTraits = { aggregates: 'individual', acceptsNoisedAverage: false };
+export const SUM_TRAITS: StrategyTraits = { aggregates: 'sum', acceptsNoisedAverage: true, aggregatesMean: true };
+export const INDIVIDUAL_TRAITS: StrategyTraits = { aggregates: 'individual', acceptsNoisedAverage: false, aggregatesMean: false };
 
 export interface Strategy {
   readonly name: string;

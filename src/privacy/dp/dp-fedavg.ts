@@ -163,7 +163,7 @@ export class DifferentiallyPrivateStrategy implements Strategy {
     const { random, ...rest } = options ?? ({} as DifferentialPrivacyOptions);
     this.name = `dp-${inner.name}`;
     this.options = parseOptions(this.name, DifferentialPrivacyOptionsSchema, rest);
-    this.traits = { aggregates: this.options.mode === 'distributed' ? 'sum' : 'individual', acceptsNoisedAverage: false };
+    this.traits = { aggregates: this.options.mode === 'distributed' ? 'sum' : 'individual', acceptsNoisedAverage: false, aggregatesMean: false };
     if (random !== undefined && typeof random !== 'function') throw invalid('random', 'random must be a function returning uniforms in [0, 1)', 'function', typeof random);
     this.random = random ?? secureRandom;
     // Adaptive norms live in float32 from the start, so a checkpoint restores them exactly.
