@@ -30,7 +30,7 @@ import type { ValueUncertainty } from '../valuation/uncertainty.js';
 import { agreementOfRun, type RunAgreementTerms } from './run-agreement.js';
 
 /**
- * Rounds with more participants than this keep no updates unless the run's keepUpdates asks
+ * Rounds that select more members than this keep no updates unless the run's keepUpdates asks
  * for them: valuing a round of a thousand members is rarely wanted, and their updates (400 MB
  * a round for a 100k-parameter model) cost more to store than the rest of the round
  * (`npm run bench -- scale`).
@@ -38,14 +38,14 @@ import { agreementOfRun, type RunAgreementTerms } from './run-agreement.js';
 export const KEPT_UPDATES_MAX_MEMBERS = 100;
 
 /**
- * Whether a run stores members' updates (of a round with `participants` members): its
+ * Whether a run stores members' updates (of a round that selects `selected` members): its
  * keepUpdates; by default on for rounds of up to KEPT_UPDATES_MAX_MEMBERS, never when
  * updates are secret (the run compiler refuses keepUpdates with secure aggregation).
  */
-export function keepsUpdates(config: Pick<RunConfig, 'keepUpdates' | 'secureAggregation'>, participants?: number): boolean {
+export function keepsUpdates(config: Pick<RunConfig, 'keepUpdates' | 'secureAggregation'>, selected?: number): boolean {
   if (config.secureAggregation) return false;
   if (config.keepUpdates !== undefined) return config.keepUpdates;
-  return participants === undefined || participants <= KEPT_UPDATES_MAX_MEMBERS;
+  return selected === undefined || selected <= KEPT_UPDATES_MAX_MEMBERS;
 }
 
 export interface ContributionOptions {

@@ -230,7 +230,7 @@ export async function runFederation(options: FederationOptions): Promise<void> {
       trainFailures = [...train.failures, ...rejected.map((f) => ({ ...f, reason: `update rejected: ${f.reason}` }))];
       trainMembers = train.replies.map((r) => memberMetrics(r, 'train'));
       const kept = new Set(participants);
-      if (keepsUpdates(config, participants.length)) updates = results.filter((r) => kept.has(r.memberId)).map((r) => ({ memberId: r.memberId, numExamples: r.numExamples, parameters: r.parameters }));
+      if (keepsUpdates(config, trainPlan.length)) updates = results.filter((r) => kept.has(r.memberId)).map((r) => ({ memberId: r.memberId, numExamples: r.numExamples, parameters: r.parameters }));
     }
     const extra = ext.roundMetrics?.(round, trainMembers) ?? {};
     trainMembers = extra.members ?? trainMembers;

@@ -8,6 +8,13 @@ export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** The SHA-256 of parts taken one after another, as if joined. */
+export function sha256HexOfParts(parts: readonly Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex');
+}
+
 /** A fresh secret: `prefix_` then `bytes` random bytes in base64url. */
 export function randomSecret(prefix: string, bytes = 32): string {
   return `${prefix}_${randomBytes(bytes).toString('base64url')}`;

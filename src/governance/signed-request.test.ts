@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors.js';
 import { generateIdentity } from './identity.js';
 import { NonceCache, signRequest, verifyRequest, type EnrolledKey, type ReceivedRequest } from './signed-request.js';
@@ -39,6 +40,18 @@ describe('signed requests', () => {
     const headers = signRequest(alice, { method: 'GET', path: '/v1/tasks', memberId: 'm-alice', now: T0 });
     const upper = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toUpperCase(), v]));
     assert.equal(await verifyRequest({ method: 'GET', path: '/v1/tasks', headers: upper }, lookup, { now: T0, nonceCache: new NonceCache() }), 'm-alice');
+  });
+
+  it('a body signed as parts verifies as the joined bytes, and a digest the receiver computed stands in for the body', async () => {
+    const parts = [Buffer.from('frame header '), Buffer.from('and the model')];
+    const headers = signRequest(alice, { method: 'POST', path: '/v1/tasks/t/result', body: parts, memberId: 'm-alice', now: T0 });
+    const joined = Buffer.concat(parts);
+    assert.equal(await verifyRequest({ method: 'POST', path: '/v1/tasks/t/result', body: joined, headers }, lookup, { now: T0, nonceCache: new NonceCache() }), 'm-alice');
+    const digest = createHash('sha256').update(joined).digest('hex');
+    assert.equal(await verifyRequest({ method: 'POST', path: '/v1/tasks/t/result', body: joined, bodySha256: digest, headers }, lookup, { now: T0, nonceCache: new NonceCache() }), 'm-alice');
+    // A digest of other bytes fails like other bytes would.
+    const other = createHash('sha256').update('other bytes').digest('hex');
+    await assert.rejects(verifyRequest({ method: 'POST', path: '/v1/tasks/t/result', body: joined, bodySha256: other, headers }, lookup, { now: T0, nonceCache: new NonceCache() }), refusal(ErrorCode.UNAUTHENTICATED, 'bad-signature'));
   });
 
   it('refuses an impostor signing as a member with another key', async () => {

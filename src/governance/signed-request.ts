@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { SigningDomain, signingBytes } from './canonical.js';
-import { sha256Hex } from './digest.js';
+import { sha256Hex, sha256HexOfParts } from './digest.js';
 import { sign, verify, type Identity } from './identity.js';
 
 export const SignatureHeader = {
@@ -28,8 +28,8 @@ export interface RequestToSign {
   method: string;
   /** Path and query exactly as they appear in the request line, e.g. `/v1/runs?limit=5`. */
   path: string;
-  /** The exact body bytes (a string is taken as UTF-8); absent for no body. */
-  body?: Uint8Array | string;
+  /** The exact body bytes (a string is taken as UTF-8), whole or as the parts sent one after another; absent for no body. */
+  body?: Uint8Array | string | readonly Uint8Array[];
   memberId: string;
   /** Epoch milliseconds; defaults to Date.now(). */
   now?: number;
@@ -52,7 +52,7 @@ export function signRequest(identity: Identity, request: RequestToSign): Signatu
   const bytes = requestSigningBytes({
     method: request.method,
     target: request.path,
-    bodySha256: sha256Hex(request.body ?? ''),
+    bodySha256: Array.isArray(request.body) ? sha256HexOfParts(request.body) : sha256Hex((request.body as Uint8Array | string | undefined) ?? ''),
     timestamp,
     nonce,
     member: request.memberId,

@@ -7,7 +7,7 @@
 import { generateIdentity, type Identity } from '../governance/identity.js';
 import { signRequest } from '../governance/signed-request.js';
 import { ConcordError, ErrorCode, type ErrorCode as Code } from '../protocol/errors.js';
-import { FRAME_CONTENT_TYPE, decodeFrame, encodeFrame } from '../protocol/frame.js';
+import { FRAME_CONTENT_TYPE, decodeFrame, encodeFrame, encodeFramePrefix, payloadBytes } from '../protocol/frame.js';
 import {
   EnrollResponseSchema,
   PROTOCOL_HEADER,
@@ -19,7 +19,7 @@ import {
   type AnyTaskHeader,
 } from '../protocol/messages.js';
 import type { Parameters } from '../protocol/tensors.js';
-import { coordinatorRequest, unreachableError, type CoordinatorAnswer, type CoordinatorRequest } from './coordinator-fetch.js';
+import { coordinatorRequest, unreachableError, type CoordinatorAnswer, type CoordinatorRequest, type RequestBody } from './coordinator-fetch.js';
 
 /** What the coordinator calls this member; its key is the client's identity. */
 export interface Credentials {
@@ -104,9 +104,10 @@ export class CoordinatorClient {
   }
 
   async submitResult(header: Omit<ResultHeader, 'protocolVersion'>, parameters?: Parameters): Promise<number> {
-    const body = encodeFrame({ protocolVersion: PROTOCOL_VERSION, ...header }, parameters);
+    // The header, then the parameters' own bytes: the frame encodeFrame would build, without copying the model into it.
+    const body = parameters ? [encodeFramePrefix({ protocolVersion: PROTOCOL_VERSION, ...header }, parameters.specs), payloadBytes(parameters)] : [encodeFrame({ protocolVersion: PROTOCOL_VERSION, ...header })];
     await this.request('POST', `/v1/tasks/${encodeURIComponent(header.taskId)}/result`, { signAs: this.memberId(), body, contentType: FRAME_CONTENT_TYPE });
-    return body.byteLength;
+    return body.reduce((n, p) => n + p.byteLength, 0);
   }
 
   /** Declares this member's compute resources (capacity, efficiency, cost, …) for planning. */
@@ -138,7 +139,7 @@ export class CoordinatorClient {
   private async request(
     method: string,
     path: string,
-    options: { body?: string | Uint8Array; contentType?: string; signAs: string; signal?: AbortSignal },
+    options: { body?: string | RequestBody; contentType?: string; signAs: string; signal?: AbortSignal },
   ): Promise<CoordinatorAnswer> {
     const headers: Record<string, string> = { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) };
     if (options.contentType) headers['content-type'] = options.contentType;

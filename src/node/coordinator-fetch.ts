@@ -10,6 +10,7 @@
 // the bytes as they are. Both pin the CA the same way.
 
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { Agent, request, fetch as undiciFetch } from 'undici';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 
@@ -31,7 +32,10 @@ export interface CoordinatorAnswer {
   json(): Promise<unknown>;
 }
 
-export type CoordinatorRequest = (url: URL, init: { method: string; headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal }) => Promise<CoordinatorAnswer>;
+/** A body is sent whole, or as parts one after another (a result's header, then the model it shares with nothing else, uncopied). */
+export type RequestBody = Uint8Array | readonly Uint8Array[];
+
+export type CoordinatorRequest = (url: URL, init: { method: string; headers: Record<string, string>; body?: RequestBody; signal?: AbortSignal }) => Promise<CoordinatorAnswer>;
 
 let sharedAgent: Agent | undefined;
 
@@ -39,7 +43,15 @@ let sharedAgent: Agent | undefined;
 export function coordinatorRequest(ca?: string | Buffer): CoordinatorRequest {
   const dispatcher = ca === undefined ? (sharedAgent ??= new Agent()) : new Agent({ connect: { ca } });
   return async (url, init) => {
-    const { statusCode, body } = await request(url, { method: init.method as 'GET', headers: init.headers, ...(init.body !== undefined ? { body: init.body } : {}), ...(init.signal ? { signal: init.signal } : {}), dispatcher });
+    let headers = init.headers;
+    let sent: Uint8Array | Readable | undefined = init.body as Uint8Array | undefined;
+    if (Array.isArray(init.body)) {
+      // Parts go out one after another with their total length announced (undici checks it), not chunked.
+      const parts = init.body as readonly Uint8Array[];
+      headers = { ...headers, 'content-length': String(parts.reduce((n, p) => n + p.byteLength, 0)) };
+      sent = Readable.from(parts, { objectMode: false });
+    }
+    const { statusCode, body } = await request(url, { method: init.method as 'GET', headers, ...(sent !== undefined ? { body: sent } : {}), ...(init.signal ? { signal: init.signal } : {}), dispatcher });
     const bytes = await body.arrayBuffer();
     return {
       status: statusCode,

@@ -190,9 +190,10 @@ export const RunConfigSchema = z.object({
   differentialPrivacy: DifferentialPrivacyConfigSchema.optional(),
   /**
    * Keep every member's update of every round, so contributions (Shapley values) can be
-   * computed afterwards without retraining. Default: on for rounds of up to 100 members
-   * (KEPT_UPDATES_MAX_MEMBERS), off for larger ones and under secure aggregation, where
-   * individual updates never reach the coordinator.
+   * computed afterwards without retraining. Default: on for rounds that select up to 100
+   * members (KEPT_UPDATES_MAX_MEMBERS), off for larger ones (their updates are summed as they
+   * arrive and let go) and under secure aggregation, where individual updates never reach
+   * the coordinator.
    */
   keepUpdates: z.boolean().optional(),
   /**

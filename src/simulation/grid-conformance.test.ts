@@ -118,6 +118,21 @@ for (const [name, make] of [
       }
     });
 
+    it('given a fold, adds each accepted train update to it once, weighted by its examples, and returns the reply without it', { timeout: 30_000 }, async () => {
+      const { grid, close } = make();
+      try {
+        const added: { data: number[]; weight: number }[] = [];
+        const fold = { add: (data: Float32Array, weight: number) => void added.push({ data: [...data], weight }) };
+        const { replies, failures } = await grid.sendAndReceive([task('m0-good'), task('m3-nan'), task('m0-good', 'evaluate')], { deadline: Date.now() + 5000, signal: new AbortController().signal, fold });
+        // The rejected NaN update never reaches the sum; evaluate replies carry no update.
+        assert.deepEqual(added, [{ data: [2, 3, 4, 5], weight: 10 }]);
+        assert.deepEqual(replies.map((r) => [r.header.kind, r.parameters]).sort(), [['evaluate', undefined], ['train', undefined]]);
+        assert.deepEqual(failures.map((f) => f.memberId), ['m3-nan']);
+      } finally {
+        close();
+      }
+    });
+
     it('measures the same bytes for the same task', async () => {
       const { grid, close } = make();
       try {

@@ -99,7 +99,12 @@ export class MemoryGrid implements Grid, MemberBoard {
       settled.add(i);
       const done = outcome.reply ?? outcome.failure!;
       if (tracked) this.book.mark(first.runId, first.round, done.memberId, outcome.reply ? 'reported' : 'failed', outcome.failure?.reason);
-      if (outcome.reply) replies.push(outcome.reply);
+      if (outcome.reply?.parameters && options.fold && tasks[i]!.kind === 'train') {
+        // Summed now, as the task board does: the round holds no update it does not need.
+        options.fold.add(outcome.reply.parameters.data, outcome.reply.header.numExamples);
+        const { parameters: _added, ...reply } = outcome.reply;
+        replies.push(reply);
+      } else if (outcome.reply) replies.push(outcome.reply);
       else failures.push(outcome.failure!);
     };
     const work = Promise.all(tasks.map((task, i) => this.runOne(task, options.deadline, stop.signal, tracked).then((outcome) => settle(i, outcome))));
