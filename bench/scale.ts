@@ -6,7 +6,9 @@
 // noop-rounds: rounds of N no-op members (they return the model they received; no
 // training) over loopback HTTP, members in separate processes (bench/noop-members.ts, at
 // most 500 each), the coordinator in this one on SQLite with the run's defaults (members'
-// updates kept for rounds of up to 100 members). It prints the round's wall time (from one
+// updates kept for rounds of up to 100 members; larger rounds sum them as they arrive). The
+// first round also fills the coordinator's pool of upload buffers and warms the JIT, so the
+// median is over 5 rounds (3 with --quick). It prints the round's wall time (from one
 // round's commit to the next, so the commit is included), the coordinator's own CPU seconds
 // per member per round (process.cpuUsage of this process, which is the coordinator), and the
 // bytes on the wire per member per round against 2 × the model (one model down, one up). Flower's figures are quoted from the
@@ -137,7 +139,7 @@ export function flowerInstalled(): boolean {
 
 async function benchNoopRounds(options: ScaleOptions): Promise<void> {
   const sizes = options.quick ? [100, 500] : [100, 500, 1000, 2000];
-  const rounds = options.quick ? 2 : 3;
+  const rounds = options.quick ? 3 : 5;
   const flower = flowerInstalled();
   const rows: string[][] = [];
   for (const n of sizes) {
