@@ -11,10 +11,10 @@ import { installErrorHandler } from './http-errors.js';
 const LIMIT = 1 << 20;
 
 /** A server whose route reports the body it received, and hands its memory back when asked (as the result route does for a summed update). */
-async function server() {
-  const app = Fastify();
-  installBodyParsers(app, LIMIT);
-  installErrorHandler(app, LIMIT);
+async function server(limit = LIMIT) {
+  const app = Fastify({ bodyLimit: limit });
+  installBodyParsers(app, limit);
+  installErrorHandler(app, limit);
   const bodies: Buffer[] = [];
   app.post<{ Querystring: { release?: string } }>('/in', async (request) => {
     const body = request.body as Buffer;
@@ -42,6 +42,17 @@ test('a frame body arrives whole, with the SHA-256 of exactly its bytes, announc
     const chunked = await post(app, Readable.from([bytes.subarray(0, size >> 1), bytes.subarray(size >> 1)]));
     assert.deepEqual(chunked.json(), { bytes: size, sha256: expected, digest: expected });
   }
+  await app.close();
+});
+
+test('a body announced above 16 MiB is not given its memory up front: it arrives whole as it is sent, with its digest, and a short one is refused', async () => {
+  const { app } = await server(20 * 1024 * 1024);
+  const bytes = randomBytes(17 * 1024 * 1024);
+  const expected = createHash('sha256').update(bytes).digest('hex');
+  const answer = await post(app, bytes);
+  assert.deepEqual(answer.json(), { bytes: bytes.length, sha256: expected, digest: expected });
+  const short = await app.inject({ method: 'POST', url: '/in', headers: { 'content-type': FRAME_CONTENT_TYPE, 'content-length': String(17 * 1024 * 1024) }, payload: Readable.from([bytes.subarray(0, 1000)]) });
+  assert.equal(short.statusCode, 400);
   await app.close();
 });
 

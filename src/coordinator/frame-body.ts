@@ -25,6 +25,8 @@ const POOLED_MIN_BYTES = 64 * 1024;
  */
 const POOL_MAX_BYTES = 256 * 1024 * 1024;
 const POOL_IDLE_MS = 30_000;
+/** Bodies announced larger than this (40× the MNIST model) are not given their memory up front. */
+const PREALLOCATED_MAX_BYTES = 16 * 1024 * 1024;
 /** Released buffers, whole; a body is a view of the first bytes of one. */
 const pool: Buffer[] = [];
 let pooledBytes = 0;
@@ -91,9 +93,11 @@ export function receiveFrameBody(limit: number) {
   return (request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: Buffer) => void): void => {
     const announced = Number(request.headers['content-length']);
     if (announced > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-    const known = Number.isSafeInteger(announced) && announced >= 0;
-    // Without a length (chunked upload), chunks are kept and joined at the end.
-    const body = known ? bodyBuffer(announced) : null;
+    // Memory is taken for the announced length before the request is authenticated (the
+    // signature covers the body), so only up to PREALLOCATED_MAX_BYTES; a larger body, or one
+    // without a length (chunked), is kept as it arrives and joined at the end, as Fastify does.
+    const length = Number.isSafeInteger(announced) && announced >= 0 ? announced : null;
+    const body = length !== null && length <= PREALLOCATED_MAX_BYTES ? bodyBuffer(length) : null;
     const chunks: Buffer[] = [];
     const hash = createHash('sha256');
     let received = 0;
@@ -108,7 +112,7 @@ export function receiveFrameBody(limit: number) {
         stop();
         return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
       }
-      if (body && received + bytes.length > body.length) {
+      if (length !== null && received + bytes.length > length) {
         stop();
         return done(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
       }
@@ -123,7 +127,7 @@ export function receiveFrameBody(limit: number) {
         if (!(typeof error.statusCode === 'number' && error.statusCode >= 400)) error.statusCode = 400;
         return done(error);
       }
-      if (body && received !== body.length) return done(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      if (length !== null && received !== length) return done(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
       digests.set(request.raw, hash.digest('hex'));
       done(null, body ?? Buffer.concat(chunks, received));
     }
