@@ -209,7 +209,7 @@ export async function runFederation(options: FederationOptions): Promise<void> {
         checkTrainResults(current, returned);
         for (const r of returned) fold.add(r.parameters.data, r.numExamples);
         const mean: TrainResult = { memberId: 'streamed-mean', parameters: makeParameters(current.specs, fold.mean() ?? current.data), numExamples: fold.totalWeight, metrics: {} };
-        aggregate = results.length > 0 ? strategy.aggregateTrain(round, current, [mean], train.failures) : strategy.aggregateTrain(round, current, [], train.failures);
+        aggregate = strategy.aggregateTrain(round, current, results.length > 0 ? [mean] : [], train.failures);
         // The strategy saw one synthetic result; the round's metrics are the real members'.
         if (aggregate) aggregate = { ...aggregate, metrics: { ...aggregate.metrics, ...aggregateMetrics(results) } };
       } else if (ext.aggregateUpdates && results.length > 0) {

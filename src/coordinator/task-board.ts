@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
 import type { Grid, OutgoingTask, SendOptions, TaskReply, UpdateFold } from './grid.js';
 import { RoundProgressBook, type RoundProgress } from './round-progress.js';
-import { expectationOf, notDelivered, otherMembersTask, rejectionReason, staleTask, taskFrameParts, validateResult } from './task-results.js';
+import { expectationOf, foldedReply, notDelivered, otherMembersTask, rejectionReason, staleTask, taskFrameParts, validateResult } from './task-results.js';
 
 export interface TaskBoardOptions {
   /** A member that has not polled for this long is offline. Default 30 s. */
@@ -33,7 +33,7 @@ interface TaskState {
   status: 'queued' | 'delivered' | 'settled';
   deliveredAt: number;
   bytesOut: number;
-  /** Where this train task's update is summed on arrival (the round's streaming mean), if anywhere. */
+  /** Where the round sums train updates on arrival (its streaming mean), if anywhere. */
   fold: UpdateFold | undefined;
   settle: (outcome: { reply?: TaskReply; failure?: Failure }) => void;
 }
@@ -156,7 +156,7 @@ export class TaskBoard implements MemberBoard {
       };
       for (const task of tasks) {
         const taskId = `${task.runId}.r${task.round}.${task.stage ?? task.kind}.${randomBytes(6).toString('hex')}`;
-        const state: TaskState = { taskId, task, deadline: options.deadline, status: 'queued', deliveredAt: 0, bytesOut: 0, fold: task.kind === 'train' ? options.fold : undefined, settle: onSettle };
+        const state: TaskState = { taskId, task, deadline: options.deadline, status: 'queued', deliveredAt: 0, bytesOut: 0, fold: options.fold, settle: onSettle };
         this.tasks.set(taskId, state);
         states.push(state);
         const member = this.members.get(task.memberId);
@@ -240,17 +240,12 @@ export class TaskBoard implements MemberBoard {
       this.fail(state, rejectionReason(error));
       throw error;
     }
-    let kept = true;
-    if (state.fold && reply.parameters) {
-      state.fold.add(reply.parameters.data, reply.header.numExamples);
-      const { parameters: _added, ...rest } = reply;
-      reply = rest;
-      kept = false;
-    }
+    const received = foldedReply(reply, state.task.kind, state.fold);
     state.status = 'settled';
     this.tasks.delete(taskId);
-    state.settle({ reply });
-    return kept;
+    state.settle({ reply: received });
+    // A summed update comes back as a new reply without it: then nothing here holds the body.
+    return received === reply;
   }
 
   /** A member refuses a task (e.g. its own privacy budget is spent); the task fails with its reason. */

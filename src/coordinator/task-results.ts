@@ -6,7 +6,7 @@ import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import { decodeFrame, encodeFrame, encodeFramePrefix, payloadBytes } from '../protocol/frame.js';
 import { PROTOCOL_VERSION, ResultHeaderSchema, parseMessage, type AnalyticsTaskHeader, type ResultHeader, type TaskHeader } from '../protocol/messages.js';
 import { assertFinite, assertSameSpecs, type Parameters, type TensorSpec } from '../protocol/tensors.js';
-import type { OutgoingTask } from './grid.js';
+import type { OutgoingTask, TaskReply, UpdateFold } from './grid.js';
 
 /** What checking a result needs to know about its task. */
 export interface TaskExpectation {
@@ -114,6 +114,18 @@ export function validateResult(t: TaskExpectation, body: Uint8Array): { header: 
     if (header.metrics.loss === undefined) throw mismatch('metrics.loss', 'a finite number', 'missing');
   }
   return { header, ...(frame.parameters ? { parameters: frame.parameters } : {}) };
+}
+
+/**
+ * A checked reply as the round receives it: a train update the round sums on arrival is
+ * added to its fold, weighted by its examples, and the reply comes back without it (so
+ * nothing holds the update); any other reply is returned as it is.
+ */
+export function foldedReply(reply: TaskReply, kind: OutgoingTask['kind'], fold: UpdateFold | undefined): TaskReply {
+  if (!fold || kind !== 'train' || !reply.parameters) return reply;
+  fold.add(reply.parameters.data, reply.header.numExamples);
+  const { parameters: _added, ...rest } = reply;
+  return rest;
 }
 
 /** How a rejected result fails its task, for the round's record. */

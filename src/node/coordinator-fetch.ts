@@ -44,10 +44,11 @@ export function coordinatorRequest(ca?: string | Buffer): CoordinatorRequest {
   const dispatcher = ca === undefined ? (sharedAgent ??= new Agent()) : new Agent({ connect: { ca } });
   return async (url, init) => {
     let headers = init.headers;
-    let sent: Uint8Array | Readable | undefined = init.body as Uint8Array | undefined;
-    if (Array.isArray(init.body)) {
+    const whole = Array.isArray(init.body) && init.body.length === 1 ? (init.body[0] as Uint8Array) : init.body;
+    let sent: Uint8Array | Readable | undefined = whole as Uint8Array | undefined;
+    if (Array.isArray(whole)) {
       // Parts go out one after another with their total length announced (undici checks it), not chunked.
-      const parts = init.body as readonly Uint8Array[];
+      const parts = whole as readonly Uint8Array[];
       headers = { ...headers, 'content-length': String(parts.reduce((n, p) => n + p.byteLength, 0)) };
       sent = Readable.from(parts, { objectMode: false });
     }

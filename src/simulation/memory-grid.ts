@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Grid, OutgoingTask, SendOptions, TaskReply } from '../coordinator/grid.js';
 import { RoundProgressBook, type RoundProgress } from '../coordinator/round-progress.js';
 import type { DeliveredTask, MemberBoard } from '../coordinator/task-board.js';
-import { expectationOf, rejectionReason, taskFrame, validateResult } from '../coordinator/task-results.js';
+import { expectationOf, foldedReply, rejectionReason, taskFrame, validateResult } from '../coordinator/task-results.js';
 import { ConcordError, ErrorCode } from '../protocol/errors.js';
 import type { Failure, MemberRef } from '../strategies/strategy.js';
 
@@ -99,12 +99,8 @@ export class MemoryGrid implements Grid, MemberBoard {
       settled.add(i);
       const done = outcome.reply ?? outcome.failure!;
       if (tracked) this.book.mark(first.runId, first.round, done.memberId, outcome.reply ? 'reported' : 'failed', outcome.failure?.reason);
-      if (outcome.reply?.parameters && options.fold && tasks[i]!.kind === 'train') {
-        // Summed now, as the task board does: the round holds no update it does not need.
-        options.fold.add(outcome.reply.parameters.data, outcome.reply.header.numExamples);
-        const { parameters: _added, ...reply } = outcome.reply;
-        replies.push(reply);
-      } else if (outcome.reply) replies.push(outcome.reply);
+      // Summed now, as the task board does: the round holds no update it does not need.
+      if (outcome.reply) replies.push(foldedReply(outcome.reply, tasks[i]!.kind, options.fold));
       else failures.push(outcome.failure!);
     };
     const work = Promise.all(tasks.map((task, i) => this.runOne(task, options.deadline, stop.signal, tracked).then((outcome) => settle(i, outcome))));
